@@ -1,0 +1,1 @@
+"""The ``stratops`` command line: parse, call, render. No decisions live here."""

@@ -1,0 +1,38 @@
+"""``stratops validate``: check manifests, each problem with file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from stratops.cli.output import (
+    EXIT_BAD_INPUT,
+    OUTPUT_OPTION,
+    OutputFormat,
+    report_problems,
+    stdout,
+)
+from stratops.gitops.desk import load_desk
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate)
+
+
+def validate(
+    paths: list[Path] = typer.Argument(
+        None, help="Files or folders to validate (folders are walked for *.yaml). Default: manifests/."
+    ),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Validate desk documents: schemas, safe YAML, and references between documents.
+
+    Exit 0 when every document is valid, 2 when any is not.
+    """
+    desk = load_desk(paths or [Path("manifests")])
+    report_problems(desk.problems, output)
+    if output is OutputFormat.TABLE and desk.ok:
+        stdout.print(f"[green]valid:[/] {len(desk.sources)} document(s)")
+    if not desk.ok:
+        raise typer.Exit(EXIT_BAD_INPUT)

@@ -1,0 +1,1 @@
+"""The desired-state repository: loading and validating manifests, promotions, forges."""

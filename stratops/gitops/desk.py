@@ -1,0 +1,221 @@
+"""Load a desk's manifests from files and check them against each other.
+
+A desk is a set of documents: one ``GatePolicy``, ``AnalysisTemplate`` documents and one
+``StrategyDeployment`` per strategy. Directories are walked for ``*.yaml``/``*.yml``; a
+directory named ``deploy`` holds Kubernetes manifests of the controller itself and is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from stratops.model.analysis import AnalysisTemplate
+from stratops.model.base import Document
+from stratops.model.documents import load_document
+from stratops.model.evidence import EvidenceManifest
+from stratops.model.policy import GatePolicy
+from stratops.model.problems import Problem
+from stratops.model.strategy import StrategyDeployment
+from stratops.model.yaml_source import MAX_BYTES, ParsedYaml, YamlError, dotted, parse_yaml
+
+SKIPPED_DIRS = {"deploy"}
+YAML_SUFFIXES = {".yaml", ".yml"}
+
+T = TypeVar("T", bound=Document)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A document and where it came from."""
+
+    file: str
+    parsed: ParsedYaml
+    document: Document
+
+
+@dataclass
+class Desk:
+    sources: list[Source] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def of_kind(self, kind: type[T]) -> list[tuple[Source, T]]:
+        return [(s, s.document) for s in self.sources if isinstance(s.document, kind)]
+
+    @property
+    def strategies(self) -> dict[str, StrategyDeployment]:
+        return {doc.name: doc for _, doc in self.of_kind(StrategyDeployment)}
+
+    @property
+    def templates(self) -> dict[str, AnalysisTemplate]:
+        return {doc.name: doc for _, doc in self.of_kind(AnalysisTemplate)}
+
+    @property
+    def policy(self) -> GatePolicy | None:
+        policies = self.of_kind(GatePolicy)
+        return policies[0][1] if len(policies) == 1 else None
+
+    @property
+    def evidence(self) -> list[EvidenceManifest]:
+        return [doc for _, doc in self.of_kind(EvidenceManifest)]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
+    """Files to validate under ``paths``, sorted, and problems for paths that do not exist."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            for candidate in sorted(path.rglob("*")):
+                relative = candidate.relative_to(path).parts
+                if any(part in SKIPPED_DIRS or part.startswith(".") for part in relative[:-1]):
+                    continue
+                if candidate.is_file() and candidate.suffix in YAML_SUFFIXES:
+                    files.append(candidate)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(
+                Problem(file=str(path), message="no such file or directory", code="file.missing")
+            )
+    return files, problems
+
+
+def read_source(path: Path, max_bytes: int = MAX_BYTES) -> Source | list[Problem]:
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return [
+                Problem(
+                    file=name,
+                    message=f"file is {size} bytes, over the limit of {max_bytes}",
+                    code="yaml.too_large",
+                )
+            ]
+        raw = path.read_bytes()
+    except OSError as exc:
+        return [Problem(file=name, message=f"cannot read: {exc.strerror}", code="file.unreadable")]
+    return parse_source(raw, name, max_bytes)
+
+
+def parse_source(raw: str | bytes, name: str, max_bytes: int = MAX_BYTES) -> Source | list[Problem]:
+    try:
+        parsed = parse_yaml(raw, name, max_bytes=max_bytes)
+    except YamlError as exc:
+        return [exc.problem]
+    loaded = load_document(parsed)
+    if isinstance(loaded, list):
+        return loaded
+    return Source(file=name, parsed=parsed, document=loaded)
+
+
+def load_desk(paths: Iterable[Path]) -> Desk:
+    files, problems = discover(list(paths))
+    desk = Desk(problems=problems)
+    for path in files:
+        loaded = read_source(path)
+        if isinstance(loaded, list):
+            desk.problems.extend(loaded)
+        else:
+            desk.sources.append(loaded)
+    desk.problems.extend(cross_check(desk.sources))
+    return desk
+
+
+def _problem(source: Source, path: tuple[str | int, ...], message: str, code: str) -> Problem:
+    return Problem(
+        file=source.file, line=source.parsed.line_of(path), field=dotted(path), message=message, code=code
+    )
+
+
+def cross_check(sources: list[Source]) -> list[Problem]:
+    """Problems between documents: duplicates, references, policy coverage and limits."""
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str], Source] = {}
+    for source in sources:
+        key = (type(source.document).__name__, source.document.name)
+        if key in seen:
+            problems.append(
+                _problem(
+                    source,
+                    ("metadata", "name"),
+                    f"{key[0]} {key[1]!r} is already defined in {seen[key].file}",
+                    "desk.duplicate_name",
+                )
+            )
+        else:
+            seen[key] = source
+
+    policies = [s for s in sources if isinstance(s.document, GatePolicy)]
+    strategies = [s for s in sources if isinstance(s.document, StrategyDeployment)]
+    templates = {s.document.name for s in sources if isinstance(s.document, AnalysisTemplate)}
+    if len(policies) > 1:
+        for extra in policies[1:]:
+            problems.append(
+                _problem(
+                    extra,
+                    ("kind",),
+                    f"a desk has one GatePolicy; another is in {policies[0].file}",
+                    "desk.several_policies",
+                )
+            )
+    if strategies and not policies:
+        problems.append(
+            Problem(
+                file=strategies[0].file,
+                message="no GatePolicy among the inputs: strategies cannot be checked against "
+                "policy limits (validate the whole manifests/ folder)",
+                code="desk.no_policy",
+            )
+        )
+    policy = policies[0].document if policies else None
+    for source in strategies:
+        strategy = source.document
+        assert isinstance(strategy, StrategyDeployment)
+        stages = strategy.spec.stages
+        if stages.canary and stages.canary.analysis not in templates:
+            known = ", ".join(sorted(templates)) or "none"
+            problems.append(
+                _problem(
+                    source,
+                    ("spec", "stages", "canary", "analysis"),
+                    f"AnalysisTemplate {stages.canary.analysis!r} does not exist (known: {known})",
+                    "desk.unknown_analysis",
+                )
+            )
+        if not isinstance(policy, GatePolicy):
+            continue
+        strategy_type = strategy.spec.strategy_type
+        if strategy_type not in policy.spec.rules:
+            problems.append(
+                _problem(
+                    source,
+                    ("spec", "strategyType"),
+                    f"the GatePolicy {policy.name!r} has no rules for strategy type "
+                    f"{strategy_type.value!r}",
+                    "desk.type_without_rules",
+                )
+            )
+        limits = policy.spec.max_allocation.get(strategy_type)
+        if limits is None:
+            continue
+        for stage, entry in stages.items():
+            limit = limits.for_stage(stage)
+            if limit is not None and entry.allocation > limit:
+                problems.append(
+                    _problem(
+                        source,
+                        ("spec", "stages", stage.value, "allocation"),
+                        f"allocation {entry.allocation:,.0f} exceeds the policy limit of "
+                        f"{limit:,.0f} for {strategy_type.value} in {stage.value}",
+                        "desk.allocation_over_limit",
+                    )
+                )
+    return problems

@@ -1,0 +1,1 @@
+"""Pydantic models of every stratops document: manifests, policies, templates, bundles."""

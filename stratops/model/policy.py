@@ -1,0 +1,198 @@
+"""``GatePolicy``: the desk's promotion criteria, per strategy type and target stage.
+
+Check names are a closed vocabulary (the fields of :class:`Checks`); each check carries typed
+thresholds and ``required`` (a check that is not required is reported but never blocks).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from stratops.model.base import Document, Duration, Spec, Stage, StrategyType
+
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+TargetStage = Literal["canary", "live"]
+
+
+class Check(Spec):
+    required: bool = Field(True, description="A failing required check fails the gate.")
+
+
+# data quality
+class MinFractionCheck(Check):
+    min: Fraction
+
+
+class MaxCountCheck(Check):
+    max: Count
+
+
+class StalenessCheck(Check):
+    max_age: Duration = Field(description="Oldest acceptable end of the evidence data, as-of.")
+
+
+class OutliersCheck(Check):
+    z_score: Positive = Field(10.0, description="A return beyond this many deviations is an outlier.")
+    max_fraction: Fraction
+
+
+class MinHistoryCheck(Check):
+    min_days: Positive
+
+
+# latency (thresholds come from GatePolicySpec.latency_budgets for the strategy type)
+class LatencyCheck(Check):
+    pass
+
+
+# risk, as fractions of the capital allocation
+class MaxFractionCheck(Check):
+    max: Positive
+
+
+class ExpectedShortfallCheck(Check):
+    max: Positive = Field(description="Daily expected shortfall as a fraction of allocation.")
+    level: Annotated[float, Field(gt=0.5, lt=1)] = 0.975
+
+
+class CapacityCheck(Check):
+    max_participation: Fraction = Field(
+        description="Largest share of the traded market volume the strategy may take."
+    )
+
+
+# statistics
+class PsrCheck(Check):
+    min: Probability
+    benchmark: float = Field(0.0, description="Benchmark Sharpe ratio, annualised.")
+
+
+class DsrCheck(Check):
+    min: Probability
+
+
+class MinTrackRecordCheck(Check):
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+
+
+class PboCheck(Check):
+    max: Probability
+    blocks: Annotated[int, Field(ge=4, le=20, multiple_of=2)] = 16
+
+
+# stage rules
+class StageOrderCheck(Check):
+    pass
+
+
+class MinTimeInStageCheck(Check):
+    min_duration: Duration = Field(description="Time the version must have spent in the stage it leaves.")
+
+
+class CanaryAnalysisCheck(Check):
+    pass
+
+
+class Checks(Spec):
+    """The checks of one (strategy type, target stage); an absent check is not evaluated."""
+
+    coverage: MinFractionCheck | None = None
+    gaps: MaxCountCheck | None = None
+    duplicates: MaxCountCheck | None = None
+    staleness: StalenessCheck | None = None
+    outliers: OutliersCheck | None = None
+    look_ahead: MaxCountCheck | None = None
+    min_history: MinHistoryCheck | None = None
+    latency: LatencyCheck | None = None
+    max_drawdown: MaxFractionCheck | None = None
+    expected_shortfall: ExpectedShortfallCheck | None = None
+    leverage: MaxFractionCheck | None = None
+    concentration: MaxFractionCheck | None = None
+    capacity: CapacityCheck | None = None
+    psr: PsrCheck | None = None
+    dsr: DsrCheck | None = None
+    min_track_record: MinTrackRecordCheck | None = None
+    pbo: PboCheck | None = None
+    stage_order: StageOrderCheck | None = None
+    min_time_in_stage: MinTimeInStageCheck | None = None
+    canary_analysis: CanaryAnalysisCheck | None = None
+
+    def configured(self) -> dict[str, Check]:
+        """The checks present, by name, in declaration order."""
+        return {
+            name: value for name in type(self).model_fields if (value := getattr(self, name)) is not None
+        }
+
+
+class LatencyBudget(Spec):
+    """Tick-to-order latency budget in milliseconds."""
+
+    p50_ms: Positive
+    p99_ms: Positive
+    p999_ms: Positive
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LatencyBudget:
+        if not self.p50_ms <= self.p99_ms <= self.p999_ms:
+            raise ValueError("expected p50Ms <= p99Ms <= p999Ms")
+        return self
+
+
+class StageAmounts(Spec):
+    paper: Positive | None = None
+    canary: Positive | None = None
+    live: Positive | None = None
+
+    def for_stage(self, stage: Stage) -> float | None:
+        value: float | None = getattr(self, stage.value)
+        return value
+
+
+class Approvals(Spec):
+    """Approvals a promotion PR needs, by target stage."""
+
+    paper: Count = 0
+    canary: Count = 1
+    live: Count = 2
+
+    def for_stage(self, stage: Stage) -> int:
+        value: int = getattr(self, stage.value)
+        return value
+
+
+class StageRules(Spec):
+    canary: Checks | None = None
+    live: Checks | None = None
+
+
+class GatePolicySpec(Spec):
+    approvals: Approvals = Field(default_factory=Approvals)
+    latency_budgets: dict[StrategyType, LatencyBudget] = Field(default_factory=dict)
+    max_allocation: dict[StrategyType, StageAmounts] = Field(
+        default_factory=dict, description="Largest allocation per strategy type and stage."
+    )
+    rules: dict[StrategyType, StageRules] = Field(
+        description="Checks per strategy type and target stage."
+    )
+
+    @model_validator(mode="after")
+    def _latency_has_budget(self) -> GatePolicySpec:
+        for strategy_type, stage_rules in self.rules.items():
+            for stage in ("canary", "live"):
+                checks: Checks | None = getattr(stage_rules, stage)
+                if checks and checks.latency and strategy_type not in self.latency_budgets:
+                    raise ValueError(
+                        f"rules.{strategy_type.value}.{stage}.latency needs "
+                        f"latencyBudgets.{strategy_type.value}"
+                    )
+        return self
+
+
+class GatePolicy(Document):
+    kind: Literal["GatePolicy"] = "GatePolicy"
+    spec: GatePolicySpec
