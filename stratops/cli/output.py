@@ -39,20 +39,26 @@ def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
-def problems_table(problems: list[Problem]) -> Table:
-    table = Table(title=f"{len(problems)} problem(s)", show_lines=False)
-    for column in ("file", "line", "field", "problem", "code"):
-        table.add_column(column, overflow="fold")
-    for p in problems:
-        table.add_row(p.file, "" if p.line is None else str(p.line), p.field, p.message, p.code)
-    return table
+def render_problems(problems: list[Problem]) -> None:
+    """One line per problem, ``file:line: field: message [code]``, like a compiler."""
+    for problem in problems:
+        stderr.print(problem.render(), highlight=False, markup=False)
+    stderr.print(f"{len(problems)} problem(s)", style="bold red")
 
 
 def report_problems(problems: list[Problem], output: OutputFormat) -> None:
     if output is OutputFormat.JSON:
         print_json({"valid": not problems, "problems": [p.model_dump() for p in problems]})
     elif problems:
-        stderr.print(problems_table(problems))
+        render_problems(problems)
+
+
+def new_table(title: str, *columns: str) -> Table:
+    """A table whose cells wrap rather than truncate, so narrow terminals lose nothing."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:

@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
 
 def validate(
     paths: list[Path] = typer.Argument(
-        None, help="Files or folders to validate (folders are walked for *.yaml). Default: manifests/."
+        None,
+        help="Files or folders to validate (folders are walked for *.yaml). Default: manifests/.",
     ),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:

@@ -131,7 +131,11 @@ def load_desk(paths: Iterable[Path]) -> Desk:
 
 def _problem(source: Source, path: tuple[str | int, ...], message: str, code: str) -> Problem:
     return Problem(
-        file=source.file, line=source.parsed.line_of(path), field=dotted(path), message=message, code=code
+        file=source.file,
+        line=source.parsed.line_of(path),
+        field=dotted(path),
+        message=message,
+        code=code,
     )
 
 

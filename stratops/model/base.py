@@ -96,7 +96,7 @@ class Document(Spec):
     """A Kubernetes-style document; subclasses narrow ``kind`` and type ``spec``."""
 
     api_version: Literal["stratops.io/v1alpha1"] = Field(
-        API_VERSION, description="Always stratops.io/v1alpha1."
+        "stratops.io/v1alpha1", description="Always stratops.io/v1alpha1."
     )
     metadata: Metadata
 

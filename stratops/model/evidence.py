@@ -63,15 +63,17 @@ class EvidenceManifest(Document):
 
 REQUIRED_KINDS: tuple[EvidenceKind, ...] = tuple(EvidenceKind)
 
+ColumnType = Literal["timestamp", "float", "string"]
+
 
 class ColumnSpec(Spec):
     name: str
-    dtype: Literal["timestamp", "float", "string"]
+    dtype: ColumnType
     required: bool = True
     description: str = ""
 
 
-def _col(name: str, dtype: Literal["timestamp", "float", "string"], description: str, required: bool = True) -> ColumnSpec:
+def _col(name: str, dtype: ColumnType, description: str, required: bool = True) -> ColumnSpec:
     return ColumnSpec(name=name, dtype=dtype, required=required, description=description)
 
 

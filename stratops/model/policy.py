@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from stratops.model.base import Document, Duration, Spec, Stage, StrategyType
 
@@ -37,7 +37,9 @@ class StalenessCheck(Check):
 
 
 class OutliersCheck(Check):
-    z_score: Positive = Field(10.0, description="A return beyond this many deviations is an outlier.")
+    z_score: Positive = Field(
+        10.0, description="A return beyond this many deviations is an outlier."
+    )
     max_fraction: Fraction
 
 
@@ -91,7 +93,9 @@ class StageOrderCheck(Check):
 
 
 class MinTimeInStageCheck(Check):
-    min_duration: Duration = Field(description="Time the version must have spent in the stage it leaves.")
+    min_duration: Duration = Field(
+        description="Time the version must have spent in the stage it leaves."
+    )
 
 
 class CanaryAnalysisCheck(Check):
@@ -99,7 +103,12 @@ class CanaryAnalysisCheck(Check):
 
 
 class Checks(Spec):
-    """The checks of one (strategy type, target stage); an absent check is not evaluated."""
+    """The checks of one (strategy type, target stage); an absent check is not evaluated.
+
+    Check names are snake_case identifiers (as they appear in gate reports), not camelCase.
+    """
+
+    model_config = ConfigDict(alias_generator=None)
 
     coverage: MinFractionCheck | None = None
     gaps: MaxCountCheck | None = None
@@ -125,7 +134,9 @@ class Checks(Spec):
     def configured(self) -> dict[str, Check]:
         """The checks present, by name, in declaration order."""
         return {
-            name: value for name in type(self).model_fields if (value := getattr(self, name)) is not None
+            name: value
+            for name in type(self).model_fields
+            if (value := getattr(self, name)) is not None
         }
 
 

@@ -103,9 +103,7 @@ class _Builder:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise self.fail(key_node, path, "merge keys (<<) are not allowed", "yaml.merge_key")
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
-                raise self.fail(
-                    key_node, path, "keys must be plain strings", "yaml.key_type"
-                )
+                raise self.fail(key_node, path, "keys must be plain strings", "yaml.key_type")
             key = key_node.value
             if key in result:
                 first = self.lines.get((*path, key))
@@ -150,16 +148,21 @@ def parse_yaml(
         ) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        if exc.problem and exc.context and exc.context_mark:
+            message += f" ({exc.context} started on line {exc.context_mark.line + 1})"
         raise YamlError(
             Problem(
                 file=file,
                 line=mark.line + 1 if mark else None,
-                message=f"invalid YAML: {exc.problem or exc.context}",
+                message=message,
                 code="yaml.syntax",
             )
         ) from exc
     except yaml.YAMLError as exc:
-        raise YamlError(Problem(file=file, message=f"invalid YAML: {exc}", code="yaml.syntax")) from exc
+        raise YamlError(
+            Problem(file=file, message=f"invalid YAML: {exc}", code="yaml.syntax")
+        ) from exc
     documents = [doc for doc in documents if doc is not None]
     if not documents:
         raise YamlError(Problem(file=file, message="the file holds no document", code="yaml.empty"))
