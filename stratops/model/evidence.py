@@ -125,6 +125,11 @@ class EvidenceMetadata(Spec):
     trials: Annotated[int, Field(ge=1)] = Field(
         description="Configurations tried, this one included; columns of trials.parquet."
     )
+    allocation: Annotated[float, Field(gt=0)] | None = Field(
+        None,
+        description="Capital the backtest simulated, quote notional; gates scale trade sizes "
+        "from it to the target allocation (capacity).",
+    )
 
 
 class DataQuality(Spec):
