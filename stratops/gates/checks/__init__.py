@@ -1,0 +1,1 @@
+"""Check families. Each check is a pure function ``(GateInputs, thresholds) → CheckResult``."""

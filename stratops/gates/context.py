@@ -1,0 +1,46 @@
+"""What a gate evaluation needs besides evidence and policy, all explicit inputs.
+
+Time-dependent checks (staleness, minimum time in stage) read ``as_of``, never the wall clock:
+for a promotion it is the time of the promotion commit, so CI and the controller agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from stratops.model.base import Stage, StrategyType
+
+
+class GateContext(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategy: str
+    version: int = Field(ge=1)
+    strategy_type: StrategyType
+    target_stage: Stage
+    allocation: float = Field(gt=0, description="Allocation requested in the target stage.")
+    as_of: AwareDatetime
+    current_stage: Stage | None = Field(
+        None, description="Stage the version runs in now; None when it runs nowhere."
+    )
+    in_stage_since: AwareDatetime | None = Field(
+        None, description="When the version entered its current stage."
+    )
+    retired: bool = Field(False, description="The strategy has no stage left.")
+    registry_trials: int | None = Field(
+        None, ge=1, description="Trials the registry counted in the strategy's experiment."
+    )
+    canary_analysis: Literal["passed", "failed"] | None = Field(
+        None, description="Outcome of the version's canary analysis, None if none exists."
+    )
+
+    def seconds_in_stage(self) -> float | None:
+        if self.in_stage_since is None:
+            return None
+        return (self.as_of - self.in_stage_since).total_seconds()
+
+    def age_seconds(self, moment: datetime) -> float:
+        return (self.as_of - moment).total_seconds()
