@@ -1,0 +1,1 @@
+"""Pure analytics: statistics of strategy returns, TCA, attribution, drawdowns, regimes."""
