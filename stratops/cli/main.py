@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from stratops import __version__
-from stratops.cli import demo, validate
+from stratops.cli import demo, paper, validate
 
 app = typer.Typer(
     name="stratops",
@@ -16,6 +16,7 @@ app = typer.Typer(
     add_completion=False,
 )
 validate.register(app)
+paper.register(app)
 demo.register(app)
 
 

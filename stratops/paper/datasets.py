@@ -1,0 +1,206 @@
+"""The market datasets shipped in ``data/market/`` (sources in its README), by name.
+
+``binance-1m`` and ``binance-1h`` are candles; ``binance-ws-1s`` and ``tardis-1s`` are
+one-second bars rebuilt from captured trades, with the captured quotes alongside (spread and
+mid from the book, markouts at 1 s and 10 s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stratops.examples import REPOSITORY_ROOT
+from stratops.paper.errors import ConfigError
+from stratops.paper.market import Market, build_market
+from stratops.paper.marketdata.loaders import (
+    Loaded,
+    RepairPolicy,
+    read_bars,
+    read_binance_capture,
+    read_tardis,
+)
+from stratops.paper.marketdata.quality import DataQualityReport, grid_facts
+from stratops.paper.marketdata.repair import bars_from_trades
+from stratops.paper.marketdata.schema import NS_PER_SECOND
+
+DEFAULT_DATA_DIR = REPOSITORY_ROOT / "data" / "market"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A named market: its venue, symbols, and how to load it from a data folder."""
+
+    name: str
+    venue: str
+    description: str
+    load: Callable[[Path, RepairPolicy], Market]
+
+
+def _candles(name: str, files: dict[str, str]) -> Callable[[Path, RepairPolicy], Market]:
+    def load(root: Path, policy: RepairPolicy) -> Market:
+        bars = {
+            symbol: read_bars(root / path, symbol, policy=policy, source=path)
+            for symbol, path in files.items()
+        }
+        return build_market(name, "binance", bars)
+
+    return load
+
+
+def _ticks_to_market(name: str, venue: str, ticks: dict[str, tuple[Loaded, Loaded]]) -> Market:
+    bars: dict[str, Loaded] = {}
+    for symbol, (_, trades) in ticks.items():
+        frame = bars_from_trades(trades.frame, NS_PER_SECOND, symbol)
+        bars[symbol] = Loaded(frame, _bars_report(trades.report, frame))
+    return build_market(name, venue, bars, {s: quotes for s, (quotes, _) in ticks.items()})
+
+
+def _bars_report(trades: DataQualityReport, frame: pd.DataFrame) -> DataQualityReport:
+    grid = grid_facts(
+        frame["ts"].to_numpy(dtype=np.int64),
+        frame["synthetic"].to_numpy(dtype=bool),
+        frame["volume"].to_numpy(dtype=np.float64),
+        NS_PER_SECOND,
+    )
+    return trades.with_grid(grid)
+
+
+def _capture(root: Path, policy: RepairPolicy) -> Market:
+    ticks = {}
+    for symbol, pair in (("BTC/USDT", "btcusdt"), ("ETH/USDT", "ethusdt")):
+        path = f"binance-ws-capture/spot_{pair}_20240808T2358_4m.gz"
+        loaded = read_binance_capture([root / path], symbol, policy=policy, source=path)
+        ticks[symbol] = (loaded.quotes, loaded.trades)
+    return _ticks_to_market("binance-ws-1s", "binance", ticks)
+
+
+def _tardis(root: Path, policy: RepairPolicy) -> Market:
+    folder = root / "tardis-binance-futures"
+    loaded = read_tardis(
+        folder / "quotes_4m.csv.gz",
+        folder / "trades_4m.csv.gz",
+        "BTC/USDT",
+        policy=policy,
+        source="tardis-binance-futures/{quotes,trades}_4m.csv.gz",
+    )
+    return _ticks_to_market(
+        "tardis-1s", "binance-futures", {"BTC/USDT": (loaded.quotes, loaded.trades)}
+    )
+
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        Dataset(
+            "binance-1m",
+            "binance",
+            "Binance spot BTC/USDT and ETH/USDT 1-minute candles, 2024-07-26 to 2024-08-25",
+            _candles(
+                "binance-1m",
+                {
+                    "BTC/USDT": "binance-spot-1m/BTC_USDT-1m.feather",
+                    "ETH/USDT": "binance-spot-1m/ETH_USDT-1m.feather",
+                },
+            ),
+        ),
+        Dataset(
+            "binance-1h",
+            "binance",
+            "Binance spot BTC/USDT 1-hour candles, 2017-08-17 to 2024-04-21 (28 gaps)",
+            _candles("binance-1h", {"BTC/USDT": "binance-spot-1h/BTC_USDT-1h.feather"}),
+        ),
+        Dataset(
+            "binance-ws-1s",
+            "binance",
+            "Binance spot BTC/USDT and ETH/USDT websocket capture, 4 minutes: 1 s bars + quotes",
+            _capture,
+        ),
+        Dataset(
+            "tardis-1s",
+            "binance-futures",
+            "Binance futures BTCUSDT (tardis.dev sample), 4 minutes: 1-second bars + quotes",
+            _tardis,
+        ),
+    )
+}
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_dir: Path | None = None,
+    policy: RepairPolicy = RepairPolicy.REPAIR,
+    symbols: list[str] | None = None,
+) -> Market:
+    """Load a shipped dataset by name.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`DATASETS`.
+    data_dir
+        Folder holding the files; ``data/market`` of the checkout when None.
+    policy
+        Repair or reject defects.
+    symbols
+        Keep only these symbols (all when None).
+
+    Returns
+    -------
+    Market
+        The aligned market.
+
+    Raises
+    ------
+    ConfigError
+        Unknown dataset or symbol, or a missing data folder.
+    """
+    if name not in DATASETS:
+        raise ConfigError(
+            f"unknown dataset {name!r}; choose one of {', '.join(sorted(DATASETS))}",
+            "config.dataset",
+        )
+    root = data_dir or DEFAULT_DATA_DIR
+    if not root.is_dir():
+        raise ConfigError(f"no market data folder at {root}: pass --data-dir", "config.data_dir")
+    market = DATASETS[name].load(root, policy)
+    if symbols:
+        unknown = sorted(set(symbols) - set(market.symbols))
+        if unknown:
+            raise ConfigError(
+                f"{name} has no {', '.join(unknown)}; it has {', '.join(market.symbols)}",
+                "config.symbols",
+            )
+        market = market.select(symbols)
+    return market
+
+
+def load_bar_files(
+    files: dict[str, Path], *, policy: RepairPolicy = RepairPolicy.REPAIR, venue: str = "binance"
+) -> Market:
+    """A market from bar files given per symbol (``--bars SYMBOL=PATH``).
+
+    Parameters
+    ----------
+    files
+        Path of a bar file per symbol.
+    policy
+        Repair or reject defects.
+    venue
+        Venue of the data.
+
+    Returns
+    -------
+    Market
+        The aligned market, named after the files.
+    """
+    bars = {
+        symbol: read_bars(path, symbol, policy=policy, source=path.name)
+        for symbol, path in files.items()
+    }
+    return build_market("+".join(p.name for p in files.values()), venue, bars)

@@ -1,0 +1,191 @@
+"""``stratops backtest`` and ``stratops paper run`` through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from stratops.cli import paper
+from stratops.model.evidence import (
+    EVIDENCE_FILES,
+    PARQUET_COLUMNS,
+    DataQuality,
+    EvidenceMetadata,
+)
+from stratops.paper.datasets import DEFAULT_DATA_DIR
+
+WINDOW = ["--start", "2024-07-28", "--end", "2024-07-31"]
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    application = typer.Typer(pretty_exceptions_show_locals=False)
+    paper.register(application)
+    return application
+
+
+def invoke(app: typer.Typer, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+DTYPES = {
+    "timestamp": lambda t: str(t) == "timestamp[ns, tz=UTC]",
+    "float": lambda t: str(t) == "double",
+    "string": lambda t: str(t) in ("string", "large_string"),
+}
+
+
+def check_bundle(folder: Path) -> EvidenceMetadata:
+    assert sorted(p.name for p in folder.iterdir()) == sorted(EVIDENCE_FILES.values())
+    metadata = EvidenceMetadata.model_validate(json.loads((folder / "metadata.json").read_text()))
+    DataQuality.model_validate(json.loads((folder / "data_quality.json").read_text()))
+    for kind, columns in PARQUET_COLUMNS.items():
+        schema = pq.read_schema(folder / EVIDENCE_FILES[kind])
+        for column in columns:
+            if column.required or column.name in schema.names:
+                assert DTYPES[column.dtype](schema.field(column.name).type), (kind, column.name)
+    returns = pq.read_table(folder / "returns.parquet").to_pandas()
+    assert returns["timestamp"].is_monotonic_increasing and returns["timestamp"].is_unique
+    trials = pq.read_table(folder / "trials.parquet")
+    assert trials.num_columns - 1 == metadata.trials
+    assert metadata.allocation is not None
+    return metadata
+
+
+def test_backtest_writes_evidence_model_and_telemetry(app: typer.Typer, tmp_path: Path) -> None:
+    code, out, _ = invoke(
+        app, "backtest", "--strategy", "trend", "--data", "binance-1m", *WINDOW,
+        "--param", "fast=10", "--param", "slow=60", "--param", "allow_short=true",
+        "--evidence-out", str(tmp_path / "evidence"), "--model-out", str(tmp_path / "model"),
+        "--telemetry", str(tmp_path / "telemetry"), "--output", "json",
+    )  # fmt: skip
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["parameters"]["fast"] == 10 and summary["trials"] == 1
+    assert summary["market"]["bars"] == 3 * 1440
+    metadata = check_bundle(tmp_path / "evidence")
+    assert metadata.periods_per_year == 525_600
+    assert metadata.strategy_type == "trend" and metadata.symbols == ["BTC/USDT"]
+    run = json.loads((tmp_path / "telemetry" / "run.json").read_text())
+    assert run["mode"] == "backtest" and run["status"] == "completed"
+    code, again, _ = invoke(
+        app, "backtest", "--model-uri", str(tmp_path / "model"), "--data", "binance-1m", *WINDOW,
+        "--output", "json",
+    )  # fmt: skip
+    assert code == 0
+    assert json.loads(again)["pnl"] == summary["pnl"]  # the saved model trades the same
+
+
+def test_sweep_writes_every_trial(app: typer.Typer, tmp_path: Path) -> None:
+    code, out, _ = invoke(
+        app, "backtest", "--strategy", "overfit", *WINDOW,
+        "--grid", "fast=5,10", "--grid", "slow=60,120", "--grid", "start_hour=0,12",
+        "--evidence-out", str(tmp_path / "evidence"), "--output", "json",
+    )  # fmt: skip
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["trials"] == 8
+    metadata = check_bundle(tmp_path / "evidence")
+    assert metadata.trials == 8
+    trials = pd.read_parquet(tmp_path / "evidence" / "trials.parquet")
+    assert summary["best_trial"] in trials.columns
+    best = trials[summary["best_trial"]]
+    assert best.mean() / best.std() == pytest.approx(
+        trials.drop(columns="timestamp").apply(lambda c: c.mean() / c.std()).max()
+    )
+
+
+def test_table_output_for_people(app: typer.Typer) -> None:
+    code, out, _ = invoke(app, "backtest", "--strategy", "meanrev", *WINDOW)
+    assert code == 0
+    assert "eth-btc-meanrev" in out and "net_return" in out
+
+
+def _corrupt_bars(tmp_path: Path) -> Path:
+    frame = pd.read_feather(DEFAULT_DATA_DIR / "binance-spot-1m" / "BTC_USDT-1m.feather")
+    frame = frame.iloc[:3000]
+    frame = pd.concat([frame, frame.iloc[[5, 6]]]).drop(index=[100, 101])
+    frame.loc[frame.index[50], "close"] = np.nan
+    path = tmp_path / "btc.feather"
+    frame.reset_index(drop=True).to_feather(path)
+    return path
+
+
+def test_bad_data_is_repaired_by_default_and_refused_on_request(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    path = _corrupt_bars(tmp_path)
+    code, out, _ = invoke(
+        app, "backtest", "--strategy", "trend", "--bars", f"BTC/USDT={path}",
+        "--param", "fast=10", "--param", "slow=60", "-o", "json",
+    )  # fmt: skip
+    assert code == 0
+    assert "2 duplicates" in json.loads(out)["data_quality"]
+    code, out, err = invoke(
+        app, "backtest", "--strategy", "trend", "--bars", f"BTC/USDT={path}",
+        "--on-bad-data", "reject", "-o", "json",
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert "rejected" in err and "duplicates" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strategy", "nope"], "unknown strategy"),
+        (["--strategy", "trend", "--data", "nope"], "unknown dataset"),
+        (["--strategy", "trend", "--param", "nope=1"], "no parameter nope"),
+        (["--strategy", "trend", "--param", "fast"], "expected KEY=VALUE"),
+        ([], "exactly one of --strategy and --model-uri"),
+        (["--model-uri", "/nonexistent/model"], "cannot load the strategy model"),
+        (["--strategy", "trend", "--start", "2030-01-01"], "the range holds 0 bar"),
+        (["--strategy", "trend", "--start", "yesterday-ish"], "not an ISO 8601 time"),
+        (["--strategy", "trend", "--allocation", "-5"], "allocation must be > 0"),
+        (["--strategy", "trend", "--participation", "2"], "participation must be in"),
+        (["--strategy", "trend", "--bars", "BTC/USDT=/no/such.feather"], "no such file"),
+        (
+            ["--strategy", "meanrev", "--data", "binance-1h"],
+            "trades ETH/USDT, which binance-1h lacks",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(app: typer.Typer, args: list[str], message: str) -> None:
+    code, out, err = invoke(app, "backtest", *args)
+    assert code == 2, (out, err)
+    assert message in err
+    assert "Traceback" not in err + out
+
+
+def test_paper_run_completes_and_prints_json(
+    app: typer.Typer, tmp_path: Path, meanrev_model: Path
+) -> None:
+    code, out, err = invoke(
+        app, "paper", "run", "--model-uri", str(meanrev_model), "--allocation", "100000",
+        "--telemetry", str(tmp_path / "run"), "--start", "2024-08-05", "--end", "2024-08-06",
+        "--speed", "1e9", "--poll-seconds", "0.01", "--output", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out) == {
+        "status": "completed",
+        "bars_done": 1440,
+        "bars_total": 1440,
+        "telemetry": str(tmp_path / "run"),
+    }
+    fills = pq.read_table(tmp_path / "run" / "fills.parquet").to_pandas()
+    assert set(fills["symbol"]) == {"ETH/USDT", "BTC/USDT"}
+
+
+def test_paper_run_refuses_a_missing_model(app: typer.Typer, tmp_path: Path) -> None:
+    code, _, err = invoke(
+        app, "paper", "run", "--model-uri", str(tmp_path / "none"), "--allocation", "1",
+        "--telemetry", str(tmp_path / "run"),
+    )  # fmt: skip
+    assert code == 2 and "cannot load" in err
