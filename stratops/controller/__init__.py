@@ -1,0 +1,1 @@
+"""The controller: gate evaluation against the registry, reconciliation, audit."""

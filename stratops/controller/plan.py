@@ -1,0 +1,180 @@
+"""The plan: a pure function (desired, observed) → ordered actions with reasons.
+
+Like a terraform plan it is a plain value tied to the snapshot it was built from (the desk
+commit); reasons are for people, never for decisions. Order: deployments into live first,
+then canary, then paper (a promotion starts the new version before anything is removed), then
+re-allocations and restarts, then removals, then registry alias moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from stratops.model.base import STAGE_ORDER, Stage
+from stratops.model.strategy import StrategyDeployment
+from stratops.runtime.base import DeploymentSpec, DeploymentState, DeploymentStatus
+
+Key = tuple[str, Stage]
+
+
+class ActionKind(StrEnum):
+    DEPLOY = "deploy"  # nothing runs for (strategy, stage): start the version
+    REPLACE = "replace"  # another version runs: start this one in its place
+    REALLOCATE = "reallocate"  # same version, new allocation
+    RESTART = "restart"  # should run but has failed: self-heal
+    REMOVE = "remove"  # the stage left the desired state
+    SET_ALIAS = "set_alias"  # registry stage alias → version
+    CLEAR_ALIAS = "clear_alias"  # registry stage alias removed
+
+
+RUNTIME_KINDS = {
+    ActionKind.DEPLOY,
+    ActionKind.REPLACE,
+    ActionKind.REALLOCATE,
+    ActionKind.RESTART,
+}
+
+
+class Action(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: ActionKind
+    strategy: str
+    stage: Stage
+    version: int | None
+    from_version: int | None = None
+    spec: DeploymentSpec | None = None
+    reason: str
+
+    def key(self, commit: str) -> str:
+        """Idempotency key: the same action planned from the same commit is the same work."""
+        return f"{commit}:{self.kind.value}:{self.strategy}:{self.stage.value}:{self.version}"
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    commit: str
+    actions: list[Action]
+
+    @property
+    def empty(self) -> bool:
+        return not self.actions
+
+
+def model_uri(strategy: str, version: int) -> str:
+    return f"models:/{strategy}/{version}"
+
+
+def desired_specs(
+    strategies: Iterable[StrategyDeployment], commit: str
+) -> dict[Key, DeploymentSpec]:
+    """One deployment spec per (strategy, stage) the desk declares."""
+    specs: dict[Key, DeploymentSpec] = {}
+    for strategy in strategies:
+        for stage, entry in strategy.spec.stages.items():
+            specs[(strategy.name, stage)] = DeploymentSpec(
+                strategy=strategy.name,
+                stage=stage,
+                version=entry.version,
+                allocation=entry.allocation,
+                model_uri=model_uri(strategy.name, entry.version),
+                strategy_type=strategy.spec.strategy_type.value,
+                venue=strategy.spec.venue,
+                symbols=tuple(strategy.spec.symbols),
+                halt=strategy.spec.halt,
+                commit=commit,
+            )
+    return specs
+
+
+def _stage_rank(key: Key) -> tuple[int, str]:
+    return (-STAGE_ORDER.index(key[1]), key[0])
+
+
+def _runtime_action(spec: DeploymentSpec, status: DeploymentStatus | None) -> Action | None:
+    base = {"strategy": spec.strategy, "stage": spec.stage, "version": spec.version, "spec": spec}
+    if status is None:
+        return Action(kind=ActionKind.DEPLOY, reason="declared in Git, not running", **base)
+    running = status.spec
+    if running.version != spec.version:
+        return Action(
+            kind=ActionKind.REPLACE,
+            from_version=running.version,
+            reason=f"Git declares v{spec.version}, v{running.version} runs",
+            **base,
+        )
+    if status.state is DeploymentState.HALTED:
+        return None  # a halt holds until Git changes (the rollback PR)
+    if running.allocation != spec.allocation:
+        return Action(
+            kind=ActionKind.REALLOCATE,
+            from_version=running.version,
+            reason=f"allocation {running.allocation:,.0f} → {spec.allocation:,.0f}",
+            **base,
+        )
+    if status.state is DeploymentState.FAILED:
+        return Action(kind=ActionKind.RESTART, reason=f"failed: {status.detail}", **base)
+    return None
+
+
+def plan(
+    desired: Mapping[Key, DeploymentSpec],
+    observed: Mapping[Key, DeploymentStatus],
+    aliases: Mapping[str, Mapping[Stage, int]],
+    commit: str,
+) -> Plan:
+    """Actions that move ``observed`` (runtime, registry aliases) to ``desired``."""
+    changes = [
+        action
+        for key in sorted(desired, key=_stage_rank)
+        if (action := _runtime_action(desired[key], observed.get(key))) is not None
+    ]
+    order = {ActionKind.DEPLOY: 0, ActionKind.REPLACE: 0, ActionKind.REALLOCATE: 1}
+    changes.sort(key=lambda a: order.get(a.kind, 2))
+    removals = [
+        Action(
+            kind=ActionKind.REMOVE,
+            strategy=key[0],
+            stage=key[1],
+            version=None,
+            from_version=observed[key].spec.version,
+            reason="no longer declared in Git",
+        )
+        for key in sorted(observed, key=_stage_rank)
+        if key not in desired
+    ]
+    alias_moves = []
+    for key in sorted(desired, key=_stage_rank):
+        strategy, stage = key
+        current = aliases.get(strategy, {}).get(stage)
+        if current != desired[key].version:
+            alias_moves.append(
+                Action(
+                    kind=ActionKind.SET_ALIAS,
+                    strategy=strategy,
+                    stage=stage,
+                    version=desired[key].version,
+                    from_version=current,
+                    reason=f"alias {stage.value} → v{desired[key].version}",
+                )
+            )
+    for strategy in sorted(aliases):
+        for stage, version in sorted(
+            aliases[strategy].items(), key=lambda i: STAGE_ORDER.index(i[0])
+        ):
+            if (strategy, stage) not in desired:
+                alias_moves.append(
+                    Action(
+                        kind=ActionKind.CLEAR_ALIAS,
+                        strategy=strategy,
+                        stage=stage,
+                        version=None,
+                        from_version=version,
+                        reason=f"{stage.value} no longer declared",
+                    )
+                )
+    return Plan(commit=commit, actions=[*changes, *removals, *alias_moves])

@@ -1,0 +1,1 @@
+"""Deployment targets behind one interface: local OS processes, Kubernetes."""

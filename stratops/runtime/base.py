@@ -1,0 +1,99 @@
+"""The runtime interface: list, deploy, halt, remove, health.
+
+A deployment is identified by (strategy, stage). Implementations are adapters: vendor types
+and exceptions stay inside them, callers see these models and the :class:`RuntimeFailure` family.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from stratops.model.base import Stage
+from stratops.model.strategy import HaltBehaviour
+
+
+class DeploymentSpec(BaseModel):
+    """What should run for one (strategy, stage)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    strategy: str
+    stage: Stage
+    version: int = Field(ge=1)
+    allocation: float = Field(gt=0)
+    model_uri: str
+    strategy_type: str
+    venue: str
+    symbols: tuple[str, ...]
+    halt: HaltBehaviour
+    commit: str = Field(description="Desk commit the deployment was made from.")
+
+    @property
+    def key(self) -> tuple[str, Stage]:
+        return (self.strategy, self.stage)
+
+
+class DeploymentState(StrEnum):
+    RUNNING = "running"
+    HALTED = "halted"
+    FAILED = "failed"  # should run but does not (process died, crash loop)
+
+
+class DeploymentStatus(BaseModel):
+    """What the runtime observes for one (strategy, stage)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: DeploymentSpec
+    state: DeploymentState
+    since: AwareDatetime
+    instance: str = Field(description="Runtime-specific id: a pid, a Deployment uid.")
+    detail: str = ""
+
+    @property
+    def key(self) -> tuple[str, Stage]:
+        return self.spec.key
+
+
+class RuntimeHealth(BaseModel):
+    ok: bool
+    detail: str
+
+
+class RuntimeFailure(Exception):
+    """Base of runtime errors. ``retryable``: the same call may succeed later."""
+
+    retryable = False
+
+
+class RuntimeUnavailable(RuntimeFailure):
+    retryable = True
+
+
+class RuntimeRejected(RuntimeFailure):
+    """The runtime refused the request (bad spec, permissions): retrying will not help."""
+
+
+class Runtime(Protocol):
+    name: str
+
+    def list(self) -> list[DeploymentStatus]:
+        """Every deployment this runtime manages."""
+        ...
+
+    def deploy(self, spec: DeploymentSpec, *, actor: str, reason: str) -> DeploymentStatus:
+        """Make ``spec`` run, replacing what runs for its (strategy, stage); idempotent."""
+        ...
+
+    def halt(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> DeploymentStatus:
+        """Stop trading, apply the halt behaviour, keep the deployment (state HALTED)."""
+        ...
+
+    def remove(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> None:
+        """Stop and forget the deployment; no error when it does not exist."""
+        ...
+
+    def health(self) -> RuntimeHealth: ...
