@@ -158,6 +158,11 @@ class LocalRuntime:
     def _marker(self, folder: Path) -> str:
         return f"{folder}{os.sep}"
 
+    def _stop_all(self, folder: Path, keep: int | None = None) -> None:
+        """Stop every process of the deployment in ``folder`` but ``keep``, until none is left."""
+        while others := [p for p in _pids_mentioning(self._marker(folder)) if p != keep]:
+            _stop(others, self.stop_grace_seconds)
+
     def _write(self, folder: Path, record: Record) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f".{RECORD}.tmp"
@@ -213,7 +218,7 @@ class LocalRuntime:
             if adopted != record:
                 self._write(folder, adopted)
             return self._status(folder, adopted)
-        _stop(running, self.stop_grace_seconds)
+        self._stop_all(folder)
         telemetry = folder / f"v{spec.version}" / "telemetry"
         telemetry.mkdir(parents=True, exist_ok=True)
         try:
@@ -231,6 +236,7 @@ class LocalRuntime:
             raise RuntimeRejected(
                 f"cannot start {spec.strategy}/{spec.stage.value}: {exc}"
             ) from exc
+        self._stop_all(folder, keep=process.pid)  # one started meanwhile by another controller
         started = Record(
             spec=spec,
             state=DeploymentState.RUNNING,
@@ -246,7 +252,7 @@ class LocalRuntime:
         record = self._read(folder)
         if record is None:
             raise RuntimeRejected(f"no deployment {strategy}/{stage.value} to halt")
-        _stop(_pids_mentioning(self._marker(folder)), self.stop_grace_seconds)
+        self._stop_all(folder)
         halted = record.model_copy(
             update={
                 "state": DeploymentState.HALTED,
@@ -259,7 +265,7 @@ class LocalRuntime:
 
     def remove(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> None:
         folder = self.folder(strategy, stage)
-        _stop(_pids_mentioning(self._marker(folder)), self.stop_grace_seconds)
+        self._stop_all(folder)
         if folder.exists():
             archive = self.root / ".removed" / f"{folder.name}-{_now():%Y%m%dT%H%M%S}"
             archive.parent.mkdir(parents=True, exist_ok=True)
