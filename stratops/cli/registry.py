@@ -1,0 +1,296 @@
+"""``stratops register``, ``versions``, ``evidence verify|show`` and ``aliases history``.
+
+Exit codes: 0 ok; 1 stored evidence does not match its digest; 2 bad input (invalid bundle,
+unknown strategy or version, undeclared trials) or an unusable registry (unreachable MLflow).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from stratops.cli.output import (
+    EXIT_BAD_INPUT,
+    EXIT_NEGATIVE,
+    OUTPUT_OPTION,
+    OutputFormat,
+    fail,
+    new_table,
+    print_json,
+    render_problems,
+    stderr,
+    stdout,
+)
+from stratops.model.base import StrategyType
+from stratops.model.problems import Problem
+from stratops.registry import (
+    DEFAULT_MAX_FILE_BYTES,
+    EvidenceMismatch,
+    RegistrationStep,
+    Registry,
+    RegistryError,
+    RegistryUnavailable,
+    resolve_location,
+)
+from stratops.registry.errors import BundleError
+
+TRACKING_URI_OPTION = typer.Option(
+    None,
+    "--tracking-uri",
+    help="MLflow tracking URI. Default: $MLFLOW_TRACKING_URI, else the embedded store "
+    "(.stratops/mlflow.db and .stratops/artifacts in the desk repository).",
+)
+STRATEGY_ARGUMENT = typer.Argument(..., help="Strategy name (the MLflow registered model).")
+VERSION_ARGUMENT = typer.Argument(..., min=1, help="Strategy version number.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the registry commands to ``app``."""
+    app.command("register")(register_version)
+    app.command("versions")(versions)
+    evidence = typer.Typer(help="Verify and inspect registered evidence.", no_args_is_help=True)
+    evidence.command("verify")(verify)
+    evidence.command("show")(show)
+    app.add_typer(evidence, name="evidence")
+    aliases = typer.Typer(help="Stage aliases (paper, canary, live).", no_args_is_help=True)
+    aliases.command("history")(history)
+    app.add_typer(aliases, name="aliases")
+
+
+def open_registry(tracking_uri: str | None) -> Registry:
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return Registry(resolve_location(tracking_uri))
+
+
+def _problem_rows(problems: list[Problem]) -> list[dict[str, Any]]:
+    return [problem.model_dump() for problem in problems]
+
+
+@contextmanager
+def registry_errors(output: OutputFormat, tracking_uri: str | None) -> Iterator[None]:
+    """Turn registry errors into messages and exit codes; never a traceback."""
+    try:
+        yield
+    except RegistryError as exc:
+        problems = exc.problems if isinstance(exc, (BundleError, EvidenceMismatch)) else []
+        code = EXIT_NEGATIVE if isinstance(exc, EvidenceMismatch) else EXIT_BAD_INPUT
+        summary = exc.message.splitlines()[0]
+        if isinstance(exc, RegistryUnavailable):
+            location = resolve_location(tracking_uri)
+            summary = f"{summary} (registry {location.tracking_uri}, from {location.source})"
+        if output is OutputFormat.JSON:
+            print_json(
+                {
+                    "ok": False,
+                    "code": exc.code,
+                    "error": summary,
+                    "problems": _problem_rows(problems),
+                }
+            )
+        elif problems:
+            render_problems(problems)
+        if isinstance(exc, BundleError):
+            summary = f"{summary}: nothing was registered"
+        fail(escape(f"{summary} [{exc.code}]"), code)
+
+
+def register_version(
+    strategy: str = STRATEGY_ARGUMENT,
+    strategy_type: StrategyType = typer.Option(
+        ..., "--type", help="Strategy type; must match metadata.json's strategyType."
+    ),
+    evidence: Path = typer.Option(
+        ..., "--evidence", help="Evidence bundle folder (the six files, nothing else)."
+    ),
+    model: Path = typer.Option(
+        None, "--model", help="Local MLflow model folder (mlflow.pyfunc.save_model) to upload."
+    ),
+    model_uri: str = typer.Option(
+        None, "--model-uri", help="Existing model: runs:/<run>/<path> or models:/<name>/<version>."
+    ),
+    code_sha: str = typer.Option(
+        None, "--code-sha", help="Commit of the strategy code (default: metadata.json codeCommit)."
+    ),
+    experiment: str = typer.Option(
+        None, "--experiment", help="MLflow experiment holding the trials (default: the strategy)."
+    ),
+    max_file_bytes: int = typer.Option(
+        DEFAULT_MAX_FILE_BYTES, "--max-file-bytes", min=1, help="Largest accepted bundle file."
+    ),
+    tracking_uri: str = TRACKING_URI_OPTION,
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Register a strategy version with its evidence bundle.
+
+    The bundle is validated and hashed, uploaded, downloaded again and re-hashed; only then is
+    the version created. Exit 2 (nothing registered) on any problem.
+    """
+    with registry_errors(output, tracking_uri), stderr.status("registering…") as status:
+        registry = open_registry(tracking_uri)
+
+        def progress(step: RegistrationStep, run_id: str | None) -> None:
+            status.update(f"{step.value}…")
+
+        version = registry.register(
+            strategy,
+            strategy_type=strategy_type,
+            evidence=evidence,
+            model_path=model,
+            model_uri=model_uri,
+            code_sha=code_sha,
+            experiment=experiment,
+            max_file_bytes=max_file_bytes,
+            on_step=progress,
+        )
+    if output is OutputFormat.JSON:
+        print_json(version.model_dump(mode="json"))
+        return
+    stdout.print(f"registered [bold]{version.name}[/] version [bold]{version.version}[/]")
+    stdout.print(
+        f"evidence sha256:{version.evidence_digest}\n"
+        f"trials declared {version.trials_declared}, in experiment {version.trials_in_experiment}",
+        highlight=False,
+    )
+
+
+def _or_dash(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def versions(
+    strategy: str = STRATEGY_ARGUMENT,
+    tracking_uri: str = TRACKING_URI_OPTION,
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """List a strategy's versions with evidence digests, trial counts and current aliases."""
+    with registry_errors(output, tracking_uri):
+        found = open_registry(tracking_uri).versions(strategy)
+    if output is OutputFormat.JSON:
+        print_json([v.model_dump(mode="json") for v in found])
+        return
+    table = new_table(
+        f"{strategy}: {len(found)} version(s)",
+        *("version", "aliases", "type", "evidence sha256", "trials declared/seen", "code"),
+    )
+    for v in found:
+        table.add_row(
+            str(v.version),
+            ", ".join(v.aliases) or "-",
+            v.strategy_type.value if v.strategy_type else "-",
+            (v.evidence_digest or "-")[:12],
+            f"{_or_dash(v.trials_declared)} / {_or_dash(v.trials_in_experiment)}",
+            (v.code_sha or "-")[:12],
+        )
+    stdout.print(table)
+
+
+def verify(
+    strategy: str = STRATEGY_ARGUMENT,
+    version: int = VERSION_ARGUMENT,
+    tracking_uri: str = TRACKING_URI_OPTION,
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Download a version's evidence and re-hash every file.
+
+    Exit 1 naming each file that is changed, missing or extra, or when the digest no longer
+    matches the version's tag.
+    """
+    with registry_errors(output, tracking_uri):
+        report = open_registry(tracking_uri).verify_evidence(strategy, version)
+    if output is OutputFormat.JSON:
+        print_json({"ok": report.ok, **report.model_dump(mode="json")})
+    if report.ok:
+        if output is OutputFormat.TABLE:
+            stdout.print(
+                f"[green]verified:[/] {len(report.files)} files match sha256:{report.digest}",
+                highlight=False,
+            )
+        return
+    if output is OutputFormat.TABLE:
+        render_problems(report.problems)
+    named = ", ".join(sorted({p.file for p in report.problems}))
+    fail(f"evidence of {strategy} version {version} does not match: {named}", EXIT_NEGATIVE)
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{value:,.1f} GiB"
+
+
+def show(
+    strategy: str = STRATEGY_ARGUMENT,
+    version: int = VERSION_ARGUMENT,
+    tracking_uri: str = TRACKING_URI_OPTION,
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Summarise a version's verified evidence: files, digest, metadata, data range, trials."""
+    with registry_errors(output, tracking_uri):
+        summary = open_registry(tracking_uri).evidence_summary(strategy, version)
+    if output is OutputFormat.JSON:
+        print_json(summary.model_dump(mode="json"))
+        return
+    files = new_table(
+        f"{strategy} v{version} evidence sha256:{summary.digest}", "file", "kind", "size", "sha256"
+    )
+    for entry in summary.files:
+        files.add_row(entry.path, entry.kind.value, _size(entry.size), entry.sha256[:16])
+    meta, facts, quality = summary.metadata, summary.facts, summary.data_quality
+    about = new_table("Evidence", "field", "value")
+    rows = {
+        "strategy type": meta.strategy_type,
+        "venue / symbols": f"{meta.venue} {', '.join(meta.symbols)}",
+        "code commit": meta.code_commit or "-",
+        "declared data range": f"{meta.data_range.start} .. {meta.data_range.end}",
+        "returns": f"{facts.returns_rows:,} rows over {facts.return_days} days "
+        f"({facts.returns_start} .. {facts.returns_end})",
+        "periods per year": f"{meta.periods_per_year:g}",
+        "trades": f"{facts.trades_rows:,}",
+        "latency samples": f"{facts.latency_rows:,}",
+        "trials": f"{meta.trials} declared, {facts.trial_columns} columns over "
+        f"{facts.trial_days} days",
+        "market data": f"{quality.source}: {quality.rows:,}/{quality.expected_rows:,} rows, "
+        f"{quality.gaps} gaps, {quality.duplicates} duplicates",
+    }
+    for field, value in rows.items():
+        about.add_row(field, value)
+    stdout.print(files)
+    stdout.print(about)
+
+
+def history(
+    strategy: str = STRATEGY_ARGUMENT,
+    tracking_uri: str = TRACKING_URI_OPTION,
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Print every stage alias change of a strategy: who, when, from which version, why."""
+    with registry_errors(output, tracking_uri):
+        changes = open_registry(tracking_uri).alias_history(strategy)
+    if output is OutputFormat.JSON:
+        print_json([change.model_dump(mode="json") for change in changes])
+        return
+    table = new_table(
+        f"{strategy}: {len(changes)} alias change(s)",
+        *("#", "when (UTC)", "stage", "from", "to", "actor", "reason"),
+    )
+    for c in changes:
+        table.add_row(
+            str(c.sequence),
+            c.at.isoformat(timespec="seconds"),
+            c.stage.value,
+            "-" if c.from_version is None else f"v{c.from_version}",
+            "-" if c.to_version is None else f"v{c.to_version}",
+            c.actor,
+            c.reason,
+        )
+    stdout.print(table)

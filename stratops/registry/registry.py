@@ -1,0 +1,602 @@
+"""The strategy registry: MLflow stores, stratops adds verified evidence, trials and history.
+
+A strategy is an MLflow registered model, a strategy version a model version. Registration
+uploads the evidence, downloads it again and re-hashes it, and only then creates the version,
+so no version ever points at incomplete evidence; a run whose registration failed is FAILED.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from mlflow.entities import Metric, Param, ViewType
+from mlflow.entities.model_registry import ModelVersion, RegisteredModel
+from mlflow.tracking import MlflowClient
+
+from stratops.model.base import DNS_LABEL_PATTERN, Stage, StrategyType
+from stratops.model.evidence import EVIDENCE_FILES, EvidenceFile
+from stratops.model.problems import Problem
+from stratops.registry.bundle import scan_bundle
+from stratops.registry.clock import Clock, WallClock
+from stratops.registry.errors import BadInput, EvidenceMismatch, NotFound, RegistryError
+from stratops.registry.history import history_key, new_entry_id, next_sequence, read_history
+from stratops.registry.listing import DEFAULT_MAX_FILE_BYTES, NO_SIZE_LIMIT
+from stratops.registry.location import RegistryLocation
+from stratops.registry.manifest import MANIFEST_FILE
+from stratops.registry.models import (
+    AliasChange,
+    Bundle,
+    EvidenceReport,
+    EvidenceSummary,
+    StrategyVersion,
+)
+from stratops.registry.vendor import translated
+from stratops.registry.verify import check_evidence
+
+TAG_RUN_KIND = "stratops.run_kind"
+TAG_STRATEGY = "stratops.strategy"
+TAG_DIGEST = "stratops.evidence_digest"
+TAG_TYPE = "stratops.strategy_type"
+TAG_CODE_SHA = "stratops.code_sha"
+TAG_TRIALS = "stratops.trials"
+TAG_TRIALS_IN_EXPERIMENT = "stratops.trials_in_experiment"
+TAG_RUN_ID = "stratops.run_id"
+TAG_FAILURE = "stratops.failure"
+RUN_KIND_BACKTEST = "backtest"
+RUN_KIND_REGISTRATION = "registration"
+BACKTEST_FILTER = f"tags.`{TAG_RUN_KIND}` = '{RUN_KIND_BACKTEST}'"
+EVIDENCE_PATH = "evidence"
+MODEL_PATH = "model"
+_PAGE = 10_000
+
+
+class RegistrationStep(StrEnum):
+    """Steps of :meth:`Registry.register`, in order, reported to ``on_step`` before each runs."""
+
+    SCAN = "scan evidence"
+    COUNT_TRIALS = "count trials"
+    CREATE_RUN = "create run"
+    UPLOAD_EVIDENCE = "upload evidence"
+    UPLOAD_MODEL = "upload model"
+    VERIFY_UPLOAD = "verify upload"
+    CREATE_VERSION = "create version"
+
+
+ModelSource = Path | tuple[str, str]
+"""A local MLflow model folder, or (run id, artifact path) of a model already in MLflow."""
+
+StepHook = Callable[[RegistrationStep, str | None], None]
+"""Called with the step about to run and the registration run id (None before the run exists).
+
+The CLI shows progress with it; tests inject faults with it (raise, or change stored files).
+"""
+
+
+def _no_hook(step: RegistrationStep, run_id: str | None) -> None:
+    del step, run_id
+
+
+def _int_tag(tags: Mapping[str, str], key: str) -> int | None:
+    try:
+        return int(tags[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def _strategy_type(tags: Mapping[str, str]) -> StrategyType | None:
+    try:
+        return StrategyType(tags.get(TAG_TYPE, ""))
+    except ValueError:
+        return None
+
+
+def _check_strategy_name(strategy: str) -> None:
+    if not re.fullmatch(DNS_LABEL_PATTERN, strategy) or len(strategy) > 63:
+        raise BadInput(
+            f"strategy name {strategy!r} is not a DNS label: use lowercase letters, digits and "
+            "'-', at most 63 characters",
+            "registry.bad_name",
+        )
+
+
+def _artifact_folder(root: Path, experiment: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", experiment).strip(".-") or "experiment"
+    return (root / safe).as_uri()
+
+
+class Registry:
+    """Strategy registry on MLflow; every value in and out is a stratops type."""
+
+    def __init__(self, location: RegistryLocation, *, clock: Clock | None = None) -> None:
+        self.location = location
+        self.clock: Clock = clock or WallClock()
+        with translated(f"open the registry at {location.tracking_uri}"):
+            if location.artifact_root is not None:
+                location.artifact_root.mkdir(parents=True, exist_ok=True)
+            self._client = MlflowClient(
+                tracking_uri=location.tracking_uri, registry_uri=location.tracking_uri
+            )
+
+    # experiments and trials
+
+    def _find_experiment(self, name: str) -> str | None:
+        """The id of an experiment, None if there is none; a deleted one is refused."""
+        with translated(f"find experiment {name!r}"):
+            experiment = self._client.get_experiment_by_name(name)
+        if experiment is None:
+            return None
+        if experiment.lifecycle_stage != "active":
+            raise BadInput(
+                f"experiment {name!r} is deleted: restore it (mlflow experiments restore) so "
+                "its trials count",
+                "registry.experiment_deleted",
+            )
+        return str(experiment.experiment_id)
+
+    def _ensure_experiment(self, name: str) -> str:
+        """The id of an experiment, created (with the embedded artifact folder) if needed."""
+        found = self._find_experiment(name)
+        if found is not None:
+            return found
+        root = self.location.artifact_root
+        location = None if root is None else _artifact_folder(root, name)
+        try:
+            with translated(f"create experiment {name!r}"):
+                return str(self._client.create_experiment(name, artifact_location=location))
+        except BadInput:
+            created_meanwhile = self._find_experiment(name)  # by a concurrent writer
+            if created_meanwhile is None:
+                raise
+            return created_meanwhile
+
+    def count_trials(self, strategy: str, *, experiment: str | None = None) -> int:
+        """Backtest runs (tag ``stratops.run_kind=backtest``) in the strategy's experiment.
+
+        Deleted and failed runs count too: a strategy cannot hide its failed attempts.
+        """
+        experiment_id = self._find_experiment(experiment or strategy)
+        if experiment_id is None:
+            return 0
+        count, token = 0, None
+        with translated(f"count the trials of {strategy!r}"):
+            while True:
+                page = self._client.search_runs(
+                    [experiment_id],
+                    BACKTEST_FILTER,
+                    run_view_type=ViewType.ALL,
+                    max_results=_PAGE,
+                    page_token=token,
+                )
+                count += len(page)
+                token = page.token
+                if not token:
+                    return count
+
+    def log_trial_run(
+        self,
+        strategy: str,
+        *,
+        params: Mapping[str, str | float | int | bool] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        experiment: str | None = None,
+        failed: bool = False,
+    ) -> str:
+        """Log one backtest (a trial) in the strategy's experiment; returns the run id."""
+        experiment_id = self._ensure_experiment(experiment or strategy)
+        millis = int(self.clock.now().timestamp() * 1000)
+        with translated(f"log a trial of {strategy!r}"):
+            run = self._client.create_run(
+                experiment_id,
+                start_time=millis,
+                tags={TAG_RUN_KIND: RUN_KIND_BACKTEST, TAG_STRATEGY: strategy},
+            )
+            self._client.log_batch(
+                run.info.run_id,
+                metrics=[Metric(k, float(v), millis, 0) for k, v in (metrics or {}).items()],
+                params=[Param(k, str(v)) for k, v in (params or {}).items()],
+            )
+            self._client.set_terminated(
+                run.info.run_id, "FAILED" if failed else "FINISHED", end_time=millis
+            )
+        return str(run.info.run_id)
+
+    # registration
+
+    def register(
+        self,
+        strategy: str,
+        *,
+        strategy_type: StrategyType,
+        evidence: Path,
+        model_path: Path | None = None,
+        model_uri: str | None = None,
+        code_sha: str | None = None,
+        experiment: str | None = None,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        on_step: StepHook = _no_hook,
+    ) -> StrategyVersion:
+        """Register a strategy version with its evidence bundle.
+
+        Refuses (nothing registered) an invalid bundle, a bundle declaring fewer trials than
+        the experiment holds, a type differing from the strategy's, and a missing model.
+        """
+        _check_strategy_name(strategy)
+        model = self._model_source(model_path, model_uri)
+        on_step(RegistrationStep.SCAN, None)
+        bundle = scan_bundle(evidence, max_file_bytes=max_file_bytes, strategy_type=strategy_type)
+        code = self._code_sha(code_sha, bundle)
+        self._check_type_unchanged(strategy, strategy_type)
+
+        on_step(RegistrationStep.COUNT_TRIALS, None)
+        experiment_name = experiment or strategy
+        trials = self.count_trials(strategy, experiment=experiment_name)
+        if bundle.metadata.trials < trials:
+            raise BadInput(
+                f"the bundle declares trials: {bundle.metadata.trials} but experiment "
+                f"{experiment_name!r} holds {trials} backtest runs: declare every configuration "
+                "tried (failed ones too), with one column each in trials.parquet",
+                "registry.trials_undeclared",
+            )
+        experiment_id = self._ensure_experiment(experiment_name)
+        tags = {
+            TAG_DIGEST: bundle.digest,
+            TAG_TYPE: strategy_type.value,
+            TAG_TRIALS: str(bundle.metadata.trials),
+            TAG_TRIALS_IN_EXPERIMENT: str(trials),
+        } | ({} if code is None else {TAG_CODE_SHA: code})
+
+        on_step(RegistrationStep.CREATE_RUN, None)
+        with translated("create the registration run"):
+            run = self._client.create_run(
+                experiment_id,
+                tags={TAG_RUN_KIND: RUN_KIND_REGISTRATION, TAG_STRATEGY: strategy, **tags},
+                run_name=f"register-{strategy}",
+            )
+        run_id = str(run.info.run_id)
+        try:
+            on_step(RegistrationStep.UPLOAD_EVIDENCE, run_id)
+            self._upload_evidence(run_id, bundle)
+            on_step(RegistrationStep.UPLOAD_MODEL, run_id)
+            self._upload_model(run_id, model)
+            on_step(RegistrationStep.VERIFY_UPLOAD, run_id)
+            with tempfile.TemporaryDirectory(prefix="stratops-verify-") as scratch:
+                _, _, problems = self._stored_evidence(run_id, bundle.digest, Path(scratch))
+            if problems:
+                raise EvidenceMismatch("uploaded evidence does not match the bundle", problems)
+            on_step(RegistrationStep.CREATE_VERSION, run_id)
+            self._ensure_registered_model(strategy, strategy_type)
+            with translated(f"create a version of {strategy!r}"):
+                created = self._client.create_model_version(
+                    strategy,
+                    f"{run.info.artifact_uri}/{MODEL_PATH}",
+                    run_id,
+                    tags={**tags, TAG_RUN_ID: run_id},
+                )
+                self._client.set_terminated(run_id, "FINISHED")
+        except BaseException as exc:
+            self._fail_run(run_id, exc)
+            raise
+        return self._strategy_version(created)
+
+    def _code_sha(self, given: str | None, bundle: Bundle) -> str | None:
+        declared = bundle.metadata.code_commit
+        if given and declared and given != declared:
+            raise BadInput(
+                f"--code-sha {given} differs from metadata.json codeCommit {declared}",
+                "registry.code_sha_mismatch",
+            )
+        return given or declared
+
+    def _check_type_unchanged(self, strategy: str, strategy_type: StrategyType) -> None:
+        try:
+            model = self._registered_model(strategy)
+        except NotFound:
+            return
+        recorded = model.tags.get(TAG_TYPE)
+        if recorded is not None and recorded != strategy_type.value:
+            raise BadInput(
+                f"strategy {strategy!r} is registered as {recorded}, not {strategy_type.value}: "
+                "a strategy keeps its type (register a new strategy name)",
+                "registry.type_changed",
+            )
+
+    def _model_source(self, model_path: Path | None, model_uri: str | None) -> ModelSource:
+        """The model to register: a local folder, or (run id, path) of an existing model."""
+        if model_path is not None and model_uri is None:
+            if not (model_path / "MLmodel").is_file():
+                raise BadInput(
+                    f"{model_path} is not an MLflow model folder (no MLmodel file): save the "
+                    "model with mlflow.pyfunc.save_model",
+                    "registry.not_a_model",
+                )
+            return model_path
+        if model_uri is not None and model_path is None:
+            return self._model_origin(model_uri)
+        raise BadInput(
+            "give the strategy's model: exactly one of --model PATH (a folder saved with "
+            "mlflow.pyfunc.save_model) or --model-uri URI (runs:/<run>/<path> or "
+            "models:/<name>/<version>)",
+            "registry.model_required",
+        )
+
+    def _model_origin(self, uri: str) -> tuple[str, str]:
+        """(run id, artifact path) of an existing model given as a runs:/ or models:/ URI."""
+        scheme, _, rest = uri.partition(":/")
+        rest = rest.strip("/")
+        if scheme == "runs":
+            run_id, _, path = rest.partition("/")
+        elif scheme == "models":
+            name, at, alias = rest.partition("@")
+            with translated(f"find the model {uri}"):
+                if at:
+                    found = self._client.get_model_version_by_alias(name, alias)
+                else:
+                    name, _, version = rest.partition("/")
+                    found = self._client.get_model_version(name, version)
+                run_id = str(found.run_id or "")
+                root = self._client.get_run(run_id).info.artifact_uri if run_id else None
+            source = str(found.source)
+            if root is None or not source.startswith(f"{root}/"):
+                raise BadInput(
+                    f"{uri} is stored at {source}, outside a run: register from a runs:/ URI "
+                    "or a local folder",
+                    "registry.bad_model_uri",
+                )
+            path = source.removeprefix(f"{root}/")
+        else:
+            raise BadInput(
+                f"--model-uri {uri!r}: expected runs:/<run_id>/<path>, models:/<name>/<version> "
+                "or models:/<name>@<alias>",
+                "registry.bad_model_uri",
+            )
+        with translated(f"find the model {uri}"):
+            listed = {item.path for item in self._client.list_artifacts(run_id, path)}
+        if not path or f"{path}/MLmodel" not in listed:
+            raise BadInput(f"no MLflow model at {uri} (no MLmodel file)", "registry.not_a_model")
+        return run_id, path
+
+    def _upload_model(self, run_id: str, model: ModelSource) -> None:
+        """Store the model under ``model/`` of the registration run (a copy, for a URI).
+
+        A version's run holds its model and its evidence: MLflow servers only accept a
+        version whose source lies inside the run it names.
+        """
+        with tempfile.TemporaryDirectory(prefix="stratops-model-") as scratch:
+            if isinstance(model, Path):
+                folder = model
+            else:
+                with translated("copy the model"):
+                    folder = Path(self._client.download_artifacts(*model, dst_path=scratch))
+            with translated("upload the model"):
+                self._client.log_artifacts(run_id, str(folder), MODEL_PATH)
+
+    def _upload_evidence(self, run_id: str, bundle: Bundle) -> None:
+        with tempfile.TemporaryDirectory(prefix="stratops-manifest-") as scratch:
+            manifest = Path(scratch) / MANIFEST_FILE
+            manifest.write_text(bundle.manifest.model_dump_json(by_alias=True, indent=2) + "\n")
+            with translated("upload the evidence"):
+                for entry in bundle.manifest.spec.files:
+                    self._client.log_artifact(run_id, str(bundle.root / entry.path), EVIDENCE_PATH)
+                self._client.log_artifact(run_id, str(manifest), EVIDENCE_PATH)
+
+    def _ensure_registered_model(self, strategy: str, strategy_type: StrategyType) -> None:
+        try:
+            self._registered_model(strategy)
+        except NotFound:
+            with suppress(BadInput), translated(f"create strategy {strategy!r}"):
+                self._client.create_registered_model(strategy, tags={TAG_TYPE: strategy_type.value})
+
+    def _fail_run(self, run_id: str, exc: BaseException) -> None:
+        """Mark a registration run FAILED, best effort: the original error is what matters."""
+        with suppress(RegistryError), translated("mark the registration run FAILED"):
+            self._client.set_tag(run_id, TAG_FAILURE, f"{type(exc).__name__}: {exc}"[:5000])
+            self._client.set_terminated(run_id, "FAILED")
+
+    # versions
+
+    def _registered_model(self, strategy: str) -> RegisteredModel:
+        try:
+            with translated(f"read strategy {strategy!r}"):
+                return self._client.get_registered_model(strategy)
+        except NotFound as exc:
+            raise NotFound(
+                f"strategy {strategy!r} is not registered", "registry.strategy_not_found"
+            ) from exc
+
+    def _model_version(self, strategy: str, version: int) -> ModelVersion:
+        self._registered_model(strategy)
+        try:
+            with translated(f"read version {version} of {strategy!r}"):
+                return self._client.get_model_version(strategy, str(version))
+        except NotFound as exc:
+            raise NotFound(
+                f"strategy {strategy!r} has no version {version}", "registry.version_not_found"
+            ) from exc
+
+    def _strategy_version(
+        self, found: ModelVersion, aliases: Iterable[str] | None = None
+    ) -> StrategyVersion:
+        tags = dict(found.tags or {})
+        return StrategyVersion(
+            name=found.name,
+            version=int(found.version),
+            evidence_digest=tags.get(TAG_DIGEST),
+            strategy_type=_strategy_type(tags),
+            code_sha=tags.get(TAG_CODE_SHA),
+            trials_declared=_int_tag(tags, TAG_TRIALS),
+            trials_in_experiment=_int_tag(tags, TAG_TRIALS_IN_EXPERIMENT),
+            aliases=tuple(sorted((found.aliases or ()) if aliases is None else aliases)),
+            run_id=found.run_id or None,
+            source=found.source or "",
+            created_at=datetime.fromtimestamp(found.creation_timestamp / 1000, tz=UTC),
+        )
+
+    def get_version(self, strategy: str, version: int) -> StrategyVersion:
+        return self._strategy_version(self._model_version(strategy, version))
+
+    def versions(self, strategy: str) -> list[StrategyVersion]:
+        """Every version of the strategy, oldest first, with its current aliases."""
+        model = self._registered_model(strategy)
+        by_version: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            by_version.setdefault(str(version), []).append(alias)
+        found: list[ModelVersion] = []
+        token = None
+        with translated(f"list the versions of {strategy!r}"):
+            while True:
+                page = self._client.search_model_versions(
+                    f"name = '{strategy}'", max_results=_PAGE, page_token=token
+                )
+                found += page
+                token = page.token
+                if not token:
+                    break
+        versions = [self._strategy_version(v, by_version.get(str(v.version), [])) for v in found]
+        return sorted(versions, key=lambda v: v.version)
+
+    # evidence
+
+    def _evidence_of(self, strategy: str, version: int) -> tuple[str, str]:
+        """(run id, digest) of a version registered with evidence."""
+        found = self._model_version(strategy, version)
+        digest = (found.tags or {}).get(TAG_DIGEST)
+        if not digest or not found.run_id:
+            raise NotFound(
+                f"version {version} of {strategy!r} has no stratops evidence (it was not "
+                "registered with stratops register)",
+                "registry.no_evidence",
+            )
+        return str(found.run_id), digest
+
+    def _stored_evidence(
+        self, run_id: str, digest: str, scratch: Path
+    ) -> tuple[Path, list[EvidenceFile], list[Problem]]:
+        """Download ``evidence/`` of a run into ``scratch`` and check it against ``digest``."""
+        with translated("download the evidence"):
+            if not self._client.list_artifacts(run_id, EVIDENCE_PATH):
+                missing = Problem(
+                    file=f"{EVIDENCE_PATH}/", message="no evidence stored", code="evidence.missing"
+                )
+                return scratch, [], [missing]
+            folder = Path(self._client.download_artifacts(run_id, EVIDENCE_PATH, str(scratch)))
+        entries, problems = check_evidence(folder, digest)
+        return folder, entries, problems
+
+    def verify_evidence(self, strategy: str, version: int) -> EvidenceReport:
+        """Download the version's evidence and re-hash every file against its digest tag."""
+        run_id, digest = self._evidence_of(strategy, version)
+        with tempfile.TemporaryDirectory(prefix="stratops-verify-") as scratch:
+            _, entries, problems = self._stored_evidence(run_id, digest, Path(scratch))
+        return EvidenceReport(
+            strategy=strategy, version=version, digest=digest, files=entries, problems=problems
+        )
+
+    def download_evidence(self, strategy: str, version: int, dest: Path) -> Path:
+        """Download the version's evidence bundle into ``dest`` (new or empty), verified.
+
+        ``dest`` then holds exactly the bundle files, a valid input for :func:`scan_bundle`.
+        Raises :class:`EvidenceMismatch` (and writes nothing) when the stored evidence differs.
+        """
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise BadInput(f"{dest} exists and is not an empty folder", "registry.dest_not_empty")
+        run_id, digest = self._evidence_of(strategy, version)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".stratops-download-", dir=dest.parent) as scratch:
+            folder, _, problems = self._stored_evidence(run_id, digest, Path(scratch))
+            if problems:
+                raise EvidenceMismatch(
+                    f"stored evidence of {strategy!r} version {version} does not match its digest",
+                    problems,
+                )
+            dest.mkdir(exist_ok=True)
+            for name in EVIDENCE_FILES.values():
+                os.replace(folder / name, dest / name)
+        return dest
+
+    def evidence_summary(self, strategy: str, version: int) -> EvidenceSummary:
+        """The verified bundle of a version: files, digest, metadata and facts."""
+        with tempfile.TemporaryDirectory(prefix="stratops-show-") as scratch:
+            folder = self.download_evidence(strategy, version, Path(scratch) / "bundle")
+            bundle = scan_bundle(folder, max_file_bytes=NO_SIZE_LIMIT)
+        return EvidenceSummary(
+            strategy=strategy,
+            version=version,
+            digest=bundle.digest,
+            files=bundle.manifest.spec.files,
+            metadata=bundle.metadata,
+            data_quality=bundle.data_quality,
+            facts=bundle.facts,
+        )
+
+    # stage aliases
+
+    def stage_aliases(self, strategy: str) -> dict[Stage, int]:
+        """The version each stage alias points at (stages without an alias are absent)."""
+        aliases = self._registered_model(strategy).aliases or {}
+        return {stage: int(aliases[stage.value]) for stage in Stage if stage.value in aliases}
+
+    def alias_history(self, strategy: str) -> list[AliasChange]:
+        """Every stage alias change of the strategy, oldest first."""
+        return read_history(strategy, self._registered_model(strategy).tags or {})
+
+    def set_stage_alias(
+        self, strategy: str, stage: Stage, version: int, *, actor: str, reason: str
+    ) -> AliasChange | None:
+        """Point ``stage`` at ``version`` and record the change; None if it already does.
+
+        Only versions registered with evidence can take a stage.
+        """
+        self._evidence_of(strategy, version)
+        return self._change_alias(strategy, stage, version, actor=actor, reason=reason)
+
+    def clear_stage_alias(
+        self, strategy: str, stage: Stage, *, actor: str, reason: str
+    ) -> AliasChange | None:
+        """Remove ``stage``'s alias and record the change; None if there is none."""
+        return self._change_alias(strategy, stage, None, actor=actor, reason=reason)
+
+    def _change_alias(
+        self, strategy: str, stage: Stage, version: int | None, *, actor: str, reason: str
+    ) -> AliasChange | None:
+        if not actor.strip() or not reason.strip():
+            raise BadInput(
+                "an alias change needs an actor and a reason", "registry.unexplained_change"
+            )
+        model = self._registered_model(strategy)
+        aliases = model.aliases or {}
+        current = int(aliases[stage.value]) if stage.value in aliases else None
+        if current == version:
+            return None
+        history = read_history(strategy, model.tags or {})
+        change = AliasChange(
+            sequence=next_sequence(history),
+            entry=new_entry_id(),
+            strategy=strategy,
+            stage=stage,
+            from_version=current,
+            to_version=version,
+            actor=actor,
+            reason=reason,
+            at=self.clock.now(),
+        )
+        key = history_key(change)
+        with translated(f"record the {stage.value} alias change of {strategy!r}"):
+            self._client.set_registered_model_tag(strategy, key, change.model_dump_json())
+        try:
+            with translated(f"move the {stage.value} alias of {strategy!r}"):
+                if version is None:
+                    self._client.delete_registered_model_alias(strategy, stage.value)
+                else:
+                    self._client.set_registered_model_alias(strategy, stage.value, str(version))
+        except BaseException:
+            with suppress(RegistryError), translated("withdraw the alias history entry"):
+                self._client.delete_registered_model_tag(strategy, key)
+            raise
+        return change
