@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from stratops import __version__
-from stratops.cli import demo, paper, validate
+from stratops.cli import demo, gates, paper, registry, validate
 
 app = typer.Typer(
     name="stratops",
@@ -17,6 +17,8 @@ app = typer.Typer(
 )
 validate.register(app)
 paper.register(app)
+registry.register(app)
+gates.register(app)
 demo.register(app)
 
 

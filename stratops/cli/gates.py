@@ -1,0 +1,125 @@
+"""``stratops gates``: evaluate the promotion gates of a strategy version."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from stratops.cli.output import (
+    EXIT_NEGATIVE,
+    OutputFormat,
+    fail,
+    print_json,
+    render_problems,
+)
+from stratops.cli.registry import TRACKING_URI_OPTION, open_registry, registry_errors
+from stratops.controller.gate_evaluation import PromotionRequest, UnknownVersion, evaluate_promotion
+from stratops.gitops.desk import Source, load_desk, read_source
+from stratops.model.base import Stage
+from stratops.model.policy import GatePolicy
+
+gates_app = typer.Typer(help="Promotion gates: evaluate and check.", no_args_is_help=True)
+
+
+class ReportFormat(StrEnum):
+    MARKDOWN = "markdown"
+    JSON = "json"
+
+
+def register(app: typer.Typer) -> None:
+    gates_app.command("evaluate")(evaluate_command)
+    app.add_typer(gates_app, name="gates")
+
+
+def head_author_date(folder: Path) -> datetime | None:
+    """Author date of HEAD in the git repository holding ``folder``, if it is one."""
+    result = subprocess.run(
+        ["git", "-C", str(folder), "log", "-1", "--format=%aI"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    text = result.stdout.strip()
+    return datetime.fromisoformat(text) if result.returncode == 0 and text else None
+
+
+def _policy_from(file: Path) -> GatePolicy:
+    loaded = read_source(file)
+    if isinstance(loaded, list):
+        render_problems(loaded)
+        fail(f"{file} is not a valid GatePolicy")
+    if not isinstance(loaded, Source) or not isinstance(loaded.document, GatePolicy):
+        fail(f"{file} holds a {type(loaded.document).__name__}, not a GatePolicy")
+    return loaded.document
+
+
+def evaluate_command(
+    strategy: str = typer.Argument(..., help="Strategy name (metadata.name of its manifest)."),
+    version: int = typer.Argument(..., help="Registered version to evaluate."),
+    to: Stage = typer.Option(..., "--to", help="Target stage of the promotion."),
+    allocation: float = typer.Option(
+        None,
+        "--allocation",
+        help="Allocation in the target stage. Default: the manifest's current one.",
+    ),
+    policy_file: Path = typer.Option(
+        None, "--policy", help="Gate policy file. Default: the desk's GatePolicy."
+    ),
+    manifests: Path = typer.Option(
+        Path("manifests"), "--manifests", help="The desk's manifests folder."
+    ),
+    as_of: datetime = typer.Option(
+        None,
+        "--as-of",
+        help="Time the gates are evaluated at (ISO 8601 with zone). Default: the author date "
+        "of HEAD of the desk repository. Never the wall clock, so reports are reproducible.",
+    ),
+    tracking_uri: str = TRACKING_URI_OPTION,
+    output: ReportFormat = typer.Option(
+        ReportFormat.MARKDOWN, "--output", "-o", help="markdown for a PR, json for scripts."
+    ),
+) -> None:
+    """Evaluate the gates of STRATEGY VERSION for a promotion to --to.
+
+    Exit 0 when the gates pass, 1 when they fail, 2 on bad input.
+    """
+    desk = load_desk([manifests])
+    if not desk.ok:
+        render_problems(desk.problems)
+        fail(f"the desk under {manifests} is invalid")
+    manifest = desk.strategies.get(strategy)
+    if manifest is None:
+        known = ", ".join(sorted(desk.strategies)) or "none"
+        fail(f"unknown strategy {strategy!r} (the desk declares: {known})")
+    policy = _policy_from(policy_file) if policy_file else desk.policy
+    if policy is None:
+        fail(f"no GatePolicy under {manifests}: pass --policy FILE")
+    moment = as_of or head_author_date(manifests)
+    if moment is None:
+        fail("--as-of is required outside a git repository")
+    if moment.tzinfo is None:
+        fail(f"--as-of {moment.isoformat()} has no time zone: add +00:00 or Z")
+    entry = getattr(manifest.spec.stages, to.value)
+    amount = allocation if allocation is not None else (entry.allocation if entry else None)
+    if amount is None:
+        fail(f"{strategy} has no {to.value} entry to take the allocation from: pass --allocation")
+    request = PromotionRequest(
+        strategy=strategy, version=version, target=to, allocation=amount, as_of=moment
+    )
+    json_errors = OutputFormat.JSON if output is ReportFormat.JSON else OutputFormat.TABLE
+    with registry_errors(json_errors, tracking_uri):
+        registry = open_registry(tracking_uri)
+        try:
+            report = evaluate_promotion(registry, policy, request, manifest, manifest)
+        except UnknownVersion as exc:
+            fail(str(exc))
+    if output is ReportFormat.JSON:
+        print_json(report.to_json())
+    else:
+        typer.echo(report.markdown())
+    if not report.passed:
+        raise typer.Exit(EXIT_NEGATIVE)
