@@ -17,22 +17,17 @@ from stratops.cli.output import (
     render_problems,
 )
 from stratops.cli.registry import TRACKING_URI_OPTION, open_registry, registry_errors
-from stratops.controller.gate_evaluation import PromotionRequest, UnknownVersion, evaluate_promotion
+from stratops.controller.gate_evaluation import evaluate_request
 from stratops.gitops.desk import Source, load_desk, read_source
+from stratops.gitops.errors import UnknownVersion
+from stratops.gitops.evaluation import GateRequest, stage_of
 from stratops.model.base import Stage
 from stratops.model.policy import GatePolicy
-
-gates_app = typer.Typer(help="Promotion gates: evaluate and check.", no_args_is_help=True)
 
 
 class ReportFormat(StrEnum):
     MARKDOWN = "markdown"
     JSON = "json"
-
-
-def register(app: typer.Typer) -> None:
-    gates_app.command("evaluate")(evaluate_command)
-    app.add_typer(gates_app, name="gates")
 
 
 def head_author_date(folder: Path) -> datetime | None:
@@ -107,14 +102,22 @@ def evaluate_command(
     amount = allocation if allocation is not None else (entry.allocation if entry else None)
     if amount is None:
         fail(f"{strategy} has no {to.value} entry to take the allocation from: pass --allocation")
-    request = PromotionRequest(
-        strategy=strategy, version=version, target=to, allocation=amount, as_of=moment
+    request = GateRequest(
+        strategy=strategy,
+        strategy_type=manifest.spec.strategy_type,
+        version=version,
+        current_stage=stage_of(manifest, version),
+        target_stage=to,
+        allocation=amount,
+        retired=manifest.retired,
+        as_of=moment,
+        policy=policy,
     )
     json_errors = OutputFormat.JSON if output is ReportFormat.JSON else OutputFormat.TABLE
     with registry_errors(json_errors, tracking_uri):
         registry = open_registry(tracking_uri)
         try:
-            report = evaluate_promotion(registry, policy, request, manifest, manifest)
+            report = evaluate_request(registry, request)
         except UnknownVersion as exc:
             fail(str(exc))
     if output is ReportFormat.JSON:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from stratops import __version__
-from stratops.cli import demo, gates, paper, registry, validate
+from stratops.cli import demo, gitops, paper, registry, validate
+from stratops.controller.gate_evaluation import desk_evaluator
 
 app = typer.Typer(
     name="stratops",
@@ -18,7 +19,7 @@ app = typer.Typer(
 validate.register(app)
 paper.register(app)
 registry.register(app)
-gates.register(app)
+gitops.register(app, evaluator=desk_evaluator)
 demo.register(app)
 
 

@@ -7,7 +7,7 @@ directory named ``deploy`` holds Kubernetes manifests of the controller itself a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -66,6 +66,14 @@ class Desk:
         return not self.problems
 
 
+def is_desk_file(relative: Sequence[str]) -> bool:
+    """Whether a file at ``relative`` (path parts under a desk folder) holds a document."""
+    folders, name = relative[:-1], relative[-1]
+    if any(part in SKIPPED_DIRS or part.startswith(".") for part in folders):
+        return False
+    return Path(name).suffix in YAML_SUFFIXES
+
+
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
     """Files to validate under ``paths``, sorted, and problems for paths that do not exist."""
     files: list[Path] = []
@@ -73,10 +81,7 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
     for path in paths:
         if path.is_dir():
             for candidate in sorted(path.rglob("*")):
-                relative = candidate.relative_to(path).parts
-                if any(part in SKIPPED_DIRS or part.startswith(".") for part in relative[:-1]):
-                    continue
-                if candidate.is_file() and candidate.suffix in YAML_SUFFIXES:
+                if candidate.is_file() and is_desk_file(candidate.relative_to(path).parts):
                     files.append(candidate)
         elif path.is_file():
             files.append(path)
@@ -116,17 +121,29 @@ def parse_source(raw: str | bytes, name: str, max_bytes: int = MAX_BYTES) -> Sou
     return Source(file=name, parsed=parsed, document=loaded)
 
 
-def load_desk(paths: Iterable[Path]) -> Desk:
-    files, problems = discover(list(paths))
+def _assemble(loaded: Iterable[Source | list[Problem]], problems: list[Problem]) -> Desk:
     desk = Desk(problems=problems)
-    for path in files:
-        loaded = read_source(path)
-        if isinstance(loaded, list):
-            desk.problems.extend(loaded)
+    for item in loaded:
+        if isinstance(item, list):
+            desk.problems.extend(item)
         else:
-            desk.sources.append(loaded)
+            desk.sources.append(item)
     desk.problems.extend(cross_check(desk.sources))
     return desk
+
+
+def load_desk(paths: Iterable[Path]) -> Desk:
+    files, problems = discover(list(paths))
+    return _assemble((read_source(path) for path in files), problems)
+
+
+def desk_from_blobs(blobs: Mapping[str, bytes]) -> Desk:
+    """A desk from file contents by name (the files of a Git tree, say), checked as on disk.
+
+    The names are used as given in problems and :attr:`Source.file`; the caller filters them
+    with :func:`is_desk_file`.
+    """
+    return _assemble((parse_source(raw, name) for name, raw in sorted(blobs.items())), [])
 
 
 def _problem(source: Source, path: tuple[str | int, ...], message: str, code: str) -> Problem:

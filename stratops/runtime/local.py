@@ -160,8 +160,15 @@ class LocalRuntime:
 
     def _stop_all(self, folder: Path, keep: int | None = None) -> None:
         """Stop every process of the deployment in ``folder`` but ``keep``, until none is left."""
-        while others := [p for p in _pids_mentioning(self._marker(folder)) if p != keep]:
-            _stop(others, self.stop_grace_seconds)
+        quiet_scans = 0
+        while quiet_scans < 2:  # two empty scans: a process mid-exec can hide from one
+            others = [p for p in _pids_mentioning(self._marker(folder)) if p != keep]
+            if others:
+                _stop(others, self.stop_grace_seconds)
+                quiet_scans = 0
+            else:
+                quiet_scans += 1
+                time.sleep(0.02)
 
     def _write(self, folder: Path, record: Record) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -75,7 +75,7 @@ def test_json_report_is_reproducible(desk: tuple[Path, str]) -> None:
 def test_unknown_version_is_bad_input(desk: tuple[Path, str]) -> None:
     code, _, err = run(desk, "btc-trend", "99", "--to", "canary")
     assert code == 2
-    assert "btc-trend version 99 is not in the registry" in err
+    assert "the registry has no version 99 of 'btc-trend' (registered: v1, v2, v3, v4)" in err
 
 
 def test_unknown_strategy_is_bad_input(desk: tuple[Path, str]) -> None:

@@ -1,0 +1,415 @@
+"""``stratops init``, ``promote``, ``pr ...`` and ``gates check``: promotion as pull requests.
+
+Exit codes: 0 ok; 1 a negative verdict (a gate fails, the review rules block a merge); 2 bad
+input (illegal transition, unknown strategy or version, dirty working tree, an open promotion,
+invalid manifests, a forge refusal); 3 a temporary failure (the forge is unreachable, the
+remote kept moving): the same command may succeed later.
+
+The gate evaluator is injected: ``register(app, evaluator=factory)`` where ``factory(desk_root)``
+returns a :data:`~stratops.gitops.evaluation.GateEvaluator`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+
+from stratops.cli.gates import evaluate_command
+from stratops.cli.output import (
+    EXIT_BAD_INPUT,
+    EXIT_NEGATIVE,
+    OUTPUT_OPTION,
+    OutputFormat,
+    fail,
+    new_table,
+    print_json,
+    render_problems,
+    stderr,
+    stdout,
+)
+from stratops.examples import example_manifests
+from stratops.gitops.errors import (
+    ForgeUnavailable,
+    GitOpsError,
+    InvalidManifests,
+    MergeBlocked,
+    PushRejected,
+)
+from stratops.gitops.evaluation import GateEvaluator
+from stratops.gitops.forge.base import Forge
+from stratops.gitops.forge.models import NewReview, PullRequest, PullState, ReviewState
+from stratops.gitops.forge.select import ForgeKind, open_forge
+from stratops.gitops.gates_check import check_gates, publish
+from stratops.gitops.git import GitRepo
+from stratops.gitops.plan import PromotionRequest
+from stratops.gitops.promote import promote
+from stratops.gitops.pulls import merge_pull_request, merge_readiness, review_pull_request
+from stratops.gitops.scaffold import init_desk
+from stratops.model.base import Stage
+
+EXIT_RETRY = 3
+
+GateEvaluatorFactory = Callable[[Path], GateEvaluator]
+"""Builds the gate evaluator for the desk repository at the given root."""
+
+DESK_OPTION = typer.Option(
+    Path("."), "--desk", help="The desk repository (default: the current folder)."
+)
+FORGE_OPTION = typer.Option(
+    ForgeKind.AUTO,
+    "--forge",
+    envvar="STRATOPS_FORGE",
+    help="auto: local when origin is a local bare repository, else github (GITHUB_TOKEN, "
+    "GITHUB_API_URL, GITHUB_REPOSITORY).",
+)
+AS_OPTION = typer.Option(
+    None, "--as", help="Who acts (default: the forge's user, git config user.name, or $USER)."
+)
+NUMBER_ARGUMENT = typer.Argument(..., min=1, help="Pull request number.")
+
+
+class CheckOutput(StrEnum):
+    MARKDOWN = "markdown"
+    JSON = "json"
+
+
+class ListState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    MERGED = "merged"
+    ALL = "all"
+
+
+@contextmanager
+def _handled() -> Iterator[None]:
+    """Errors as messages on stderr and documented exit codes, never tracebacks."""
+    try:
+        yield
+    except InvalidManifests as exc:
+        render_problems(exc.problems)
+        fail(str(exc).splitlines()[0], EXIT_BAD_INPUT)
+    except MergeBlocked as exc:
+        fail(str(exc), EXIT_NEGATIVE)
+    except (ForgeUnavailable, PushRejected) as exc:
+        fail(f"{exc} (temporary: try again)", EXIT_RETRY)
+    except GitOpsError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        fail(problems, EXIT_BAD_INPUT)
+
+
+def _who(repo: GitRepo, forge: Forge, given: str | None) -> str:
+    who = given or forge.identity() or repo.config("user.name") or os.environ.get("USER")
+    if not who:
+        fail("cannot tell who you are: pass --as NAME", EXIT_BAD_INPUT)
+    return who
+
+
+def _desk(desk: Path, kind: ForgeKind) -> tuple[GitRepo, Forge]:
+    repo = GitRepo.discover(desk)
+    return repo, open_forge(repo, kind, os.environ)
+
+
+class _Commands:
+    """The commands that evaluate gates, bound to the injected evaluator factory."""
+
+    def __init__(self, evaluator: GateEvaluatorFactory | None) -> None:
+        self.factory = evaluator
+
+    def evaluator(self, root: Path) -> GateEvaluator:
+        if self.factory is None:
+            fail(
+                "no gate evaluator is configured: stratops.cli.gitops.register(app, "
+                "evaluator=...) wires one",
+                EXIT_BAD_INPUT,
+            )
+        return self.factory(root)
+
+    def promote(
+        self,
+        strategy: str = typer.Argument(..., help="Strategy name (its metadata.name)."),
+        version: int = typer.Argument(..., min=1, help="Registered version to promote."),
+        to: Stage = typer.Option(
+            ..., "--to", help="Target stage, one step up: paper → canary → live."
+        ),
+        allocation: float | None = typer.Option(
+            None, "--allocation", help="Capital in the target stage (default: its current one)."
+        ),
+        analysis: str | None = typer.Option(
+            None, "--analysis", help="AnalysisTemplate of a new canary (default: the current one)."
+        ),
+        min_duration: str | None = typer.Option(
+            None, "--min-duration", help="Minimum canary duration, e.g. 24h."
+        ),
+        reason: str = typer.Option("", "--reason", help="Why: in the commit and the PR."),
+        desk: Path = DESK_OPTION,
+        forge: ForgeKind = FORGE_OPTION,
+        author: str | None = AS_OPTION,
+        output: OutputFormat = OUTPUT_OPTION,
+    ) -> None:
+        """Open (or update) the pull request promoting STRATEGY VERSION to a stage.
+
+        Gates run locally first: when they fail, nothing is pushed (exit 1).
+        """
+        with _handled():
+            request = PromotionRequest(
+                strategy=strategy,
+                version=version,
+                target_stage=to,
+                allocation=allocation,
+                analysis=analysis,
+                min_duration=min_duration,
+                reason=reason,
+            )
+            repo, host = _desk(desk, forge)
+            as_of = datetime.now(UTC).replace(microsecond=0)
+            done = promote(
+                repo,
+                host,
+                self.evaluator(repo.root),
+                request,
+                author=_who(repo, host, author),
+                as_of=as_of,
+            )
+        pull = done.pull_request
+        if output is OutputFormat.JSON:
+            print_json(
+                {
+                    "branch": done.plan.branch,
+                    "commit": done.commit,
+                    "opened": done.opened,
+                    "pullRequest": pull.model_dump(mode="json") if pull else None,
+                    "gateReport": done.report.to_json(),
+                }
+            )
+        else:
+            typer.echo(done.report.markdown())
+        if pull is None:
+            fail("the gates fail: nothing was pushed and no pull request opened", EXIT_NEGATIVE)
+        verb = "opened" if done.opened else "updated"
+        stderr.print(f"{verb} pull request #{pull.number} ({pull.head_branch}): {pull.url}")
+
+    def gates_check(
+        self,
+        base: str = typer.Option(..., "--base", help="Base commit or branch (e.g. origin/main)."),
+        head: str = typer.Option("HEAD", "--head", help="Head commit or branch."),
+        desk: Path = DESK_OPTION,
+        output: CheckOutput = typer.Option(
+            CheckOutput.MARKDOWN, "--output", "-o", help="markdown (for a PR) or json."
+        ),
+        publish_to: bool = typer.Option(
+            False,
+            "--publish",
+            help="Record the verdict as the stratops/gates status of the head and keep the "
+            "gate comment of its open pull requests up to date (what CI does on GitHub).",
+        ),
+        forge: ForgeKind = FORGE_OPTION,
+    ) -> None:
+        """Evaluate the gates of every promotion between BASE and HEAD.
+
+        As of the head commit's author date. Exit 1 when a gate fails, 2 when the manifests
+        at the head are invalid. The markdown is appended to $GITHUB_STEP_SUMMARY when set.
+        """
+        with _handled():
+            repo = GitRepo.discover(desk)
+            result = check_gates(repo, self.evaluator(repo.root), base, head)
+            if publish_to:
+                host = open_forge(repo, forge, os.environ)
+                numbers = publish(host, result, _who(repo, host, None))
+                stderr.print(f"published to pull request(s): {numbers or 'none open'}")
+        markdown = result.markdown()
+        if output is CheckOutput.JSON:
+            print_json(result.to_json())
+        else:
+            typer.echo(markdown)
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as out:
+                out.write(markdown)
+        if not result.passed:
+            raise typer.Exit(EXIT_NEGATIVE)
+
+
+def init(
+    directory: Path = typer.Argument(..., help="New or empty folder for the desk repository."),
+) -> None:
+    """Scaffold a desk repository with a local remote and forge, from the example desk."""
+    with _handled():
+        made = init_desk(directory, example_manifests())
+    stdout.print(f"[green]desk ready:[/] {made.root} (main at {made.commit[:12]})")
+    stdout.print(f"origin: {made.remote}\npull requests: {made.forge}\n")
+    stdout.print(
+        "next steps:\n"
+        f"  cd {made.root}\n"
+        "  stratops promote btc-trend 5 --to canary --reason 'why'   # opens a pull request\n"
+        "  stratops pr list\n"
+        "  stratops pr approve 1 --as REVIEWER                      # not the author\n"
+        "  stratops pr merge 1                                       # gates + approvals",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _pull_rows(pulls: list[PullRequest], output: OutputFormat) -> None:
+    if output is OutputFormat.JSON:
+        print_json([pull.model_dump(mode="json") for pull in pulls])
+        return
+    table = new_table("Pull requests", "#", "state", "title", "author", "branch")
+    for pull in pulls:
+        table.add_row(str(pull.number), pull.state.value, pull.title, pull.author, pull.head_branch)
+    stdout.print(table)
+
+
+def pr_list(
+    state: ListState = typer.Option(ListState.OPEN, "--state", help="Which pull requests."),
+    desk: Path = DESK_OPTION,
+    forge: ForgeKind = FORGE_OPTION,
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """List the desk's pull requests."""
+    with _handled():
+        _repo, host = _desk(desk, forge)
+        pulls = host.list_pull_requests(
+            state=None if state is ListState.ALL else PullState(state.value)
+        )
+    _pull_rows(pulls, output)
+
+
+def pr_show(
+    number: int = NUMBER_ARGUMENT,
+    desk: Path = DESK_OPTION,
+    forge: ForgeKind = FORGE_OPTION,
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Show a pull request: its reviews, gate status and what still blocks the merge."""
+    with _handled():
+        repo, host = _desk(desk, forge)
+        pull, blockers = merge_readiness(repo, host, number)
+        reviews = host.list_reviews(number)
+        statuses = host.commit_statuses(pull.head_sha)
+    if output is OutputFormat.JSON:
+        print_json(
+            {
+                "pullRequest": pull.model_dump(mode="json"),
+                "reviews": [r.model_dump(mode="json") for r in reviews],
+                "statuses": [s.model_dump(mode="json") for s in statuses],
+                "mergeBlockers": blockers,
+            }
+        )
+        return
+    stdout.print(f"#{pull.number} {pull.title} [{pull.state.value}]", markup=False)
+    stdout.print(
+        f"{pull.author} wants {pull.head_branch} ({pull.head_sha[:12]}) in {pull.base_branch}"
+        f"\n{pull.url}",
+        markup=False,
+    )
+    for status in statuses:
+        stdout.print(
+            f"status {status.context}: {status.state.value} {status.description}", markup=False
+        )
+    table = new_table("Reviews", "#", "reviewer", "state", "on", "comment")
+    for review in reviews:
+        table.add_row(
+            str(review.id), review.reviewer, review.state.value, review.commit_sha[:12], review.body
+        )
+    stdout.print(table)
+    if pull.state is PullState.OPEN:
+        stdout.print(
+            "ready to merge" if not blockers else "blocked: " + "; ".join(blockers), markup=False
+        )
+    typer.echo("\n" + pull.body)
+
+
+def _review(
+    number: int, state: ReviewState, who: str | None, comment: str, desk: Path, kind: ForgeKind
+) -> None:
+    with _handled():
+        repo, host = _desk(desk, kind)
+        review = review_pull_request(
+            host, number, NewReview(reviewer=_who(repo, host, who), state=state, body=comment)
+        )
+    stdout.print(f"{review.reviewer}: {review.state.value} #{number} at {review.commit_sha[:12]}")
+
+
+def pr_approve(
+    number: int = NUMBER_ARGUMENT,
+    who: str | None = AS_OPTION,
+    comment: str = typer.Option("", "--comment", help="What you checked."),
+    desk: Path = DESK_OPTION,
+    forge: ForgeKind = FORGE_OPTION,
+) -> None:
+    """Approve the evidence of a pull request (not your own); a new push dismisses it."""
+    _review(number, ReviewState.APPROVED, who, comment, desk, forge)
+
+
+def pr_request_changes(
+    number: int = NUMBER_ARGUMENT,
+    comment: str = typer.Option(..., "--comment", help="What must change."),
+    who: str | None = AS_OPTION,
+    desk: Path = DESK_OPTION,
+    forge: ForgeKind = FORGE_OPTION,
+) -> None:
+    """Request changes: blocks the merge until you approve a later head."""
+    _review(number, ReviewState.CHANGES_REQUESTED, who, comment, desk, forge)
+
+
+def pr_merge(
+    number: int = NUMBER_ARGUMENT,
+    desk: Path = DESK_OPTION,
+    forge: ForgeKind = FORGE_OPTION,
+) -> None:
+    """Merge (a merge commit) if the gates pass and the approvals satisfy the policy on main.
+
+    Exit 1 with the reasons when the review rules block it.
+    """
+    with _handled():
+        repo, host = _desk(desk, forge)
+        pull = merge_pull_request(repo, host, number)
+    stdout.print(
+        f"merged #{pull.number} as {(pull.merge_sha or '')[:12]}: the promotion is on main"
+    )
+
+
+def pr_close(
+    number: int = NUMBER_ARGUMENT,
+    desk: Path = DESK_OPTION,
+    forge: ForgeKind = FORGE_OPTION,
+) -> None:
+    """Close a pull request without merging it."""
+    with _handled():
+        _repo, host = _desk(desk, forge)
+        pull = host.close_pull_request(number)
+    stdout.print(f"closed #{pull.number} ({pull.head_branch})")
+
+
+def register(app: typer.Typer, evaluator: GateEvaluatorFactory | None = None) -> None:
+    commands = _Commands(evaluator)
+    app.command("init")(init)
+    app.command("promote")(commands.promote)
+    pulls = typer.Typer(
+        help="The desk's pull requests: list, show, review, merge, close.", no_args_is_help=True
+    )
+    pulls.command("list")(pr_list)
+    pulls.command("show")(pr_show)
+    pulls.command("approve")(pr_approve)
+    pulls.command("request-changes")(pr_request_changes)
+    pulls.command("merge")(pr_merge)
+    pulls.command("close")(pr_close)
+    app.add_typer(pulls, name="pr")
+    gates = typer.Typer(
+        help="Promotion gates: evaluate one version, or check every change between two commits.",
+        no_args_is_help=True,
+    )
+    gates.command("check")(commands.gates_check)
+    gates.command("evaluate")(evaluate_command)
+    app.add_typer(gates, name="gates")

@@ -1,0 +1,1 @@
+"""Pull-request hosts behind one protocol: the embedded local forge and GitHub."""

@@ -1,0 +1,194 @@
+"""``promote``: turn a promotion request into a commit, a branch and a pull request.
+
+Level-triggered: every attempt reads the desired state fresh from ``origin/main``, plans,
+evaluates the gates as of the commit's author date, commits the one-file change on top of main
+(the working tree is never touched) and pushes with a lease. If the push is rejected (the
+branch or main moved meanwhile), the whole attempt runs once more on the new base: that is the
+rebase of the one-file change. Running it again for the same promotion updates the same branch
+and pull request; it never opens a second one.
+
+Nothing is left half-done: when the forge fails after the push, the branch is put back where it
+was (deleted if it is new), so the branch and its pull request exist together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from stratops.gates.report import GateReport
+from stratops.gitops.desk import Desk, Source, cross_check, parse_source
+from stratops.gitops.errors import (
+    DirtyWorkingTree,
+    ForgeError,
+    GitError,
+    InvalidManifests,
+    PromotionAlreadyOpen,
+    PushRejected,
+    UnknownStrategy,
+)
+from stratops.gitops.evaluation import GateEvaluator
+from stratops.gitops.forge.base import Forge
+from stratops.gitops.forge.models import (
+    GATES_CONTEXT,
+    CommitStatus,
+    NewPullRequest,
+    PullRequest,
+    PullState,
+    StatusState,
+)
+from stratops.gitops.git import MAIN, GitRepo
+from stratops.gitops.plan import (
+    PromotionPlan,
+    PromotionRequest,
+    commit_message,
+    plan_promotion,
+    promotion_prefix,
+    pull_request_body,
+)
+from stratops.gitops.snapshot import desk_at
+from stratops.gitops.yaml_edit import apply_edits
+from stratops.model.strategy import StrategyDeployment
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What ``promote`` did: no commit and no pull request when the gates failed."""
+
+    plan: PromotionPlan
+    report: GateReport
+    commit: str | None = None
+    pull_request: PullRequest | None = None
+    opened: bool = False  # a new pull request, rather than an update of the open one
+
+
+def gates_status(report: GateReport) -> CommitStatus:
+    blocking = sum(check.blocks for check in report.checks)
+    return CommitStatus(
+        context=GATES_CONTEXT,
+        state=StatusState.SUCCESS if report.passed else StatusState.FAILURE,
+        description=f"{report.verdict}: {blocking} blocking of {len(report.checks)} checks, "
+        f"report {report.digest[:12]}",
+    )
+
+
+def promote(
+    repo: GitRepo,
+    forge: Forge,
+    evaluator: GateEvaluator,
+    request: PromotionRequest,
+    *,
+    author: str,
+    as_of: datetime,
+) -> Promotion:
+    """Promote as ``author``; ``as_of`` (whole seconds) becomes the commit's author date."""
+    if not repo.is_clean():
+        raise DirtyWorkingTree(
+            f"{repo.root} has uncommitted changes: a promotion is built from {repo.remote}/"
+            f"{MAIN}, so they would not be part of it; commit or stash them first"
+        )
+    attempt = _Attempt(repo, forge, evaluator, request, author, as_of)
+    try:
+        return attempt.run()
+    except PushRejected:
+        return attempt.run()
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    repo: GitRepo
+    forge: Forge
+    evaluator: GateEvaluator
+    request: PromotionRequest
+    author: str
+    as_of: datetime
+
+    def run(self) -> Promotion:
+        self.repo.fetch()
+        base = self.repo.remote_main()
+        desk = desk_at(self.repo, base)
+        if not desk.ok:
+            raise InvalidManifests(
+                f"the desk on {MAIN} ({base[:12]}) does not validate", desk.problems
+            )
+        source, strategy = self._strategy(desk)
+        plan = plan_promotion(strategy, self.request)
+        existing = self._open_pull_request(plan)
+        assert desk.policy is not None  # a valid desk with strategies has exactly one
+        report = self.evaluator(plan.gate_request(self.as_of, desk.policy))
+        if not report.passed:
+            return Promotion(plan, report)
+        text = apply_edits(self.repo.read_file(base, source.file).decode(), plan.edits)
+        _validate(desk, source.file, text)
+        message = commit_message(plan, report, self.request.reason)
+        commit = self.repo.commit_file(base, source.file, text.encode(), message, self.as_of)
+        previous = self.repo.remote_branch(plan.branch)
+        self.repo.push(commit, plan.branch, expected=previous)
+        pull = self._publish(plan, report, commit, previous, existing)
+        return Promotion(plan, report, commit, pull, opened=existing is None)
+
+    def _strategy(self, desk: Desk) -> tuple[Source, StrategyDeployment]:
+        for source, strategy in desk.of_kind(StrategyDeployment):
+            if strategy.name == self.request.strategy:
+                return source, strategy
+        known = ", ".join(sorted(desk.strategies)) or "none"
+        raise UnknownStrategy(f"no strategy {self.request.strategy!r} on {MAIN} (known: {known})")
+
+    def _open_pull_request(self, plan: PromotionPlan) -> PullRequest | None:
+        """The open pull request of this promotion; refuse if another one is open."""
+        same: PullRequest | None = None
+        for pull in self.forge.list_pull_requests(state=PullState.OPEN):
+            if pull.head_branch == plan.branch:
+                same = pull
+            elif pull.head_branch.startswith(promotion_prefix(plan.strategy)):
+                raise PromotionAlreadyOpen(plan.strategy, pull.number, pull.head_branch)
+        return same
+
+    def _publish(
+        self,
+        plan: PromotionPlan,
+        report: GateReport,
+        commit: str,
+        previous: str | None,
+        existing: PullRequest | None,
+    ) -> PullRequest:
+        body = pull_request_body(plan, report, self.request.reason)
+        try:
+            self.forge.set_commit_status(commit, gates_status(report))
+            if existing is not None:
+                return self.forge.update_pull_request(existing.number, title=plan.title, body=body)
+            return self.forge.open_pull_request(
+                NewPullRequest(
+                    title=plan.title,
+                    body=body,
+                    head_branch=plan.branch,
+                    base_branch=MAIN,
+                    author=self.author,
+                )
+            )
+        except ForgeError as exc:
+            self._restore(plan.branch, commit, previous, exc)
+            raise
+
+    def _restore(self, branch: str, commit: str, previous: str | None, cause: Exception) -> None:
+        try:
+            if previous is None:
+                self.repo.delete_remote_branch(branch, expected=commit)
+            else:
+                self.repo.push(previous, branch, expected=commit)
+        except GitError as exc:
+            raise GitError(
+                f"the forge failed ({cause}) and {branch} could not be put back to "
+                f"{previous or 'absent'}: {exc}"
+            ) from exc
+
+
+def _validate(desk: Desk, file: str, text: str) -> None:
+    """The edited document must be valid on its own and with the rest of the desk."""
+    edited = parse_source(text, file)
+    if isinstance(edited, list):
+        raise InvalidManifests("the promoted document does not validate", edited)
+    sources = [edited if source.file == file else source for source in desk.sources]
+    problems = cross_check(sources)
+    if problems:
+        raise InvalidManifests("the promotion would make the desk invalid", problems)

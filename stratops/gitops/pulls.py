@@ -1,0 +1,61 @@
+"""Reviewing and merging pull requests under the desk's review rules, on any forge.
+
+The forge stores; this module decides (with :mod:`stratops.gitops.review`). A merge is refused
+unless the head's gate verdict passed and the approvals satisfy the policy in force on main.
+The required approvals come from what the pull request changes (its desired-state diff against
+the merge base), not from its title or branch name, so a pull request cannot under-declare.
+"""
+
+from __future__ import annotations
+
+from stratops.gitops.changes import desired_changes
+from stratops.gitops.errors import InvalidManifests, MergeBlocked
+from stratops.gitops.forge.base import Forge
+from stratops.gitops.forge.models import NewReview, PullRequest, Review
+from stratops.gitops.git import MAIN, GitRepo
+from stratops.gitops.review import Requirements, check_reviewer, merge_blockers
+from stratops.gitops.snapshot import desk_at
+
+
+def review_pull_request(forge: Forge, number: int, review: NewReview) -> Review:
+    check_reviewer(forge.get_pull_request(number), review)
+    return forge.submit_review(number, review)
+
+
+def requirements(repo: GitRepo, pull: PullRequest) -> Requirements:
+    """What ``pull`` needs to merge, from its changes and the policy on main (fetched)."""
+    main = repo.remote_main()
+    head = desk_at(repo, pull.head_sha)
+    if not head.ok:
+        raise InvalidManifests(
+            f"the desk at the head of #{pull.number} does not validate", head.problems
+        )
+    policy = desk_at(repo, main).policy
+    if policy is None:
+        raise InvalidManifests(f"no single GatePolicy on {MAIN}", [])
+    before = desk_at(repo, repo.merge_base(main, pull.head_sha))
+    return Requirements.of(desired_changes(before.strategies, head.strategies), policy)
+
+
+def merge_readiness(repo: GitRepo, forge: Forge, number: int) -> tuple[PullRequest, list[str]]:
+    """The pull request and why it cannot merge now (empty: it can); fetches the remote."""
+    pull = forge.get_pull_request(number)
+    repo.fetch()
+    branch = repo.remote_branch(pull.head_branch)
+    if branch is not None and branch != pull.head_sha:
+        return pull, [
+            f"{pull.head_branch} is at {branch[:12]}, the pull request at {pull.head_sha[:12]}"
+        ]
+    return pull, merge_blockers(
+        pull,
+        forge.list_reviews(number),
+        forge.commit_statuses(pull.head_sha),
+        requirements(repo, pull),
+    )
+
+
+def merge_pull_request(repo: GitRepo, forge: Forge, number: int) -> PullRequest:
+    pull, reasons = merge_readiness(repo, forge, number)
+    if reasons:
+        raise MergeBlocked(number, reasons)
+    return forge.merge(number, expected_head_sha=pull.head_sha)
