@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from stratops import __version__
-from stratops.cli import demo, gitops, paper, registry, validate
+from stratops.cli import controller, demo, gitops, paper, registry, validate
 from stratops.controller.gate_evaluation import desk_evaluator
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ validate.register(app)
 paper.register(app)
 registry.register(app)
 gitops.register(app, evaluator=desk_evaluator)
+controller.register(app)
 demo.register(app)
 
 

@@ -33,9 +33,16 @@ from stratops.registry.models import AliasChange, StrategyVersion
 from stratops.registry.registry import Registry
 
 
-def entered_stage_at(history: Sequence[AliasChange], stage: Stage, version: int) -> datetime | None:
-    """When the registry alias of ``stage`` last moved to ``version``."""
-    moves = [c.at for c in history if c.stage is stage and c.to_version == version]
+def entered_stage_at(
+    history: Sequence[AliasChange], stage: Stage, version: int, as_of: datetime
+) -> datetime | None:
+    """When the registry alias of ``stage`` last moved to ``version``, up to ``as_of``.
+
+    Later moves are ignored so that a report recomputed after them is the same report.
+    """
+    moves = [
+        c.at for c in history if c.stage is stage and c.to_version == version and c.at <= as_of
+    ]
     return moves[-1] if moves else None
 
 
@@ -51,7 +58,11 @@ def promotion_context(
         allocation=request.allocation,
         as_of=request.as_of,
         current_stage=stage,
-        in_stage_since=None if stage is None else entered_stage_at(history, stage, request.version),
+        in_stage_since=(
+            None
+            if stage is None
+            else entered_stage_at(history, stage, request.version, request.as_of)
+        ),
         retired=request.retired,
         registry_trials=version.trials_in_experiment or None,
         canary_analysis=None,

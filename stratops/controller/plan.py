@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from stratops.model.base import STAGE_ORDER, Stage
 from stratops.model.strategy import StrategyDeployment
@@ -47,11 +47,13 @@ class Action(BaseModel):
     version: int | None
     from_version: int | None = None
     spec: DeploymentSpec | None = None
+    instance: str | None = Field(None, description="The failed instance a restart replaces.")
     reason: str
 
     def key(self, commit: str) -> str:
         """Idempotency key: the same action planned from the same commit is the same work."""
-        return f"{commit}:{self.kind.value}:{self.strategy}:{self.stage.value}:{self.version}"
+        key = f"{commit}:{self.kind.value}:{self.strategy}:{self.stage.value}:{self.version}"
+        return f"{key}:{self.instance}" if self.instance else key
 
 
 class Plan(BaseModel):
@@ -117,7 +119,12 @@ def _runtime_action(spec: DeploymentSpec, status: DeploymentStatus | None) -> Ac
             **base,
         )
     if status.state is DeploymentState.FAILED:
-        return Action(kind=ActionKind.RESTART, reason=f"failed: {status.detail}", **base)
+        return Action(
+            kind=ActionKind.RESTART,
+            instance=status.instance or None,
+            reason=f"failed: {status.detail}",
+            **base,
+        )
     return None
 
 

@@ -542,6 +542,24 @@ class Registry:
         aliases = self._registered_model(strategy).aliases or {}
         return {stage: int(aliases[stage.value]) for stage in Stage if stage.value in aliases}
 
+    def all_stage_aliases(self) -> dict[str, dict[Stage, int]]:
+        """Stage aliases of every registered strategy, in a few paged calls (not one per model)."""
+        found: dict[str, dict[Stage, int]] = {}
+        token = None
+        with translated("list the registered strategies"):
+            while True:
+                page = self._client.search_registered_models(max_results=1000, page_token=token)
+                for model in page:
+                    aliases = model.aliases or {}
+                    found[model.name] = {
+                        stage: int(aliases[stage.value])
+                        for stage in Stage
+                        if stage.value in aliases
+                    }
+                token = page.token
+                if not token:
+                    return found
+
     def alias_history(self, strategy: str) -> list[AliasChange]:
         """Every stage alias change of the strategy, oldest first."""
         return read_history(strategy, self._registered_model(strategy).tags or {})

@@ -1,0 +1,216 @@
+"""``stratops controller`` and ``stratops audit``: reconcile the desk, read the audit log."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+import typer
+
+from stratops.cli.output import (
+    EXIT_BAD_INPUT,
+    EXIT_NEGATIVE,
+    OUTPUT_OPTION,
+    OutputFormat,
+    fail,
+    new_table,
+    print_json,
+    stdout,
+)
+from stratops.cli.registry import TRACKING_URI_OPTION
+from stratops.controller.assembly import ControllerPaths, build_reconciler
+from stratops.controller.audit import AuditLog, verify_chain
+from stratops.controller.audit_remote import AUDIT_BRANCH, AUDIT_FILE, remote_audit
+from stratops.controller.loop import run, summary
+from stratops.controller.observability import Metrics, Probes, json_logging, serve
+from stratops.controller.reconcile import Reconciler
+from stratops.gitops.errors import ForgeError, GitError
+from stratops.gitops.forge.select import ForgeKind
+from stratops.gitops.git import GitRepo
+from stratops.registry.errors import RegistryError
+
+DESK_OPTION = typer.Option(Path("."), "--desk", help="The desk repository (default: here).")
+FORGE_OPTION = typer.Option(
+    ForgeKind.AUTO, "--forge", envvar="STRATOPS_FORGE", help="local, github or auto."
+)
+
+
+def register(app: typer.Typer) -> None:
+    controller = typer.Typer(help="Reconcile running deployments with Git.", no_args_is_help=True)
+    controller.command("run")(controller_run)
+    controller.command("plan")(controller_plan)
+    app.add_typer(controller, name="controller")
+    audit = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+    audit.command("log")(audit_log)
+    audit.command("verify")(audit_verify)
+    app.add_typer(audit, name="audit")
+
+
+def _reconciler(
+    desk: Path, tracking_uri: str | None, forge: ForgeKind, metrics: Metrics | None, speed: float
+) -> Reconciler:
+    try:
+        return build_reconciler(
+            desk, tracking_uri=tracking_uri, forge=forge, metrics=metrics, speed=speed
+        )
+    except (GitError, ForgeError, RegistryError) as exc:
+        fail(f"cannot start the controller for {desk}: {exc}")
+
+
+def controller_run(
+    desk: Path = DESK_OPTION,
+    interval: float = typer.Option(10.0, "--interval", help="Seconds between two ticks."),
+    listen: str = typer.Option(
+        "127.0.0.1:9090",
+        "--listen",
+        help="host:port of /metrics, /healthz, /readyz and POST /webhook (empty: off).",
+    ),
+    once: bool = typer.Option(False, "--once", help="Reconcile once and exit."),
+    speed: float = typer.Option(
+        3600.0, "--speed", help="Replay speed of the paper processes of the local runtime."
+    ),
+    tracking_uri: str = TRACKING_URI_OPTION,
+    forge: ForgeKind = FORGE_OPTION,
+) -> None:
+    """Watch the desk's main branch and make the running deployments match it.
+
+    Logs one JSON line per tick on stderr. Stops cleanly on SIGTERM or Ctrl-C.
+    """
+    logger = json_logging()
+    metrics = Metrics()
+    probes = Probes(stale_after_seconds=max(60.0, interval * 6))
+    reconciler = _reconciler(desk, tracking_uri, forge, metrics, speed)
+    stop, trigger = threading.Event(), threading.Event()
+
+    def stop_on_signal(signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        stop.set()
+        trigger.set()
+
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGINT, stop_on_signal)
+    server = None
+    if listen:
+        host, _, port = listen.rpartition(":")
+        try:
+            server, _ = serve(metrics, probes, host or "127.0.0.1", int(port), trigger.set)
+        except (OSError, ValueError) as exc:
+            fail(f"cannot listen on {listen}: {exc}")
+    try:
+        run(
+            reconciler,
+            interval=interval,
+            stop=stop,
+            trigger=trigger,
+            probes=probes,
+            audit_log=ControllerPaths(reconciler.repo.root).audit,
+            once=once,
+            logger=logger,
+        )
+    finally:
+        if server is not None:
+            server.shutdown()
+
+
+def controller_plan(
+    desk: Path = DESK_OPTION,
+    tracking_uri: str = TRACKING_URI_OPTION,
+    forge: ForgeKind = FORGE_OPTION,
+    fetch: bool = typer.Option(True, "--fetch/--no-fetch", help="Fetch the remote first."),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Show what the controller would do, without doing it (like terraform plan)."""
+    result = _reconciler(desk, tracking_uri, forge, None, 3600.0).preview(fetch=fetch)
+    actions = [] if result.plan is None else result.plan.actions
+    if output is OutputFormat.JSON:
+        print_json(
+            {
+                **summary(result),
+                "actions": [a.model_dump(mode="json", exclude={"spec"}) for a in actions],
+            }
+        )
+        return
+    stdout.print(f"main at {(result.head or '?')[:12]}: {len(actions)} action(s)")
+    table = new_table("Plan", "#", "action", "deployment", "version", "why")
+    for number, action in enumerate(actions, start=1):
+        before = "" if action.from_version is None else f"v{action.from_version} → "
+        after = "-" if action.version is None else f"v{action.version}"
+        table.add_row(
+            str(number),
+            action.kind.value,
+            f"{action.strategy}/{action.stage.value}",
+            f"{before}{after}",
+            action.reason,
+        )
+    if actions:
+        stdout.print(table)
+    for name, (stage, version, verdict) in result.refused.items():
+        stdout.print(f"[red]refused[/] {name} v{version} → {stage.value}: {verdict.reason}")
+    for problem in result.problems:
+        stdout.print(f"[yellow]problem[/] {problem}")
+
+
+def _audit_path(desk: Path) -> Path:
+    try:
+        return ControllerPaths(GitRepo.discover(desk).root).audit
+    except GitError as exc:
+        fail(f"{desk} is not a desk repository: {exc}", EXIT_BAD_INPUT)
+
+
+def audit_log(
+    desk: Path = DESK_OPTION,
+    strategy: str = typer.Option(None, "--strategy", help="Only the events of this strategy."),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Print the audit log, oldest first."""
+    events = [
+        e
+        for e in AuditLog(_audit_path(desk)).events()
+        if strategy is None or e.strategy == strategy
+    ]
+    if output is OutputFormat.JSON:
+        print_json([e.model_dump(mode="json") for e in events])
+        return
+    table = new_table(
+        f"Audit log: {len(events)} event(s)", "#", "at", "action", "deployment", "commit", "why"
+    )
+    for e in events:
+        where = "-" if e.strategy is None else f"{e.strategy}/{e.stage or '*'}"
+        version = "" if e.version is None else f" v{e.version}"
+        table.add_row(
+            str(e.sequence),
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.action,
+            where + version,
+            (e.commit or "")[:12],
+            e.reason,
+        )
+    stdout.print(table)
+
+
+def audit_verify(
+    desk: Path = DESK_OPTION,
+    remote: bool = typer.Option(
+        True, "--remote/--no-remote", help=f"Also compare with the replica on {AUDIT_BRANCH}."
+    ),
+) -> None:
+    """Check the hash chain; exit 1 naming the first broken link."""
+    path = _audit_path(desk)
+    broken = verify_chain(path)
+    if broken is not None:
+        fail(f"{path}:{broken.line}: broken link at event {broken.sequence}: {broken.message}", 1)
+    count = len(AuditLog(path).events())
+    if remote:
+        try:
+            _, replica = remote_audit(GitRepo.discover(desk))
+        except GitError as exc:
+            fail(f"cannot read the replica on {AUDIT_BRANCH}: {exc}", EXIT_BAD_INPUT)
+        local = path.read_bytes() if path.exists() else b""
+        if not local.startswith(replica):
+            fail(
+                f"{AUDIT_BRANCH}:{AUDIT_FILE} is not a prefix of {path}: a log was rewritten",
+                EXIT_NEGATIVE,
+            )
+    stdout.print(f"[green]audit log intact:[/] {count} event(s), chain verified")

@@ -1,0 +1,91 @@
+"""Assemble a controller for a desk repository from its parts (the one place that wires them).
+
+Everything the controller keeps lives under ``<desk>/.stratops/controller``: the state, the
+intent journal and the audit log. The local runtime keeps its deployments under
+``<desk>/.stratops/runtime``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from stratops.controller.audit import AuditLog
+from stratops.controller.authorize import Authorizer
+from stratops.controller.gate_evaluation import registry_evaluator
+from stratops.controller.journal import IntentJournal
+from stratops.controller.observability import Metrics
+from stratops.controller.reconcile import Reconciler
+from stratops.controller.state import StateStore
+from stratops.gitops.forge.select import ForgeKind, open_forge
+from stratops.gitops.git import GitRepo
+from stratops.registry.location import resolve_location
+from stratops.registry.registry import Registry
+from stratops.runtime.base import Runtime
+from stratops.runtime.local import LocalRuntime, paper_command
+
+CONTROLLER_DIR = Path(".stratops") / "controller"
+RUNTIME_DIR = Path(".stratops") / "runtime"
+
+
+@dataclass(frozen=True)
+class ControllerPaths:
+    root: Path
+
+    @property
+    def state(self) -> Path:
+        return self.root / CONTROLLER_DIR / "state.json"
+
+    @property
+    def journal(self) -> Path:
+        return self.root / CONTROLLER_DIR / "intents.jsonl"
+
+    @property
+    def audit(self) -> Path:
+        return self.root / CONTROLLER_DIR / "audit.jsonl"
+
+    @property
+    def runtime(self) -> Path:
+        return self.root / RUNTIME_DIR
+
+
+def local_runtime(root: Path, registry: Registry, speed: float) -> LocalRuntime:
+    """Paper processes that load their models from the same registry as the controller."""
+    return LocalRuntime(
+        ControllerPaths(root).runtime,
+        command=paper_command(speed),
+        env={"MLFLOW_TRACKING_URI": registry.location.tracking_uri},
+    )
+
+
+def build_reconciler(
+    desk: Path,
+    *,
+    tracking_uri: str | None = None,
+    runtime: Callable[[Path, Registry], Runtime] | None = None,
+    forge: ForgeKind = ForgeKind.AUTO,
+    env: Mapping[str, str] | None = None,
+    metrics: Metrics | None = None,
+    is_leader: Callable[[], bool] = lambda: True,
+    speed: float = 3600.0,
+) -> Reconciler:
+    repo = GitRepo.discover(desk)
+    root = repo.root
+    registry = Registry(resolve_location(tracking_uri, cwd=root))
+    paths = ControllerPaths(root)
+    chosen = runtime(root, registry) if runtime else local_runtime(root, registry, speed)
+    the_forge = open_forge(repo, forge, env if env is not None else os.environ)
+    return Reconciler(
+        repo=repo,
+        registry=registry,
+        runtime=chosen,
+        forge=the_forge,
+        authorizer=Authorizer(repo, the_forge, registry_evaluator(registry)),
+        audit=AuditLog(paths.audit),
+        store=StateStore(paths.state),
+        journal=IntentJournal(paths.journal),
+        metrics=metrics,
+        is_leader=is_leader,
+    )

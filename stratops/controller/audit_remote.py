@@ -1,0 +1,58 @@
+"""Replicate the audit log to the desk repository's remote, on an orphan branch.
+
+The branch ``stratops/audit`` holds one file, ``audit.jsonl``; each push adds a commit whose
+file extends the previous one. The remote copy is append-only: if what the remote holds is not
+a prefix of the local log, someone rewrote one of them, and the push is refused with an alert
+rather than overwriting the evidence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stratops.gitops.errors import PushRejected
+from stratops.gitops.git import GitRepo
+
+AUDIT_BRANCH = "stratops/audit"
+AUDIT_FILE = "audit.jsonl"
+
+
+class AuditDiverged(Exception):
+    """The remote audit log is not a prefix of the local one."""
+
+
+def remote_audit(repo: GitRepo) -> tuple[str | None, bytes]:
+    """The remote branch's commit and the log it holds (empty when the branch is new)."""
+    head = repo.remote_branch(AUDIT_BRANCH)
+    if head is None:
+        return None, b""
+    repo.run("fetch", "--quiet", repo.remote, f"refs/heads/{AUDIT_BRANCH}")
+    return head, repo.run_bytes("cat-file", "blob", f"{head}:{AUDIT_FILE}")
+
+
+def replicate(repo: GitRepo, log: Path) -> bool:
+    """Push the local log if the remote lags; True when a commit was pushed."""
+    local = log.read_bytes() if log.exists() else b""
+    parent, remote = remote_audit(repo)
+    if remote == local:
+        return False
+    if not local.startswith(remote):
+        raise AuditDiverged(
+            f"the audit log on {AUDIT_BRANCH} is not a prefix of {log}: one of them was rewritten"
+        )
+    blob = repo.run("hash-object", "-w", "--stdin", input=local).strip()
+    tree = repo.run("mktree", input=f"100644 blob {blob}\t{AUDIT_FILE}\n".encode()).strip()
+    events = local.count(b"\n")
+    args = [
+        "commit-tree",
+        tree,
+        *(["-p", parent] if parent else []),
+        "-m",
+        f"audit: {events} events",
+    ]
+    commit = repo.run(*args).strip()
+    try:
+        repo.push(commit, AUDIT_BRANCH, parent)
+    except PushRejected:
+        return False  # another controller pushed meanwhile: the next tick retries
+    return True

@@ -1,0 +1,195 @@
+"""Which changes of the desired state the controller may apply.
+
+Reducing risk is always allowed: removing a stage, going back to an older version. Anything
+that puts a version into canary or live must have arrived as the desk intends:
+
+- a promotion commit carrying the trailers ``Strategy``, ``Version``, ``Stage``,
+  ``Gate-Report-Digest`` is reachable from main;
+- it belongs to a merged pull request whose approvals satisfy the policy that was in force on
+  main (reviews on its head, not by its author);
+- the gate report recomputed here from the same inputs has the digest of the trailer, and
+  passes: the controller never trusts CI's verdict.
+
+A change that fails any of these is refused: the strategy keeps what was applied before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from stratops.gitops.changes import ChangeKind, desired_changes
+from stratops.gitops.errors import ForgeError, GitError, UnknownVersion
+from stratops.gitops.evaluation import GateEvaluator
+from stratops.gitops.forge.base import Forge
+from stratops.gitops.forge.models import PullState
+from stratops.gitops.git import GitRepo
+from stratops.gitops.review import Requirements, approvers
+from stratops.gitops.snapshot import desk_at
+from stratops.model.base import Stage
+from stratops.model.strategy import StrategyDeployment
+from stratops.registry.errors import RegistryError
+
+_TRAILER = re.compile(r"^(Strategy|Version|Stage|Gate-Report-Digest): *(\S+) *$", re.MULTILINE)
+RISK_STAGES = (Stage.CANARY, Stage.LIVE)
+
+
+@dataclass(frozen=True)
+class PromotionCommit:
+    sha: str
+    author_date: datetime
+    strategy: str
+    version: int
+    stage: Stage
+    report_digest: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a change may be applied; ``code`` is stable, ``reason`` for people."""
+
+    allowed: bool
+    code: str
+    reason: str
+    commit: str | None = None
+    retryable: bool = False
+
+
+ALLOWED = Verdict(True, "ok", "allowed")
+
+
+def parse_promotions(log: str) -> list[PromotionCommit]:
+    """Promotion commits in ``git log --format=%H%x1f%aI%x1f%B%x1e`` output, newest first."""
+    found = []
+    for record in log.split("\x1e"):
+        parts = record.strip("\n").split("\x1f")
+        if len(parts) != 3:
+            continue
+        sha, date, body = parts
+        trailers = dict(_TRAILER.findall(body))
+        try:
+            found.append(
+                PromotionCommit(
+                    sha=sha,
+                    author_date=datetime.fromisoformat(date),
+                    strategy=trailers["Strategy"],
+                    version=int(trailers["Version"]),
+                    stage=Stage(trailers["Stage"]),
+                    report_digest=trailers["Gate-Report-Digest"],
+                )
+            )
+        except (KeyError, ValueError):
+            continue
+    return found
+
+
+def promotion_commits(repo: GitRepo, head: str, limit: int = 2000) -> list[PromotionCommit]:
+    log = repo.run(
+        "log",
+        f"--max-count={limit}",
+        "--format=%H%x1f%aI%x1f%B%x1e",
+        "--grep=^Gate-Report-Digest:",
+        head,
+    )
+    return parse_promotions(log)
+
+
+class Authorizer:
+    """Checks promotions against Git history, the forge and a recomputed gate report."""
+
+    def __init__(self, repo: GitRepo, forge: Forge, evaluator: GateEvaluator) -> None:
+        self.repo = repo
+        self.forge = forge
+        self.evaluator = evaluator
+
+    def promotion(
+        self, strategy: str, stage: Stage, version: int, commits: Iterable[PromotionCommit]
+    ) -> Verdict:
+        candidates = [
+            c for c in commits if (c.strategy, c.stage, c.version) == (strategy, stage, version)
+        ]
+        if not candidates:
+            return Verdict(
+                False,
+                "unreviewed",
+                f"no promotion commit puts v{version} into {stage.value}: a direct push, not a "
+                "merged promotion PR",
+            )
+        commit = candidates[0]
+        try:
+            return self._check(commit)
+        except (ForgeError, RegistryError) as exc:
+            return Verdict(
+                False, "unavailable", f"cannot verify: {exc}", commit.sha, retryable=True
+            )
+        except (GitError, UnknownVersion) as exc:
+            return Verdict(False, "unverifiable", str(exc), commit.sha)
+
+    def _check(self, commit: PromotionCommit) -> Verdict:
+        merged = [
+            p for p in self.forge.pull_requests_of_commit(commit.sha) if p.state is PullState.MERGED
+        ]
+        if not merged:
+            return Verdict(
+                False, "unreviewed", f"{commit.sha[:12]} is in no merged pull request", commit.sha
+            )
+        pull = merged[0]
+        parent = self.repo.rev_parse(f"{commit.sha}^")
+        before, after = desk_at(self.repo, parent), desk_at(self.repo, commit.sha)
+        changes = desired_changes(before.strategies, after.strategies)
+        policy_on_main = before.policy or after.policy
+        if policy_on_main is None or after.policy is None:
+            return Verdict(False, "unverifiable", "no gate policy at the promotion", commit.sha)
+        needed = Requirements.of(changes, policy_on_main)
+        approved, _ = approvers(pull, self.forge.list_reviews(pull.number))
+        if len(approved) < needed.approvals:
+            return Verdict(
+                False,
+                "unapproved",
+                f"PR #{pull.number} has {len(approved)} valid approval(s), the policy needs "
+                f"{needed.approvals}",
+                commit.sha,
+            )
+        change = next(
+            (
+                c
+                for c in changes
+                if c.kind is ChangeKind.PROMOTION
+                and (c.strategy, c.stage, c.to_version)
+                == (commit.strategy, commit.stage, commit.version)
+            ),
+            None,
+        )
+        if change is None:
+            return Verdict(
+                False, "unverifiable", f"{commit.sha[:12]} does not make the promotion", commit.sha
+            )
+        report = self.evaluator(change.gate_request(commit.author_date, after.policy))
+        if report.digest != commit.report_digest:
+            return Verdict(
+                False,
+                "digest_mismatch",
+                f"recomputed gate report {report.digest[:12]} differs from the commit's "
+                f"{commit.report_digest[:12]}",
+                commit.sha,
+            )
+        if not report.passed:
+            return Verdict(False, "gates_fail", "the recomputed gate report fails", commit.sha)
+        return Verdict(True, "ok", f"PR #{pull.number}, gates {report.digest[:12]}", commit.sha)
+
+
+def risk_changes(
+    applied: StrategyDeployment | None, head: StrategyDeployment | None
+) -> list[tuple[Stage, int]]:
+    """(stage, version) that ``head`` puts into canary or live and ``applied`` did not run."""
+    if head is None:
+        return []
+    changes = []
+    for stage in RISK_STAGES:
+        new = getattr(head.spec.stages, stage.value)
+        old = getattr(applied.spec.stages, stage.value) if applied else None
+        if new is not None and (old is None or new.version > old.version):
+            changes.append((stage, new.version))
+    return changes

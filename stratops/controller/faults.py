@@ -1,0 +1,25 @@
+"""Crash points for the crash-safety tests: ``STRATOPS_CRASH_AT=<name>`` kills the controller.
+
+The process sends itself SIGKILL at the named point (no cleanup, no flush: as hard as a power
+cut), so a test can stop the controller between any two steps of the promotion flow and
+check that a restart converges. Unset in production, where every point is a no-op.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+CRASH_ENV = "STRATOPS_CRASH_AT"
+
+CRASH_POINTS = (
+    "after-intent",  # the intent is journalled, the action has not run
+    "after-act",  # the runtime or registry changed, no audit event yet
+    "after-audit",  # the audit event is written, the intent is still pending
+    "before-state",  # every action done, the controller state not yet saved
+)
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)

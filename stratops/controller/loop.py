@@ -1,0 +1,74 @@
+"""The controller process: a reconcile tick every interval, or at once on a webhook.
+
+Each tick is logged as one JSON line; the audit log is replicated to the desk's remote after
+every tick that added events. A tick that fails unexpectedly is logged and retried at the next
+interval (with the loop's backoff), never a crash loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from stratops.controller.audit_remote import AuditDiverged, replicate
+from stratops.controller.observability import Probes
+from stratops.controller.reconcile import Reconciler, TickResult
+from stratops.gitops.errors import GitError
+
+MAX_BACKOFF_SECONDS = 300.0
+
+
+def summary(result: TickResult) -> dict[str, object]:
+    return {
+        "head": result.head,
+        "planned": 0 if result.plan is None else len(result.plan.actions),
+        "applied": [f"{a.kind.value} {a.strategy}/{a.stage.value}" for a in result.applied],
+        "failed": [
+            f"{a.kind.value} {a.strategy}/{a.stage.value}: {why}" for a, why in result.failed
+        ],
+        "refused": {name: verdict.code for name, (_, _, verdict) in result.refused.items()},
+        "problems": result.problems,
+        "seconds": round(result.seconds, 3),
+    }
+
+
+def run(
+    reconciler: Reconciler,
+    *,
+    interval: float,
+    stop: threading.Event,
+    trigger: threading.Event,
+    probes: Probes,
+    audit_log: Path,
+    acquire_leadership: Callable[[], bool] = lambda: True,
+    once: bool = False,
+    logger: logging.Logger | None = None,
+) -> None:
+    log = logger or logging.getLogger("stratops.controller")
+    failures = 0
+    while not stop.is_set():
+        if not acquire_leadership():
+            probes.ticked("standby: another replica holds the lease")
+            log.info("standby", extra={"reason": "not the leader"})
+        else:
+            try:
+                result = reconciler.tick()
+                log.info("reconciled", extra=summary(result))
+                problems = "; ".join(result.problems) or None
+                probes.ticked(problems)
+                failures = 0
+            except Exception as exc:  # a tick must never kill the loop
+                failures += 1
+                probes.ticked(f"tick failed: {exc}")
+                log.exception("reconcile tick failed", extra={"failures": failures})
+            try:
+                replicate(reconciler.repo, audit_log)
+            except (GitError, AuditDiverged) as exc:
+                log.warning("audit log not replicated", extra={"error": str(exc)})
+        if once:
+            return
+        wait = min(interval * 2**failures, MAX_BACKOFF_SECONDS) if failures else interval
+        trigger.wait(wait)
+        trigger.clear()

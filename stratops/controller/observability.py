@@ -1,0 +1,168 @@
+"""Prometheus metrics, ``/healthz``, ``/readyz`` and structured JSON logs of the controller.
+
+``/healthz`` answers while the process lives; ``/readyz`` only once a reconcile tick has
+completed and the last one is recent (a stuck loop stops being ready). Metrics live in their
+own registry so that several controllers in one test process do not collide.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.reconcile_seconds = Histogram(
+            "stratops_reconcile_duration_seconds",
+            "Duration of one reconcile tick (fetch excluded).",
+            registry=self.registry,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.actions = Counter(
+            "stratops_actions_total",
+            "Actions applied, by kind and outcome.",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.refusals = Counter(
+            "stratops_refusals_total",
+            "Changes refused (unapproved push, gate digest mismatch, failing gate, ...).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.drift = Gauge(
+            "stratops_drift",
+            "Actions the last plan held: deployments that differ from Git.",
+            registry=self.registry,
+        )
+        self.blocked = Gauge(
+            "stratops_strategies_blocked",
+            "Strategies not reconciled in the last tick, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.last_success = Gauge(
+            "stratops_last_successful_reconcile_timestamp_seconds",
+            "Unix time of the last completed reconcile tick.",
+            registry=self.registry,
+        )
+        self.applied_commit = Gauge(
+            "stratops_applied_commit_info",
+            "The desk commit last applied (label commit), value 1.",
+            ["commit"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class Probes:
+    """Health and readiness, updated by the loop."""
+
+    def __init__(self, stale_after_seconds: float) -> None:
+        self.stale_after_seconds = stale_after_seconds
+        self.last_tick: float | None = None
+        self.last_error: str | None = None
+
+    def ticked(self, error: str | None = None) -> None:
+        self.last_tick = time.monotonic()
+        self.last_error = error
+
+    def ready(self) -> tuple[bool, str]:
+        if self.last_tick is None:
+            return False, "no reconcile tick has completed yet"
+        age = time.monotonic() - self.last_tick
+        if age > self.stale_after_seconds:
+            return False, f"last reconcile tick {age:.0f}s ago"
+        return True, self.last_error or "ok"
+
+
+def serve(
+    metrics: Metrics,
+    probes: Probes,
+    host: str,
+    port: int,
+    on_webhook: Callable[[], None] = lambda: None,
+) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    """Serve ``/metrics``, ``/healthz``, ``/readyz`` and ``POST /webhook`` in a daemon thread.
+
+    A POST to ``/webhook`` (a forge's push event, say) starts a reconcile tick at once.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {
+                "/metrics": lambda: (200, CONTENT_TYPE_LATEST, metrics.render()),
+                "/healthz": lambda: (200, "text/plain", b"ok\n"),
+                "/readyz": self._ready,
+            }
+            route = routes.get(self.path.split("?")[0])
+            status, kind, body = route() if route else (404, "text/plain", b"not found\n")
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            found = self.path.split("?")[0] == "/webhook"
+            if found:
+                on_webhook()
+            body = b"reconciling\n" if found else b"not found\n"
+            self.send_response(202 if found else 404)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _ready(self) -> tuple[int, str, bytes]:
+            ok, why = probes.ready()
+            return (200 if ok else 503), "text/plain", f"{why}\n".encode()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            del format, args  # requests are not worth a log line
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="stratops-http", daemon=True)
+    thread.start()
+    return server, thread
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
+
+    RESERVED: ClassVar[frozenset[str]] = frozenset(vars(logging.makeLogRecord({})))
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in self.RESERVED})
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
+        return json.dumps(entry, default=str, sort_keys=True)
+
+
+def json_logging(level: int = logging.INFO) -> logging.Logger:
+    logger = logging.getLogger("stratops.controller")
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+    return logger

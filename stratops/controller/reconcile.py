@@ -1,0 +1,413 @@
+"""One reconcile tick: fetch → verify → load → observe → plan → act → record.
+
+Level-triggered, like a controller-runtime reconciler: nothing is carried from one tick to the
+next but the controller state, the intent journal and the audit log; every tick reads Git,
+the runtime and the registry afresh. A failure in one part (the remote, the forge, MLflow, a
+runtime call) stops only what depends on it, is reported once in the audit log and in the
+metrics, and never crashes the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from stratops.controller.audit import AuditLog
+from stratops.controller.authorize import Authorizer, Verdict, promotion_commits, risk_changes
+from stratops.controller.faults import crash_point
+from stratops.controller.journal import IntentJournal
+from stratops.controller.observability import Metrics
+from stratops.controller.plan import RUNTIME_KINDS, Action, ActionKind, Plan, desired_specs, plan
+from stratops.controller.state import ControllerState, StateStore, verified_key
+from stratops.gitops.desk import Desk
+from stratops.gitops.errors import ForgeError, GitError
+from stratops.gitops.forge.base import Forge
+from stratops.gitops.forge.models import CommitStatus, StatusState
+from stratops.gitops.git import GitRepo
+from stratops.gitops.snapshot import desk_at
+from stratops.model.base import Stage
+from stratops.model.strategy import StrategyDeployment
+from stratops.registry.errors import RegistryError
+from stratops.registry.registry import Registry
+from stratops.runtime.base import DeploymentStatus, Runtime, RuntimeFailure
+
+DEPLOYED_CONTEXT = "stratops/deployed"
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What a tick acts on, once verified, loaded, observed and planned."""
+
+    state: ControllerState
+    desk_ok: bool
+    head: str
+    commit: str
+    effective: dict[str, StrategyDeployment]
+    verified: set[str]
+    plan: Plan
+
+
+@dataclass
+class TickResult:
+    head: str | None = None
+    plan: Plan | None = None
+    applied: list[Action] = field(default_factory=list)
+    failed: list[tuple[Action, str]] = field(default_factory=list)
+    refused: dict[str, tuple[Stage, int, Verdict]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        repo: GitRepo,
+        registry: Registry,
+        runtime: Runtime,
+        forge: Forge,
+        authorizer: Authorizer,
+        audit: AuditLog,
+        store: StateStore,
+        journal: IntentJournal,
+        metrics: Metrics | None = None,
+        actor: str = "stratops-controller",
+        is_leader: Callable[[], bool] = lambda: True,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.repo = repo
+        self.registry = registry
+        self.runtime = runtime
+        self.forge = forge
+        self.authorizer = authorizer
+        self.audit = audit
+        self.store = store
+        self.journal = journal
+        self.metrics = metrics or Metrics()
+        self.actor = actor
+        self.is_leader = is_leader
+        self.now = now
+        self.log = logger or logging.getLogger("stratops.controller")
+        self._desks: dict[str, Desk] = {}
+
+    # record
+
+    def _event(
+        self,
+        key: str,
+        action: str,
+        reason: str,
+        *,
+        strategy: str | None = None,
+        stage: Stage | None = None,
+        version: int | None = None,
+        commit: str | None = None,
+        **details: object,
+    ) -> None:
+        self.audit.append(
+            key=key,
+            at=self.now(),
+            actor=self.actor,
+            action=action,
+            reason=reason,
+            strategy=strategy,
+            stage=None if stage is None else stage.value,
+            version=version,
+            commit=commit,
+            details=details,
+        )
+
+    def _status(self, sha: str, state: StatusState, description: str) -> None:
+        try:
+            self.forge.set_commit_status(
+                sha,
+                CommitStatus(context=DEPLOYED_CONTEXT, state=state, description=description[:140]),
+            )
+        except ForgeError as exc:
+            self.metrics.refusals.labels(reason="forge_unavailable").inc()
+            self.log.warning("cannot set commit status", extra={"commit": sha, "error": str(exc)})
+
+    # act
+
+    def _execute(self, action: Action) -> None:
+        if action.kind in RUNTIME_KINDS:
+            assert action.spec is not None
+            self.runtime.deploy(action.spec, actor=self.actor, reason=action.reason)
+        elif action.kind is ActionKind.REMOVE:
+            self.runtime.remove(
+                action.strategy, action.stage, actor=self.actor, reason=action.reason
+            )
+        elif action.kind is ActionKind.SET_ALIAS:
+            assert action.version is not None
+            self.registry.set_stage_alias(
+                action.strategy,
+                action.stage,
+                action.version,
+                actor=self.actor,
+                reason=action.reason,
+            )
+        else:
+            self.registry.clear_stage_alias(
+                action.strategy, action.stage, actor=self.actor, reason=action.reason
+            )
+
+    def _finish(self, key: str, commit: str, action: Action) -> None:
+        """Run an action whose intent is journalled, record it, cross the intent out."""
+        try:
+            self._execute(action)
+        except (RuntimeFailure, RegistryError) as exc:
+            self._event(
+                f"{key}:error",
+                f"{action.kind.value}_failed",
+                f"{action.reason}: {exc}",
+                strategy=action.strategy,
+                stage=action.stage,
+                version=action.version,
+                commit=commit,
+            )
+            self.journal.done(key)
+            self.metrics.actions.labels(kind=action.kind.value, outcome="error").inc()
+            raise
+        crash_point("after-act")
+        self._event(
+            key,
+            action.kind.value,
+            action.reason,
+            strategy=action.strategy,
+            stage=action.stage,
+            version=action.version,
+            commit=commit,
+            from_version=action.from_version,
+        )
+        crash_point("after-audit")
+        self.journal.done(key)
+        self.metrics.actions.labels(kind=action.kind.value, outcome="applied").inc()
+
+    def apply(self, action: Action, commit: str) -> None:
+        key = action.key(commit)
+        self.journal.begin(key, commit, action)
+        crash_point("after-intent")
+        self._finish(key, commit, action)
+
+    def recover(self) -> list[Action]:
+        """Finish the intents a crash left pending, before anything else."""
+        finished = []
+        for key, commit, action in self.journal.pending():
+            try:
+                self._finish(key, commit, action)
+                finished.append(action)
+            except (RuntimeFailure, RegistryError) as exc:
+                self.log.warning("pending intent failed", extra={"key": key, "error": str(exc)})
+        return finished
+
+    # verify and load
+
+    def _desk(self, head: str) -> Desk:
+        if head not in self._desks:
+            self._desks = {head: desk_at(self.repo, head)}  # keep one: heads only move forward
+        return self._desks[head]
+
+    def _descends(self, ancestor: str, head: str) -> bool:
+        try:
+            self.repo.run("merge-base", "--is-ancestor", ancestor, head)
+        except GitError:
+            return False
+        return True
+
+    def _authorize(
+        self, state: ControllerState, desk: Desk, head: str, result: TickResult
+    ) -> tuple[dict[str, StrategyDeployment], set[str]]:
+        """The desired state to apply per strategy, and the promotions verified now.
+
+        A strategy with a refused promotion keeps, as a whole, what was applied before.
+        Refusals land in ``result.refused`` as (stage, version, verdict).
+        """
+        effective: dict[str, StrategyDeployment] = {}
+        verified: set[str] = set()
+        commits = None
+        for name in sorted(set(desk.strategies) | set(state.applied)):
+            wanted, applied = desk.strategies.get(name), state.applied.get(name)
+            refusal = None
+            for stage, version in risk_changes(applied, wanted):
+                key = verified_key(name, stage.value, version)
+                if key in state.verified:
+                    continue
+                if commits is None:
+                    commits = promotion_commits(self.repo, head)
+                verdict = self.authorizer.promotion(name, stage, version, commits)
+                if not verdict.allowed:
+                    refusal = (stage, version, verdict)
+                    break
+                verified.add(key)
+            chosen = wanted if refusal is None else applied
+            if refusal is not None:
+                result.refused[name] = refusal
+            if chosen is not None:
+                effective[name] = chosen
+        return effective, verified
+
+    def _refuse(self, name: str, stage: Stage, version: int, verdict: Verdict, head: str) -> None:
+        self.metrics.refusals.labels(reason=verdict.code).inc()
+        self._event(
+            f"refused:{head}:{name}:{stage.value}:{version}:{verdict.code}",
+            "promotion_refused",
+            verdict.reason,
+            strategy=name,
+            stage=stage,
+            version=version,
+            commit=verdict.commit or head,
+            code=verdict.code,
+        )
+        if verdict.commit and not verdict.retryable:
+            self._status(verdict.commit, StatusState.FAILURE, f"refused: {verdict.reason}")
+
+    # the tick
+
+    def tick(self, *, fetch: bool = True) -> TickResult:
+        """Reconcile once: recover, then fetch, verify, load, observe, plan, act, record."""
+        result = TickResult()
+        started = time.monotonic()
+        try:
+            self.recover()
+            prepared = self._prepare(result, fetch, record=True)
+            if prepared is not None:
+                self._act(result, prepared)
+        finally:
+            result.seconds = time.monotonic() - started
+            self.metrics.reconcile_seconds.observe(result.seconds)
+        return result
+
+    def preview(self, *, fetch: bool = True) -> TickResult:
+        """What a tick would do, like ``terraform plan``: nothing is changed or recorded."""
+        result = TickResult()
+        self._prepare(result, fetch, record=False)
+        return result
+
+    def _prepare(self, result: TickResult, fetch: bool, *, record: bool) -> _Prepared | None:
+        if fetch:
+            try:
+                self.repo.fetch()
+            except GitError as exc:
+                result.problems.append(f"remote unreachable, using the last fetched main: {exc}")
+                if record:
+                    self.metrics.refusals.labels(reason="remote_unreachable").inc()
+        head = self.repo.remote_main()
+        result.head = head
+        state = self.store.load()
+
+        if state.last_applied and not self._descends(state.last_applied, head):
+            result.problems.append(
+                f"history rewritten: main {head[:12]} does not descend from the applied "
+                f"{state.last_applied[:12]}; reconciliation stopped until main is restored"
+            )
+            if record:
+                self._event(
+                    f"history:{head}",
+                    "history_rewritten",
+                    result.problems[-1],
+                    commit=head,
+                    applied=state.last_applied,
+                )
+                self.metrics.blocked.labels(reason="history_rewritten").set(1)
+                self.store.save(state.model_copy(update={"halted_history": head}))
+            return None
+        desk = self._desk(head)
+        if desk.ok:
+            effective, verified = self._authorize(state, desk, head, result)
+        else:
+            result.problems.append(
+                f"the desk at {head[:12]} does not validate: the last good state keeps running"
+            )
+            effective, verified = dict(state.applied), set()
+        if record:
+            self.metrics.blocked.labels(reason="history_rewritten").set(0)
+            self.metrics.blocked.labels(reason="refused").set(len(result.refused))
+            for name, (stage, version, verdict) in result.refused.items():
+                self._refuse(name, stage, version, verdict, head)
+            if not desk.ok:
+                self._event(
+                    f"invalid:{head}",
+                    "revision_refused",
+                    result.problems[-1],
+                    commit=head,
+                    problems=[p.render() for p in desk.problems[:20]],
+                )
+        try:
+            observed = {status.key: status for status in self.runtime.list()}
+        except RuntimeFailure as exc:
+            result.problems.append(f"runtime unavailable: {exc}")
+            if record:
+                self.metrics.blocked.labels(reason="runtime_unavailable").set(1)
+            return None
+        aliases = self._aliases(result)
+        commit = head if desk.ok else (state.last_applied or head)
+        result.plan = self._plan(effective, observed, aliases, commit)
+        if record:
+            self.metrics.blocked.labels(reason="runtime_unavailable").set(0)
+            self.metrics.drift.set(len(result.plan.actions))
+        return _Prepared(state, desk.ok, head, commit, effective, verified, result.plan)
+
+    def _act(self, result: TickResult, prepared: _Prepared) -> None:
+        for action in prepared.plan.actions:
+            if not self.is_leader():
+                result.problems.append("lost leadership: stopped acting")
+                return
+            try:
+                self.apply(action, prepared.commit)
+                result.applied.append(action)
+            except (RuntimeFailure, RegistryError) as exc:
+                result.failed.append((action, str(exc)))
+        crash_point("before-state")
+        state = prepared.state
+        if prepared.desk_ok:
+            head = prepared.head
+            self.store.save(
+                ControllerState(
+                    last_applied=head,
+                    applied=prepared.effective,
+                    verified=frozenset(state.verified | prepared.verified),
+                )
+            )
+            if head != state.last_applied or result.applied:
+                self._deployed_status(head, result)
+            self.metrics.applied_commit.labels(commit=head).set(1)
+        self.journal.compact()
+        self.metrics.last_success.set(time.time())
+
+    def _deployed_status(self, head: str, result: TickResult) -> None:
+        if result.refused or result.failed:
+            refused = ", ".join(sorted(result.refused))
+            why = f"refused: {refused}" if refused else f"{len(result.failed)} action(s) failed"
+            self._status(head, StatusState.FAILURE, f"not fully deployed: {why}")
+        else:
+            self._status(head, StatusState.SUCCESS, f"deployed: {len(result.applied)} action(s)")
+
+    def _aliases(self, result: TickResult) -> dict[str, dict[Stage, int]] | None:
+        try:
+            return self.registry.all_stage_aliases()
+        except RegistryError as exc:
+            result.problems.append(f"registry unavailable, aliases not reconciled: {exc}")
+            self.metrics.blocked.labels(reason="registry_unavailable").set(1)
+            return None
+
+    def _plan(
+        self,
+        effective: dict[str, StrategyDeployment],
+        observed: dict[tuple[str, Stage], DeploymentStatus],
+        aliases: dict[str, dict[Stage, int]] | None,
+        commit: str,
+    ) -> Plan:
+        desired = desired_specs(effective.values(), commit)
+        managed = {name: aliases.get(name, {}) for name in effective} if aliases is not None else {}
+        for name in {key[0] for key in observed} - set(effective):
+            if aliases is not None and name in aliases:
+                managed[name] = aliases[name]
+        full = plan(desired, observed, managed, commit)
+        if aliases is not None:
+            return full
+        alias_kinds = {ActionKind.SET_ALIAS, ActionKind.CLEAR_ALIAS}
+        return Plan(commit=commit, actions=[a for a in full.actions if a.kind not in alias_kinds])

@@ -1,0 +1,56 @@
+"""What the controller remembers between ticks and across restarts, in one JSON file.
+
+- ``last_applied``: the desk commit the last completed tick reconciled towards; the next head
+  must descend from it (a force-push that rewrites history stops reconciliation);
+- ``applied``: per strategy, the desired state actually applied (it differs from Git while a
+  change is refused, so a refused promotion never takes effect on a later tick);
+- ``verified``: promotions whose gate report the controller recomputed and matched.
+
+Written atomically (temporary file and rename) and only when it changed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stratops.model.strategy import StrategyDeployment
+
+
+class ControllerState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    last_applied: str | None = None
+    applied: dict[str, StrategyDeployment] = Field(default_factory=dict)
+    verified: frozenset[str] = frozenset()
+    halted_history: str | None = Field(
+        None, description="Head that rewrote history; reconciliation stops until it is resolved."
+    )
+
+
+def verified_key(strategy: str, stage: str, version: int) -> str:
+    return f"{strategy}/{stage}/v{version}"
+
+
+class StateStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> ControllerState:
+        if not self.path.exists():
+            return ControllerState()
+        return ControllerState.model_validate_json(self.path.read_text(encoding="utf-8"))
+
+    def save(self, state: ControllerState) -> None:
+        text = state.model_dump_json(indent=1, by_alias=True)
+        if self.path.exists() and self.path.read_text(encoding="utf-8") == text:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.path)
