@@ -77,8 +77,10 @@ def _col(name: str, dtype: ColumnType, description: str, required: bool = True) 
     return ColumnSpec(name=name, dtype=dtype, required=required, description=description)
 
 
-# Parquet columns per file. Timestamps are timestamp[ns, tz=UTC], strictly increasing where
-# the file is a time series (returns, trials, latency has none). Extra columns are allowed.
+# Parquet columns per file. Timestamps are UTC and strictly increasing where the file is a
+# time series (returns, trials, latency has none); they mark the END of a period, so a period
+# ending exactly at midnight belongs to the day before (stratops.analytics.returns.utc_day).
+# Extra columns are allowed.
 PARQUET_COLUMNS: dict[EvidenceKind, tuple[ColumnSpec, ...]] = {
     EvidenceKind.RETURNS: (
         _col("timestamp", "timestamp", "end of the period, UTC"),
@@ -100,7 +102,11 @@ PARQUET_COLUMNS: dict[EvidenceKind, tuple[ColumnSpec, ...]] = {
     ),
     EvidenceKind.LATENCY: (_col("tick_to_order_ms", "float", "tick-to-order latency, ms, >= 0"),),
     EvidenceKind.TRIALS: (
-        _col("timestamp", "timestamp", "end of the day, UTC; one column per trial follows"),
+        _col(
+            "timestamp",
+            "timestamp",
+            "end of the day (its closing midnight, UTC); one column per trial follows",
+        ),
     ),
 }
 

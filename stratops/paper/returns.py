@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from stratops.analytics.returns import NS_PER_DAY, utc_day
 from stratops.paper.marketdata.schema import FloatArray, Int64Array
 
-NS_PER_DAY = 86_400 * 1_000_000_000
 DAYS_PER_YEAR = 365.0
 
 
@@ -29,7 +29,7 @@ def daily_returns(close_ts: Int64Array, returns: FloatArray) -> tuple[Int64Array
     """
     if len(close_ts) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    day = (close_ts - 1) // NS_PER_DAY
+    day = utc_day(close_ts)
     first, last = int(day[0]), int(day[-1])
     sums = np.bincount(day - first, weights=returns, minlength=last - first + 1).astype(np.float64)
     ends = (np.arange(first, last + 1, dtype=np.int64) + 1) * NS_PER_DAY

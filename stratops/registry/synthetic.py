@@ -19,10 +19,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from stratops.analytics.returns import NS_PER_DAY, utc_day
 from stratops.model.base import StrategyType
 from stratops.model.canonical import sha256_hex
 from stratops.model.evidence import EVIDENCE_FILES, EvidenceKind
-from stratops.registry.tables import DAY_NS
 
 MINUTE_NS = 60 * 10**9
 UTC_NS = pa.timestamp("ns", tz="UTC")
@@ -70,7 +70,7 @@ def write_synthetic_bundle(
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     start_ns = int(start.timestamp()) * 10**9
-    ts = start_ns + np.arange(return_rows, dtype=np.int64) * MINUTE_NS
+    ts = start_ns + np.arange(1, return_rows + 1, dtype=np.int64) * MINUTE_NS  # period ends
     gross = rng.normal(2e-6, 4e-4, return_rows)
     _write(
         directory,
@@ -112,12 +112,12 @@ def write_synthetic_bundle(
         {"tick_to_order_ms": rng.lognormal(0.0, 0.5, latency_rows)},
     )
 
-    first_day, last_day = int(ts[0]) // DAY_NS, int(ts[-1]) // DAY_NS
+    first_day, last_day = (int(day) for day in utc_day(ts[[0, -1]]))
     all_days = np.arange(first_day, last_day + 1, dtype=np.int64)
     count = all_days.size if trial_days is None else min(trial_days, all_days.size)
     days = np.unique(all_days[np.linspace(0, all_days.size - 1, count).round().astype(np.int64)])
     daily = rng.normal(1e-4, 1e-2, (days.size, trials))
-    trial_columns: dict[str, Any] = {"timestamp": _timestamps(days * DAY_NS + DAY_NS - 1)}
+    trial_columns: dict[str, Any] = {"timestamp": _timestamps((days + 1) * NS_PER_DAY)}
     trial_columns |= {f"trial_{i:04d}": daily[:, i] for i in range(trials)}
     _write(directory, EvidenceKind.TRIALS, trial_columns)
 

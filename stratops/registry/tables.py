@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from stratops.analytics.returns import utc_day
 from stratops.model.evidence import EVIDENCE_FILES, PARQUET_COLUMNS, ColumnSpec, EvidenceKind
 from stratops.model.problems import Problem
 
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "+00:00", "Z"})
-DAY_NS = 86_400 * 10**9
 TIMESTAMP = "timestamp"
 SIDES = pa.array(["buy", "sell"])
 _SHOWN = 5
@@ -246,7 +246,7 @@ def check_table(path: Path, kind: EvidenceKind) -> tuple[TableFacts, list[Proble
             )
             return facts, checker.problems
         checker.increasing(ns)
-        days = np.unique(ns // DAY_NS)
+        days = np.unique(utc_day(ns))
         if kind is EvidenceKind.TRIALS and days.size < ns.size:
             checker.add(
                 TIMESTAMP,

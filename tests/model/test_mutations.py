@@ -10,11 +10,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stratops.gitops.desk import Source, parse_source
+from stratops.gitops.desk import Source, discover, parse_source
 from stratops.model.yaml_source import parse_yaml
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "manifests"
-VALID_FILES = sorted(EXAMPLE.rglob("*.yaml"))
+VALID_FILES = discover([EXAMPLE])[0]
 DOCUMENTS = {path.name: yaml.safe_load(path.read_text()) for path in VALID_FILES}
 
 json_values = st.recursive(

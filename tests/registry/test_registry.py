@@ -194,7 +194,7 @@ def test_verify_and_download(
     assert summary.digest == version.evidence_digest
     assert summary.facts.returns_rows == 3 * 1440
     assert summary.facts.trial_columns == summary.metadata.trials == 10
-    assert summary.facts.returns_start == datetime(2024, 1, 1, tzinfo=UTC)
+    assert summary.facts.returns_start == datetime(2024, 1, 1, 0, 1, tzinfo=UTC)  # first period end
 
 
 def _change_a_byte(path: Path) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 from bundles import (
     assert_nothing_registered,
@@ -22,11 +21,11 @@ from bundles import (
     with_value,
 )
 
+from stratops.analytics.returns import utc_day
 from stratops.model.base import StrategyType
 from stratops.registry import BundleError, Registry, RegistryError, scan_bundle
 from stratops.registry.listing import unsafe_name_reason
 from stratops.registry.synthetic import write_synthetic_bundle
-from stratops.registry.tables import DAY_NS
 
 
 @dataclass(frozen=True)
@@ -59,9 +58,8 @@ def _gap_day_in_returns(bundle: Path) -> None:
     write_synthetic_bundle(bundle, return_rows=5 * 1440)
 
     def drop_day(table: pa.Table) -> pa.Table:
-        days = pc.divide(table.column("timestamp").cast(pa.int64()), DAY_NS)
-        keep = pc.not_equal(days, pc.min(days).as_py() + 2)
-        return table.filter(keep)
+        days = utc_day(table.column("timestamp").cast(pa.int64()).to_numpy())
+        return table.filter(pa.array(days != days.min() + 2))
 
     edit_parquet(bundle / "returns.parquet", drop_day)
 
