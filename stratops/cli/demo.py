@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import typer
 from rich.rule import Rule
 from rich.table import Table
 
-from stratops.cli.output import EXIT_BAD_INPUT, fail, new_table, render_problems, stdout
+from stratops.cli.output import (
+    EXIT_BAD_INPUT,
+    EXIT_NEGATIVE,
+    fail,
+    new_table,
+    render_problems,
+    stdout,
+)
+from stratops.demo.story import StepFailed, Story
 from stratops.examples import example_manifests
 from stratops.gitops.desk import Desk, load_desk
 from stratops.model.policy import Checks
@@ -91,17 +100,52 @@ def demo(
     manifests: Path = typer.Option(
         None, "--manifests", help="Desk manifests to show (default: the example desk)."
     ),
+    workdir: Path = typer.Option(
+        None, "--workdir", help="Folder for the demo desk (default: a new temporary folder)."
+    ),
+    keep_running: bool = typer.Option(
+        False, "--keep-running", help="Leave the paper and canary processes running at the end."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", help="Show every command's full output."),
 ) -> None:
-    """Run the stratops story on the example desk: validate it and show what it declares."""
+    """Run the stratops story on the embedded defaults, from a fresh checkout.
+
+    Validates the example desk, backtests two strategies on real market data, registers them
+    with their evidence, runs the controller, promotes through a pull request (the overfit
+    strategy is stopped by its gates), and shows the canary running and the audit log.
+    """
     folder = manifests or example_manifests()
     if not folder.is_dir():
         fail(f"no desk manifests at {folder}: pass --manifests DIR", EXIT_BAD_INPUT)
-    stdout.print(Rule("1. Validate the desk's manifests"))
+    stdout.print(Rule("Validate the example desk's manifests"))
     desk = load_desk([folder])
     if not desk.ok:
         render_problems(desk.problems)
         raise typer.Exit(EXIT_BAD_INPUT)
     stdout.print(f"[green]valid:[/] {len(desk.sources)} documents under {folder}")
-    stdout.print(Rule("2. What the desk declares"))
     for table in desk_tables(desk):
         stdout.print(table)
+
+    root = workdir or Path(tempfile.mkdtemp(prefix="stratops-demo-"))
+    if root.exists() and any(root.iterdir()):
+        fail(f"{root} is not empty: the demo needs a new or empty folder", EXIT_BAD_INPUT)
+    root.mkdir(parents=True, exist_ok=True)
+    story = Story(root.resolve(), stdout, show=lambda command: verbose or _worth_showing(command))
+    try:
+        story.play(folder)
+    except StepFailed as exc:
+        fail(str(exc), EXIT_NEGATIVE)
+    finally:
+        if not keep_running:
+            story.stop_deployments()
+    stdout.print(Rule("Done"))
+    stdout.print(
+        f"The demo desk is in {story.desk}; explore it with `stratops ... --desk {story.desk}`."
+    )
+
+
+SHOWN = ("promote", "controller plan", "audit", "pr merge", "evidence verify")
+
+
+def _worth_showing(command: str) -> bool:
+    return command.startswith(SHOWN)

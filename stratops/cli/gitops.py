@@ -242,10 +242,16 @@ class _Commands:
 
 def init(
     directory: Path = typer.Argument(..., help="New or empty folder for the desk repository."),
+    manifests: Path = typer.Option(
+        None,
+        "--manifests",
+        help="Manifests to start from (strategies/, policy/, analysis/). Default: the example "
+        "desk.",
+    ),
 ) -> None:
     """Scaffold a desk repository with a local remote and forge, from the example desk."""
     with _handled():
-        made = init_desk(directory, example_manifests())
+        made = init_desk(directory, manifests or example_manifests())
     stdout.print(f"[green]desk ready:[/] {made.root} (main at {made.commit[:12]})")
     stdout.print(f"origin: {made.remote}\npull requests: {made.forge}\n")
     stdout.print(
