@@ -1,6 +1,7 @@
 """Which changes of the desired state the controller may apply.
 
-Reducing risk is always allowed: removing a stage, going back to an older version. Anything
+Reducing risk is always allowed: removing a stage, going back to an older version, a smaller
+allocation. A larger canary or live allocation must come from a merged pull request. Anything
 that puts a version into canary or live must have arrived as the desk intends:
 
 - a promotion commit carrying the trailers ``Strategy``, ``Version``, ``Stage``,
@@ -127,6 +128,28 @@ class Authorizer:
         except (GitError, UnknownVersion) as exc:
             return Verdict(False, "unverifiable", str(exc), commit.sha)
 
+    def reallocation(self, path: str, since: str, head: str) -> Verdict:
+        """An allocation change of ``path`` since ``since`` must come from a merged PR."""
+        try:
+            found = self.repo.run(
+                "log", "--first-parent", "--format=%H", "-1", f"{since}..{head}", "--", path
+            ).strip()
+            if not found:
+                return ALLOWED
+            pulls = self.forge.pull_requests_of_commit(found)
+        except ForgeError as exc:
+            return Verdict(False, "unavailable", f"cannot verify: {exc}", found, retryable=True)
+        except GitError as exc:
+            return Verdict(False, "unverifiable", str(exc))
+        if any(p.state is PullState.MERGED for p in pulls):
+            return ALLOWED
+        return Verdict(
+            False,
+            "unreviewed",
+            f"the allocation change in {found[:12]} is in no merged pull request",
+            found,
+        )
+
     def _check(self, commit: PromotionCommit) -> Verdict:
         merged = [
             p for p in self.forge.pull_requests_of_commit(commit.sha) if p.state is PullState.MERGED
@@ -178,6 +201,21 @@ class Authorizer:
         if not report.passed:
             return Verdict(False, "gates_fail", "the recomputed gate report fails", commit.sha)
         return Verdict(True, "ok", f"PR #{pull.number}, gates {report.digest[:12]}", commit.sha)
+
+
+def reallocations(
+    applied: StrategyDeployment | None, head: StrategyDeployment | None
+) -> list[Stage]:
+    """Canary or live stages whose version stays and whose allocation grows (less is safer)."""
+    if applied is None or head is None:
+        return []
+    moved = []
+    for stage in RISK_STAGES:
+        new = getattr(head.spec.stages, stage.value)
+        old = getattr(applied.spec.stages, stage.value)
+        if new and old and new.version == old.version and new.allocation > old.allocation:
+            moved.append(stage)
+    return moved
 
 
 def risk_changes(

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from stratops.controller.audit import AuditLog
-from stratops.controller.authorize import Authorizer, Verdict, promotion_commits, risk_changes
+from stratops.controller.authorize import (
+    Authorizer,
+    Verdict,
+    promotion_commits,
+    reallocations,
+    risk_changes,
+)
 from stratops.controller.faults import crash_point
 from stratops.controller.journal import IntentJournal
 from stratops.controller.observability import Metrics
@@ -232,7 +238,14 @@ class Reconciler:
         for name in sorted(set(desk.strategies) | set(state.applied)):
             wanted, applied = desk.strategies.get(name), state.applied.get(name)
             refusal = None
-            for stage, version in risk_changes(applied, wanted):
+            source = desk.source_of(name)
+            if wanted and state.last_applied and source is not None:
+                for stage in reallocations(applied, wanted):
+                    verdict = self.authorizer.reallocation(source, state.last_applied, head)
+                    if not verdict.allowed:
+                        refusal = (stage, getattr(wanted.spec.stages, stage.value).version, verdict)
+                        break
+            for stage, version in [] if refusal else risk_changes(applied, wanted):
                 key = verified_key(name, stage.value, version)
                 if key in state.verified:
                     continue

@@ -128,3 +128,20 @@ def test_audit_log_is_replicated_to_the_remote(desk: Desk) -> None:
     assert replicate(desk.repo, log) is False  # nothing new
     _, replica = remote_audit(desk.repo)
     assert replica == log.read_bytes()
+
+
+def test_direct_push_that_raises_an_allocation_is_refused(desk: Desk) -> None:
+    desk.reconciler().tick()
+    time.sleep(2.1)
+    desk.promote_and_merge(1, Stage.CANARY, 50_000)
+    desk.reconciler().tick()
+    desk.repo.run("pull", "--quiet", "--ff-only", "origin", "main")
+    manifest = desk.root / "manifests" / "strategies" / "btc-trend.yaml"
+    manifest.write_text(manifest.read_text().replace("allocation: 50000", "allocation: 90000"))
+    desk.repo.run("commit", "--quiet", "-am", "more capital for the canary, unreviewed")
+    desk.repo.run("push", "--quiet", "origin", "main")
+    result = desk.reconciler().tick()
+    stage, _, verdict = result.refused["btc-trend"]
+    assert (stage, verdict.code) == (Stage.CANARY, "unreviewed")
+    canary = {s.spec.stage: s.spec for s in desk.runtime().list()}[Stage.CANARY]
+    assert canary.allocation == 50_000
