@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import signal
+import socket
 import threading
+from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 
@@ -17,19 +21,25 @@ from stratops.cli.output import (
     fail,
     new_table,
     print_json,
+    render_problems,
     stdout,
 )
 from stratops.cli.registry import TRACKING_URI_OPTION
 from stratops.controller.assembly import ControllerPaths, build_reconciler
 from stratops.controller.audit import AuditLog, verify_chain
 from stratops.controller.audit_remote import AUDIT_BRANCH, AUDIT_FILE, remote_audit
+from stratops.controller.cluster import api_client, kubernetes_parts, read_runtime_config
+from stratops.controller.leader import LeaderElectionError, LeaseElector
 from stratops.controller.loop import run, summary
 from stratops.controller.observability import Metrics, Probes, json_logging, serve
 from stratops.controller.reconcile import Reconciler
 from stratops.gitops.errors import ForgeError, GitError
 from stratops.gitops.forge.select import ForgeKind
 from stratops.gitops.git import GitRepo
+from stratops.model.problems import InvalidDocumentError
 from stratops.registry.errors import RegistryError
+from stratops.runtime.base import Runtime, RuntimeFailure
+from stratops.runtime.k8s_api import KubeConfigError
 
 DESK_OPTION = typer.Option(Path("."), "--desk", help="The desk repository (default: here).")
 FORGE_OPTION = typer.Option(
@@ -48,19 +58,71 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit, name="audit")
 
 
+class RuntimeKind(StrEnum):
+    LOCAL = "local"
+    KUBERNETES = "kubernetes"
+
+
 def _reconciler(
-    desk: Path, tracking_uri: str | None, forge: ForgeKind, metrics: Metrics | None, speed: float
+    desk: Path,
+    tracking_uri: str | None,
+    forge: ForgeKind,
+    metrics: Metrics | None,
+    speed: float,
+    runtime: Runtime | None = None,
+    is_leader: Callable[[], bool] = lambda: True,
 ) -> Reconciler:
     try:
         return build_reconciler(
-            desk, tracking_uri=tracking_uri, forge=forge, metrics=metrics, speed=speed
+            desk,
+            tracking_uri=tracking_uri,
+            forge=forge,
+            metrics=metrics,
+            speed=speed,
+            runtime=None if runtime is None else (lambda _root, _registry: runtime),
+            is_leader=is_leader,
         )
     except (GitError, ForgeError, RegistryError) as exc:
         fail(f"cannot start the controller for {desk}: {exc}")
 
 
+def _checkout(repo_url: str, state: Path) -> Path:
+    """The controller's own clone of the desk repository under ``state``."""
+    clone = state / "desk"
+    if not (clone / ".git").exists():
+        state.mkdir(parents=True, exist_ok=True)
+        try:
+            GitRepo(state).run("clone", "--quiet", repo_url, str(clone))
+        except GitError as exc:
+            fail(f"cannot clone {repo_url}: {exc}")
+    return clone
+
+
+def _cluster(
+    runtime_config: Path | None, kubeconfig: str | None, lease_name: str, identity: str
+) -> tuple[Runtime, LeaseElector]:
+    if runtime_config is None:
+        fail("--runtime kubernetes needs --runtime-config FILE (a KubernetesRuntimeConfig)")
+    try:
+        config = read_runtime_config(runtime_config)
+        return kubernetes_parts(config, api_client(kubeconfig), lease_name, identity)
+    except InvalidDocumentError as exc:
+        render_problems(exc.problems)
+        fail(f"{runtime_config} is not a valid runtime configuration")
+    except (KubeConfigError, RuntimeFailure, ValueError) as exc:
+        fail(f"cannot reach Kubernetes: {exc}")
+
+
 def controller_run(
     desk: Path = DESK_OPTION,
+    repo_url: str = typer.Option(
+        None,
+        "--repo",
+        help="Desk repository URL to clone into --state (instead of --desk): for a pod.",
+    ),
+    state: Path = typer.Option(
+        Path(".stratops-controller"), "--state", help="Where --repo is cloned."
+    ),
     interval: float = typer.Option(10.0, "--interval", help="Seconds between two ticks."),
     listen: str = typer.Option(
         "127.0.0.1:9090",
@@ -68,6 +130,21 @@ def controller_run(
         help="host:port of /metrics, /healthz, /readyz and POST /webhook (empty: off).",
     ),
     once: bool = typer.Option(False, "--once", help="Reconcile once and exit."),
+    runtime_kind: RuntimeKind = typer.Option(
+        RuntimeKind.LOCAL, "--runtime", help="local: OS processes; kubernetes: Deployments."
+    ),
+    runtime_config: Path = typer.Option(
+        None, "--runtime-config", help="KubernetesRuntimeConfig YAML (--runtime kubernetes)."
+    ),
+    kubeconfig: str = typer.Option(
+        None, "--kubeconfig", help="Kubeconfig file; default: in-cluster, else $KUBECONFIG."
+    ),
+    lease_name: str = typer.Option(
+        "stratops-controller", "--lease-name", help="The Lease replicas elect a leader with."
+    ),
+    identity: str = typer.Option(
+        socket.gethostname(), "--identity", help="This replica's name in the Lease (the pod)."
+    ),
     speed: float = typer.Option(
         3600.0, "--speed", help="Replay speed of the paper processes of the local runtime."
     ),
@@ -76,12 +153,26 @@ def controller_run(
 ) -> None:
     """Watch the desk's main branch and make the running deployments match it.
 
-    Logs one JSON line per tick on stderr. Stops cleanly on SIGTERM or Ctrl-C.
+    Logs one JSON line per tick on stderr. Stops cleanly on SIGTERM or Ctrl-C. With
+    --runtime kubernetes, replicas elect a leader through a Lease: only the leader acts.
     """
     logger = json_logging()
     metrics = Metrics()
     probes = Probes(stale_after_seconds=max(60.0, interval * 6))
-    reconciler = _reconciler(desk, tracking_uri, forge, metrics, speed)
+    folder = _checkout(repo_url, state) if repo_url else desk
+    elector: LeaseElector | None = None
+    runtime: Runtime | None = None
+    if runtime_kind is RuntimeKind.KUBERNETES:
+        runtime, elector = _cluster(runtime_config, kubeconfig, lease_name, identity)
+    reconciler = _reconciler(
+        folder,
+        tracking_uri,
+        forge,
+        metrics,
+        speed,
+        runtime=runtime,
+        is_leader=elector.is_leader if elector else lambda: True,
+    )
     stop, trigger = threading.Event(), threading.Event()
 
     def stop_on_signal(signum: int, frame: FrameType | None) -> None:
@@ -106,12 +197,29 @@ def controller_run(
             trigger=trigger,
             probes=probes,
             audit_log=ControllerPaths(reconciler.repo.root).audit,
+            acquire_leadership=_leadership(elector, logger),
             once=once,
             logger=logger,
         )
     finally:
+        if elector is not None:
+            elector.release()
         if server is not None:
             server.shutdown()
+
+
+def _leadership(elector: LeaseElector | None, logger: logging.Logger) -> Callable[[], bool]:
+    if elector is None:
+        return lambda: True
+
+    def acquire() -> bool:
+        try:
+            return elector.try_acquire_or_renew()
+        except LeaderElectionError as exc:
+            logger.error("leader election refused", extra={"error": str(exc)})
+            return False
+
+    return acquire
 
 
 def controller_plan(

@@ -56,3 +56,20 @@ def replicate(repo: GitRepo, log: Path) -> bool:
     except PushRejected:
         return False  # another controller pushed meanwhile: the next tick retries
     return True
+
+
+def restore(repo: GitRepo, log: Path) -> bool:
+    """Take the remote's log when the local one is a prefix of it (a new replica, a lost disk).
+
+    Run before the first tick, so a controller that starts on an empty state continues the
+    chain the previous leader replicated instead of forking it. True when the log was restored.
+    """
+    _, remote = remote_audit(repo)
+    local = log.read_bytes() if log.exists() else b""
+    if len(remote) <= len(local):
+        return False
+    if not remote.startswith(local):
+        raise AuditDiverged(f"{log} is not a prefix of the audit log on {AUDIT_BRANCH}")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_bytes(remote)
+    return True

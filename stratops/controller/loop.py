@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from stratops.controller.audit_remote import AuditDiverged, replicate
+from stratops.controller.audit_remote import AuditDiverged, replicate, restore
 from stratops.controller.observability import Probes
 from stratops.controller.reconcile import Reconciler, TickResult
 from stratops.gitops.errors import GitError
@@ -47,6 +47,11 @@ def run(
     logger: logging.Logger | None = None,
 ) -> None:
     log = logger or logging.getLogger("stratops.controller")
+    try:
+        if restore(reconciler.repo, audit_log):
+            log.info("audit log restored from the remote replica")
+    except (GitError, AuditDiverged) as exc:
+        log.warning("audit log not restored", extra={"error": str(exc)})
     failures = 0
     while not stop.is_set():
         if not acquire_leadership():

@@ -1,0 +1,73 @@
+"""How strategy Deployments look on a cluster: namespace, image, resources, environment.
+
+One :class:`KubernetesRuntimeConfig` per controller; it is read from YAML (camelCase keys, as
+in the rest of the desk) by whoever starts the controller, e.g. the ``runtime.yaml`` of the
+controller's ConfigMap in ``manifests/deploy/``. Images and resources can differ per strategy
+type: a market maker needs more CPU than a daily trend follower.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from stratops.model.base import DnsName
+from stratops.runtime.k8s_api import RetryPolicy
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class Resources(_Config):
+    """Container requests and limits, in Kubernetes quantities (``250m``, ``512Mi``)."""
+
+    requests: dict[str, str] = Field(default_factory=lambda: {"cpu": "250m", "memory": "512Mi"})
+    limits: dict[str, str] = Field(default_factory=lambda: {"memory": "1Gi"})
+
+
+class KubernetesRuntimeConfig(_Config):
+    namespace: DnsName = "stratops"
+    image: str = Field(min_length=1, description="Image with stratops installed.")
+    images: dict[str, str] = Field(
+        default_factory=dict, description="Image per strategy type, overriding ``image``."
+    )
+    default_resources: Resources = Field(default_factory=Resources)
+    resources: dict[str, Resources] = Field(
+        default_factory=dict, description="Resources per strategy type."
+    )
+    service_account: str | None = Field(
+        None, description="Service account of strategy pods (they get no API token)."
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment, e.g. MLFLOW_TRACKING_URI."
+    )
+    extra_args: tuple[str, ...] = Field(
+        (), description="Appended to ``stratops paper run`` (e.g. --data, --speed)."
+    )
+    telemetry_claim: str | None = Field(
+        None,
+        description="PersistentVolumeClaim for telemetry (sub-path per deployment); "
+        "without it telemetry goes to an emptyDir and dies with the pod.",
+    )
+    run_as_user: int = Field(10001, ge=1, description="Non-root uid of strategy containers.")
+    termination_grace_seconds: int = Field(
+        60, ge=1, description="Time a halted strategy gets to apply its halt behaviour."
+    )
+    unavailable_after_seconds: float = Field(
+        600.0, gt=0, description="A deployment without an available pod for longer is FAILED."
+    )
+    request_timeout_seconds: float = Field(10.0, gt=0)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    max_conflicts: int = Field(
+        5, ge=1, description="Re-reads after 409 Conflict before giving up (retryable)."
+    )
+    page_size: int = Field(250, ge=1, description="Objects per list page.")
+
+    def image_for(self, strategy_type: str) -> str:
+        return self.images.get(strategy_type, self.image)
+
+    def resources_for(self, strategy_type: str) -> Resources:
+        return self.resources.get(strategy_type, self.default_resources)

@@ -1,0 +1,309 @@
+"""Pure reading of Deployment objects: drift, state, and the update that converges them.
+
+State of a managed Deployment, first match wins:
+
+1. ``metadata.deletionTimestamp`` set → HALTED, "being removed" (foreground deletion waits
+   for the pods to stop; the planner neither restarts nor re-creates it meanwhile);
+2. drift → FAILED, ``drift: ...``: the replica count is not 1 (0 when halted), a stratops
+   label differs from the stored spec, the owned pod template fields or the stored spec were
+   edited (their digest differs from the one recorded at deploy), or the ConfigMap is missing
+   or edited. The planner answers with a RESTART, and :func:`plan_update` rewrites the object;
+3. halt annotations → HALTED;
+4. no available pod for longer than ``unavailable_after`` (counted from the later of the
+   ``Available=False`` transition and the last rollout stratops made) → FAILED; the restart
+   rolls the pod. A pod still starting is RUNNING, with ``0/1 available`` in the detail;
+5. otherwise RUNNING.
+
+A halt holds while the version stays the same: a deploy of the halted version (the RESTART the
+planner emits when someone scales a halted deployment back up) restores the halt from the
+stored spec instead of resuming trading that was stopped on purpose.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from stratops.runtime.base import DeploymentSpec, DeploymentState, DeploymentStatus
+from stratops.runtime.k8s_api import Json
+from stratops.runtime.k8s_objects import (
+    CONFIG_DIGEST,
+    DEPLOY_REASON,
+    DEPLOYED_AT,
+    DEPLOYED_BY,
+    HALT_REASON,
+    HALTED_AT,
+    HALTED_BY,
+    PREFIX,
+    RESTARTED_AT,
+    SPEC_ANNOTATION,
+    STAGE_KEY,
+    STRATEGY_KEY,
+    TEMPLATE_DIGEST,
+    VERSION_KEY,
+    config_digest,
+    template_digest,
+    with_halt,
+)
+
+OWNED_SPEC_FIELDS = ("replicas", "template", "strategy", "progressDeadlineSeconds")
+
+
+def _metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def annotations_of(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return _metadata(obj).get("annotations") or {}
+
+
+def labels_of(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return _metadata(obj).get("labels") or {}
+
+
+def _template(deployment: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (deployment.get("spec") or {}).get("template") or {}
+
+
+def _template_annotations(deployment: Mapping[str, Any]) -> Mapping[str, str]:
+    return (_template(deployment).get("metadata") or {}).get("annotations") or {}
+
+
+def _time(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def stored_spec(deployment: Mapping[str, Any]) -> DeploymentSpec | None:
+    """The spec recorded at deploy, None when the annotation is missing or unreadable."""
+    raw = annotations_of(deployment).get(SPEC_ANNOTATION)
+    if raw is None:
+        return None
+    try:
+        return DeploymentSpec.model_validate_json(raw)
+    except ValidationError:
+        return None
+
+
+def is_halted(deployment: Mapping[str, Any]) -> bool:
+    return HALTED_AT in annotations_of(deployment)
+
+
+def replicas(deployment: Mapping[str, Any]) -> int:
+    """``spec.replicas``; absent means 1, as the API server defaults it."""
+    value = (deployment.get("spec") or {}).get("replicas")
+    return 1 if value is None else int(value)
+
+
+def detect_drift(deployment: Mapping[str, Any]) -> str | None:
+    """What differs from what stratops deployed (``drift: ...``), None when nothing does."""
+    spec = stored_spec(deployment)
+    if spec is None:
+        return f"drift: annotation {SPEC_ANNOTATION} is missing or unreadable"
+    found = labels_of(deployment)
+    for key, expected in (
+        (STRATEGY_KEY, spec.strategy),
+        (STAGE_KEY, spec.stage.value),
+        (VERSION_KEY, str(spec.version)),
+    ):
+        if found.get(key) != expected:
+            return f"drift: label {key} {found.get(key)!r} != {expected!r}"
+    expected_replicas = 0 if is_halted(deployment) else 1
+    if replicas(deployment) != expected_replicas:
+        return f"drift: replicas {replicas(deployment)} != {expected_replicas}"
+    recorded = annotations_of(deployment).get(TEMPLATE_DIGEST)
+    if recorded != template_digest(
+        annotations_of(deployment)[SPEC_ANNOTATION], _template(deployment)
+    ):
+        return "drift: pod template edited (image, command, environment or service account)"
+    return None
+
+
+def detect_config_drift(
+    deployment: Mapping[str, Any], config_map: Mapping[str, Any] | None
+) -> str | None:
+    """The ConfigMap is missing, or its data is not what the pod template was made for."""
+    name = _metadata(deployment).get("name")
+    if config_map is None:
+        return f"drift: configmap {name} is missing"
+    expected = _template_annotations(deployment).get(CONFIG_DIGEST)
+    found = config_digest(config_map.get("data") or {})
+    if found != expected:
+        return f"drift: configmap {name} edited (data digest {found[:12]} != {str(expected)[:12]})"
+    return None
+
+
+def _condition(deployment: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    for condition in (deployment.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind:
+            return dict(condition)
+    return {}
+
+
+def last_rollout(deployment: Mapping[str, Any]) -> datetime | None:
+    """When stratops last made Kubernetes start a pod (deploy or restart)."""
+    moments = [
+        _time(_template_annotations(deployment).get(RESTARTED_AT)),
+        _time(annotations_of(deployment).get(DEPLOYED_AT)),
+    ]
+    known = [moment for moment in moments if moment is not None]
+    return max(known) if known else _time(_metadata(deployment).get("creationTimestamp"))
+
+
+def unavailable(deployment: Mapping[str, Any], *, now: datetime, after: timedelta) -> str | None:
+    """Why the deployment has had no available pod for longer than ``after``, else None."""
+    status = deployment.get("status") or {}
+    if int(status.get("availableReplicas") or 0) >= 1:
+        return None
+    available = _condition(deployment, "Available")
+    candidates = [last_rollout(deployment)]
+    if available.get("status") == "False":
+        candidates.append(_time(available.get("lastTransitionTime")))
+    known = [moment for moment in candidates if moment is not None]
+    if not known:
+        return None
+    since = max(known)
+    if now - since <= after:
+        return None
+    progressing = _condition(deployment, "Progressing")
+    why = (
+        progressing.get("message")
+        if progressing.get("reason") == "ProgressDeadlineExceeded"
+        else available.get("message")
+    ) or "no pod became available"
+    minutes = int((now - since).total_seconds() // 60)
+    return f"unavailable for {minutes}m since {since.isoformat()}: {why}"
+
+
+def observe(
+    deployment: Mapping[str, Any],
+    config_map: Mapping[str, Any] | None,
+    *,
+    now: datetime,
+    unavailable_after: timedelta,
+) -> DeploymentStatus | None:
+    """The status of a managed Deployment; None when its stored spec is unreadable."""
+    spec = stored_spec(deployment)
+    if spec is None:
+        return None
+    notes = annotations_of(deployment)
+    instance = str(_metadata(deployment).get("uid") or _metadata(deployment).get("name"))
+    deployed_at = _time(notes.get(DEPLOYED_AT)) or now
+    halted_at = _time(notes.get(HALTED_AT))
+
+    def status(state: DeploymentState, since: datetime, detail: str) -> DeploymentStatus:
+        return DeploymentStatus(
+            spec=spec, state=state, since=since, instance=instance, detail=detail
+        )
+
+    if _metadata(deployment).get("deletionTimestamp"):
+        return status(DeploymentState.HALTED, now, "being removed: its pods are stopping")
+    drift = detect_drift(deployment) or detect_config_drift(deployment, config_map)
+    if drift is not None:
+        return status(DeploymentState.FAILED, halted_at or deployed_at, drift)
+    if halted_at is not None:
+        detail = f"halted ({spec.halt.value}) by {notes.get(HALTED_BY)}: {notes.get(HALT_REASON)}"
+        return status(DeploymentState.HALTED, halted_at, detail)
+    failing = unavailable(deployment, now=now, after=unavailable_after)
+    if failing is not None:
+        return status(DeploymentState.FAILED, deployed_at, failing)
+    available = int((deployment.get("status") or {}).get("availableReplicas") or 0)
+    detail = (
+        f"deployed by {notes.get(DEPLOYED_BY)}: {notes.get(DEPLOY_REASON)} "
+        f"({available}/1 available)"
+    )
+    return status(DeploymentState.RUNNING, deployed_at, detail)
+
+
+def held_spec(current: Mapping[str, Any] | None, wanted: DeploymentSpec) -> DeploymentSpec | None:
+    """The halted spec to keep when ``current`` is halted at ``wanted``'s version, else None."""
+    if current is None or not is_halted(current):
+        return None
+    held = stored_spec(current)
+    return held if held is not None and held.version == wanted.version else None
+
+
+def keep_halt(desired: Mapping[str, Any], current: Mapping[str, Any]) -> Json:
+    """``desired`` scaled to zero with ``current``'s halt annotations (who halted it stays)."""
+    notes = annotations_of(current)
+    return with_halt(
+        desired,
+        by=notes.get(HALTED_BY, ""),
+        reason=notes.get(HALT_REASON, ""),
+        at=notes.get(HALTED_AT, ""),
+    )
+
+
+def converged(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """``current`` already is ``desired``: same spec and template, no drift, same halt."""
+    return (
+        annotations_of(current).get(TEMPLATE_DIGEST) == annotations_of(desired).get(TEMPLATE_DIGEST)
+        and detect_drift(current) is None
+        and is_halted(current) == is_halted(desired)
+        and all(labels_of(current).get(key) == value for key, value in labels_of(desired).items())
+    )
+
+
+def merged(current: Mapping[str, Any], desired: Mapping[str, Any]) -> Json:
+    """``current`` with every field stratops owns taken from ``desired``.
+
+    What others own survives: foreign labels and annotations, the immutable selector, and
+    ``metadata.resourceVersion``, so the write is refused (409) if ``current`` is stale.
+    """
+    body = copy.deepcopy(dict(current))
+    body.pop("status", None)
+    metadata = body.setdefault("metadata", {})
+    metadata["labels"] = {**(metadata.get("labels") or {}), **labels_of(desired)}
+    foreign = {k: v for k, v in annotations_of(current).items() if not k.startswith(PREFIX)}
+    metadata["annotations"] = {**foreign, **annotations_of(desired)}
+    spec = body.setdefault("spec", {})
+    for field in OWNED_SPEC_FIELDS:
+        spec[field] = copy.deepcopy(desired["spec"][field])
+    spec.setdefault("selector", copy.deepcopy(desired["spec"]["selector"]))
+    return body
+
+
+def restart_needed(
+    current: Mapping[str, Any] | None,
+    desired: Mapping[str, Any],
+    *,
+    config_rewritten: bool,
+    now: datetime,
+    unavailable_after: timedelta,
+) -> bool:
+    """Roll the pod although its template may not change.
+
+    Its ConfigMap was corrected while the template still points at the same data (a hand
+    edit of the ConfigMap: a pod may have started with the edited environment), or it has
+    had no available pod for too long (the planner's RESTART of a FAILED deployment).
+    """
+    if current is None:
+        return False
+    same_config = _template_annotations(current).get(CONFIG_DIGEST) == (
+        _template_annotations(desired).get(CONFIG_DIGEST)
+    )
+    failing = unavailable(current, now=now, after=unavailable_after) is not None
+    return (config_rewritten and same_config) or failing
+
+
+def halt_update(current: Mapping[str, Any], *, by: str, reason: str, at: str) -> Json | None:
+    """The body that halts ``current``; None when it is halted already.
+
+    A second halt keeps the first one's who and why: the first reason is the real cause.
+    """
+    if is_halted(current) and replicas(current) == 0:
+        return None
+    body = copy.deepcopy(dict(current))
+    body.pop("status", None)
+    if is_halted(current):
+        body["spec"]["replicas"] = 0
+        return body
+    return with_halt(body, by=by, reason=reason, at=at)
