@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from conftest import Desk
+from desks import Desk
 
 from stratops.controller.assembly import ControllerPaths
 from stratops.controller.audit import verify_chain

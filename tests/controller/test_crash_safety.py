@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import Desk
+from desks import Desk
 
 from stratops.controller.assembly import ControllerPaths
 from stratops.controller.audit import AuditLog, verify_chain

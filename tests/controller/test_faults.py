@@ -6,7 +6,7 @@ import time
 import urllib.request
 
 import pytest
-from conftest import Desk
+from desks import Desk
 
 from stratops.controller.assembly import build_reconciler
 from stratops.controller.observability import Metrics, Probes, serve

@@ -23,7 +23,7 @@ from stratops.registry.synthetic import save_constant_model, write_synthetic_bun
 
 pytestmark = pytest.mark.slow
 EXAMPLE = Path(__file__).resolve().parents[2] / "manifests"
-STRATEGY = "btc-trend"
+STRATEGY = "btc-trend-registry"  # its own model on the shared server
 
 
 def promote_flow(location: RegistryLocation, bundle: Path, model: Path) -> tuple[Registry, str]:
