@@ -33,9 +33,7 @@ def test_no_stale_schema_files() -> None:
     assert {p.name for p in (REPO / "schemas").glob("*.json")} == set(render_schemas())
 
 
-@pytest.mark.parametrize(
-    "manifest", discover([REPO / "manifests"])[0], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("manifest", discover([REPO / "manifests"])[0], ids=lambda p: p.name)
 def test_example_manifest_passes_its_json_schema(manifest: Path) -> None:
     document = yaml.safe_load(manifest.read_text())
     schema_file = REPO / "schemas" / f"{SCHEMA_BY_KIND[document['kind']]}.schema.json"
