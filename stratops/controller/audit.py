@@ -68,6 +68,20 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = FileLock(str(path) + ".lock")
+        # (file size, keys, last event) as of the last read or write: appending then costs a
+        # stat, not a re-read of the whole log; another writer changes the size and forces one.
+        self._seen: tuple[int, set[str], AuditEvent | None] = (0, set(), None)
+
+    def _tail(self) -> tuple[set[str], AuditEvent | None]:
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if size != self._seen[0]:
+            keys: set[str] = set()
+            last = None
+            for _, event in self._read():
+                keys.add(event.key)
+                last = event
+            self._seen = (size, keys, last)
+        return self._seen[1], self._seen[2]
 
     def events(self) -> list[AuditEvent]:
         """Every event, oldest first (raises ValueError on an unreadable line)."""
@@ -98,11 +112,9 @@ class AuditLog:
         """Append an event, or return the one already recorded under ``key``."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            last: AuditEvent | None = None
-            for _, event in self._read():
-                if event.key == key:
-                    return event
-                last = event
+            keys, last = self._tail()
+            if key in keys:
+                return next(event for _, event in self._read() if event.key == key)
             body: dict[str, Any] = {
                 "sequence": 1 if last is None else last.sequence + 1,
                 "key": key,
@@ -123,6 +135,8 @@ class AuditLog:
                 handle.write(event.model_dump_json() + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
+            keys.add(key)
+            self._seen = (self.path.stat().st_size, keys, event)
             return event
 
 

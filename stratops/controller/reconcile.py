@@ -235,10 +235,12 @@ class Reconciler:
         effective: dict[str, StrategyDeployment] = {}
         verified: set[str] = set()
         commits = None
-        for name in sorted(set(desk.strategies) | set(state.applied)):
-            wanted, applied = desk.strategies.get(name), state.applied.get(name)
+        strategies = desk.strategies  # built once: a property that makes a new dict each call
+        sources = {doc.name: found.file for found, doc in desk.of_kind(StrategyDeployment)}
+        for name in sorted(set(strategies) | set(state.applied)):
+            wanted, applied = strategies.get(name), state.applied.get(name)
             refusal = None
-            source = desk.source_of(name)
+            source = sources.get(name)
             if wanted and state.last_applied and source is not None:
                 for stage in reallocations(applied, wanted):
                     verdict = self.authorizer.reallocation(source, state.last_applied, head)

@@ -48,11 +48,6 @@ class Desk:
     def strategies(self) -> dict[str, StrategyDeployment]:
         return {doc.name: doc for _, doc in self.of_kind(StrategyDeployment)}
 
-    def source_of(self, strategy: str) -> str | None:
-        """The file that declares ``strategy`` (a repository path for a desk read from Git)."""
-        found = [s.file for s, doc in self.of_kind(StrategyDeployment) if doc.name == strategy]
-        return found[0] if found else None
-
     @property
     def templates(self) -> dict[str, AnalysisTemplate]:
         return {doc.name: doc for _, doc in self.of_kind(AnalysisTemplate)}

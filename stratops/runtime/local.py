@@ -111,10 +111,9 @@ def process_table() -> list[tuple[int, str]]:
     return table
 
 
-def _pids_mentioning(marker: str, table: list[tuple[int, str]] | None = None) -> list[int]:
+def _pids_mentioning(marker: str) -> list[int]:
     """Live processes whose command line contains ``marker``."""
-    rows = process_table() if table is None else table
-    return sorted(pid for pid, cmdline in rows if marker in cmdline and _alive(pid))
+    return sorted(pid for pid, cmdline in process_table() if marker in cmdline and _alive(pid))
 
 
 def _stop(pids: list[int], grace: float) -> None:
@@ -184,10 +183,23 @@ class LocalRuntime:
         except ValueError as exc:
             raise RuntimeUnavailable(f"{folder / RECORD} is unreadable: {exc}") from exc
 
+    def _by_folder(self, table: list[tuple[int, str]]) -> dict[str, list[int]]:
+        """Live pids per deployment folder name, from one pass over the process table."""
+        prefix = f"{self.root}{os.sep}"
+        found: dict[str, list[int]] = {}
+        for pid, cmdline in table:
+            at = cmdline.find(prefix)
+            if at >= 0:
+                name = cmdline[at + len(prefix) :].split(os.sep, 1)[0]
+                if name and " " not in name and _alive(pid):
+                    found.setdefault(name, []).append(pid)
+        return found
+
     def _status(
-        self, folder: Path, record: Record, table: list[tuple[int, str]] | None = None
+        self, folder: Path, record: Record, pids: list[int] | None = None
     ) -> DeploymentStatus:
-        pids = _pids_mentioning(self._marker(folder), table)
+        if pids is None:
+            pids = _pids_mentioning(self._marker(folder))
         state, detail = record.state, record.detail
         if record.state is DeploymentState.RUNNING and not pids:
             log = folder / "process.log"
@@ -206,12 +218,14 @@ class LocalRuntime:
         if not self.root.exists():
             return []
         statuses = []
-        table = process_table()
+        running = self._by_folder(process_table())
         for folder in sorted(self.root.iterdir()):
             if folder.is_dir() and not folder.name.startswith("."):
                 record = self._read(folder)
                 if record is not None:
-                    statuses.append(self._status(folder, record, table))
+                    statuses.append(
+                        self._status(folder, record, sorted(running.get(folder.name, [])))
+                    )
         return statuses
 
     def deploy(self, spec: DeploymentSpec, *, actor: str, reason: str) -> DeploymentStatus:
