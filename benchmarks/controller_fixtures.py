@@ -1,0 +1,199 @@
+"""Desks for ``bench_controller.py``: a clean git identity, generated manifests, dummy versions.
+
+Nothing here is timed: it builds what the benchmark measures, as fast as the real components
+allow (MLflow's client directly for the 1,000 dummy versions, one git commit for the 1,000
+manifests).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+
+from stratops.model.base import Stage
+from stratops.registry.registry import TAG_DIGEST, TAG_RUN_ID, TAG_TYPE, Registry
+from stratops.runtime.base import DeploymentSpec, DeploymentState
+from stratops.runtime.local import RECORD, LocalRuntime, Record
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_DESK = REPO / "tests" / "controller" / "desk"
+DUMMY_DIGEST = "0" * 64
+IDENTITY = {"NAME": "Rita Researcher", "EMAIL": "rita@desk.example"}
+CLEARED = (
+    "GITHUB_TOKEN",
+    "GITHUB_API_URL",
+    "GITHUB_REPOSITORY",
+    "GITHUB_STEP_SUMMARY",
+    "STRATOPS_FORGE",
+    "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_DATE",
+    "MLFLOW_TRACKING_URI",
+)
+
+
+def isolate_git(home: Path) -> None:
+    """Like tests/conftest.py's ``git_identity``: a fixed identity, no user or system config.
+
+    Changes this process's environment (inherited by git and by the controller subprocess).
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".gitconfig").write_text("")
+    os.environ["HOME"] = str(home)
+    os.environ["GIT_CONFIG_GLOBAL"] = str(home / ".gitconfig")
+    os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+    os.environ["USER"] = "rita"
+    for role in ("AUTHOR", "COMMITTER"):
+        for field, value in IDENTITY.items():
+            os.environ[f"GIT_{role}_{field}"] = value
+    for name in CLEARED:
+        os.environ.pop(name, None)
+
+
+def strategy_name(index: int) -> str:
+    return f"s{index:04d}"
+
+
+def strategy_manifest(name: str) -> str:
+    return (
+        "apiVersion: stratops.io/v1alpha1\n"
+        "kind: StrategyDeployment\n"
+        "metadata:\n"
+        f"  name: {name}\n"
+        "spec:\n"
+        "  strategyType: trend\n"
+        "  venue: binance\n"
+        "  symbols: [BTC/USDT]\n"
+        "  owners: [research-trend]\n"
+        "  stages:\n"
+        "    paper: {version: 1, allocation: 100000}\n"
+        "  halt: flatten\n"
+    )
+
+
+def write_manifests(folder: Path, names: Iterable[str]) -> Path:
+    """A manifests folder: the test desk's policy and analysis, one paper-only file per name."""
+    for part in ("policy", "analysis"):
+        shutil.copytree(TEST_DESK / part, folder / part)
+    strategies = folder / "strategies"
+    strategies.mkdir(parents=True)
+    for name in names:
+        (strategies / f"{name}.yaml").write_text(strategy_manifest(name))
+    return folder
+
+
+def register_dummy_versions(registry: Registry, names: Iterable[str]) -> None:
+    """One registered model and one version per name, through MLflow's client directly.
+
+    Every version points at one shared run and carries an evidence digest tag: enough for
+    ``Registry.set_stage_alias`` (which only checks that a version has evidence) and for the
+    controller's idle tick, which reads nothing but aliases.
+    """
+    client = registry._client
+    root = registry.location.artifact_root
+    location = None if root is None else (root / "bench-dummy").as_uri()
+    experiment = client.create_experiment("bench-dummy", artifact_location=location)
+    run = client.create_run(experiment)
+    run_id = run.info.run_id
+    source = f"{run.info.artifact_uri}/model"
+    tags = {TAG_DIGEST: DUMMY_DIGEST, TAG_TYPE: "trend", TAG_RUN_ID: run_id}
+    for name in names:
+        client.create_registered_model(name, tags={TAG_TYPE: "trend"})
+        client.create_model_version(name, source, run_id, tags=tags)
+    client.set_terminated(run_id, "FINISHED")
+
+
+def sleep_command(spec: DeploymentSpec, telemetry: Path) -> list[str]:
+    """A ``sleep`` whose argv[0] is the telemetry path (one tiny process per deployment).
+
+    LocalRuntime finds a deployment's processes by its folder in ``/proc/*/cmdline``;
+    ``exec -a`` puts the telemetry path (inside that folder) in the command line of the
+    ``sleep`` that replaces the shell.
+    """
+    del spec
+    return ["bash", "-c", 'exec -a "$0" sleep 100000', str(telemetry)]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def unsynchronised_sqlite(registry: Registry) -> Iterator[None]:
+    """Setup only: the embedded store's SQLite without fsync (``PRAGMA synchronous=OFF``).
+
+    Every MLflow write is its own transaction, and a SQLite commit with its fsyncs costs
+    ~15 ms here: 2,000 of them would dominate the benchmark's setup. The pragma applies to
+    the connections opened inside the block only; they are closed when it ends, so what is
+    measured afterwards uses MLflow's defaults. Without a SQLite store this does nothing.
+    """
+    client: Any = registry._client
+    store = client._get_registry_client().store
+    engine = getattr(store, "engine", None)
+    if engine is None or engine.dialect.name != "sqlite":
+        yield
+        return
+
+    def no_fsync(connection: Any, record: Any) -> None:
+        del record
+        connection.execute("PRAGMA synchronous=OFF")
+
+    event.listen(engine, "connect", no_fsync)
+    engine.dispose()
+    try:
+        yield
+    finally:
+        event.remove(engine, "connect", no_fsync)
+        engine.dispose()
+
+
+def set_aliases_directly(
+    registry: Registry, names: Iterable[str], stage: Stage, version: int
+) -> None:
+    """Point ``stage`` of each strategy at ``version`` through MLflow (no alias history)."""
+    client = registry._client
+    for name in names:
+        client.set_registered_model_alias(name, stage.value, str(version))
+
+
+def seed_deployments(runtime: LocalRuntime, specs: Iterable[DeploymentSpec]) -> None:
+    """Start deployments the way ``LocalRuntime.deploy`` leaves them, without its safety scans.
+
+    Same folder, command, session and ``deployment.json`` record (the runtime's own
+    :class:`Record`), as if a previous controller had started them: the next tick adopts
+    them. ``LocalRuntime.deploy`` scans ``/proc`` five times and sleeps 80 ms per deployment,
+    ~0.28 s each with 1,000 processes running, which the default benchmark cannot afford
+    1,000 times.
+    """
+    for spec in specs:
+        folder = runtime.folder(spec.strategy, spec.stage)
+        telemetry = folder / f"v{spec.version}" / "telemetry"
+        telemetry.mkdir(parents=True, exist_ok=True)
+        with (folder / "process.log").open("ab") as log:
+            process = subprocess.Popen(
+                runtime.command(spec, telemetry),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, **runtime.env},
+                cwd=folder,
+            )
+        record = Record(
+            spec=spec,
+            state=DeploymentState.RUNNING,
+            since=datetime.now(UTC).replace(microsecond=0),
+            pid=process.pid,
+            detail="started by the benchmark's setup",
+        )
+        (folder / RECORD).write_text(record.model_dump_json(indent=2), encoding="utf-8")
