@@ -1,4 +1,4 @@
-"""Benchmark: the controller of issue 7 — an idle tick over 1,000 strategies, merge → running.
+"""Benchmark: the controller — an idle tick over 1,000 strategies, merge → running.
 
 Run from the repository root::
 
@@ -7,7 +7,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_controller.py --profile        # + cProfile (stderr)
     .venv/bin/python benchmarks/bench_controller.py --strategies 200 --skip-latency
 
-Goals (issue 7): with 1,000 strategies and nothing to do, one reconcile tick (git fetch
+Goals: with 1,000 strategies and nothing to do, one reconcile tick (git fetch
 excluded) takes <= 1 s on the embedded MLflow; a merge reaches a running deployment within
 the controller's interval + 5 s.
 
