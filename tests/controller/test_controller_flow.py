@@ -7,6 +7,7 @@ import signal
 import time
 
 from desks import Desk
+from mlflow.tracking import MlflowClient
 
 from stratops.controller.assembly import ControllerPaths
 from stratops.controller.audit import verify_chain
@@ -145,3 +146,21 @@ def test_direct_push_that_raises_an_allocation_is_refused(desk: Desk) -> None:
     assert (stage, verdict.code) == (Stage.CANARY, "unreviewed")
     canary = {s.spec.stage: s.spec for s in desk.runtime().list()}[Stage.CANARY]
     assert canary.allocation == 50_000
+
+
+def test_gate_report_that_no_longer_matches_is_refused(desk: Desk) -> None:
+    desk.reconciler().tick()
+    time.sleep(2.1)
+    merge = desk.promote_and_merge(1, Stage.CANARY, 50_000)
+    # After the merge, someone edits what the registry recorded for the version: the report
+    # the controller recomputes no longer has the digest CI approved.
+    client = MlflowClient(tracking_uri=desk.registry.location.tracking_uri)
+    client.set_model_version_tag("btc-trend", "1", "stratops.trials_in_experiment", "500")
+    result = desk.reconciler().tick()
+    stage, version, verdict = result.refused["btc-trend"]
+    assert (stage, version, verdict.code) == (Stage.CANARY, 1, "digest_mismatch")
+    assert ("btc-trend", "canary") not in running(desk)
+    promotion = desk.repo.rev_parse(f"{merge}^2")  # the promotion commit the PR brought
+    status = desk.forge.commit_statuses(promotion)[-1]
+    assert status.state is StatusState.FAILURE
+    assert status.description.startswith("refused: recomputed gate report")
