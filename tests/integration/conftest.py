@@ -10,7 +10,6 @@ it and a skip would hide a gap: there they fail.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +19,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "registry"))  # mlflow_backends
 
-from mlflow_backends import Backend, free_port, stop, wait_healthy
+from mlflow_backends import Backend, free_port, mlflow_server
 from pg_server import PostgresServer, missing_requirement
-
-from stratops.registry import RegistryLocation
 
 
 @pytest.fixture(scope="session")
@@ -47,38 +44,5 @@ def postgres_mlflow(
     """``mlflow server`` with its backend store in the database ``mlflow`` of ``postgres``."""
     postgres.create_database("mlflow")
     root = tmp_path_factory.mktemp("mlflow-postgres")
-    artifacts = root / "artifacts"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = root / "server.log"
-    command = [
-        str(Path(sys.executable).with_name("mlflow")),
-        "server",
-        "--backend-store-uri",
-        postgres.sqlalchemy_url("mlflow"),
-        "--artifacts-destination",
-        str(artifacts),
-        "--serve-artifacts",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            command,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=root,
-            start_new_session=True,
-        )
-    try:
-        wait_healthy(url, process, log)
-        yield Backend("postgres", RegistryLocation(tracking_uri=url), artifacts)
-    finally:
-        stop(process)
+    with mlflow_server("postgres", postgres.sqlalchemy_url("mlflow"), root) as backend:
+        yield backend

@@ -7,17 +7,15 @@ included. Both backends keep their artifacts in tmp folders the tests can reach,
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mlflow_backends import Backend, TickingClock, free_port, stop, wait_healthy
+from mlflow_backends import Backend, TickingClock
+from mlflow_backends import mlflow_server as start_mlflow_server
 
-from stratops.registry import Registry, RegistryLocation
+from stratops.registry import Registry
 from stratops.registry.location import embedded_location
 from stratops.registry.synthetic import save_constant_model, write_synthetic_bundle
 
@@ -25,41 +23,8 @@ from stratops.registry.synthetic import save_constant_model, write_synthetic_bun
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     root = tmp_path_factory.mktemp("mlflow-server")
-    artifacts = root / "artifacts"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = root / "server.log"
-    command = [
-        str(Path(sys.executable).with_name("mlflow")),
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{root / 'server.db'}",
-        "--artifacts-destination",
-        str(artifacts),
-        "--serve-artifacts",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            command,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=root,
-            start_new_session=True,
-        )
-    try:
-        wait_healthy(url, process, log)
-        yield Backend("server", RegistryLocation(tracking_uri=url), artifacts)
-    finally:
-        stop(process)
+    with start_mlflow_server("server", f"sqlite:///{root / 'server.db'}", root) as backend:
+        yield backend
 
 
 @pytest.fixture(scope="session")
