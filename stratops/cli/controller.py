@@ -13,6 +13,7 @@ from types import FrameType
 
 import typer
 
+from stratops.cli.gitops import DESK_OPTION, FORGE_OPTION
 from stratops.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_NEGATIVE,
@@ -40,11 +41,6 @@ from stratops.model.problems import InvalidDocumentError
 from stratops.registry.errors import RegistryError
 from stratops.runtime.base import Runtime, RuntimeFailure
 from stratops.runtime.k8s_api import KubeConfigError
-
-DESK_OPTION = typer.Option(Path("."), "--desk", help="The desk repository (default: here).")
-FORGE_OPTION = typer.Option(
-    ForgeKind.AUTO, "--forge", envvar="STRATOPS_FORGE", help="local, github or auto."
-)
 
 
 def register(app: typer.Typer) -> None:
