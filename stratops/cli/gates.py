@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -19,8 +18,9 @@ from stratops.cli.output import (
 from stratops.cli.registry import TRACKING_URI_OPTION, open_registry, registry_errors
 from stratops.controller.gate_evaluation import evaluate_request
 from stratops.gitops.desk import Source, load_desk, read_source
-from stratops.gitops.errors import UnknownVersion
+from stratops.gitops.errors import GitError, UnknownVersion
 from stratops.gitops.evaluation import GateRequest, stage_of
+from stratops.gitops.git import GitRepo
 from stratops.model.base import Stage
 from stratops.model.policy import GatePolicy
 
@@ -32,14 +32,10 @@ class ReportFormat(StrEnum):
 
 def head_author_date(folder: Path) -> datetime | None:
     """Author date of HEAD in the git repository holding ``folder``, if it is one."""
-    result = subprocess.run(
-        ["git", "-C", str(folder), "log", "-1", "--format=%aI"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    text = result.stdout.strip()
-    return datetime.fromisoformat(text) if result.returncode == 0 and text else None
+    try:
+        return GitRepo.discover(folder).author_date("HEAD")
+    except GitError:
+        return None
 
 
 def _policy_from(file: Path) -> GatePolicy:
