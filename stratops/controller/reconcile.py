@@ -328,7 +328,6 @@ class Reconciler:
                     applied=state.last_applied,
                 )
                 self.metrics.blocked.labels(reason="history_rewritten").set(1)
-                self.store.save(state.model_copy(update={"halted_history": head}))
             return None
         desk = self._desk(head)
         if desk.ok:

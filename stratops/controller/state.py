@@ -25,9 +25,6 @@ class ControllerState(BaseModel):
     last_applied: str | None = None
     applied: dict[str, StrategyDeployment] = Field(default_factory=dict)
     verified: frozenset[str] = frozenset()
-    halted_history: str | None = Field(
-        None, description="Head that rewrote history; reconciliation stops until it is resolved."
-    )
 
 
 def verified_key(strategy: str, stage: str, version: int) -> str:
