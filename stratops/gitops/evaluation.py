@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stratops.gates.report import GateReport
-from stratops.model.base import STAGE_ORDER, Stage, StrategyType
+from stratops.model.base import Stage, StrategyType
 from stratops.model.policy import GatePolicy
 from stratops.model.strategy import StrategyDeployment
 
@@ -46,8 +46,5 @@ def stage_of(strategy: StrategyDeployment | None, version: int) -> Stage | None:
     """The highest stage running ``version`` of ``strategy``, None if it runs nowhere."""
     if strategy is None:
         return None
-    for stage in reversed(STAGE_ORDER):
-        entry = getattr(strategy.spec.stages, stage.value)
-        if entry is not None and entry.version == version:
-            return stage
-    return None
+    running = [stage for stage, entry in strategy.spec.stages.items() if entry.version == version]
+    return running[-1] if running else None  # items() are in promotion order
