@@ -1,7 +1,8 @@
 """The controller process: a reconcile tick every interval, or at once on a webhook.
 
-Each tick is logged as one JSON line; the audit log is replicated to the desk's remote after
-every tick that added events. A tick that fails unexpectedly is logged and retried at the next
+Each tick is logged as one JSON line; after every tick the audit log is compared with its
+replica on the desk's remote and pushed when the replica lags (a push another replica won is
+retried at the next tick). A tick that fails unexpectedly is logged and retried at the next
 interval (with the loop's backoff), never a crash loop.
 """
 
