@@ -1,4 +1,4 @@
-"""Shared fixtures: paths of the repository's example desk."""
+"""Shared fixtures: the populated test desk (tests/fixtures/desk), a clean git identity."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_MANIFESTS = REPO / "manifests"
+EXAMPLE_MANIFESTS = REPO / "tests" / "fixtures" / "desk"
 
 
 @pytest.fixture

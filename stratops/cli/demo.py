@@ -144,7 +144,7 @@ def demo(
     )
 
 
-SHOWN = ("promote", "controller plan", "audit", "pr merge", "evidence verify")
+SHOWN = ("promote", "controller", "audit", "pr merge", "evidence verify")
 
 
 def _worth_showing(command: str) -> bool:

@@ -115,8 +115,7 @@ class Story:
         self.run("evidence", "verify", "btc-trend", "1")
 
         self.chapter("The controller starts both strategies in paper")
-        self.run("controller", "run", "--once", "--listen", "")
-        self.show_deployments()
+        self.run("controller", "run", "--once")
         time.sleep(4)  # the demo policy wants 3 s in paper (the example desk: 7 days)
 
         self.chapter("Promote both to canary: the gates decide")
@@ -141,22 +140,11 @@ class Story:
 
         self.chapter("The controller re-verifies the gates and starts the canary")
         self.run("controller", "plan")
-        self.run("controller", "run", "--once", "--listen", "")
-        self.show_deployments()
+        self.run("controller", "run", "--once")
 
         self.chapter("Every decision is in the audit log, hash-chained and replicated")
         self.run("audit", "log")
         self.run("audit", "verify")
-
-    def show_deployments(self) -> None:
-        runtime = LocalRuntime(self.desk / ".stratops" / "runtime")
-        for status in runtime.list():
-            spec = status.spec
-            self.console.print(
-                f"  {spec.strategy}/{spec.stage.value}: v{spec.version} "
-                f"@ {spec.allocation:,.0f} {status.state.value} (pid {status.instance})",
-                highlight=False,
-            )
 
     def stop_deployments(self) -> None:
         runtime = LocalRuntime(self.desk / ".stratops" / "runtime")

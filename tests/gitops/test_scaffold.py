@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ def test_init_scaffolds_a_desk_pushed_to_its_local_remote(app: typer.Typer, tmp_
     target = tmp_path / "my-desk"
     result = CliRunner().invoke(app, ["init", str(target)])
     assert result.exit_code == 0, result.output
-    assert "stratops promote btc-trend 5 --to canary" in result.stdout
+    assert "stratops promote btc-trend 1 --to paper" in result.stdout
     for path in (
         "manifests/strategies/btc-trend.yaml",
         "manifests/policy/desk-policy.yaml",
@@ -64,3 +65,19 @@ def test_failed_init_leaves_nothing_behind(
     assert result.exit_code == 2
     assert "git commit failed" in result.stderr
     assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_a_new_desk_is_consistent_on_day_one(tmp_path: Path) -> None:
+    """No stage names a version nothing registered, and the controller accepts the baseline."""
+    from stratops.cli.main import app as stratops
+
+    target = tmp_path / "my-desk"
+    assert CliRunner().invoke(stratops, ["init", str(target)]).exit_code == 0
+    desk = load_desk([target / "manifests"])
+    assert desk.strategies and all(s.retired for s in desk.strategies.values())
+    planned = CliRunner().invoke(
+        stratops, ["controller", "plan", "--desk", str(target), "--output", "json"]
+    )
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads(planned.stdout)
+    assert (plan["actions"], plan["refused"], plan["problems"]) == ([], {}, [])
