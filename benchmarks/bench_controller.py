@@ -268,7 +268,7 @@ def build_idle_desk(scratch: Path, count: int) -> IdleDesk:
     assert len(repo.files(scaffold.commit, "manifests/strategies")) == count
     setup["desk_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    registry = Registry(resolve_location(None, environ={}, cwd=scaffold.root))
+    registry = Registry(resolve_location(None, environ={}, desk=lambda: scaffold.root))
     with unsynchronised_sqlite(registry):
         register_dummy_versions(registry, names)
     setup["registry_s"] = time.perf_counter() - start
@@ -442,7 +442,7 @@ def build_latency_desk(directory: Path, model: Path, bundle: Path) -> LatencyDes
     repo = GitRepo(scaffold.root)
     forge = open_forge(repo, ForgeKind.LOCAL, {})
     assert isinstance(forge, LocalForge)
-    registry = Registry(resolve_location(None, environ={}, cwd=scaffold.root))
+    registry = Registry(resolve_location(None, environ={}, desk=lambda: scaffold.root))
     registry.register(
         "btc-trend", strategy_type=StrategyType.TREND, evidence=bundle, model_path=model
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from stratops.cli.desk import DESK_OPTION, desk_root
 from stratops.cli.output import (
     EXIT_NEGATIVE,
     OutputFormat,
@@ -21,6 +22,7 @@ from stratops.gitops.desk import Source, load_desk, read_source
 from stratops.gitops.errors import GitError, UnknownVersion
 from stratops.gitops.evaluation import GateRequest, stage_of
 from stratops.gitops.git import GitRepo
+from stratops.gitops.snapshot import MANIFESTS
 from stratops.model.base import Stage
 from stratops.model.policy import GatePolicy
 
@@ -61,7 +63,7 @@ def evaluate_command(
         None, "--policy", help="Gate policy file. Default: the desk's GatePolicy."
     ),
     manifests: Path = typer.Option(
-        Path("manifests"), "--manifests", help="The desk's manifests folder."
+        None, "--manifests", help="A manifests folder to read instead of the desk's."
     ),
     as_of: datetime = typer.Option(
         None,
@@ -70,6 +72,7 @@ def evaluate_command(
         "of HEAD of the desk repository. Never the wall clock, so reports are reproducible.",
     ),
     tracking_uri: str = TRACKING_URI_OPTION,
+    desk_folder: Path | None = DESK_OPTION,
     output: ReportFormat = typer.Option(
         ReportFormat.MARKDOWN, "--output", "-o", help="markdown for a PR, json for scripts."
     ),
@@ -78,6 +81,8 @@ def evaluate_command(
 
     Exit 0 when the gates pass, 1 when they fail, 2 on bad input.
     """
+    if manifests is None:
+        manifests = desk_root(desk_folder) / MANIFESTS
     desk = load_desk([manifests])
     if not desk.ok:
         render_problems(desk.problems)
@@ -110,8 +115,8 @@ def evaluate_command(
         policy=policy,
     )
     json_errors = OutputFormat.JSON if output is ReportFormat.JSON else OutputFormat.TABLE
-    with registry_errors(json_errors, tracking_uri):
-        registry = open_registry(tracking_uri)
+    with registry_errors(json_errors, tracking_uri, desk_folder):
+        registry = open_registry(tracking_uri, desk_folder)
         try:
             report = evaluate_request(registry, request)
         except UnknownVersion as exc:

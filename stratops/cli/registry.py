@@ -15,6 +15,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from stratops.cli.desk import DESK_OPTION, desk_root
 from stratops.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_NEGATIVE,
@@ -35,6 +36,7 @@ from stratops.registry import (
     RegistrationStep,
     Registry,
     RegistryError,
+    RegistryLocation,
     RegistryUnavailable,
     resolve_location,
 )
@@ -63,10 +65,15 @@ def register(app: typer.Typer) -> None:
     app.add_typer(aliases, name="aliases")
 
 
-def open_registry(tracking_uri: str | None) -> Registry:
+def locate(tracking_uri: str | None, desk: Path | None) -> RegistryLocation:
+    """Where MLflow is; the desk is looked for only for the embedded store."""
+    return resolve_location(tracking_uri, desk=lambda: desk_root(desk))
+
+
+def open_registry(tracking_uri: str | None, desk: Path | None) -> Registry:
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    return Registry(resolve_location(tracking_uri))
+    return Registry(locate(tracking_uri, desk))
 
 
 def _problem_rows(problems: list[Problem]) -> list[dict[str, Any]]:
@@ -74,7 +81,9 @@ def _problem_rows(problems: list[Problem]) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def registry_errors(output: OutputFormat, tracking_uri: str | None) -> Iterator[None]:
+def registry_errors(
+    output: OutputFormat, tracking_uri: str | None, desk: Path | None
+) -> Iterator[None]:
     """Turn registry errors into messages and exit codes; never a traceback."""
     try:
         yield
@@ -83,7 +92,7 @@ def registry_errors(output: OutputFormat, tracking_uri: str | None) -> Iterator[
         code = EXIT_NEGATIVE if isinstance(exc, EvidenceMismatch) else EXIT_BAD_INPUT
         summary = exc.message.splitlines()[0]
         if isinstance(exc, RegistryUnavailable):
-            location = resolve_location(tracking_uri)
+            location = locate(tracking_uri, desk)
             summary = f"{summary} (registry {location.tracking_uri}, from {location.source})"
         if output is OutputFormat.JSON:
             print_json(
@@ -125,6 +134,7 @@ def register_version(
         DEFAULT_MAX_FILE_BYTES, "--max-file-bytes", min=1, help="Largest accepted bundle file."
     ),
     tracking_uri: str = TRACKING_URI_OPTION,
+    desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Register a strategy version with its evidence bundle.
@@ -132,8 +142,8 @@ def register_version(
     The bundle is validated and hashed, uploaded, downloaded again and re-hashed; only then is
     the version created. Exit 2 (nothing registered) on any problem.
     """
-    with registry_errors(output, tracking_uri), stderr.status("registering…") as status:
-        registry = open_registry(tracking_uri)
+    with registry_errors(output, tracking_uri, desk), stderr.status("registering…") as status:
+        registry = open_registry(tracking_uri, desk)
 
         def progress(step: RegistrationStep, run_id: str | None) -> None:
             status.update(f"{step.value}…")
@@ -167,11 +177,12 @@ def _or_dash(value: int | None) -> str:
 def versions(
     strategy: str = STRATEGY_ARGUMENT,
     tracking_uri: str = TRACKING_URI_OPTION,
+    desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """List a strategy's versions with evidence digests, trial counts and current aliases."""
-    with registry_errors(output, tracking_uri):
-        found = open_registry(tracking_uri).versions(strategy)
+    with registry_errors(output, tracking_uri, desk):
+        found = open_registry(tracking_uri, desk).versions(strategy)
     if output is OutputFormat.JSON:
         print_json([v.model_dump(mode="json") for v in found])
         return
@@ -195,6 +206,7 @@ def verify(
     strategy: str = STRATEGY_ARGUMENT,
     version: int = VERSION_ARGUMENT,
     tracking_uri: str = TRACKING_URI_OPTION,
+    desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Download a version's evidence and re-hash every file.
@@ -202,8 +214,8 @@ def verify(
     Exit 1 naming each file that is changed, missing or extra, or when the digest no longer
     matches the version's tag.
     """
-    with registry_errors(output, tracking_uri):
-        report = open_registry(tracking_uri).verify_evidence(strategy, version)
+    with registry_errors(output, tracking_uri, desk):
+        report = open_registry(tracking_uri, desk).verify_evidence(strategy, version)
     if output is OutputFormat.JSON:
         print_json({"ok": report.ok, **report.model_dump(mode="json")})
     if report.ok:
@@ -232,11 +244,12 @@ def show(
     strategy: str = STRATEGY_ARGUMENT,
     version: int = VERSION_ARGUMENT,
     tracking_uri: str = TRACKING_URI_OPTION,
+    desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Summarise a version's verified evidence: files, digest, metadata, data range, trials."""
-    with registry_errors(output, tracking_uri):
-        summary = open_registry(tracking_uri).evidence_summary(strategy, version)
+    with registry_errors(output, tracking_uri, desk):
+        summary = open_registry(tracking_uri, desk).evidence_summary(strategy, version)
     if output is OutputFormat.JSON:
         print_json(summary.model_dump(mode="json"))
         return
@@ -271,11 +284,12 @@ def show(
 def history(
     strategy: str = STRATEGY_ARGUMENT,
     tracking_uri: str = TRACKING_URI_OPTION,
+    desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Print every stage alias change of a strategy: who, when, from which version, why."""
-    with registry_errors(output, tracking_uri):
-        changes = open_registry(tracking_uri).alias_history(strategy)
+    with registry_errors(output, tracking_uri, desk):
+        changes = open_registry(tracking_uri, desk).alias_history(strategy)
     if output is OutputFormat.JSON:
         print_json([change.model_dump(mode="json") for change in changes])
         return

@@ -73,7 +73,7 @@ def build_reconciler(
 ) -> Reconciler:
     repo = GitRepo.discover(desk)
     root = repo.root
-    registry = Registry(resolve_location(tracking_uri, cwd=root))
+    registry = Registry(resolve_location(tracking_uri, desk=lambda: root))
     paths = ControllerPaths(root)
     chosen = runtime(root, registry) if runtime else local_runtime(root, registry, speed)
     the_forge = open_forge(repo, forge, env if env is not None else os.environ)

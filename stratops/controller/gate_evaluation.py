@@ -101,4 +101,4 @@ def registry_evaluator(registry: Registry) -> GateEvaluator:
 
 def desk_evaluator(root: Path) -> GateEvaluator:
     """The evaluator for the desk at ``root``: $MLFLOW_TRACKING_URI, else its embedded store."""
-    return registry_evaluator(Registry(resolve_location(None, cwd=root)))
+    return registry_evaluator(Registry(resolve_location(None, desk=lambda: root)))

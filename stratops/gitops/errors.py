@@ -11,7 +11,8 @@
     │   ├── DirtyWorkingTree      uncommitted changes in the desk repository
     │   ├── PromotionAlreadyOpen  another promotion PR of the strategy is open
     │   ├── InvalidManifests      the desk (or the edited document) does not validate
-    │   └── ScaffoldRefused       ``stratops init`` into a non-empty folder
+    │   ├── ScaffoldRefused       ``stratops init`` into a non-empty folder
+    │   └── NotADesk              no desk at --desk, or none above the current folder
     ├── MergeBlocked              a negative verdict: gates or approvals missing (exit 1)
     ├── GitError                  a git command failed: the message is git's
     │   └── PushRejected          the remote refused the push (moved meanwhile): retry
@@ -58,6 +59,10 @@ class IllegalTransition(PromotionRefused):
 
 
 class MissingOption(PromotionRefused):
+    pass
+
+
+class NotADesk(PromotionRefused):
     pass
 
 

@@ -3,13 +3,14 @@
 1. the ``--tracking-uri`` flag,
 2. else the ``MLFLOW_TRACKING_URI`` environment variable,
 3. else the embedded default: a SQLite file and an artifact folder under ``.stratops/`` in the
-   desk repository (the git top-level of the current directory, else the current directory).
+   desk repository, which ``desk`` returns (asked only then: outside a desk, a command given a
+   tracking URI still works).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -28,14 +29,6 @@ class RegistryLocation(BaseModel):
     source: str = "--tracking-uri"
 
 
-def desk_root(cwd: Path) -> Path:
-    """The git top-level containing ``cwd``, else ``cwd`` itself."""
-    for folder in (cwd, *cwd.parents):
-        if (folder / ".git").exists():
-            return folder
-    return cwd
-
-
 def embedded_location(root: Path) -> RegistryLocation:
     state = root.resolve() / STATE_DIR
     return RegistryLocation(
@@ -49,12 +42,12 @@ def resolve_location(
     tracking_uri: str | None = None,
     *,
     environ: Mapping[str, str] = os.environ,
-    cwd: Path | None = None,
+    desk: Callable[[], Path],
 ) -> RegistryLocation:
-    """The registry location: flag, else environment, else the embedded default."""
+    """The registry location: flag, else environment, else the embedded store of ``desk()``."""
     if tracking_uri:
         return RegistryLocation(tracking_uri=tracking_uri, source="--tracking-uri")
     from_env = environ.get(TRACKING_URI_ENV)
     if from_env:
         return RegistryLocation(tracking_uri=from_env, source=TRACKING_URI_ENV)
-    return embedded_location(desk_root(cwd or Path.cwd()))
+    return embedded_location(desk())

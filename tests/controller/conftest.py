@@ -30,7 +30,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def desk(tmp_path: Path, trend_model: Path, bundle: Path) -> Iterator[Desk]:
     folder = tmp_path / "desk"
-    location = resolve_location(None, environ={}, cwd=folder)
+    location = resolve_location(None, environ={}, desk=lambda: folder)
     made = make_desk(folder, location, bundle, trend_model)
     yield made
     stop_deployments(made)

@@ -175,3 +175,71 @@ def test_unreachable_registry_names_where_it_looked(
     assert result.exit_code == 2
     _no_traceback(result)
     assert f"(registry {url}, from --tracking-uri)" in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("versions", "btc-trend"),
+        ("evidence", "verify", "btc-trend", "1"),
+        ("evidence", "show", "btc-trend", "1"),
+        ("aliases", "history", "btc-trend"),
+        ("gates", "evaluate", "btc-trend", "1", "--to", "paper"),
+        ("pr", "list"),
+        ("controller", "plan"),
+        ("audit", "log"),
+        ("audit", "verify"),
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_outside_a_desk_every_desk_command_says_so_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    from stratops.cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("STRATOPS_DESK", raising=False)
+    result = _run(app, *command)
+    assert result.exit_code == 2, result.output
+    assert "not a desk: run inside one or pass --desk" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_register_outside_a_desk_registers_nothing(
+    app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bundle_dir: Path,
+    model_dir: Path, strategy: str,
+) -> None:  # fmt: skip
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("STRATOPS_DESK", raising=False)
+    args = ("register", strategy, "--type", "trend", "--evidence", bundle_dir, "--model", model_dir)
+    result = _run(app, *args)
+    assert result.exit_code == 2, result.output
+    assert "not a desk" in result.stderr
+    assert list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize("how", ["--desk", "STRATOPS_DESK"])
+def test_desk_given_by_option_or_environment(
+    app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, strategy: str,
+    bundle_dir: Path, model_dir: Path,
+) -> None:  # fmt: skip
+    desk = tmp_path / "desk"
+    (desk / "manifests").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(desk)], check=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    extra: tuple[str, ...] = ("--desk", str(desk)) if how == "--desk" else ()
+    if how == "STRATOPS_DESK":
+        monkeypatch.setenv("STRATOPS_DESK", str(desk))
+    args = ("register", strategy, "--type", "trend", "--evidence", bundle_dir, "--model", model_dir)
+    assert _run(app, *args, *extra).exit_code == 0
+    listed = _run(app, "versions", strategy, "-o", "json", *extra)
+    assert listed.exit_code == 0, listed.output
+    assert (desk / ".stratops" / "mlflow.db").is_file()
+    assert list(elsewhere.iterdir()) == []
