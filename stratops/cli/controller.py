@@ -13,7 +13,8 @@ from types import FrameType
 
 import typer
 
-from stratops.cli.gitops import DESK_OPTION, FORGE_OPTION
+from stratops.cli.desk import DESK_OPTION, desk_root
+from stratops.cli.gitops import FORGE_OPTION
 from stratops.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_NEGATIVE,
@@ -33,13 +34,13 @@ from stratops.controller.cluster import api_client, kubernetes_parts, read_runti
 from stratops.controller.leader import LeaderElectionError, LeaseElector
 from stratops.controller.loop import run, summary
 from stratops.controller.observability import Metrics, Probes, json_logging, serve
-from stratops.controller.reconcile import Reconciler
+from stratops.controller.reconcile import Reconciler, TickResult
 from stratops.gitops.errors import ForgeError, GitError
 from stratops.gitops.forge.select import ForgeKind
 from stratops.gitops.git import GitRepo
 from stratops.model.problems import InvalidDocumentError
 from stratops.registry.errors import RegistryError
-from stratops.runtime.base import Runtime, RuntimeFailure
+from stratops.runtime.base import DeploymentStatus, Runtime, RuntimeFailure
 from stratops.runtime.k8s_api import KubeConfigError
 
 
@@ -52,6 +53,9 @@ def register(app: typer.Typer) -> None:
     audit.command("log")(audit_log)
     audit.command("verify")(audit_verify)
     app.add_typer(audit, name="audit")
+
+
+DEFAULT_LISTEN = "127.0.0.1:9090"
 
 
 class RuntimeKind(StrEnum):
@@ -110,7 +114,7 @@ def _cluster(
 
 
 def controller_run(
-    desk: Path = DESK_OPTION,
+    desk: Path | None = DESK_OPTION,
     repo_url: str = typer.Option(
         None,
         "--repo",
@@ -121,11 +125,15 @@ def controller_run(
     ),
     interval: float = typer.Option(10.0, "--interval", help="Seconds between two ticks."),
     listen: str = typer.Option(
-        "127.0.0.1:9090",
+        None,
         "--listen",
-        help="host:port of /metrics, /healthz, /readyz and POST /webhook (empty: off).",
+        help="host:port of /metrics, /healthz, /readyz and POST /webhook (empty: off). "
+        f"Default: {DEFAULT_LISTEN}, or off with --once.",
     ),
-    once: bool = typer.Option(False, "--once", help="Reconcile once and exit."),
+    once: bool = typer.Option(
+        False, "--once", help="Reconcile once, print what runs, exit 1 if an action failed."
+    ),
+    output: OutputFormat = OUTPUT_OPTION,
     runtime_kind: RuntimeKind = typer.Option(
         RuntimeKind.LOCAL, "--runtime", help="local: OS processes; kubernetes: Deployments."
     ),
@@ -151,11 +159,15 @@ def controller_run(
 
     Logs one JSON line per tick on stderr. Stops cleanly on SIGTERM or Ctrl-C. With
     --runtime kubernetes, replicas elect a leader through a Lease: only the leader acts.
+    With --once: one tick, then a line per deployment (or -o json); exit 1 if an action failed.
     """
-    logger = json_logging()
+    if listen is None:
+        listen = "" if once else DEFAULT_LISTEN
+    # --once prints its own summary: its log carries only warnings and errors
+    logger = json_logging(logging.WARNING if once else logging.INFO)
     metrics = Metrics()
     probes = Probes(stale_after_seconds=max(60.0, interval * 6))
-    folder = _checkout(repo_url, state) if repo_url else desk
+    folder = _checkout(repo_url, state) if repo_url else desk_root(desk)
     elector: LeaseElector | None = None
     runtime: Runtime | None = None
     if runtime_kind is RuntimeKind.KUBERNETES:
@@ -186,7 +198,7 @@ def controller_run(
         except (OSError, ValueError) as exc:
             fail(f"cannot listen on {listen}: {exc}")
     try:
-        run(
+        result = run(
             reconciler,
             interval=interval,
             stop=stop,
@@ -202,6 +214,60 @@ def controller_run(
             elector.release()
         if server is not None:
             server.shutdown()
+    if once:
+        _report_once(result, reconciler.runtime, output)
+
+
+def _report_once(result: TickResult | None, runtime: Runtime, output: OutputFormat) -> None:
+    """What one tick did and what runs now; exit 1 when the tick or an action failed."""
+    running = runtime.list()
+    if output is OutputFormat.JSON:
+        payload = {} if result is None else summary(result)
+        print_json({**payload, "deployments": [_deployment_json(s) for s in running]})
+    else:
+        for status in running:
+            stdout.print(deployment_line(status), highlight=False, markup=False)
+        if not running:
+            stdout.print("no deployments", highlight=False)
+        if result is not None:
+            for action, why in result.failed:
+                stdout.print(
+                    f"failed: {action.kind.value} {action.strategy}/{action.stage.value}: {why}",
+                    highlight=False,
+                    markup=False,
+                )
+            for name, (stage, version, verdict) in result.refused.items():
+                stdout.print(
+                    f"refused: {name} v{version} → {stage.value}: {verdict.reason}",
+                    highlight=False,
+                    markup=False,
+                )
+    if result is None or result.failed:
+        raise typer.Exit(EXIT_NEGATIVE)
+
+
+def deployment_line(status: DeploymentStatus) -> str:
+    """``btc-trend/canary v4 @ 10,000 running (pid 8571)``."""
+    spec = status.spec
+    detail = f": {status.detail}" if status.detail else ""
+    return (
+        f"{spec.strategy}/{spec.stage.value} v{spec.version} @ {spec.allocation:,.0f} "
+        f"{status.state.value} (pid {status.instance}){detail}"
+    )
+
+
+def _deployment_json(status: DeploymentStatus) -> dict[str, object]:
+    spec = status.spec
+    return {
+        "strategy": spec.strategy,
+        "stage": spec.stage.value,
+        "version": spec.version,
+        "allocation": spec.allocation,
+        "state": status.state.value,
+        "instance": status.instance,
+        "since": status.since.isoformat(),
+        "detail": status.detail,
+    }
 
 
 def _leadership(elector: LeaseElector | None, logger: logging.Logger) -> Callable[[], bool]:
@@ -219,14 +285,14 @@ def _leadership(elector: LeaseElector | None, logger: logging.Logger) -> Callabl
 
 
 def controller_plan(
-    desk: Path = DESK_OPTION,
+    desk: Path | None = DESK_OPTION,
     tracking_uri: str = TRACKING_URI_OPTION,
     forge: ForgeKind = FORGE_OPTION,
     fetch: bool = typer.Option(True, "--fetch/--no-fetch", help="Fetch the remote first."),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Show what the controller would do, without doing it (like terraform plan)."""
-    result = _reconciler(desk, tracking_uri, forge, None, 3600.0).preview(fetch=fetch)
+    result = _reconciler(desk_root(desk), tracking_uri, forge, None, 3600.0).preview(fetch=fetch)
     actions = [] if result.plan is None else result.plan.actions
     if output is OutputFormat.JSON:
         print_json(
@@ -256,15 +322,15 @@ def controller_plan(
         stdout.print(f"[yellow]problem[/] {problem}")
 
 
-def _audit_path(desk: Path) -> Path:
+def _audit_path(desk: Path | None) -> Path:
     try:
-        return ControllerPaths(GitRepo.discover(desk).root).audit
+        return ControllerPaths(GitRepo.discover(desk_root(desk)).root).audit
     except GitError as exc:
         fail(f"{desk} is not a desk repository: {exc}", EXIT_BAD_INPUT)
 
 
 def audit_log(
-    desk: Path = DESK_OPTION,
+    desk: Path | None = DESK_OPTION,
     strategy: str = typer.Option(None, "--strategy", help="Only the events of this strategy."),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
@@ -295,7 +361,7 @@ def audit_log(
 
 
 def audit_verify(
-    desk: Path = DESK_OPTION,
+    desk: Path | None = DESK_OPTION,
     remote: bool = typer.Option(
         True, "--remote/--no-remote", help=f"Also compare with the replica on {AUDIT_BRANCH}."
     ),
@@ -308,7 +374,7 @@ def audit_verify(
     count = len(AuditLog(path).events())
     if remote:
         try:
-            _, replica = remote_audit(GitRepo.discover(desk))
+            _, replica = remote_audit(GitRepo.discover(desk_root(desk)))
         except GitError as exc:
             fail(f"cannot read the replica on {AUDIT_BRANCH}: {exc}", EXIT_BAD_INPUT)
         local = path.read_bytes() if path.exists() else b""

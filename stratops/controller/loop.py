@@ -46,8 +46,13 @@ def run(
     acquire_leadership: Callable[[], bool] = lambda: True,
     once: bool = False,
     logger: logging.Logger | None = None,
-) -> None:
+) -> TickResult | None:
+    """Tick until ``stop``; with ``once``, tick once and return that tick's result.
+
+    ``None`` means the last tick did not reconcile (it failed, or this replica is standby).
+    """
     log = logger or logging.getLogger("stratops.controller")
+    result: TickResult | None = None
     try:
         if restore(reconciler.repo, audit_log):
             log.info("audit log restored from the remote replica")
@@ -55,13 +60,15 @@ def run(
         log.warning("audit log not restored", extra={"error": str(exc)})
     failures = 0
     while not stop.is_set():
+        result = None
         if not acquire_leadership():
             probes.ticked("standby: another replica holds the lease")
             log.info("standby", extra={"reason": "not the leader"})
         else:
             try:
                 result = reconciler.tick()
-                log.info("reconciled", extra=summary(result))
+                level = logging.ERROR if result.failed else logging.INFO
+                log.log(level, "reconciled", extra=summary(result))
                 problems = "; ".join(result.problems) or None
                 probes.ticked(problems)
                 failures = 0
@@ -74,7 +81,8 @@ def run(
             except (GitError, AuditDiverged) as exc:
                 log.warning("audit log not replicated", extra={"error": str(exc)})
         if once:
-            return
+            return result
         wait = min(interval * 2**failures, MAX_BACKOFF_SECONDS) if failures else interval
         trigger.wait(wait)
         trigger.clear()
+    return result
