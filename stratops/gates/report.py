@@ -67,9 +67,14 @@ class GateReport(BaseModel):
             f"{len(self.checks)} checks, {blocking} blocking · allocation "
             f"{self.allocation:,.0f} · as of {self.as_of} · policy `{self.inputs.policy}`",
             "",
-            "| | check | value | threshold | why |",
-            "|---|---|---|---|---|",
         ]
+        if not self.checks:
+            lines.append(
+                f"The policy names no check for {self.target_stage.value}: this promotion runs "
+                "no gate and needs only the policy's approvals."
+            )
+        else:
+            lines += ["| | check | value | threshold | why |", "|---|---|---|---|---|"]
         ordered = sorted(
             self.checks,
             key=lambda r: (not r.blocks, -r.status.rank, r.family.value, r.name),

@@ -94,8 +94,14 @@ def promotion_prefix(strategy: str) -> str:
     return f"{BRANCH_PREFIX}/{strategy}/"
 
 
-def plan_promotion(strategy: StrategyDeployment, request: PromotionRequest) -> PromotionPlan:
-    """The plan for ``request`` against the desired state ``strategy`` at the base commit."""
+def plan_promotion(
+    strategy: StrategyDeployment, request: PromotionRequest, analyses: tuple[str, ...] = ()
+) -> PromotionPlan:
+    """The plan for ``request`` against the desired state ``strategy`` at the base commit.
+
+    ``analyses`` are the AnalysisTemplates the desk declares, named when ``--analysis`` is
+    missing.
+    """
     name, version, target = strategy.name, request.version, request.target_stage
     current = stage_of(strategy, version)
     if current is target:
@@ -114,12 +120,9 @@ def plan_promotion(strategy: StrategyDeployment, request: PromotionRequest) -> P
             f"{name} runs v{entry.version} in {target.value}, newer than v{version}: replacing "
             "it with an older version is a rollback, not a promotion"
         )
+    _require_options(strategy, request, entry is not None, analyses)
     allocation = request.allocation or (entry.allocation if entry is not None else None)
     if allocation is None:
-        if target is not Stage.PAPER:
-            raise MissingOption(
-                f"{name} has no {target.value} entry to take the allocation from: pass --allocation"
-            )
         allocation = PaperStage.model_fields["allocation"].default
     change = DesiredChange(
         kind=ChangeKind.PROMOTION,
@@ -133,6 +136,28 @@ def plan_promotion(strategy: StrategyDeployment, request: PromotionRequest) -> P
         retired=strategy.retired,
     )
     return PromotionPlan(change, _edits(strategy, request, entry is not None, allocation))
+
+
+def _require_options(
+    strategy: StrategyDeployment,
+    request: PromotionRequest,
+    exists: bool,
+    analyses: tuple[str, ...],
+) -> None:
+    """Every option the target stage needs and the desk cannot supply, named at once."""
+    if exists or request.target_stage is Stage.PAPER:
+        return
+    missing = []
+    if request.allocation is None:
+        missing.append("--allocation: the capital in quote currency, e.g. 10000")
+    if request.target_stage is Stage.CANARY and request.analysis is None:
+        choices = ", ".join(sorted(analyses)) or "none declared in manifests/analysis/"
+        missing.append(f"--analysis: one of {choices}")
+    if missing:
+        raise MissingOption(
+            f"{strategy.name} has no {request.target_stage.value} entry to take them from; "
+            "pass " + "; ".join(missing)
+        )
 
 
 def _number(value: float) -> int | float:
@@ -151,11 +176,6 @@ def _edits(
     if target is Stage.CANARY:
         if request.analysis is not None:
             fields["analysis"] = request.analysis
-        elif not exists:
-            raise MissingOption(
-                f"{strategy.name} has no canary entry to take the analysis template from: "
-                "pass --analysis TEMPLATE"
-            )
         if request.min_duration is not None:
             fields["minDuration"] = request.min_duration
     edits: list[Edit] = (

@@ -112,7 +112,7 @@ class _Attempt:
                 f"the desk on {MAIN} ({base[:12]}) does not validate", desk.problems
             )
         source, strategy = self._strategy(desk)
-        plan = plan_promotion(strategy, self.request)
+        plan = plan_promotion(strategy, self.request, tuple(desk.templates))
         existing = self._open_pull_request(plan)
         assert desk.policy is not None  # a valid desk with strategies has exactly one
         report = self.evaluator(plan.gate_request(self.as_of, desk.policy))

@@ -39,6 +39,21 @@ def duration_seconds(text: str) -> float:
     return float(match["value"]) * _UNIT_SECONDS[match["unit"]]
 
 
+def human_duration(seconds: float) -> str:
+    """``1h 23m``, ``14s``, ``7d``: the two largest units, for people (never parsed back)."""
+    if seconds != seconds:
+        return "unknown"
+    left = round(abs(seconds))
+    if left == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, left = divmod(left, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return ("-" if seconds < 0 else "") + " ".join(parts[:2])
+
+
 def _check_duration(text: str) -> str:
     duration_seconds(text)
     return text

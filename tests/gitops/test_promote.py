@@ -105,6 +105,11 @@ def test_json_output_is_only_json(invoke: Invoke) -> None:
         (("btc-trend", "4", "--to", "canary"), "already runs in canary"),
         (("btc-mm", "1", "--to", "canary", "--allocation", "5000"), "pass --analysis"),
         (("eth-btc-meanrev", "1", "--to", "live"), "pass --allocation"),
+        (
+            ("btc-mm", "1", "--to", "canary"),
+            "pass --allocation: the capital in quote currency, e.g. 10000; --analysis: one of "
+            "statarb-canary, trend-canary",
+        ),
         (("btc-trend", "5", "--to", "canary", "--min-duration", "soon"), "expected a duration"),
         (("Not_A_Name", "5", "--to", "canary"), "strategy"),
     ],

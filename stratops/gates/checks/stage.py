@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stratops.gates.checks.inputs import GateInputs
 from stratops.gates.result import CheckResult, CheckStatus, Family, compare, inconclusive
-from stratops.model.base import STAGE_ORDER, Stage, duration_seconds
+from stratops.model.base import STAGE_ORDER, Stage, duration_seconds, human_duration
 from stratops.model.policy import CanaryAnalysisCheck, MinTimeInStageCheck, StageOrderCheck
 
 FAMILY = Family.STAGE
@@ -54,14 +54,16 @@ def min_time_in_stage(inputs: GateInputs, check: MinTimeInStageCheck) -> CheckRe
             check.required,
             "unknown when the version entered its stage",
         )
-    return compare(
-        "min_time_in_stage",
-        FAMILY,
-        check.required,
-        seconds / 3600,
-        ">=",
-        duration_seconds(check.min_duration) / 3600,
-        "hours in current stage",
+    needed = duration_seconds(check.min_duration)
+    result = compare(
+        "min_time_in_stage", FAMILY, check.required, seconds / 3600, ">=", needed / 3600, "hours"
+    )
+    verb = "" if result.status is CheckStatus.PASS else "not "
+    return result.model_copy(
+        update={
+            "explanation": f"time in current stage {human_duration(seconds)} "
+            f"{verb}>= {human_duration(needed)}"
+        }
     )
 
 
