@@ -18,6 +18,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from stratops.analytics import stats
 from stratops.cli.output import OUTPUT_OPTION, OutputFormat, fail, print_json, stderr, stdout
 from stratops.paper.config import EngineConfig, ExecutionConfig, OrderType
 from stratops.paper.datasets import DATASETS, load_bar_files, load_dataset
@@ -28,7 +29,7 @@ from stratops.paper.market import Market
 from stratops.paper.marketdata.loaders import RepairPolicy
 from stratops.paper.marketdata.schema import format_step, iso_utc
 from stratops.paper.process import RunIdentity, RunStatus, run_document, run_paper_process
-from stratops.paper.returns import daily_returns, max_drawdown, sharpe, trials_frame
+from stratops.paper.returns import daily_returns, sharpe, trials_frame
 from stratops.paper.strategies import STRATEGIES, StrategySpec, strategy_spec
 from stratops.paper.strategies.base import BarStrategy, Parameter, save_strategy
 from stratops.paper.strategy import PyfuncStrategy
@@ -173,7 +174,8 @@ def _summary(session: Session, extra: dict[str, Any]) -> dict[str, Any]:
         "pnl": totals,
         "net_return": totals["net"] / session.config.allocation,
         "sharpe_daily_annualised": sharpe(daily),
-        "max_drawdown": max_drawdown(portfolio.net),
+        # the max_drawdown gate's number: compounded equity of the returns in the evidence
+        "max_drawdown": -float(stats.max_drawdown(portfolio.net)) if portfolio.net.size else 0.0,
         "orders": tables["orders"].num_rows,
         "fills": tables["fills"].num_rows,
         "risk_events": tables["events"].num_rows,

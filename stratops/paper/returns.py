@@ -49,14 +49,6 @@ def sharpe(daily: FloatArray) -> float:
     return float(np.mean(daily) / deviation * np.sqrt(DAYS_PER_YEAR))
 
 
-def max_drawdown(returns: FloatArray) -> float:
-    """Largest fall of cumulative returns from a previous peak (>= 0), fraction of allocation."""
-    if len(returns) == 0:
-        return 0.0
-    wealth = np.r_[0.0, np.cumsum(returns)]
-    return float(np.max(np.maximum.accumulate(wealth) - wealth))
-
-
 def trials_frame(ends: Int64Array, columns: dict[str, FloatArray]) -> pd.DataFrame:
     """``trials.parquet`` content: ``timestamp`` (UTC) and one column per trial."""
     timestamps = pd.DataFrame({"timestamp": pd.to_datetime(ends, utc=True)})

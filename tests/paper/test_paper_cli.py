@@ -189,3 +189,29 @@ def test_paper_run_refuses_a_missing_model(app: typer.Typer, tmp_path: Path) -> 
         "--telemetry", str(tmp_path / "run"),
     )  # fmt: skip
     assert code == 2 and "cannot load" in err
+
+
+def test_backtest_summary_prints_the_max_drawdown_gate_number(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    from stratops.gates.checks.inputs import GateInputs
+    from stratops.gates.checks.risk import max_drawdown
+    from stratops.gates.context import GateContext
+    from stratops.model.base import Stage
+    from stratops.model.policy import MaxFractionCheck
+    from stratops.registry.arrays import load_evidence_arrays
+    from stratops.registry.bundle import scan_bundle
+
+    code, out, _ = invoke(
+        app, "backtest", "--strategy", "trend", "--data", "binance-1m", *WINDOW,
+        "--param", "fast=10", "--param", "slow=60", "--param", "allow_short=true",
+        "--evidence-out", str(tmp_path / "evidence"), "--output", "json",
+    )  # fmt: skip
+    assert code == 0
+    printed = json.loads(out)["max_drawdown"]
+    evidence = load_evidence_arrays(scan_bundle(tmp_path / "evidence"))
+    context = GateContext.model_construct(target_stage=Stage.CANARY)
+    inputs = GateInputs(evidence=evidence, context=context, policy=None)  # type: ignore[arg-type]
+    gate = max_drawdown(inputs, MaxFractionCheck(max=1.0))
+    assert printed > 0
+    assert gate.value == printed  # the same number, to the last bit
