@@ -21,6 +21,7 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
+from stratops.cli.desk import DESK_OPTION, desk_root
 from stratops.cli.gates import evaluate_command
 from stratops.cli.output import (
     EXIT_BAD_INPUT,
@@ -59,9 +60,6 @@ EXIT_RETRY = 3
 GateEvaluatorFactory = Callable[[Path], GateEvaluator]
 """Builds the gate evaluator for the desk repository at the given root."""
 
-DESK_OPTION = typer.Option(
-    Path("."), "--desk", help="The desk repository (default: the current folder)."
-)
 FORGE_OPTION = typer.Option(
     ForgeKind.AUTO,
     "--forge",
@@ -115,8 +113,8 @@ def _who(repo: GitRepo, forge: Forge, given: str | None) -> str:
     return who
 
 
-def _desk(desk: Path, kind: ForgeKind) -> tuple[GitRepo, Forge]:
-    repo = GitRepo.discover(desk)
+def _desk(desk: Path | None, kind: ForgeKind) -> tuple[GitRepo, Forge]:
+    repo = GitRepo.discover(desk_root(desk))
     return repo, open_forge(repo, kind, os.environ)
 
 
@@ -152,7 +150,7 @@ class _Commands:
             None, "--min-duration", help="Minimum canary duration, e.g. 24h."
         ),
         reason: str = typer.Option("", "--reason", help="Why: in the commit and the PR."),
-        desk: Path = DESK_OPTION,
+        desk: Path | None = DESK_OPTION,
         forge: ForgeKind = FORGE_OPTION,
         author: str | None = AS_OPTION,
         output: OutputFormat = OUTPUT_OPTION,
@@ -203,7 +201,7 @@ class _Commands:
         self,
         base: str = typer.Option(..., "--base", help="Base commit or branch (e.g. origin/main)."),
         head: str = typer.Option("HEAD", "--head", help="Head commit or branch."),
-        desk: Path = DESK_OPTION,
+        desk: Path | None = DESK_OPTION,
         output: CheckOutput = typer.Option(
             CheckOutput.MARKDOWN, "--output", "-o", help="markdown (for a PR) or json."
         ),
@@ -221,7 +219,7 @@ class _Commands:
         at the head are invalid. The markdown is appended to $GITHUB_STEP_SUMMARY when set.
         """
         with _handled():
-            repo = GitRepo.discover(desk)
+            repo = GitRepo.discover(desk_root(desk))
             result = check_gates(repo, self.evaluator(repo.root), base, head)
             if publish_to:
                 host = open_forge(repo, forge, os.environ)
@@ -255,12 +253,15 @@ def init(
     stdout.print(f"[green]desk ready:[/] {made.root} (main at {made.commit[:12]})")
     stdout.print(f"origin: {made.remote}\npull requests: {made.forge}\n")
     stdout.print(
-        "next steps:\n"
+        "next steps (the README's quick start):\n"
         f"  cd {made.root}\n"
-        "  stratops promote btc-trend 5 --to canary --reason 'why'   # opens a pull request\n"
-        "  stratops pr list\n"
+        "  stratops backtest --strategy trend --data binance-1h --sweep "
+        "--evidence-out ../evidence --model-out ../model\n"
+        "  stratops register btc-trend --type trend --evidence ../evidence --model ../model\n"
+        "  stratops promote btc-trend 1 --to paper --reason 'why'   # opens a pull request\n"
         "  stratops pr approve 1 --as REVIEWER                      # not the author\n"
-        "  stratops pr merge 1                                       # gates + approvals",
+        "  stratops pr merge 1\n"
+        "  stratops controller run --once                           # starts paper trading",
         highlight=False,
         markup=False,
     )
@@ -278,7 +279,7 @@ def _pull_rows(pulls: list[PullRequest], output: OutputFormat) -> None:
 
 def pr_list(
     state: ListState = typer.Option(ListState.OPEN, "--state", help="Which pull requests."),
-    desk: Path = DESK_OPTION,
+    desk: Path | None = DESK_OPTION,
     forge: ForgeKind = FORGE_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
@@ -293,7 +294,7 @@ def pr_list(
 
 def pr_show(
     number: int = NUMBER_ARGUMENT,
-    desk: Path = DESK_OPTION,
+    desk: Path | None = DESK_OPTION,
     forge: ForgeKind = FORGE_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
@@ -337,7 +338,12 @@ def pr_show(
 
 
 def _review(
-    number: int, state: ReviewState, who: str | None, comment: str, desk: Path, kind: ForgeKind
+    number: int,
+    state: ReviewState,
+    who: str | None,
+    comment: str,
+    desk: Path | None,
+    kind: ForgeKind,
 ) -> None:
     with _handled():
         repo, host = _desk(desk, kind)
@@ -351,7 +357,7 @@ def pr_approve(
     number: int = NUMBER_ARGUMENT,
     who: str | None = AS_OPTION,
     comment: str = typer.Option("", "--comment", help="What you checked."),
-    desk: Path = DESK_OPTION,
+    desk: Path | None = DESK_OPTION,
     forge: ForgeKind = FORGE_OPTION,
 ) -> None:
     """Approve the evidence of a pull request (not your own); a new push dismisses it."""
@@ -362,7 +368,7 @@ def pr_request_changes(
     number: int = NUMBER_ARGUMENT,
     comment: str = typer.Option(..., "--comment", help="What must change."),
     who: str | None = AS_OPTION,
-    desk: Path = DESK_OPTION,
+    desk: Path | None = DESK_OPTION,
     forge: ForgeKind = FORGE_OPTION,
 ) -> None:
     """Request changes: blocks the merge until you approve a later head."""
@@ -371,7 +377,7 @@ def pr_request_changes(
 
 def pr_merge(
     number: int = NUMBER_ARGUMENT,
-    desk: Path = DESK_OPTION,
+    desk: Path | None = DESK_OPTION,
     forge: ForgeKind = FORGE_OPTION,
 ) -> None:
     """Merge (a merge commit) if the gates pass and the approvals satisfy the policy on main.
@@ -388,7 +394,7 @@ def pr_merge(
 
 def pr_close(
     number: int = NUMBER_ARGUMENT,
-    desk: Path = DESK_OPTION,
+    desk: Path | None = DESK_OPTION,
     forge: ForgeKind = FORGE_OPTION,
 ) -> None:
     """Close a pull request without merging it."""
