@@ -26,6 +26,7 @@ from stratops.cli.gates import evaluate_command
 from stratops.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_NEGATIVE,
+    EXIT_RETRY,
     OUTPUT_OPTION,
     OutputFormat,
     fail,
@@ -54,8 +55,6 @@ from stratops.gitops.promote import promote
 from stratops.gitops.pulls import merge_pull_request, merge_readiness, review_pull_request
 from stratops.gitops.scaffold import init_desk
 from stratops.model.base import Stage
-
-EXIT_RETRY = 3
 
 GateEvaluatorFactory = Callable[[Path], GateEvaluator]
 """Builds the gate evaluator for the desk repository at the given root."""

@@ -19,6 +19,7 @@ from stratops.model.problems import Problem
 EXIT_OK = 0
 EXIT_NEGATIVE = 1
 EXIT_BAD_INPUT = 2
+EXIT_RETRY = 3  # a service is temporarily unavailable: the same command may succeed later
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)

@@ -19,6 +19,7 @@ from stratops.cli.desk import DESK_OPTION, desk_root
 from stratops.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_NEGATIVE,
+    EXIT_RETRY,
     OUTPUT_OPTION,
     OutputFormat,
     fail,
@@ -89,7 +90,13 @@ def registry_errors(
         yield
     except RegistryError as exc:
         problems = exc.problems if isinstance(exc, (BundleError, EvidenceMismatch)) else []
-        code = EXIT_NEGATIVE if isinstance(exc, EvidenceMismatch) else EXIT_BAD_INPUT
+        code = (
+            EXIT_NEGATIVE
+            if isinstance(exc, EvidenceMismatch)
+            else EXIT_RETRY
+            if isinstance(exc, RegistryUnavailable)
+            else EXIT_BAD_INPUT
+        )
         summary = exc.message.splitlines()[0]
         if isinstance(exc, RegistryUnavailable):
             location = locate(tracking_uri, desk)

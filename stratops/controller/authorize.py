@@ -31,7 +31,8 @@ from stratops.gitops.review import Requirements, approvers
 from stratops.gitops.snapshot import desk_at
 from stratops.model.base import Stage
 from stratops.model.strategy import StrategyDeployment
-from stratops.registry.errors import RegistryError
+from stratops.registry.errors import EvidenceMismatch, RegistryError
+from stratops.unavailable import Unavailable
 
 _TRAILER = re.compile(r"^(Strategy|Version|Stage|Gate-Report-Digest): *(\S+) *$", re.MULTILINE)
 RISK_STAGES = (Stage.CANARY, Stage.LIVE)
@@ -55,9 +56,14 @@ class Verdict:
     code: str
     reason: str
     commit: str | None = None
-    retryable: bool = False
+
+    @property
+    def retryable(self) -> bool:
+        """Could not be decided because a service is unavailable: ask again at a later tick."""
+        return self.code == UNAVAILABLE
 
 
+UNAVAILABLE = "unavailable"
 ALLOWED = Verdict(True, "ok", "allowed")
 
 
@@ -121,11 +127,11 @@ class Authorizer:
         commit = candidates[0]
         try:
             return self._check(commit)
-        except (ForgeError, RegistryError) as exc:
-            return Verdict(
-                False, "unavailable", f"cannot verify: {exc}", commit.sha, retryable=True
-            )
-        except (GitError, UnknownVersion) as exc:
+        except Unavailable as exc:
+            return Verdict(False, UNAVAILABLE, f"cannot verify: {exc}", commit.sha)
+        except EvidenceMismatch as exc:
+            return Verdict(False, "evidence_mismatch", exc.message.splitlines()[0], commit.sha)
+        except (GitError, UnknownVersion, ForgeError, RegistryError) as exc:
             return Verdict(False, "unverifiable", str(exc), commit.sha)
 
     def reallocation(self, path: str, since: str, head: str) -> Verdict:
@@ -137,9 +143,9 @@ class Authorizer:
             if not found:
                 return ALLOWED
             pulls = self.forge.pull_requests_of_commit(found)
-        except ForgeError as exc:
-            return Verdict(False, "unavailable", f"cannot verify: {exc}", found, retryable=True)
-        except GitError as exc:
+        except Unavailable as exc:
+            return Verdict(False, UNAVAILABLE, f"cannot verify: {exc}", found)
+        except (ForgeError, GitError) as exc:
             return Verdict(False, "unverifiable", str(exc))
         if any(p.state is PullState.MERGED for p in pulls):
             return ALLOWED

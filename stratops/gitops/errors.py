@@ -27,6 +27,7 @@ that meets them (``raise ForgeUnavailable(...) from exc``) and never reach the c
 from __future__ import annotations
 
 from stratops.model.problems import Problem
+from stratops.unavailable import Unavailable
 
 
 class GitOpsError(Exception):
@@ -108,7 +109,7 @@ class ForgeError(GitOpsError):
     pass
 
 
-class ForgeUnavailable(ForgeError):
+class ForgeUnavailable(ForgeError, Unavailable):
     """Temporary: the same call may succeed later (after ``retry_after`` seconds, if known)."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:

@@ -4,7 +4,7 @@
 
     RegistryError                 base: everything the registry raises (``code`` is stable)
     ├── RegistryUnavailable       MLflow or its artifact storage cannot be reached or failed:
-    │                             retrying later may succeed (``retryable`` is True)
+    │                             retrying later may succeed (an :class:`Unavailable`)
     ├── NotFound                  the strategy, version or evidence does not exist
     ├── BadInput                  the request can never succeed as given: fix the input
     │   └── BundleError           an evidence bundle is invalid; ``problems`` says where and why
@@ -18,12 +18,11 @@ MLflow's own exceptions never leave the registry: the adapter translates them at
 from __future__ import annotations
 
 from stratops.model.problems import Problem
+from stratops.unavailable import Unavailable
 
 
 class RegistryError(Exception):
     """Base of every registry error; ``code`` is a stable identifier for docs and scripts."""
-
-    retryable = False
 
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
@@ -31,10 +30,8 @@ class RegistryError(Exception):
         self.code = code
 
 
-class RegistryUnavailable(RegistryError):
+class RegistryUnavailable(RegistryError, Unavailable):
     """MLflow or its artifact storage is unreachable or failing; the call may be retried."""
-
-    retryable = True
 
 
 class NotFound(RegistryError):

@@ -111,10 +111,22 @@ def _artifact_folder(root: Path, experiment: str) -> str:
     return (root / safe).as_uri()
 
 
+# MLflow's own defaults retry an unreachable server for minutes (7 retries, backoff factor 2,
+# 120 s timeout): a controller tick must finish within its interval, so unless the operator set
+# them, a call gives up after a few seconds and the caller sees RegistryUnavailable.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+
+
 class Registry:
     """Strategy registry on MLflow; every value in and out is a stratops type."""
 
     def __init__(self, location: RegistryLocation, *, clock: Clock | None = None) -> None:
+        for name, value in HTTP_DEFAULTS.items():
+            os.environ.setdefault(name, value)
         self.location = location
         self.clock: Clock = clock or WallClock()
         with translated(f"open the registry at {location.tracking_uri}"):

@@ -13,6 +13,17 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stratops.model.base import Stage
 from stratops.model.strategy import HaltBehaviour
+from stratops.unavailable import Unavailable
+
+
+class Replay(BaseModel):
+    """The market data a deployment replays: the dataset and window of its version's evidence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dataset: str
+    start: str
+    end: str
 
 
 class DeploymentSpec(BaseModel):
@@ -30,10 +41,23 @@ class DeploymentSpec(BaseModel):
     symbols: tuple[str, ...]
     halt: HaltBehaviour
     commit: str = Field(description="Desk commit the deployment was made from.")
+    replay: Replay | None = Field(
+        None, description="What the evidence was computed on; None: the engine's default."
+    )
 
     @property
     def key(self) -> tuple[str, Stage]:
         return (self.strategy, self.stage)
+
+
+def paper_arguments(spec: DeploymentSpec) -> list[str]:
+    """``paper run`` options of a deployment, the same for every runtime."""
+    replay = (
+        []
+        if spec.replay is None
+        else ["--data", spec.replay.dataset, "--start", spec.replay.start, "--end", spec.replay.end]
+    )
+    return ["--model-uri", spec.model_uri, "--allocation", repr(spec.allocation), *replay]
 
 
 class DeploymentState(StrEnum):
@@ -64,13 +88,11 @@ class RuntimeHealth(BaseModel):
 
 
 class RuntimeFailure(Exception):
-    """Base of runtime errors. ``retryable``: the same call may succeed later."""
-
-    retryable = False
+    """Base of runtime errors."""
 
 
-class RuntimeUnavailable(RuntimeFailure):
-    retryable = True
+class RuntimeUnavailable(RuntimeFailure, Unavailable):
+    """The runtime cannot be reached or is overloaded: the same call may succeed later."""
 
 
 class RuntimeRejected(RuntimeFailure):
