@@ -131,7 +131,10 @@ def controller_run(
         f"Default: {DEFAULT_LISTEN}, or off with --once.",
     ),
     once: bool = typer.Option(
-        False, "--once", help="Reconcile once, print what runs, exit 1 if an action failed."
+        False,
+        "--once",
+        help="Reconcile once, print what runs; exit 1 if an action failed or a deployment is "
+        "blocked.",
     ),
     output: OutputFormat = OUTPUT_OPTION,
     runtime_kind: RuntimeKind = typer.Option(
@@ -219,7 +222,9 @@ def controller_run(
 
 
 def _report_once(result: TickResult | None, runtime: Runtime, output: OutputFormat) -> None:
-    """What one tick did and what runs now; exit 1 when the tick or an action failed."""
+    """What one tick did and what runs now; exit 1 when the tick failed, an action failed or a
+    declared deployment is blocked (its version is not registered or its evidence is altered).
+    """
     running = runtime.list()
     if output is OutputFormat.JSON:
         payload = {} if result is None else summary(result)
@@ -242,7 +247,14 @@ def _report_once(result: TickResult | None, runtime: Runtime, output: OutputForm
                     highlight=False,
                     markup=False,
                 )
-    if result is None or result.failed:
+            for (name, stage), blocked in sorted(result.blocked.items()):
+                stdout.print(
+                    f"blocked: {name}/{stage.value} v{blocked.version} ({blocked.code}): "
+                    f"{blocked.reason}",
+                    highlight=False,
+                    markup=False,
+                )
+    if result is None or result.failed or result.blocked:
         raise typer.Exit(EXIT_NEGATIVE)
 
 

@@ -30,6 +30,10 @@ def summary(result: TickResult) -> dict[str, object]:
             f"{a.kind.value} {a.strategy}/{a.stage.value}: {why}" for a, why in result.failed
         ],
         "refused": {name: verdict.code for name, (_, _, verdict) in result.refused.items()},
+        "blocked": {
+            f"{name}/{stage.value}": {"version": b.version, "code": b.code, "reason": b.reason}
+            for (name, stage), b in sorted(result.blocked.items())
+        },
         "problems": result.problems,
         "seconds": round(result.seconds, 3),
     }
@@ -67,7 +71,7 @@ def run(
         else:
             try:
                 result = reconciler.tick()
-                level = logging.ERROR if result.failed else logging.INFO
+                level = logging.ERROR if result.failed or result.blocked else logging.INFO
                 log.log(level, "reconciled", extra=summary(result))
                 problems = "; ".join(result.problems) or None
                 probes.ticked(problems)

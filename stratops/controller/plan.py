@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stratops.model.base import STAGE_ORDER, Stage
 from stratops.model.strategy import StrategyDeployment
-from stratops.runtime.base import DeploymentSpec, DeploymentState, DeploymentStatus
+from stratops.runtime.base import DeploymentSpec, DeploymentState, DeploymentStatus, Replay
 
 Key = tuple[str, Stage]
 
@@ -72,9 +72,15 @@ def model_uri(strategy: str, version: int) -> str:
 
 
 def desired_specs(
-    strategies: Iterable[StrategyDeployment], commit: str
+    strategies: Iterable[StrategyDeployment],
+    commit: str,
+    replays: Mapping[tuple[str, int], Replay | None] | None = None,
 ) -> dict[Key, DeploymentSpec]:
-    """One deployment spec per (strategy, stage) the desk declares."""
+    """One deployment spec per (strategy, stage) the desk declares.
+
+    ``replays`` holds what each (strategy, version) replays: its evidence's dataset and window.
+    """
+    replays = replays or {}
     specs: dict[Key, DeploymentSpec] = {}
     for strategy in strategies:
         for stage, entry in strategy.spec.stages.items():
@@ -89,6 +95,7 @@ def desired_specs(
                 symbols=tuple(strategy.spec.symbols),
                 halt=strategy.spec.halt,
                 commit=commit,
+                replay=replays.get((strategy.name, entry.version)),
             )
     return specs
 

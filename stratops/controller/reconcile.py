@@ -36,11 +36,21 @@ from stratops.gitops.git import GitRepo
 from stratops.gitops.snapshot import desk_at
 from stratops.model.base import Stage
 from stratops.model.strategy import StrategyDeployment
-from stratops.registry.errors import RegistryError
+from stratops.registry.errors import EvidenceMismatch, NotFound, RegistryError
 from stratops.registry.registry import Registry
-from stratops.runtime.base import DeploymentStatus, Runtime, RuntimeFailure
+from stratops.runtime.base import DeploymentStatus, Replay, Runtime, RuntimeFailure
 
 DEPLOYED_CONTEXT = "stratops/deployed"
+Key = tuple[str, Stage]
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A declared deployment the controller will not start: ``code`` is stable."""
+
+    version: int
+    code: str  # not_registered | evidence_mismatch | registry_unavailable
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -63,8 +73,18 @@ class TickResult:
     applied: list[Action] = field(default_factory=list)
     failed: list[tuple[Action, str]] = field(default_factory=list)
     refused: dict[str, tuple[Stage, int, Verdict]] = field(default_factory=dict)
+    blocked: dict[Key, Blocked] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def _why_blocked(error: RegistryError) -> tuple[str, str]:
+    """(code, reason) of a version the registry cannot vouch for."""
+    if isinstance(error, NotFound):
+        return "not_registered", str(error)
+    if isinstance(error, EvidenceMismatch):
+        return "evidence_mismatch", error.message.splitlines()[0]
+    return "registry_unavailable", f"cannot verify: {error}"
 
 
 class Reconciler:
@@ -99,6 +119,7 @@ class Reconciler:
         self.now = now
         self.log = logger or logging.getLogger("stratops.controller")
         self._desks: dict[str, Desk] = {}
+        self._replays: dict[tuple[str, int], Replay | None] = {}  # versions are immutable
 
     # record
 
@@ -359,7 +380,10 @@ class Reconciler:
             return None
         aliases = self._aliases(result)
         commit = head if desk.ok else (state.last_applied or head)
-        result.plan = self._plan(effective, observed, aliases, commit)
+        replays = self._deployable(effective, result)
+        if record:
+            self._record_blocked(result, commit)
+        result.plan = self._plan(effective, observed, aliases, commit, replays, result.blocked)
         if record:
             self.metrics.blocked.labels(reason="runtime_unavailable").set(0)
             self.metrics.drift.set(len(result.plan.actions))
@@ -408,20 +432,81 @@ class Reconciler:
             self.metrics.blocked.labels(reason="registry_unavailable").set(1)
             return None
 
+    def _deployable(
+        self, effective: dict[str, StrategyDeployment], result: TickResult
+    ) -> dict[tuple[str, int], Replay | None]:
+        """Verify each declared version once: registered, evidence intact; what it replays.
+
+        A version that is not registered or whose evidence does not verify is blocked: it is
+        never started. With MLflow unreachable, unverified versions wait for a later tick.
+        """
+        for name, strategy in effective.items():
+            for stage, entry in strategy.spec.stages.items():
+                version = (name, entry.version)
+                if version in self._replays:
+                    continue
+                try:
+                    metadata = self.registry.evidence_summary(name, entry.version).metadata
+                except RegistryError as exc:
+                    result.blocked[(name, stage)] = Blocked(entry.version, *_why_blocked(exc))
+                    continue
+                self._replays[version] = (
+                    None
+                    if metadata.dataset is None
+                    else Replay(
+                        dataset=metadata.dataset,
+                        start=metadata.data_range.start,
+                        end=metadata.data_range.end,
+                    )
+                )
+        return self._replays
+
+    def _record_blocked(self, result: TickResult, commit: str) -> None:
+        """One audit event when a deployment becomes blocked (keyed: not one per tick)."""
+        counts: dict[str, int] = {}
+        for (name, stage), blocked in sorted(result.blocked.items()):
+            counts[blocked.code] = counts.get(blocked.code, 0) + 1
+            self.log.warning(
+                "deployment blocked",
+                extra={"deployment": f"{name}/{stage.value}", "code": blocked.code},
+            )
+            if blocked.code == "registry_unavailable":
+                continue  # an outage, not a state of the deployment
+            self._event(
+                f"blocked:{name}:{stage.value}:{blocked.version}:{blocked.code}",
+                "deployment_blocked",
+                blocked.reason,
+                strategy=name,
+                stage=stage,
+                version=blocked.version,
+                commit=commit,
+                code=blocked.code,
+            )
+        for code in ("not_registered", "evidence_mismatch", "registry_unavailable"):
+            self.metrics.blocked.labels(reason=code).set(counts.get(code, 0))
+
     def _plan(
         self,
         effective: dict[str, StrategyDeployment],
         observed: dict[tuple[str, Stage], DeploymentStatus],
         aliases: dict[str, dict[Stage, int]] | None,
         commit: str,
+        replays: dict[tuple[str, int], Replay | None],
+        blocked: dict[Key, Blocked],
     ) -> Plan:
-        desired = desired_specs(effective.values(), commit)
+        desired = desired_specs(effective.values(), commit, replays)
         managed = {name: aliases.get(name, {}) for name in effective} if aliases is not None else {}
         for name in {key[0] for key in observed} - set(effective):
             if aliases is not None and name in aliases:
                 managed[name] = aliases[name]
         full = plan(desired, observed, managed, commit)
-        if aliases is not None:
-            return full
         alias_kinds = {ActionKind.SET_ALIAS, ActionKind.CLEAR_ALIAS}
-        return Plan(commit=commit, actions=[a for a in full.actions if a.kind not in alias_kinds])
+        return Plan(
+            commit=commit,
+            actions=[
+                a
+                for a in full.actions
+                if (a.strategy, a.stage) not in blocked
+                and (aliases is not None or a.kind not in alias_kinds)
+            ],
+        )

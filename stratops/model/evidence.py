@@ -136,6 +136,12 @@ class EvidenceMetadata(Spec):
         description="Capital the backtest simulated, quote notional; gates scale trade sizes "
         "from it to the target allocation (capacity).",
     )
+    dataset: str | None = Field(
+        None,
+        description="Packaged dataset the backtest replayed (e.g. binance-1h); every "
+        "deployment of the version replays the same dataset over dataRange.",
+    )
+    bar: str | None = Field(None, description="Bar size of the replayed data, e.g. 1h or 1m.")
 
 
 class DataQuality(Spec):

@@ -21,8 +21,9 @@ from stratops.model.evidence import (
     EvidenceKind,
     EvidenceMetadata,
 )
+from stratops.paper.datasets import DATASETS
 from stratops.paper.engine import Session
-from stratops.paper.marketdata.schema import NS_PER_SECOND, iso_utc
+from stratops.paper.marketdata.schema import NS_PER_SECOND, format_step, iso_utc
 from stratops.paper.telemetry import TS, write_table
 
 SECONDS_PER_YEAR = 365 * 86_400
@@ -63,6 +64,8 @@ def evidence_metadata(
         periods_per_year=SECONDS_PER_YEAR * NS_PER_SECOND / market.step_ns,
         trials=trials,
         allocation=session.config.allocation,
+        dataset=market.name if market.name in DATASETS else None,
+        bar=format_step(market.step_ns),
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from stratops.model.base import DNS_LABEL_PATTERN, Stage
 from stratops.model.canonical import canonical_digest
-from stratops.runtime.base import DeploymentSpec
+from stratops.runtime.base import DeploymentSpec, paper_arguments
 from stratops.runtime.k8s_api import CONFIG_MAPS, DEPLOYMENTS, Json
 from stratops.runtime.k8s_config import KubernetesRuntimeConfig
 
@@ -126,10 +126,7 @@ def paper_args(spec: DeploymentSpec, config: KubernetesRuntimeConfig) -> list[st
     return [
         "paper",
         "run",
-        "--model-uri",
-        spec.model_uri,
-        "--allocation",
-        repr(spec.allocation),
+        *paper_arguments(spec),
         "--telemetry",
         TELEMETRY_PATH,
         *config.extra_args,

@@ -36,6 +36,7 @@ from stratops.runtime.base import (
     RuntimeHealth,
     RuntimeRejected,
     RuntimeUnavailable,
+    paper_arguments,
 )
 
 RECORD = "deployment.json"
@@ -53,10 +54,7 @@ def paper_command(speed: float = 3600.0) -> CommandFactory:
             "stratops",
             "paper",
             "run",
-            "--model-uri",
-            spec.model_uri,
-            "--allocation",
-            repr(spec.allocation),
+            *paper_arguments(spec),
             "--telemetry",
             str(telemetry),
             "--speed",
