@@ -8,11 +8,11 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from stratops.model.analysis import AnalysisTemplate
-from stratops.model.base import API_VERSION, Document
-from stratops.model.evidence import EvidenceManifest
+from stratops.model.base import API_VERSION, DNS_LABEL_PATTERN, Document
+from stratops.model.evidence import SHA256_PATTERN, EvidenceManifest
 from stratops.model.policy import GatePolicy
 from stratops.model.problems import Problem
-from stratops.model.strategy import StrategyDeployment
+from stratops.model.strategy import SYMBOL_PATTERN, StrategyDeployment
 from stratops.model.yaml_source import ParsedYaml, dotted
 
 KINDS: dict[str, type[Document]] = {
@@ -59,9 +59,70 @@ def _expected(error: dict[str, Any], model: type[BaseModel]) -> str:
         known = ", ".join(f.alias or n for n, f in parent.model_fields.items())
         return f"unknown field; expected one of: {known}"
     got = error.get("input")
-    if isinstance(got, (str, int, float, bool)) or got is None:
-        return f"{message} (got {got!r})"
-    return message
+    plain = _plain(kind, error.get("ctx") or {})
+    if plain is None:  # pydantic's own wording, less its "Value error, " prefix
+        plain = message.removeprefix("Value error, ")
+        if kind == "value_error":
+            return plain  # our validators name what they saw themselves
+    shown = isinstance(got, (str, int, float, bool)) or got is None
+    return f"{plain}, got {got!r}" if shown else plain
+
+
+def _choices(expected: str) -> str:
+    """``"'a', 'b' or 'c'"`` → ``"a, b, c"``."""
+    return ", ".join(part.strip(" '") for part in expected.replace(" or ", ",").split(","))
+
+
+PATTERN_WORDS = {
+    DNS_LABEL_PATTERN: "must be a DNS-1123 label: lowercase letters, digits and '-', starting "
+    "and ending with a letter or digit",
+    SYMBOL_PATTERN: "must be BASE/QUOTE in capitals, with :SETTLE for derivatives (BTC/USDT, "
+    "BTC/USDT:USDT)",
+    SHA256_PATTERN: "must be a sha256 digest: 64 lowercase hexadecimal digits",
+}
+_LIMITS = {
+    "greater_than": ("greater than", "gt"),
+    "greater_than_equal": ("at least", "ge"),
+    "less_than": ("less than", "lt"),
+    "less_than_equal": ("at most", "le"),
+    "multiple_of": ("a multiple of", "multiple_of"),
+}
+_TYPES = {
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "finite_number": "expected a finite number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "string_type": "expected a string",
+    "list_type": "expected a list",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
+}
+
+
+def _plain(kind: str, ctx: dict[str, Any]) -> str | None:
+    """Words for people in place of pydantic's, for the error kinds documents meet."""
+    if kind in ("enum", "literal_error") and "expected" in ctx:
+        return f"expected one of: {_choices(str(ctx['expected']))}"
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        return PATTERN_WORDS.get(pattern, f"does not have the expected form {pattern}")
+    if kind in _LIMITS:
+        words, key = _LIMITS[kind]
+        bound = ctx.get(key)
+        shown = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
+        return f"must be {words} {shown}"
+    if kind in ("too_short", "string_too_short"):
+        unit = "character(s)" if kind.startswith("string") else "item(s)"
+        return f"needs at least {ctx.get('min_length')} {unit}"
+    if kind in ("too_long", "string_too_long"):
+        unit = "characters" if kind.startswith("string") else "items"
+        return f"at most {ctx.get('max_length')} {unit}"
+    return _TYPES.get(kind)
 
 
 def validation_problems(

@@ -13,7 +13,8 @@ from pydantic import Field, model_validator
 
 from stratops.model.base import Document, Spec
 
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN)]
 
 
 class EvidenceKind(StrEnum):

@@ -9,10 +9,11 @@ from pydantic import Field, model_validator
 
 from stratops.model.base import DnsName, Document, Duration, Spec, Stage, StrategyType
 
+SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}/[A-Z0-9]{2,20}(:[A-Z0-9]{2,20})?$"
 Symbol = Annotated[
     str,
     Field(
-        pattern=r"^[A-Z0-9]{2,20}/[A-Z0-9]{2,20}(:[A-Z0-9]{2,20})?$",
+        pattern=SYMBOL_PATTERN,
         description="BASE/QUOTE in capitals, with :SETTLE for derivatives (e.g. BTC/USDT, "
         "BTC/USDT:USDT).",
     ),

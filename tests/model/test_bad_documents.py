@@ -88,3 +88,15 @@ def test_strategies_without_a_policy_are_reported() -> None:
     assert exit_code == 2
     codes = {p["code"] for p in report["problems"]}
     assert codes == {"desk.no_policy"}
+
+
+def test_no_pydantic_wording_or_regex_reaches_a_user() -> None:
+    for path in BAD_FILES:
+        expect = expectations(path)
+        context = [EXAMPLE / folder for folder in expect.get("with", "").split()]
+        _, report = run_validate(*context, path)
+        for problem in report["problems"]:
+            message = problem["message"]
+            assert "Input should" not in message and "should match pattern" not in message
+            assert "^[" not in message, message  # a regular expression
+            assert message.count("got ") <= 1, message
