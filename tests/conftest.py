@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_MANIFESTS = REPO / "manifests"
+EXAMPLE_MANIFESTS = REPO / "stratops" / "data" / "example-desk"
 
 
 @pytest.fixture

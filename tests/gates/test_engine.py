@@ -18,7 +18,14 @@ from stratops.gitops.desk import Source, parse_source
 from stratops.model.base import Stage
 from stratops.model.policy import GatePolicy
 
-POLICY_FILE = Path(__file__).resolve().parents[2] / "manifests" / "policy" / "desk-policy.yaml"
+POLICY_FILE = (
+    Path(__file__).resolve().parents[2]
+    / "stratops"
+    / "data"
+    / "example-desk"
+    / "policy"
+    / "desk-policy.yaml"
+)
 
 
 def load_policy(text: str) -> GatePolicy:

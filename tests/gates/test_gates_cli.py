@@ -15,7 +15,7 @@ from stratops.registry import Registry
 from stratops.registry.location import embedded_location
 from stratops.registry.synthetic import save_constant_model, write_synthetic_bundle
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "manifests"
+EXAMPLE = Path(__file__).resolve().parents[2] / "stratops" / "data" / "example-desk"
 AS_OF = "2024-01-10T00:00:00+00:00"
 
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gates"))
 import builders
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_MANIFESTS = REPO / "manifests"
+EXAMPLE_MANIFESTS = REPO / "stratops" / "data" / "example-desk"
 
 # (strategy, version) → whether its evidence passes every gate of the example policy
 REGISTERED: dict[tuple[str, int], bool] = {

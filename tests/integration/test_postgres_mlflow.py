@@ -22,7 +22,7 @@ from stratops.registry.location import embedded_location
 from stratops.registry.synthetic import save_constant_model, write_synthetic_bundle
 
 pytestmark = pytest.mark.slow
-EXAMPLE = Path(__file__).resolve().parents[2] / "manifests"
+EXAMPLE = Path(__file__).resolve().parents[2] / "stratops" / "data" / "example-desk"
 STRATEGY = "btc-trend-registry"  # its own model on the shared server
 
 

@@ -18,7 +18,7 @@ from stratops.cli.main import app
 from stratops.model.yaml_source import MAX_BYTES
 
 BAD = Path(__file__).parent / "bad"
-EXAMPLE = Path(__file__).resolve().parents[2] / "manifests"
+EXAMPLE = Path(__file__).resolve().parents[2] / "stratops" / "data" / "example-desk"
 BAD_FILES = sorted(BAD.glob("*.yaml"))
 
 

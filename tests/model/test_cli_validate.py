@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from stratops.cli.main import app
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "manifests"
+EXAMPLE = Path(__file__).resolve().parents[2] / "stratops" / "data" / "example-desk"
 
 
 def test_example_desk_is_valid() -> None:

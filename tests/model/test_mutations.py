@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from stratops.gitops.desk import Source, discover, parse_source
 from stratops.model.yaml_source import parse_yaml
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "manifests"
+EXAMPLE = Path(__file__).resolve().parents[2] / "stratops" / "data" / "example-desk"
 VALID_FILES = discover([EXAMPLE])[0]
 DOCUMENTS = {path.name: yaml.safe_load(path.read_text()) for path in VALID_FILES}
 
