@@ -18,7 +18,7 @@ from stratops.cli.output import (
     stdout,
 )
 from stratops.demo.story import StepFailed, Story
-from stratops.examples import example_manifests
+from stratops.examples import DATA_DIR_ENV, example_manifests
 from stratops.gitops.desk import Desk, load_desk
 from stratops.model.policy import Checks
 
@@ -107,6 +107,12 @@ def demo(
         False, "--keep-running", help="Leave the paper and canary processes running at the end."
     ),
     verbose: bool = typer.Option(False, "--verbose", help="Show every command's full output."),
+    data_dir: Path = typer.Option(
+        None,
+        "--data-dir",
+        envvar=DATA_DIR_ENV,
+        help="Folder of the market datasets (default: the market data shipped in the package).",
+    ),
 ) -> None:
     """Run the stratops story on the embedded defaults, from a fresh checkout.
 
@@ -130,7 +136,12 @@ def demo(
     if root.exists() and any(root.iterdir()):
         fail(f"{root} is not empty: the demo needs a new or empty folder", EXIT_BAD_INPUT)
     root.mkdir(parents=True, exist_ok=True)
-    story = Story(root.resolve(), stdout, show=lambda command: verbose or _worth_showing(command))
+    story = Story(
+        root.resolve(),
+        stdout,
+        show=lambda command: verbose or _worth_showing(command),
+        data_dir=None if data_dir is None else data_dir.resolve(),
+    )
     try:
         story.play(folder)
     except StepFailed as exc:

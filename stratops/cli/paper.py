@@ -20,6 +20,7 @@ from rich.table import Table
 
 from stratops.analytics import stats
 from stratops.cli.output import OUTPUT_OPTION, OutputFormat, fail, print_json, stderr, stdout
+from stratops.examples import DATA_DIR_ENV
 from stratops.paper.config import EngineConfig, ExecutionConfig, OrderType
 from stratops.paper.datasets import DATASETS, load_bar_files, load_dataset
 from stratops.paper.engine import Pacing, Session, Strategy, run_backtest
@@ -52,12 +53,15 @@ def register(app: typer.Typer) -> None:
 DATA_OPTION = typer.Option(
     None,
     "--data",
-    help="Dataset in data/market: "
+    help="Dataset of the data folder (--data-dir): "
     + "; ".join(f"{name}: {d.description}" for name, d in sorted(DATASETS.items()))
     + ".",
 )
 DATA_DIR_OPTION = typer.Option(
-    None, "--data-dir", help="Folder of the datasets (default: data/market of the checkout)."
+    None,
+    "--data-dir",
+    envvar=DATA_DIR_ENV,
+    help="Folder of the datasets (default: the market data shipped in the package).",
 )
 BARS_OPTION = typer.Option(
     None, "--bars", help="SYMBOL=PATH of a bar file (feather, parquet, csv); repeat per symbol."

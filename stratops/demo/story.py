@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from stratops.demo.desk import write_demo_manifests
+from stratops.examples import DATA_DIR_ENV
 from stratops.runtime.local import LocalRuntime
 
 RESEARCHER = "rita"
@@ -44,7 +45,14 @@ class StepFailed(Exception):
 
 
 class Story:
-    def __init__(self, workdir: Path, console: Console, *, show: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        console: Console,
+        *,
+        show: Callable[[str], bool],
+        data_dir: Path | None = None,
+    ) -> None:
         self.workdir = workdir
         self.desk = workdir / "desk"
         self.console = console
@@ -59,6 +67,8 @@ class Story:
             "COLUMNS": "100",
         }
         self.env.pop("MLFLOW_TRACKING_URI", None)  # the desk's embedded registry
+        if data_dir is not None:  # every command reading market data takes it from here
+            self.env[DATA_DIR_ENV] = str(data_dir)
 
     def run(self, *args: str, expect: Sequence[int] = (0,), cwd: Path | None = None) -> str:
         self.console.print(f"[bold cyan]$ stratops {' '.join(args)}[/]", highlight=False)

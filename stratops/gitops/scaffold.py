@@ -54,7 +54,7 @@ def init_desk(directory: Path, manifests: Path, templates: Path = TEMPLATES) -> 
             f"{directory} is not empty: stratops init needs a new or empty folder"
         )
     if not (manifests / "strategies").is_dir():
-        raise ScaffoldRefused(f"no example desk at {manifests} (a source checkout has one)")
+        raise ScaffoldRefused(f"no example desk at {manifests}: pass --manifests DIR")
     existed = directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     root = directory.resolve()

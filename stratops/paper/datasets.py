@@ -1,4 +1,4 @@
-"""The market datasets shipped in ``data/market/`` (sources in its README), by name.
+"""The market datasets shipped in ``stratops/data/market/`` (sources in its README), by name.
 
 ``binance-1m`` and ``binance-1h`` are candles; ``binance-ws-1s`` and ``tardis-1s`` are
 one-second bars rebuilt from captured trades, with the captured quotes alongside (spread and
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stratops.examples import REPOSITORY_ROOT
+from stratops.examples import DATA_DIR_ENV, market_data_dir, packaged_market_data
 from stratops.paper.errors import ConfigError
 from stratops.paper.market import Market, build_market
 from stratops.paper.marketdata.loaders import (
@@ -28,7 +28,7 @@ from stratops.paper.marketdata.quality import DataQualityReport, grid_facts
 from stratops.paper.marketdata.repair import bars_from_trades
 from stratops.paper.marketdata.schema import NS_PER_SECOND
 
-DEFAULT_DATA_DIR = REPOSITORY_ROOT / "data" / "market"
+DEFAULT_DATA_DIR = packaged_market_data()
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Dataset:
     venue: str
     description: str
     load: Callable[[Path, RepairPolicy], Market]
+    files: tuple[str, ...]
+    """Paths of its files, relative to the data folder."""
 
 
 def _candles(name: str, files: dict[str, str]) -> Callable[[Path, RepairPolicy], Market]:
@@ -70,10 +72,17 @@ def _bars_report(trades: DataQualityReport, frame: pd.DataFrame) -> DataQualityR
     return trades.with_grid(grid)
 
 
+CAPTURE_PAIRS = (("BTC/USDT", "btcusdt"), ("ETH/USDT", "ethusdt"))
+
+
+def _capture_file(pair: str) -> str:
+    return f"binance-ws-capture/spot_{pair}_20240808T2358_4m.gz"
+
+
 def _capture(root: Path, policy: RepairPolicy) -> Market:
     ticks = {}
-    for symbol, pair in (("BTC/USDT", "btcusdt"), ("ETH/USDT", "ethusdt")):
-        path = f"binance-ws-capture/spot_{pair}_20240808T2358_4m.gz"
+    for symbol, pair in CAPTURE_PAIRS:
+        path = _capture_file(pair)
         loaded = read_binance_capture([root / path], symbol, policy=policy, source=path)
         ticks[symbol] = (loaded.quotes, loaded.trades)
     return _ticks_to_market("binance-ws-1s", "binance", ticks)
@@ -93,6 +102,12 @@ def _tardis(root: Path, policy: RepairPolicy) -> Market:
     )
 
 
+BINANCE_1M = {
+    "BTC/USDT": "binance-spot-1m/BTC_USDT-1m.feather",
+    "ETH/USDT": "binance-spot-1m/ETH_USDT-1m.feather",
+}
+BINANCE_1H = {"BTC/USDT": "binance-spot-1h/BTC_USDT-1h.feather"}
+
 DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (
@@ -100,31 +115,29 @@ DATASETS: dict[str, Dataset] = {
             "binance-1m",
             "binance",
             "Binance spot BTC/USDT and ETH/USDT 1-minute candles, 2024-07-26 to 2024-08-25",
-            _candles(
-                "binance-1m",
-                {
-                    "BTC/USDT": "binance-spot-1m/BTC_USDT-1m.feather",
-                    "ETH/USDT": "binance-spot-1m/ETH_USDT-1m.feather",
-                },
-            ),
+            _candles("binance-1m", BINANCE_1M),
+            tuple(BINANCE_1M.values()),
         ),
         Dataset(
             "binance-1h",
             "binance",
             "Binance spot BTC/USDT 1-hour candles, 2017-08-17 to 2024-04-21 (28 gaps)",
-            _candles("binance-1h", {"BTC/USDT": "binance-spot-1h/BTC_USDT-1h.feather"}),
+            _candles("binance-1h", BINANCE_1H),
+            tuple(BINANCE_1H.values()),
         ),
         Dataset(
             "binance-ws-1s",
             "binance",
             "Binance spot BTC/USDT and ETH/USDT websocket capture, 4 minutes: 1 s bars + quotes",
             _capture,
+            tuple(_capture_file(pair) for _, pair in CAPTURE_PAIRS),
         ),
         Dataset(
             "tardis-1s",
             "binance-futures",
             "Binance futures BTCUSDT (tardis.dev sample), 4 minutes: 1-second bars + quotes",
             _tardis,
+            ("tardis-binance-futures/quotes_4m.csv.gz", "tardis-binance-futures/trades_4m.csv.gz"),
         ),
     )
 }
@@ -144,7 +157,8 @@ def load_dataset(
     name
         A key of :data:`DATASETS`.
     data_dir
-        Folder holding the files; ``data/market`` of the checkout when None.
+        Folder holding the files; when None, ``$STRATOPS_DATA_DIR`` or else the packaged
+        ``stratops/data/market/``.
     policy
         Repair or reject defects.
     symbols
@@ -158,17 +172,28 @@ def load_dataset(
     Raises
     ------
     ConfigError
-        Unknown dataset or symbol, or a missing data folder.
+        Unknown dataset or symbol, a missing data folder, or a dataset's files missing there.
     """
     if name not in DATASETS:
         raise ConfigError(
             f"unknown dataset {name!r}; choose one of {', '.join(sorted(DATASETS))}",
             "config.dataset",
         )
-    root = data_dir or DEFAULT_DATA_DIR
+    root = market_data_dir(data_dir)
     if not root.is_dir():
-        raise ConfigError(f"no market data folder at {root}: pass --data-dir", "config.data_dir")
-    market = DATASETS[name].load(root, policy)
+        raise ConfigError(
+            f"no market data folder at {root}: pass --data-dir or set {DATA_DIR_ENV}",
+            "config.data_dir",
+        )
+    dataset = DATASETS[name]
+    missing = [path for path in dataset.files if not (root / path).is_file()]
+    if missing:
+        raise ConfigError(
+            f"dataset {name} is not in {root}: missing {', '.join(missing)} "
+            f"(pass --data-dir or set {DATA_DIR_ENV})",
+            "config.data_dir",
+        )
+    market = dataset.load(root, policy)
     if symbols:
         unknown = sorted(set(symbols) - set(market.symbols))
         if unknown:

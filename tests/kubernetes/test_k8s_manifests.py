@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,9 @@ def test_the_runtime_configuration_in_the_config_map_loads() -> None:
     assert config.resources_for("market_making").requests["cpu"] == "1"
 
 
-def test_stratops_validate_skips_the_deploy_folder(example_manifests: Path) -> None:
-    result = CliRunner().invoke(app, ["validate", str(example_manifests)])
+def test_stratops_validate_skips_the_deploy_folder(example_manifests: Path, tmp_path: Path) -> None:
+    desk = tmp_path / "manifests"
+    shutil.copytree(example_manifests, desk)
+    shutil.copytree(DEPLOY, desk / "deploy")
+    result = CliRunner().invoke(app, ["validate", str(desk)])
     assert result.exit_code == 0, result.stderr

@@ -33,7 +33,9 @@ def test_no_stale_schema_files() -> None:
     assert {p.name for p in (REPO / "schemas").glob("*.json")} == set(render_schemas())
 
 
-@pytest.mark.parametrize("manifest", discover([REPO / "manifests"])[0], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "manifest", discover([REPO / "stratops" / "data" / "example-desk"])[0], ids=lambda p: p.name
+)
 def test_example_manifest_passes_its_json_schema(manifest: Path) -> None:
     document = yaml.safe_load(manifest.read_text())
     schema_file = REPO / "schemas" / f"{SCHEMA_BY_KIND[document['kind']]}.schema.json"
@@ -42,7 +44,9 @@ def test_example_manifest_passes_its_json_schema(manifest: Path) -> None:
 
 def test_json_schema_refuses_what_the_model_refuses() -> None:
     schema = json.loads((REPO / "schemas" / "strategy-deployment.schema.json").read_text())
-    document = yaml.safe_load((REPO / "manifests" / "strategies" / "btc-trend.yaml").read_text())
+    document = yaml.safe_load(
+        (REPO / "stratops" / "data" / "example-desk" / "strategies" / "btc-trend.yaml").read_text()
+    )
     document["metadata"]["name"] = "Not_DNS"
     with pytest.raises(jsonschema.ValidationError, match="does not match"):
         jsonschema.validate(document, schema)

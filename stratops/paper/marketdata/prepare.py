@@ -1,4 +1,4 @@
-"""Build the repository's ``data/market/`` from the shared market data, trimmed and small.
+"""Build the package's ``stratops/data/market/`` from the shared market data, trimmed and small.
 
 Run once (the result is committed): ``python -m stratops.paper.marketdata.prepare SHARED OUT``
 with ``SHARED`` the shared ``data/`` folder. Candle files are copied byte for byte; the
@@ -75,7 +75,7 @@ def trim_tardis(source: Path, target: Path, minutes: int) -> int:
 
 
 def prepare(shared: Path, out: Path) -> dict[str, int]:
-    """Write every fixture of ``data/market/`` and return the rows or lines of each."""
+    """Write every fixture of ``stratops/data/market/`` and return the rows or lines of each."""
     written: dict[str, int] = {}
     for name in CANDLES:
         (out / name).parent.mkdir(parents=True, exist_ok=True)
