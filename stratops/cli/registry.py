@@ -54,11 +54,19 @@ def register(app: typer.Typer) -> None:
     """Add the registry commands to ``app``."""
     app.command("register")(register_version)
     app.command("versions")(versions)
-    evidence = typer.Typer(help="Verify and inspect registered evidence.", no_args_is_help=True)
+    evidence = typer.Typer(
+        help="Verify and inspect registered evidence.",
+        epilog="Example: stratops evidence verify btc-trend 5",
+        no_args_is_help=True,
+    )
     evidence.command("verify")(verify)
     evidence.command("show")(show)
     app.add_typer(evidence, name="evidence")
-    aliases = typer.Typer(help="Stage aliases (paper, canary, live).", no_args_is_help=True)
+    aliases = typer.Typer(
+        help="Stage aliases (paper, canary, live).",
+        epilog="Example: stratops aliases history btc-trend",
+        no_args_is_help=True,
+    )
     aliases.command("history")(history)
     app.add_typer(aliases, name="aliases")
 
@@ -131,6 +139,8 @@ def register_version(
 
     The bundle is validated and hashed, uploaded, downloaded again and re-hashed; only then is
     the version created. Exit 2 (nothing registered) on any problem.
+
+    Example: stratops register btc-trend --type trend --evidence evidence/ --model model/
     """
     with registry_errors(output, tracking_uri), stderr.status("registering…") as status:
         registry = open_registry(tracking_uri)
@@ -169,7 +179,10 @@ def versions(
     tracking_uri: str = TRACKING_URI_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """List a strategy's versions with evidence digests, trial counts and current aliases."""
+    """List a strategy's versions with evidence digests, trial counts and current aliases.
+
+    Example: stratops versions btc-trend
+    """
     with registry_errors(output, tracking_uri):
         found = open_registry(tracking_uri).versions(strategy)
     if output is OutputFormat.JSON:
@@ -201,6 +214,8 @@ def verify(
 
     Exit 1 naming each file that is changed, missing or extra, or when the digest no longer
     matches the version's tag.
+
+    Example: stratops evidence verify btc-trend 5
     """
     with registry_errors(output, tracking_uri):
         report = open_registry(tracking_uri).verify_evidence(strategy, version)
@@ -234,7 +249,10 @@ def show(
     tracking_uri: str = TRACKING_URI_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Summarise a version's verified evidence: files, digest, metadata, data range, trials."""
+    """Summarise a version's verified evidence: files, digest, metadata, data range, trials.
+
+    Example: stratops evidence show btc-trend 5
+    """
     with registry_errors(output, tracking_uri):
         summary = open_registry(tracking_uri).evidence_summary(strategy, version)
     if output is OutputFormat.JSON:
@@ -273,7 +291,10 @@ def history(
     tracking_uri: str = TRACKING_URI_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Print every stage alias change of a strategy: who, when, from which version, why."""
+    """Print every stage alias change of a strategy: who, when, from which version, why.
+
+    Example: stratops aliases history btc-trend
+    """
     with registry_errors(output, tracking_uri):
         changes = open_registry(tracking_uri).alias_history(strategy)
     if output is OutputFormat.JSON:
