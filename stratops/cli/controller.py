@@ -45,11 +45,19 @@ from stratops.runtime.k8s_api import KubeConfigError
 
 
 def register(app: typer.Typer) -> None:
-    controller = typer.Typer(help="Reconcile running deployments with Git.", no_args_is_help=True)
+    controller = typer.Typer(
+        help="Reconcile running deployments with Git.",
+        epilog="Example: stratops controller plan --no-fetch",
+        no_args_is_help=True,
+    )
     controller.command("run")(controller_run)
     controller.command("plan")(controller_plan)
     app.add_typer(controller, name="controller")
-    audit = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+    audit = typer.Typer(
+        help="The tamper-evident audit log.",
+        epilog="Example: stratops audit verify",
+        no_args_is_help=True,
+    )
     audit.command("log")(audit_log)
     audit.command("verify")(audit_verify)
     app.add_typer(audit, name="audit")
@@ -163,6 +171,8 @@ def controller_run(
     Logs one JSON line per tick on stderr. Stops cleanly on SIGTERM or Ctrl-C. With
     --runtime kubernetes, replicas elect a leader through a Lease: only the leader acts.
     With --once: one tick, then a line per deployment (or -o json); exit 1 if an action failed.
+
+    Example: stratops controller run --desk . --interval 10
     """
     if listen is None:
         listen = "" if once else DEFAULT_LISTEN
@@ -303,7 +313,10 @@ def controller_plan(
     fetch: bool = typer.Option(True, "--fetch/--no-fetch", help="Fetch the remote first."),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Show what the controller would do, without doing it (like terraform plan)."""
+    """Show what the controller would do, without doing it (like terraform plan).
+
+    Example: stratops controller plan --no-fetch
+    """
     result = _reconciler(desk_root(desk), tracking_uri, forge, None, 3600.0).preview(fetch=fetch)
     actions = [] if result.plan is None else result.plan.actions
     if output is OutputFormat.JSON:
@@ -346,7 +359,10 @@ def audit_log(
     strategy: str = typer.Option(None, "--strategy", help="Only the events of this strategy."),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Print the audit log, oldest first."""
+    """Print the audit log, oldest first.
+
+    Example: stratops audit log --strategy btc-trend
+    """
     events = [
         e
         for e in AuditLog(_audit_path(desk)).events()
@@ -378,7 +394,10 @@ def audit_verify(
         True, "--remote/--no-remote", help=f"Also compare with the replica on {AUDIT_BRANCH}."
     ),
 ) -> None:
-    """Check the hash chain; exit 1 naming the first broken link."""
+    """Check the hash chain; exit 1 naming the first broken link.
+
+    Example: stratops audit verify --no-remote
+    """
     path = _audit_path(desk)
     broken = verify_chain(path)
     if broken is not None:

@@ -119,6 +119,8 @@ def demo(
     Validates the example desk, backtests two strategies on real market data, registers them
     with their evidence, runs the controller, promotes through a pull request (the overfit
     strategy is stopped by its gates), and shows the canary running and the audit log.
+
+    Example: stratops demo --workdir /tmp/stratops-demo
     """
     folder = manifests or example_manifests()
     if not folder.is_dir():

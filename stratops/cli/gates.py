@@ -80,6 +80,8 @@ def evaluate_command(
     """Evaluate the gates of STRATEGY VERSION for a promotion to --to.
 
     Exit 0 when the gates pass, 1 when they fail, 2 on bad input.
+
+    Example: stratops gates evaluate btc-trend 5 --to canary
     """
     if manifests is None:
         manifests = desk_root(desk_folder) / MANIFESTS

@@ -157,6 +157,8 @@ class _Commands:
         """Open (or update) the pull request promoting STRATEGY VERSION to a stage.
 
         Gates run locally first: when they fail, nothing is pushed (exit 1).
+
+        Example: stratops promote btc-trend 5 --to canary --reason 'passed paper'
         """
         with _handled():
             request = PromotionRequest(
@@ -216,6 +218,8 @@ class _Commands:
 
         As of the head commit's author date. Exit 1 when a gate fails, 2 when the manifests
         at the head are invalid. The markdown is appended to $GITHUB_STEP_SUMMARY when set.
+
+        Example: stratops gates check --base origin/main --head HEAD
         """
         with _handled():
             repo = GitRepo.discover(desk_root(desk))
@@ -246,7 +250,10 @@ def init(
         "desk.",
     ),
 ) -> None:
-    """Scaffold a desk repository with a local remote and forge, from the example desk."""
+    """Scaffold a desk repository with a local remote and forge, from the example desk.
+
+    Example: stratops init my-desk
+    """
     with _handled():
         made = init_desk(directory, manifests or example_manifests())
     stdout.print(f"[green]desk ready:[/] {made.root} (main at {made.commit[:12]})")
@@ -282,7 +289,10 @@ def pr_list(
     forge: ForgeKind = FORGE_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """List the desk's pull requests."""
+    """List the desk's pull requests.
+
+    Example: stratops pr list --state all
+    """
     with _handled():
         _repo, host = _desk(desk, forge)
         pulls = host.list_pull_requests(
@@ -297,7 +307,10 @@ def pr_show(
     forge: ForgeKind = FORGE_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Show a pull request: its reviews, gate status and what still blocks the merge."""
+    """Show a pull request: its reviews, gate status and what still blocks the merge.
+
+    Example: stratops pr show 1
+    """
     with _handled():
         repo, host = _desk(desk, forge)
         pull, blockers = merge_readiness(repo, host, number)
@@ -359,7 +372,10 @@ def pr_approve(
     desk: Path | None = DESK_OPTION,
     forge: ForgeKind = FORGE_OPTION,
 ) -> None:
-    """Approve the evidence of a pull request (not your own); a new push dismisses it."""
+    """Approve the evidence of a pull request (not your own); a new push dismisses it.
+
+    Example: stratops pr approve 1 --as alice --comment 'evidence checked'
+    """
     _review(number, ReviewState.APPROVED, who, comment, desk, forge)
 
 
@@ -370,7 +386,10 @@ def pr_request_changes(
     desk: Path | None = DESK_OPTION,
     forge: ForgeKind = FORGE_OPTION,
 ) -> None:
-    """Request changes: blocks the merge until you approve a later head."""
+    """Request changes: blocks the merge until you approve a later head.
+
+    Example: stratops pr request-changes 1 --comment 'rerun with more data'
+    """
     _review(number, ReviewState.CHANGES_REQUESTED, who, comment, desk, forge)
 
 
@@ -382,6 +401,8 @@ def pr_merge(
     """Merge (a merge commit) if the gates pass and the approvals satisfy the policy on main.
 
     Exit 1 with the reasons when the review rules block it.
+
+    Example: stratops pr merge 1
     """
     with _handled():
         repo, host = _desk(desk, forge)
@@ -396,7 +417,10 @@ def pr_close(
     desk: Path | None = DESK_OPTION,
     forge: ForgeKind = FORGE_OPTION,
 ) -> None:
-    """Close a pull request without merging it."""
+    """Close a pull request without merging it.
+
+    Example: stratops pr close 1
+    """
     with _handled():
         _repo, host = _desk(desk, forge)
         pull = host.close_pull_request(number)
@@ -408,7 +432,9 @@ def register(app: typer.Typer, evaluator: GateEvaluatorFactory | None = None) ->
     app.command("init")(init)
     app.command("promote")(commands.promote)
     pulls = typer.Typer(
-        help="The desk's pull requests: list, show, review, merge, close.", no_args_is_help=True
+        help="The desk's pull requests: list, show, review, merge, close.",
+        epilog="Example: stratops pr list",
+        no_args_is_help=True,
     )
     pulls.command("list")(pr_list)
     pulls.command("show")(pr_show)
@@ -419,6 +445,7 @@ def register(app: typer.Typer, evaluator: GateEvaluatorFactory | None = None) ->
     app.add_typer(pulls, name="pr")
     gates = typer.Typer(
         help="Promotion gates: evaluate one version, or check every change between two commits.",
+        epilog="Example: stratops gates check --base origin/main",
         no_args_is_help=True,
     )
     gates.command("check")(commands.gates_check)

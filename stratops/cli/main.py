@@ -1,27 +1,121 @@
-"""Entry point of the ``stratops`` command."""
+"""Entry point of the ``stratops`` command.
+
+Start-up is kept light: the root group knows each command's name and one-line help, and
+imports the module defining a command (MLflow, pandas, Kubernetes...) only when that command
+runs or shows its own help. ``stratops --help`` and ``--version`` import none of them.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import typer
+import typer.main
+from typer import _click as click  # typer vendors its own click
+from typer.core import TyperCommand, TyperGroup
 
 from stratops import __version__
-from stratops.cli import controller, demo, gitops, paper, registry, validate
-from stratops.controller.gate_evaluation import desk_evaluator
+from stratops.cli import help as help_style
+
+help_style.install()
+
+# name -> (module under stratops.cli, one-line help in ``stratops --help``), in help order.
+# tests/test_cli_help.py checks each line against the command's own help.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": (
+        "validate",
+        "Validate desk documents: schemas, safe YAML, and references between documents.",
+    ),
+    "backtest": (
+        "paper",
+        "Backtest a strategy, or sweep its parameters, and write evidence for the registry.",
+    ),
+    "register": ("registry", "Register a strategy version with its evidence bundle."),
+    "versions": (
+        "registry",
+        "List a strategy's versions with evidence digests, trial counts and current aliases.",
+    ),
+    "init": (
+        "gitops",
+        "Scaffold a desk repository with a local remote and forge, from the example desk.",
+    ),
+    "promote": (
+        "gitops",
+        "Open (or update) the pull request promoting STRATEGY VERSION to a stage.",
+    ),
+    "demo": ("demo", "Run the stratops story on the embedded defaults, from a fresh checkout."),
+    "paper": ("paper", "Paper trading: run a strategy model on replayed market data."),
+    "evidence": ("registry", "Verify and inspect registered evidence."),
+    "aliases": ("registry", "Stage aliases (paper, canary, live)."),
+    "pr": ("gitops", "The desk's pull requests: list, show, review, merge, close."),
+    "gates": (
+        "gitops",
+        "Promotion gates: evaluate one version, or check every change between two commits.",
+    ),
+    "controller": ("controller", "Reconcile running deployments with Git."),
+    "audit": ("controller", "The tamper-evident audit log."),
+}
+
+
+def _register(module_name: str, app: typer.Typer) -> None:
+    module = importlib.import_module(f"stratops.cli.{module_name}")
+    if module_name == "gitops":
+        from stratops.controller.gate_evaluation import desk_evaluator
+
+        module.register(app, evaluator=desk_evaluator)
+    else:
+        module.register(app)
+
+
+def load_command(name: str) -> click.Command:
+    """The real click command ``name`` of the root group (imports its module)."""
+    module_name, _ = LAZY_COMMANDS[name]
+    holder = typer.Typer(rich_markup_mode="rich")
+    _register(module_name, holder)
+    group = typer.main.get_group(holder)
+    return group.commands[name]
+
+
+class LazyGroup(TyperGroup):
+    """Root group resolving its commands on demand; its help lists them without importing."""
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *LAZY_COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in LAZY_COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        if self._listing:
+            summary = LAZY_COMMANDS[cmd_name][1]
+            return TyperCommand(cmd_name, help=summary, short_help=summary)
+        command = load_command(cmd_name)
+        self.commands[cmd_name] = command
+        return command
+
+    def format_help(self, ctx: click.Context, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
     name="stratops",
+    cls=LazyGroup,
     help="GitOps strategy registry and promotion controller for a 24/7 trading desk.\n\n"
-    "Exit codes: 0 ok, 1 a negative verdict (failing gate, digest mismatch), 2 bad input.",
+    "Exit codes: 0 ok, 1 a negative verdict (failing gate, digest mismatch), 2 bad input, "
+    "3 retry (a service temporarily unavailable: the same command may succeed later).",
+    epilog="Example: stratops validate manifests/",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-validate.register(app)
-paper.register(app)
-registry.register(app)
-gitops.register(app, evaluator=desk_evaluator)
-controller.register(app)
-demo.register(app)
 
 
 def _version(value: bool) -> None:

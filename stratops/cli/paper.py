@@ -41,6 +41,7 @@ paper_app = typer.Typer(
     name="paper",
     help="Paper trading: run a strategy model on replayed market data.",
     no_args_is_help=True,
+    epilog="Example: stratops paper run --model-uri model/ --allocation 50000 --telemetry runs/1",
 )
 
 
@@ -256,6 +257,8 @@ def backtest(
     """Backtest a strategy, or sweep its parameters, and write evidence for the registry.
 
     Exit 0 on success, 2 on bad input.
+
+    Example: stratops backtest --strategy trend --evidence-out evidence/
     """
     try:
         request = BacktestRequest(
@@ -472,6 +475,8 @@ def paper_run(
 
     Telemetry is rewritten atomically every --flush-seconds and at the end; SIGTERM stops
     after the current chunk, flushes and exits 0 (run.json status: stopped).
+
+    Example: stratops paper run --model-uri model/ --allocation 50000 --telemetry runs/1
     """
     try:
         strategy = PyfuncStrategy.load(model_uri)

@@ -57,11 +57,19 @@ def register(app: typer.Typer) -> None:
     """Add the registry commands to ``app``."""
     app.command("register")(register_version)
     app.command("versions")(versions)
-    evidence = typer.Typer(help="Verify and inspect registered evidence.", no_args_is_help=True)
+    evidence = typer.Typer(
+        help="Verify and inspect registered evidence.",
+        epilog="Example: stratops evidence verify btc-trend 5",
+        no_args_is_help=True,
+    )
     evidence.command("verify")(verify)
     evidence.command("show")(show)
     app.add_typer(evidence, name="evidence")
-    aliases = typer.Typer(help="Stage aliases (paper, canary, live).", no_args_is_help=True)
+    aliases = typer.Typer(
+        help="Stage aliases (paper, canary, live).",
+        epilog="Example: stratops aliases history btc-trend",
+        no_args_is_help=True,
+    )
     aliases.command("history")(history)
     app.add_typer(aliases, name="aliases")
 
@@ -148,6 +156,8 @@ def register_version(
 
     The bundle is validated and hashed, uploaded, downloaded again and re-hashed; only then is
     the version created. Exit 2 (nothing registered) on any problem.
+
+    Example: stratops register btc-trend --type trend --evidence evidence/ --model model/
     """
     with registry_errors(output, tracking_uri, desk), stderr.status("registering…") as status:
         registry = open_registry(tracking_uri, desk)
@@ -187,7 +197,10 @@ def versions(
     desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """List a strategy's versions with evidence digests, trial counts and current aliases."""
+    """List a strategy's versions with evidence digests, trial counts and current aliases.
+
+    Example: stratops versions btc-trend
+    """
     with registry_errors(output, tracking_uri, desk):
         found = open_registry(tracking_uri, desk).versions(strategy)
     if output is OutputFormat.JSON:
@@ -220,6 +233,8 @@ def verify(
 
     Exit 1 naming each file that is changed, missing or extra, or when the digest no longer
     matches the version's tag.
+
+    Example: stratops evidence verify btc-trend 5
     """
     with registry_errors(output, tracking_uri, desk):
         report = open_registry(tracking_uri, desk).verify_evidence(strategy, version)
@@ -254,7 +269,10 @@ def show(
     desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Summarise a version's verified evidence: files, digest, metadata, data range, trials."""
+    """Summarise a version's verified evidence: files, digest, metadata, data range, trials.
+
+    Example: stratops evidence show btc-trend 5
+    """
     with registry_errors(output, tracking_uri, desk):
         summary = open_registry(tracking_uri, desk).evidence_summary(strategy, version)
     if output is OutputFormat.JSON:
@@ -294,7 +312,10 @@ def history(
     desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Print every stage alias change of a strategy: who, when, from which version, why."""
+    """Print every stage alias change of a strategy: who, when, from which version, why.
+
+    Example: stratops aliases history btc-trend
+    """
     with registry_errors(output, tracking_uri, desk):
         changes = open_registry(tracking_uri, desk).alias_history(strategy)
     if output is OutputFormat.JSON:

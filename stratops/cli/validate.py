@@ -30,6 +30,8 @@ def validate(
     """Validate desk documents: schemas, safe YAML, and references between documents.
 
     Exit 0 when every document is valid, 2 when any is not.
+
+    Example: stratops validate manifests/
     """
     desk = load_desk(paths or [Path("manifests")])
     report_problems(desk.problems, output)
