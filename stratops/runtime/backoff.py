@@ -20,7 +20,8 @@ class BackoffPolicy:
         """The wait before restart number ``restarts + 1``: 10, 20, 40, ... capped at 300 s."""
         if restarts <= 0:
             return timedelta(0)
-        return min(self.initial * 2 ** min(restarts - 1, 30), self.maximum)
+        delay: timedelta = self.initial * 2 ** min(restarts - 1, 30)
+        return min(delay, self.maximum)
 
 
 @dataclass(frozen=True)

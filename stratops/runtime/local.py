@@ -29,6 +29,7 @@ import psutil
 from pydantic import BaseModel, ConfigDict
 
 from stratops.model.base import Stage
+from stratops.runtime.backoff import BackoffPolicy, CrashState
 from stratops.runtime.base import (
     DeploymentSpec,
     DeploymentState,
@@ -40,6 +41,7 @@ from stratops.runtime.base import (
 
 RECORD = "deployment.json"
 STOP_GRACE_SECONDS = 10.0
+LOG_TAIL_LINES = 20
 CommandFactory = Callable[[DeploymentSpec, Path], list[str]]
 
 
@@ -76,6 +78,8 @@ class Record(BaseModel):
     since: datetime
     pid: int | None
     detail: str = ""
+    restarts: int = 0
+    last_restart: datetime | None = None
 
 
 def _now() -> datetime:
@@ -139,7 +143,11 @@ class LocalRuntime:
         command: CommandFactory | None = None,
         env: dict[str, str] | None = None,
         stop_grace_seconds: float = STOP_GRACE_SECONDS,
+        backoff: BackoffPolicy | None = None,
+        now: Callable[[], datetime] = _now,
     ) -> None:
+        self.backoff = backoff or BackoffPolicy()
+        self.now = now
         self.root = root.resolve()
         self.command = command or paper_command()
         self.env = env or {}
@@ -196,9 +204,19 @@ class LocalRuntime:
         state, detail = record.state, record.detail
         if record.state is DeploymentState.RUNNING and not pids:
             log = folder / "process.log"
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-            state = DeploymentState.FAILED
-            detail = f"process {record.pid} is not running" + (f": {tail[0]}" if tail else "")
+            lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+            tail = lines[-LOG_TAIL_LINES:]
+            crash = CrashState(record.restarts, record.last_restart)
+            if crash.crash_looping(self.backoff, self.now()):
+                state = DeploymentState.CRASH_LOOP
+                ready = crash.ready(self.backoff, self.now())
+                detail = f"process {record.pid} keeps dying ({record.restarts} restart(s)), "
+                detail += f"next restart at {ready.isoformat()}" + "".join(
+                    f"\n{line}" for line in tail
+                )
+            else:
+                state = DeploymentState.FAILED
+                detail = f"process {record.pid} is not running" + (f": {tail[-1]}" if tail else "")
         return DeploymentStatus(
             spec=record.spec,
             state=state,
@@ -232,6 +250,14 @@ class LocalRuntime:
             if adopted != record:
                 self._write(folder, adopted)
             return self._status(folder, adopted, [running[0].pid])
+        crash = CrashState()
+        died = record is not None and record.state is DeploymentState.RUNNING and not running
+        if record is not None and died and record.spec == spec:  # a restart, counted for backoff
+            crash = (
+                CrashState(record.restarts, record.last_restart)
+                .healthy(self.backoff, self.now())
+                .crashed(self.now())
+            )
         if running:
             _stop(running, self.stop_grace_seconds)
         telemetry = folder / f"v{spec.version}" / "telemetry"
@@ -258,6 +284,8 @@ class LocalRuntime:
             since=_now(),
             pid=process.pid,
             detail=f"started by {actor}: {reason}",
+            restarts=crash.restarts,
+            last_restart=crash.last_restart,
         )
         self._write(folder, started)
         return self._status(folder, started, [process.pid])
