@@ -116,8 +116,8 @@ def _runtime_action(spec: DeploymentSpec, status: DeploymentStatus | None) -> Ac
             reason=f"Git declares v{spec.version}, v{running.version} runs",
             **base,
         )
-    if status.state is DeploymentState.HALTED:
-        return None  # a halt holds until Git changes (the rollback PR)
+    if status.state in (DeploymentState.HALTED, DeploymentState.CRASH_LOOP):
+        return None  # a halt holds until Git changes; a crash loop waits for its backoff
     if running.allocation != spec.allocation:
         return Action(
             kind=ActionKind.REALLOCATE,

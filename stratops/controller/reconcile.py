@@ -38,7 +38,13 @@ from stratops.model.base import Stage
 from stratops.model.strategy import StrategyDeployment
 from stratops.registry.errors import EvidenceMismatch, NotFound, RegistryError
 from stratops.registry.registry import Registry
-from stratops.runtime.base import DeploymentStatus, Replay, Runtime, RuntimeFailure
+from stratops.runtime.base import (
+    DeploymentState,
+    DeploymentStatus,
+    Replay,
+    Runtime,
+    RuntimeFailure,
+)
 
 DEPLOYED_CONTEXT = "stratops/deployed"
 Key = tuple[str, Stage]
@@ -387,6 +393,18 @@ class Reconciler:
         if record:
             self.metrics.blocked.labels(reason="runtime_unavailable").set(0)
             self.metrics.drift.set(len(result.plan.actions))
+            for status in observed.values():
+                if status.state is DeploymentState.CRASH_LOOP:  # one event per crashed instance
+                    self._event(
+                        f"crash_loop:{status.spec.strategy}:{status.spec.stage.value}:"
+                        f"{status.instance}",
+                        "crash_loop",
+                        status.detail,
+                        strategy=status.spec.strategy,
+                        stage=status.spec.stage,
+                        version=status.spec.version,
+                        commit=status.spec.commit,
+                    )
         return _Prepared(state, desk.ok, head, commit, effective, verified, result.plan)
 
     def _act(self, result: TickResult, prepared: _Prepared) -> None:

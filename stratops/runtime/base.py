@@ -63,7 +63,8 @@ def paper_arguments(spec: DeploymentSpec) -> list[str]:
 class DeploymentState(StrEnum):
     RUNNING = "running"
     HALTED = "halted"
-    FAILED = "failed"  # should run but does not (process died, crash loop)
+    FAILED = "failed"  # should run but does not (process died): restart it
+    CRASH_LOOP = "crash_loop"  # keeps dying: backing off before the next restart
 
 
 class DeploymentStatus(BaseModel):

@@ -3,8 +3,8 @@
 State lives in files under ``root`` (``<desk>/.stratops/runtime`` by default), one folder per
 deployment with a ``deployment.json`` record, so the runtime survives controller restarts:
 
-- running processes are *adopted*, never duplicated: a deployment's processes are found by
-  scanning ``/proc`` for the deployment folder in their command line, whether or not the
+- running processes are *adopted*, never duplicated: a deployment's processes are found (with
+  psutil: Linux and macOS) by the deployment folder in their command line, whether or not the
   record that started them was written (a crash between spawn and record);
 - a process that died is reported FAILED, so the controller restarts it (self-heal);
 - a halt stops the process gracefully (SIGTERM: the paper engine flushes its telemetry) and
@@ -15,20 +15,21 @@ Processes start in their own session, so they outlive the controller.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 from pydantic import BaseModel, ConfigDict
 
 from stratops.model.base import Stage
+from stratops.runtime.backoff import BackoffPolicy, CrashState
 from stratops.runtime.base import (
     DeploymentSpec,
     DeploymentState,
@@ -41,6 +42,7 @@ from stratops.runtime.base import (
 
 RECORD = "deployment.json"
 STOP_GRACE_SECONDS = 10.0
+LOG_TAIL_LINES = 20
 CommandFactory = Callable[[DeploymentSpec, Path], list[str]]
 
 
@@ -74,6 +76,8 @@ class Record(BaseModel):
     since: datetime
     pid: int | None
     detail: str = ""
+    restarts: int = 0
+    last_restart: datetime | None = None
 
 
 def _now() -> datetime:
@@ -89,24 +93,25 @@ def _alive(pid: int) -> bool:
     except ChildProcessError:
         pass  # not our child: adopted after a restart
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _processes() -> list[tuple[psutil.Process, str]]:
+    """(process, command line) of every live process, in one pass of psutil."""
+    table = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        info = process.info
+        if info.get("status") == psutil.STATUS_ZOMBIE or not info.get("cmdline"):
+            continue
+        table.append((process, " ".join(info["cmdline"])))
+    return table
 
 
 def process_table() -> list[tuple[int, str]]:
-    """(pid, command line) of every live process, read once from ``/proc``."""
-    table = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        table.append((int(entry.name), raw.replace(b"\0", b" ").decode(errors="replace")))
-    return table
+    """(pid, command line) of every live process, read once."""
+    return [(process.pid, cmdline) for process, cmdline in _processes()]
 
 
 def _pids_mentioning(marker: str) -> list[int]:
@@ -114,23 +119,16 @@ def _pids_mentioning(marker: str) -> list[int]:
     return sorted(pid for pid, cmdline in process_table() if marker in cmdline and _alive(pid))
 
 
-def _stop(pids: list[int], grace: float) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
-        time.sleep(0.05)
-    for pid in pids:
-        if _alive(pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                continue
-            while _alive(pid):
-                time.sleep(0.01)
+def _stop(processes: list[psutil.Process], grace: float) -> None:
+    """SIGTERM, then SIGKILL what is left after ``grace`` seconds; return once all are gone."""
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    _, left = psutil.wait_procs(processes, timeout=grace)
+    for process in left:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(left)
 
 
 class LocalRuntime:
@@ -143,7 +141,11 @@ class LocalRuntime:
         command: CommandFactory | None = None,
         env: dict[str, str] | None = None,
         stop_grace_seconds: float = STOP_GRACE_SECONDS,
+        backoff: BackoffPolicy | None = None,
+        now: Callable[[], datetime] = _now,
     ) -> None:
+        self.backoff = backoff or BackoffPolicy()
+        self.now = now
         self.root = root.resolve()
         self.command = command or paper_command()
         self.env = env or {}
@@ -155,17 +157,16 @@ class LocalRuntime:
     def _marker(self, folder: Path) -> str:
         return f"{folder}{os.sep}"
 
+    def _mine(self, folder: Path) -> list[psutil.Process]:
+        """The live processes of the deployment in ``folder``, from one scan."""
+        marker = self._marker(folder)
+        return [p for p, cmdline in _processes() if marker in cmdline and _alive(p.pid)]
+
     def _stop_all(self, folder: Path, keep: int | None = None) -> None:
-        """Stop every process of the deployment in ``folder`` but ``keep``, until none is left."""
-        quiet_scans = 0
-        while quiet_scans < 2:  # two empty scans: a process mid-exec can hide from one
-            others = [p for p in _pids_mentioning(self._marker(folder)) if p != keep]
-            if others:
-                _stop(others, self.stop_grace_seconds)
-                quiet_scans = 0
-            else:
-                quiet_scans += 1
-                time.sleep(0.02)
+        """Stop every process of the deployment in ``folder`` but ``keep``: one scan."""
+        others = [p for p in self._mine(folder) if p.pid != keep]
+        if others:
+            _stop(others, self.stop_grace_seconds)
 
     def _write(self, folder: Path, record: Record) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -181,16 +182,16 @@ class LocalRuntime:
         except ValueError as exc:
             raise RuntimeUnavailable(f"{folder / RECORD} is unreadable: {exc}") from exc
 
-    def _by_folder(self, table: list[tuple[int, str]]) -> dict[str, list[int]]:
+    def _by_folder(self, table: list[tuple[psutil.Process, str]]) -> dict[str, list[int]]:
         """Live pids per deployment folder name, from one pass over the process table."""
         prefix = f"{self.root}{os.sep}"
         found: dict[str, list[int]] = {}
-        for pid, cmdline in table:
+        for process, cmdline in table:
             at = cmdline.find(prefix)
             if at >= 0:
                 name = cmdline[at + len(prefix) :].split(os.sep, 1)[0]
-                if name and " " not in name and _alive(pid):
-                    found.setdefault(name, []).append(pid)
+                if name and " " not in name and _alive(process.pid):
+                    found.setdefault(name, []).append(process.pid)
         return found
 
     def _status(
@@ -201,9 +202,19 @@ class LocalRuntime:
         state, detail = record.state, record.detail
         if record.state is DeploymentState.RUNNING and not pids:
             log = folder / "process.log"
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-            state = DeploymentState.FAILED
-            detail = f"process {record.pid} is not running" + (f": {tail[0]}" if tail else "")
+            lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+            tail = lines[-LOG_TAIL_LINES:]
+            crash = CrashState(record.restarts, record.last_restart)
+            if crash.crash_looping(self.backoff, self.now()):
+                state = DeploymentState.CRASH_LOOP
+                ready = crash.ready(self.backoff, self.now())
+                detail = f"process {record.pid} keeps dying ({record.restarts} restart(s)), "
+                detail += f"next restart at {ready.isoformat()}" + "".join(
+                    f"\n{line}" for line in tail
+                )
+            else:
+                state = DeploymentState.FAILED
+                detail = f"process {record.pid} is not running" + (f": {tail[-1]}" if tail else "")
         return DeploymentStatus(
             spec=record.spec,
             state=state,
@@ -216,7 +227,7 @@ class LocalRuntime:
         if not self.root.exists():
             return []
         statuses = []
-        running = self._by_folder(process_table())
+        running = self._by_folder(_processes())
         for folder in sorted(self.root.iterdir()):
             if folder.is_dir() and not folder.name.startswith("."):
                 record = self._read(folder)
@@ -229,15 +240,24 @@ class LocalRuntime:
     def deploy(self, spec: DeploymentSpec, *, actor: str, reason: str) -> DeploymentStatus:
         folder = self.folder(spec.strategy, spec.stage)
         record = self._read(folder)
-        running = _pids_mentioning(self._marker(folder))
+        running = self._mine(folder)
         if record is not None and record.spec == spec and len(running) == 1:
             adopted = record.model_copy(
-                update={"state": DeploymentState.RUNNING, "pid": running[0]}
+                update={"state": DeploymentState.RUNNING, "pid": running[0].pid}
             )
             if adopted != record:
                 self._write(folder, adopted)
-            return self._status(folder, adopted)
-        self._stop_all(folder)
+            return self._status(folder, adopted, [running[0].pid])
+        crash = CrashState()
+        died = record is not None and record.state is DeploymentState.RUNNING and not running
+        if record is not None and died and record.spec == spec:  # a restart, counted for backoff
+            crash = (
+                CrashState(record.restarts, record.last_restart)
+                .healthy(self.backoff, self.now())
+                .crashed(self.now())
+            )
+        if running:
+            _stop(running, self.stop_grace_seconds)
         telemetry = folder / f"v{spec.version}" / "telemetry"
         telemetry.mkdir(parents=True, exist_ok=True)
         try:
@@ -262,9 +282,11 @@ class LocalRuntime:
             since=_now(),
             pid=process.pid,
             detail=f"started by {actor}: {reason}",
+            restarts=crash.restarts,
+            last_restart=crash.last_restart,
         )
         self._write(folder, started)
-        return self._status(folder, started)
+        return self._status(folder, started, [process.pid])
 
     def halt(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> DeploymentStatus:
         folder = self.folder(strategy, stage)
@@ -280,7 +302,7 @@ class LocalRuntime:
             }
         )
         self._write(folder, halted)
-        return self._status(folder, halted)
+        return self._status(folder, halted, [])
 
     def remove(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> None:
         folder = self.folder(strategy, stage)

@@ -98,7 +98,11 @@ def test_allocation_change_is_a_reallocation() -> None:
 
 @pytest.mark.parametrize(
     ("state", "expected"),
-    [(DeploymentState.FAILED, [ActionKind.RESTART]), (DeploymentState.HALTED, [])],
+    [
+        (DeploymentState.FAILED, [ActionKind.RESTART]),
+        (DeploymentState.HALTED, []),
+        (DeploymentState.CRASH_LOOP, []),  # backing off: no restart, no event per tick
+    ],
 )
 def test_failed_restarts_and_halted_holds(
     state: DeploymentState, expected: list[ActionKind]

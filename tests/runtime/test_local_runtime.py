@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -131,3 +133,34 @@ def test_health_reports_an_unwritable_root(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     assert not LocalRuntime(blocker / "runtime").health().ok
     assert LocalRuntime(tmp_path / "ok").health().ok
+
+
+def test_a_process_that_exits_at_once_enters_crash_loop(tmp_path: Path, model: Path) -> None:
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+
+    def dying(spec: DeploymentSpec, telemetry: Path) -> list[str]:
+        del spec
+        return [
+            sys.executable,
+            "-c",
+            "print('boom: no model'); exit(1)",
+            str(telemetry),
+        ]
+
+    local = LocalRuntime(tmp_path / "runtime", command=dying, now=lambda: clock[0])
+    local.deploy(spec(model), **ACTOR)
+    wait_for(lambda: local.list()[0].state is DeploymentState.FAILED)  # first death: restart
+    local.deploy(spec(model), **ACTOR)  # restart 1
+    wait_for(lambda: local.list()[0].state is not DeploymentState.RUNNING)
+    (status,) = local.list()
+    assert status.state is DeploymentState.CRASH_LOOP
+    assert "boom: no model" in status.detail  # the log tail
+    assert "1 restart(s)" in status.detail
+    clock[0] += timedelta(seconds=11)  # past the 10 s backoff: restart allowed
+    assert local.list()[0].state is DeploymentState.FAILED
+    local.deploy(spec(model), **ACTOR)  # restart 2: next wait 20 s
+    wait_for(lambda: local.list()[0].state is not DeploymentState.RUNNING)
+    clock[0] += timedelta(seconds=15)
+    assert local.list()[0].state is DeploymentState.CRASH_LOOP
+    clock[0] += timedelta(seconds=6)
+    assert local.list()[0].state is DeploymentState.FAILED
