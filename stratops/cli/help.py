@@ -1,8 +1,10 @@
 """Help that reads like kubectl or gh: ``STRATEGY VERSION``, no ``<str>``/``<int range>``.
 
-Typer has no public switch for the type column of its help, so the three methods that render
-it are replaced here, once, for every command: arguments show as capitals (``STRATEGY``,
-``[PATHS]...``), options show their choices (``table|json``) and nothing else.
+Help is plain text (no rich panels: rendering them costs more than the rest of start-up).
+Typer has no public switch for the type column of its help, so the methods that render it are
+replaced here, once, for every command: arguments show as capitals (``STRATEGY``,
+``[PATHS]...``), options show their choices (``table|json``) or the value's name in capitals
+(``--allocation ALLOCATION``), never a type.
 """
 
 from __future__ import annotations
@@ -24,17 +26,30 @@ def _argument_usage(self: core.TyperArgument) -> str:
     return name if self.required else f"[{name}]"
 
 
-def _choices_only(self: Any, ctx: click.Context) -> str | None:
-    if self.metavar is not None and not isinstance(self, core.TyperArgument):
+def _value_name(self: Any, ctx: click.Context) -> str | None:
+    if isinstance(self, core.TyperArgument):
+        return None
+    if self.metavar is not None:
         return str(self.metavar)
     desc = self.type_descriptor
     if desc.is_choice:
         return "|".join(str(getattr(c, "value", c)) for c in desc.choices or ())
-    return None
+    return str(self.name).upper()
 
 
 def _no_range(self: Any) -> str | None:
     return None
+
+
+def _epilog_verbatim(
+    self: click.Command, ctx: click.Context, formatter: click.HelpFormatter
+) -> None:
+    """Examples are commands to copy: their lines are kept as written, never re-wrapped."""
+    if self.epilog:
+        formatter.write_paragraph()
+        with formatter.indentation():
+            for line in self.epilog.splitlines():
+                formatter.write(f"{'':>{formatter.current_indent}}{line}\n")
 
 
 def install() -> None:
@@ -42,5 +57,7 @@ def install() -> None:
     core.TyperArgument.display_name_raw = property(_argument_name)  # type: ignore[assignment,method-assign]
     core.TyperArgument._usage_display_name = _argument_usage  # type: ignore[method-assign]
     for kind in (core.TyperArgument, core.TyperOption):
-        kind.display_type_rich = _choices_only  # type: ignore[method-assign]
+        kind.display_type_rich = _value_name  # type: ignore[method-assign]
         kind._get_number_range_help_str = _no_range  # type: ignore[method-assign]
+    for command in (core.TyperCommand, core.TyperGroup):
+        command.format_epilog = _epilog_verbatim  # type: ignore[method-assign]

@@ -71,7 +71,7 @@ def _register(module_name: str, app: typer.Typer) -> None:
 def load_command(name: str) -> click.Command:
     """The real click command ``name`` of the root group (imports its module)."""
     module_name, _ = LAZY_COMMANDS[name]
-    holder = typer.Typer(rich_markup_mode="rich")
+    holder = typer.Typer(rich_markup_mode=None)
     _register(module_name, holder)
     group = typer.main.get_group(holder)
     return group.commands[name]
@@ -107,13 +107,16 @@ app = typer.Typer(
     name="stratops",
     cls=LazyGroup,
     help="GitOps strategy registry and promotion controller for a 24/7 trading desk.\n\n"
-    "Exit codes: 0 ok, 1 a negative verdict (failing gate, digest mismatch), 2 bad input, "
-    "3 retry (a service temporarily unavailable: the same command may succeed later).",
+    "\b\nExit codes:\n"
+    "  0 ok\n"
+    "  1 a negative verdict (failing gate, digest mismatch)\n"
+    "  2 bad input\n"
+    "  3 retry: a service is temporarily unavailable, the same command may succeed later",
     epilog="Example: stratops validate manifests/",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
