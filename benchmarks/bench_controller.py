@@ -370,7 +370,7 @@ def breakdown(desk: IdleDesk) -> dict[str, float]:
         lambda: reconciler._authorize(state, desk_now, head, TickResult()),
     )
     observed = timed("runtime.list() (/proc scan + records)", reconciler.runtime.list)
-    aliases = timed("registry.all_stage_aliases()", reconciler.registry.all_stage_aliases)
+    aliases = timed("registry.observe_stage_aliases()", reconciler.registry.observe_stage_aliases)
     effective = dict(desk_now.strategies)
     specs = timed("desired specs", lambda: desired_specs(effective.values(), head))
     by_key = {status.key: status for status in observed}

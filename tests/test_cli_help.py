@@ -82,7 +82,8 @@ def test_root_help_imports_no_heavy_module() -> None:
         "from stratops.cli.main import app\n"
         "for args in (['--help'], ['--version'], ['validate', '-h']):\n"
         "    assert CliRunner().invoke(app, args).exit_code == 0\n"
-        "heavy = ('mlflow', 'pandas', 'pyarrow', 'scipy', 'kubernetes', 'git', 'typer.rich_utils')\n"
+        "heavy = ('mlflow', 'pandas', 'pyarrow', 'scipy', 'kubernetes', 'git',\n"
+        "         'typer.rich_utils')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run(

@@ -40,6 +40,12 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.alias_drift = Counter(
+            "stratops_alias_drift_total",
+            "Stage aliases found moved outside Git (by hand in MLflow) and moved back.",
+            ["stage"],
+            registry=self.registry,
+        )
         self.drift = Gauge(
             "stratops_drift",
             "Actions the last plan held: deployments that differ from Git.",

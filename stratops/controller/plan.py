@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stratops.model.base import STAGE_ORDER, Stage
 from stratops.model.strategy import StrategyDeployment
+from stratops.registry.history import AliasDrift
 from stratops.runtime.base import DeploymentSpec, DeploymentState, DeploymentStatus, Replay
 
 Key = tuple[str, Stage]
@@ -135,13 +136,26 @@ def _runtime_action(spec: DeploymentSpec, status: DeploymentStatus | None) -> Ac
     return None
 
 
+def _drifted(drift: AliasDrift | None) -> str:
+    if drift is None:
+        return ""
+    found = "deleted" if drift.found is None else f"at v{drift.found}"
+    recorded = "never set it" if drift.recorded is None else f"set v{drift.recorded}"
+    return f"moved outside Git ({found}, stratops {recorded}): "
+
+
 def plan(
     desired: Mapping[Key, DeploymentSpec],
     observed: Mapping[Key, DeploymentStatus],
     aliases: Mapping[str, Mapping[Stage, int]],
     commit: str,
+    drift: Mapping[Key, AliasDrift] | None = None,
 ) -> Plan:
-    """Actions that move ``observed`` (runtime, registry aliases) to ``desired``."""
+    """Actions that move ``observed`` (runtime, registry aliases) to ``desired``.
+
+    An alias in ``drift`` was moved outside Git (by hand in MLflow): its move back says so.
+    """
+    drift = drift or {}
     changes = [
         action
         for key in sorted(desired, key=_stage_rank)
@@ -173,7 +187,8 @@ def plan(
                     stage=stage,
                     version=desired[key].version,
                     from_version=current,
-                    reason=f"alias {stage.value} → v{desired[key].version}",
+                    reason=_drifted(drift.get(key))
+                    + f"alias {stage.value} → v{desired[key].version}",
                 )
             )
     for strategy in sorted(aliases):
@@ -188,7 +203,8 @@ def plan(
                         stage=stage,
                         version=None,
                         from_version=version,
-                        reason=f"{stage.value} no longer declared",
+                        reason=_drifted(drift.get((strategy, stage)))
+                        + f"{stage.value} no longer declared",
                     )
                 )
     return Plan(commit=commit, actions=[*changes, *removals, *alias_moves])

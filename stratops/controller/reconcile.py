@@ -37,6 +37,7 @@ from stratops.gitops.snapshot import desk_at
 from stratops.model.base import Stage
 from stratops.model.strategy import StrategyDeployment
 from stratops.registry.errors import EvidenceMismatch, NotFound, RegistryError
+from stratops.registry.history import AliasDrift, ObservedAliases
 from stratops.registry.registry import Registry
 from stratops.runtime.base import (
     DeploymentState,
@@ -80,6 +81,7 @@ class TickResult:
     failed: list[tuple[Action, str]] = field(default_factory=list)
     refused: dict[str, tuple[Stage, int, Verdict]] = field(default_factory=dict)
     blocked: dict[Key, Blocked] = field(default_factory=dict)
+    drift: dict[Key, AliasDrift] = field(default_factory=dict)  # aliases moved outside Git
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -386,11 +388,12 @@ class Reconciler:
             return None
         aliases = self._aliases(result)
         commit = head if desk.ok else (state.last_applied or head)
-        replays = self._deployable(effective, result)
+        replays = self._deployable(effective, observed, result)
         if record:
             self._record_blocked(result, commit)
-        result.plan = self._plan(effective, observed, aliases, commit, replays, result.blocked)
+        result.plan = self._plan(effective, observed, aliases, commit, replays, result)
         if record:
+            self._record_drift(result, commit)
             self.metrics.blocked.labels(reason="runtime_unavailable").set(0)
             self.metrics.drift.set(len(result.plan.actions))
             for status in observed.values():
@@ -442,41 +445,55 @@ class Reconciler:
         else:
             self._status(head, StatusState.SUCCESS, f"deployed: {len(result.applied)} action(s)")
 
-    def _aliases(self, result: TickResult) -> dict[str, dict[Stage, int]] | None:
+    def _aliases(self, result: TickResult) -> ObservedAliases | None:
         try:
-            return self.registry.all_stage_aliases()
+            return self.registry.observe_stage_aliases()
         except RegistryError as exc:
             result.problems.append(f"registry unavailable, aliases not reconciled: {exc}")
             self.metrics.blocked.labels(reason="registry_unavailable").set(1)
             return None
 
     def _deployable(
-        self, effective: dict[str, StrategyDeployment], result: TickResult
+        self,
+        effective: dict[str, StrategyDeployment],
+        observed: dict[Key, DeploymentStatus],
+        result: TickResult,
     ) -> dict[tuple[str, int], Replay | None]:
-        """Verify each declared version once: registered, evidence intact; what it replays.
+        """Verify each declared version: registered, evidence intact; what it replays.
 
         A version that is not registered or whose evidence does not verify is blocked: it is
-        never started. With MLflow unreachable, unverified versions wait for a later tick.
+        never started. A version is verified again whenever one of its deployments would be
+        (re)started: only a version running everywhere it is declared keeps its verification.
+        With MLflow unreachable, unverified versions wait for a later tick.
         """
+        declaring: dict[tuple[str, int], list[Key]] = {}
         for name, strategy in effective.items():
             for stage, entry in strategy.spec.stages.items():
-                version = (name, entry.version)
-                if version in self._replays:
-                    continue
-                try:
-                    metadata = self.registry.evidence_summary(name, entry.version).metadata
-                except RegistryError as exc:
-                    result.blocked[(name, stage)] = Blocked(entry.version, *_why_blocked(exc))
-                    continue
-                self._replays[version] = (
-                    None
-                    if metadata.dataset is None
-                    else Replay(
-                        dataset=metadata.dataset,
-                        start=metadata.data_range.start,
-                        end=metadata.data_range.end,
-                    )
+                declaring.setdefault((name, entry.version), []).append((name, stage))
+        for version, keys in declaring.items():
+            if version in self._replays and all(
+                (running := observed.get(key)) is not None
+                and running.spec.version == version[1]
+                and running.state is DeploymentState.RUNNING
+                for key in keys
+            ):
+                continue
+            try:
+                metadata = self.registry.evidence_summary(*version).metadata
+            except RegistryError as exc:
+                self._replays.pop(version, None)
+                for key in keys:  # a running deployment of it is not restarted either
+                    result.blocked[key] = Blocked(version[1], *_why_blocked(exc))
+                continue
+            self._replays[version] = (
+                None
+                if metadata.dataset is None
+                else Replay(
+                    dataset=metadata.dataset,
+                    start=metadata.data_range.start,
+                    end=metadata.data_range.end,
                 )
+            )
         return self._replays
 
     def _record_blocked(self, result: TickResult, commit: str) -> None:
@@ -507,24 +524,55 @@ class Reconciler:
         self,
         effective: dict[str, StrategyDeployment],
         observed: dict[tuple[str, Stage], DeploymentStatus],
-        aliases: dict[str, dict[Stage, int]] | None,
+        observed_aliases: ObservedAliases | None,
         commit: str,
         replays: dict[tuple[str, int], Replay | None],
-        blocked: dict[Key, Blocked],
+        result: TickResult,
     ) -> Plan:
         desired = desired_specs(effective.values(), commit, replays)
-        managed = {name: aliases.get(name, {}) for name in effective} if aliases is not None else {}
+        aliases = {} if observed_aliases is None else observed_aliases.current
+        managed = {name: aliases.get(name, {}) for name in effective}
         for name in {key[0] for key in observed} - set(effective):
-            if aliases is not None and name in aliases:
+            if name in aliases:
                 managed[name] = aliases[name]
-        full = plan(desired, observed, managed, commit)
+        drift = {
+            (d.strategy, d.stage): d
+            for d in ([] if observed_aliases is None else observed_aliases.drift)
+            if d.strategy in managed
+        }
+        full = plan(desired, observed, managed, commit, drift)
         alias_kinds = {ActionKind.SET_ALIAS, ActionKind.CLEAR_ALIAS}
-        return Plan(
-            commit=commit,
-            actions=[
-                a
-                for a in full.actions
-                if (a.strategy, a.stage) not in blocked
-                and (aliases is not None or a.kind not in alias_kinds)
-            ],
-        )
+        actions = [
+            a
+            for a in full.actions
+            if (a.strategy, a.stage) not in result.blocked
+            and (observed_aliases is not None or a.kind not in alias_kinds)
+        ]
+        result.drift = {
+            (a.strategy, a.stage): drift[(a.strategy, a.stage)]
+            for a in actions
+            if a.kind in alias_kinds and (a.strategy, a.stage) in drift
+        }
+        return Plan(commit=commit, actions=actions)
+
+    def _record_drift(self, result: TickResult, commit: str) -> None:
+        """An alias moved outside Git: audited once, counted, logged; the plan moves it back."""
+        for (name, stage), drift in result.drift.items():  # in plan order
+            self.metrics.alias_drift.labels(stage=stage.value).inc()
+            self.log.warning(
+                "stage alias moved outside Git",
+                extra={"deployment": f"{name}/{stage.value}", "found": drift.found},
+            )
+            self._event(
+                f"alias_drift:{name}:{stage.value}:{drift.sequence}:{drift.found}",
+                "alias_drift",
+                f"the {stage.value} alias of {name} points at "
+                + ("nothing" if drift.found is None else f"v{drift.found}")
+                + " in the registry, moved outside Git; stratops last set "
+                + ("none" if drift.recorded is None else f"v{drift.recorded}"),
+                strategy=name,
+                stage=stage,
+                version=drift.found,
+                commit=commit,
+                recorded=drift.recorded,
+            )

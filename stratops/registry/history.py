@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from stratops.model.base import Stage
 from stratops.registry.errors import RegistryError
 from stratops.registry.models import AliasChange
 
@@ -55,3 +57,40 @@ def read_history(strategy: str, tags: Mapping[str, str]) -> list[AliasChange]:
 
 def next_sequence(history: list[AliasChange]) -> int:
     return max((change.sequence for change in history), default=0) + 1
+
+
+@dataclass(frozen=True)
+class AliasDrift:
+    """A stage alias that MLflow holds where stratops did not put it: moved by hand."""
+
+    strategy: str
+    stage: Stage
+    found: int | None  # the version MLflow's alias points at (None: the alias was deleted)
+    recorded: int | None  # the version stratops last set (None: never set, or cleared)
+    sequence: int  # of the last recorded change of this stage (0: none)
+
+
+def alias_drift(
+    strategy: str, aliases: Mapping[Stage, int], history: list[AliasChange]
+) -> list[AliasDrift]:
+    """The stages whose alias differs from the last change stratops recorded, in stage order."""
+    last: dict[Stage, AliasChange] = {change.stage: change for change in history}
+    return [
+        AliasDrift(
+            strategy=strategy,
+            stage=stage,
+            found=aliases.get(stage),
+            recorded=recorded,
+            sequence=last[stage].sequence if stage in last else 0,
+        )
+        for stage in Stage
+        if aliases.get(stage) != (recorded := last[stage].to_version if stage in last else None)
+    ]
+
+
+@dataclass(frozen=True)
+class ObservedAliases:
+    """The stage aliases as MLflow holds them, and those that drifted from the history."""
+
+    current: dict[str, dict[Stage, int]]
+    drift: list[AliasDrift]

@@ -26,7 +26,15 @@ from stratops.model.problems import Problem
 from stratops.registry.bundle import scan_bundle
 from stratops.registry.clock import Clock, WallClock
 from stratops.registry.errors import BadInput, EvidenceMismatch, NotFound, RegistryError
-from stratops.registry.history import history_key, new_entry_id, next_sequence, read_history
+from stratops.registry.history import (
+    AliasDrift,
+    ObservedAliases,
+    alias_drift,
+    history_key,
+    new_entry_id,
+    next_sequence,
+    read_history,
+)
 from stratops.registry.listing import DEFAULT_MAX_FILE_BYTES, NO_SIZE_LIMIT
 from stratops.registry.location import RegistryLocation
 from stratops.registry.manifest import MANIFEST_FILE
@@ -554,9 +562,13 @@ class Registry:
         aliases = self._registered_model(strategy).aliases or {}
         return {stage: int(aliases[stage.value]) for stage in Stage if stage.value in aliases}
 
-    def all_stage_aliases(self) -> dict[str, dict[Stage, int]]:
-        """Stage aliases of every registered strategy, in a few paged calls (not one per model)."""
+    def observe_stage_aliases(self) -> ObservedAliases:
+        """Stage aliases of every registered strategy, and where they drifted from the history.
+
+        A few paged calls (not one per model): the history is in the models' tags.
+        """
         found: dict[str, dict[Stage, int]] = {}
+        drift: list[AliasDrift] = []
         token = None
         with translated("list the registered strategies"):
             while True:
@@ -568,9 +580,11 @@ class Registry:
                         for stage in Stage
                         if stage.value in aliases
                     }
+                    history = read_history(model.name, model.tags or {})
+                    drift.extend(alias_drift(model.name, found[model.name], history))
                 token = page.token
                 if not token:
-                    return found
+                    return ObservedAliases(found, drift)
 
     def alias_history(self, strategy: str) -> list[AliasChange]:
         """Every stage alias change of the strategy, oldest first."""

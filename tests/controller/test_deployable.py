@@ -108,3 +108,19 @@ def test_a_deployment_replays_the_dataset_of_its_evidence(
         )
     finally:
         stop_deployments(desk)
+
+
+def test_evidence_tampered_after_deployment_blocks_its_restart(desk: Desk) -> None:
+    reconciler = desk.reconciler()
+    first = reconciler.tick()
+    assert [a.kind for a in first.applied] == [ActionKind.DEPLOY, ActionKind.SET_ALIAS]
+    run_id = desk.registry.get_version("btc-trend", 1).run_id
+    assert run_id is not None
+    stored = next((desk.root / ".stratops" / "artifacts").rglob(f"{run_id}/**/returns.parquet"))
+    stored.write_bytes(stored.read_bytes() + b"tampered")
+    assert not reconciler.tick().blocked  # running as declared: nothing to (re)start
+
+    desk.runtime().remove("btc-trend", Stage.PAPER, actor="test", reason="it died")
+    again = reconciler.tick()  # the same controller, which verified v1 before
+    assert again.blocked[("btc-trend", Stage.PAPER)].code == "evidence_mismatch"
+    assert again.applied == [] and desk.runtime().list() == []
