@@ -92,6 +92,11 @@ class Retry:
         return None
 
 
+def retry_after_seconds(header: str | None) -> float | None:
+    """An HTTP ``Retry-After`` in seconds; None when absent or not seconds (the date form)."""
+    return float(header) if header is not None and header.strip().isdigit() else None
+
+
 class RetriesExhausted(Unavailable):
     """The call still failed when retrying stopped; ``last`` is its last outcome.
 

@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from stratops.retry import RetriesExhausted, Retry, RetryPolicy, call_with_retries, schedule
+from stratops.retry import (
+    RetriesExhausted,
+    Retry,
+    RetryPolicy,
+    call_with_retries,
+    retry_after_seconds,
+    schedule,
+)
 from stratops.unavailable import Unavailable
 
 seconds = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -186,3 +193,11 @@ def test_the_last_attempt_carries_the_wait_the_server_asked_for() -> None:
 def test_a_retry_names_one_wait_at_most() -> None:
     with pytest.raises(ValueError, match="not both"):
         Retry(after=1, until=2)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("3", 3.0), (" 120 ", 120.0), (None, None), ("Wed, 21 Oct 2026 07:28:00 GMT", None)],
+)
+def test_retry_after_in_seconds(header: str | None, seconds: float | None) -> None:
+    assert retry_after_seconds(header) == seconds

@@ -32,7 +32,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from stratops.retry import Retry
+from stratops.retry import Retry, retry_after_seconds
 
 Json = dict[str, Any]
 
@@ -109,11 +109,6 @@ def retry_decision(outcome: object) -> Retry | None:
     return None
 
 
-def _seconds(header: str | None) -> float | None:
-    """A ``Retry-After`` in seconds (the form API servers send); None when absent or a date."""
-    return float(header) if header is not None and header.strip().isdigit() else None
-
-
 def _status_body(raw: str | None) -> tuple[str | None, str | None]:
     """(reason, message) of a Kubernetes ``Status`` body, when the body is one."""
     try:
@@ -186,7 +181,7 @@ class KubeApi:
             raise error(UNREACHABLE, "Unreachable", f"{self.host}: {exc}") from exc
         if not 200 <= response.status <= 299:
             reason, message = _status_body(data.decode("utf-8", errors="replace"))
-            retry_after = _seconds(response.headers.get("Retry-After"))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             raise error(response.status, reason or str(response.reason), message or "", retry_after)
         try:
             document = json.loads(data)

@@ -27,7 +27,13 @@ from typing import Any
 
 from stratops import __version__
 from stratops.gitops.errors import ForgeRejected, ForgeUnavailable
-from stratops.retry import RetriesExhausted, Retry, RetryPolicy, call_with_retries
+from stratops.retry import (
+    RetriesExhausted,
+    Retry,
+    RetryPolicy,
+    call_with_retries,
+    retry_after_seconds,
+)
 
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
@@ -54,9 +60,9 @@ def retry_decision(outcome: Response | Exception) -> Retry | None:
     if outcome.status >= 500:
         return Retry()
     if outcome.status in (403, 429):
-        retry_after = outcome.header("retry-after")
-        if retry_after is not None and retry_after.strip().isdigit():
-            return Retry(after=float(retry_after))
+        retry_after = retry_after_seconds(outcome.header("retry-after"))
+        if retry_after is not None:
+            return Retry(after=retry_after)
         if outcome.header("x-ratelimit-remaining") == "0":
             reset = outcome.header("x-ratelimit-reset")
             return Retry(until=float(reset)) if reset and reset.isdigit() else Retry()
