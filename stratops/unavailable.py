@@ -13,4 +13,6 @@ from __future__ import annotations
 class Unavailable(Exception):
     """A service is temporarily unavailable: the same call may succeed later."""
 
-    retry_after: float | None = None
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -17,6 +17,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from stratops import __version__
 from stratops.cli import help as help_style
+from stratops.cli.verbosity import VERBOSE_ENV, set_verbosity
 
 help_style.install()
 
@@ -127,10 +128,25 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _verbosity(value: bool) -> None:
+    # an option callback runs while the root options are parsed, before the command's module
+    # (and MLflow) is imported: the root callback itself would run too late
+    set_verbosity(value)
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    verbose: bool = typer.Option(
+        False,
+        "-v",
+        "--verbose",
+        envvar=VERBOSE_ENV,
+        callback=_verbosity,
+        help="Show what MLflow logs (INFO, WARNING) and its Python warnings; hidden otherwise. "
+        "Before the command: stratops -v register ...",
     ),
 ) -> None:
     """GitOps strategy registry and promotion controller."""

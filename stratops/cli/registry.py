@@ -6,7 +6,6 @@ unknown strategy or version, undeclared trials) or an unusable registry (unreach
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,8 +79,6 @@ def locate(tracking_uri: str | None, desk: Path | None) -> RegistryLocation:
 
 
 def open_registry(tracking_uri: str | None, desk: Path | None) -> Registry:
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     return Registry(locate(tracking_uri, desk))
 
 

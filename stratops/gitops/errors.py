@@ -112,10 +112,6 @@ class ForgeError(GitOpsError):
 class ForgeUnavailable(ForgeError, Unavailable):
     """Temporary: the same call may succeed later (after ``retry_after`` seconds, if known)."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        self.retry_after = retry_after
-        super().__init__(message)
-
 
 class ForgeRejected(ForgeError):
     """Permanent: repeating the call will not help; ``status`` is the HTTP status if any."""

@@ -11,7 +11,7 @@ Errors, by what the caller can do about them::
 
     ApiError                 every failure; ``verb``/``resource``/``namespace`` say of what
     ├── transient            status 0 (unreachable, timeout, dropped connection), 429, 5xx:
-    │                        :func:`with_retries` retries them with backoff
+    │                        :func:`retry_decision` retries them (:mod:`stratops.retry`)
     └── anything else        403 forbidden, 404, 409 conflict, 410 gone, 422 invalid: the
                              caller decides (re-read, relist, or report)
 
@@ -20,22 +20,21 @@ Vendor exceptions (``ApiException``, urllib3 errors) never leave this module.
 
 from __future__ import annotations
 
+import copy
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+
+from stratops.retry import Retry, retry_after_seconds
 
 Json = dict[str, Any]
-T = TypeVar("T")
 
 UNREACHABLE = 0  # ``ApiError.status`` when no HTTP response came back
 
@@ -84,6 +83,7 @@ class ApiError(Exception):
         resource: Resource,
         namespace: str,
         name: str | None,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
         self.reason = reason
@@ -92,6 +92,7 @@ class ApiError(Exception):
         self.resource = resource
         self.namespace = namespace
         self.name = name
+        self.retry_after = retry_after  # seconds a 429/503 asked to wait (Retry-After)
         target = resource.qualified + (f" {name}" if name else "")
         super().__init__(f"{verb} {target} in namespace {namespace}: {status} {reason}: {message}")
 
@@ -101,34 +102,11 @@ class ApiError(Exception):
         return self.status == UNREACHABLE or self.status == 429 or self.status >= 500
 
 
-class RetryPolicy(BaseModel):
-    """Bounded retries of transient errors: ``attempts`` calls, delays doubling to a cap."""
-
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
-    )
-
-    attempts: int = Field(4, ge=1, description="Calls in all, the first included.")
-    backoff_seconds: float = Field(0.5, ge=0, description="Delay before the second call.")
-    max_backoff_seconds: float = Field(8.0, ge=0, description="Cap of the doubling delay.")
-
-    def delay(self, retry: int) -> float:
-        """Delay before retry number ``retry`` (0 for the first retry)."""
-        return float(min(self.backoff_seconds * 2**retry, self.max_backoff_seconds))
-
-
-def with_retries(
-    call: Callable[[], T], policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep
-) -> T:
-    """``call()``, retried on transient :class:`ApiError`; the last error is raised."""
-    for retry in range(policy.attempts - 1):
-        try:
-            return call()
-        except ApiError as error:
-            if not error.transient:
-                raise
-        sleep(policy.delay(retry))
-    return call()
+def retry_decision(outcome: object) -> Retry | None:
+    """Retry transient :class:`ApiError` (with the wait a 429 or 503 asked for); else final."""
+    if isinstance(outcome, ApiError) and outcome.transient:
+        return Retry(after=outcome.retry_after)
+    return None
 
 
 def _status_body(raw: str | None) -> tuple[str | None, str | None]:
@@ -169,7 +147,9 @@ class KubeApi:
     ) -> Json:
         verb = _VERBS.get(method) or ("get" if name else "list")
 
-        def error(status: int, reason: str, message: str) -> ApiError:
+        def error(
+            status: int, reason: str, message: str, retry_after: float | None = None
+        ) -> ApiError:
             return ApiError(
                 status=status,
                 reason=reason,
@@ -178,6 +158,7 @@ class KubeApi:
                 resource=resource,
                 namespace=namespace,
                 name=name,
+                retry_after=retry_after,
             )
 
         try:
@@ -200,7 +181,8 @@ class KubeApi:
             raise error(UNREACHABLE, "Unreachable", f"{self.host}: {exc}") from exc
         if not 200 <= response.status <= 299:
             reason, message = _status_body(data.decode("utf-8", errors="replace"))
-            raise error(response.status, reason or str(response.reason), message or "")
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            raise error(response.status, reason or str(response.reason), message or "", retry_after)
         try:
             document = json.loads(data)
         except ValueError as exc:
@@ -257,12 +239,17 @@ class KubeConfigError(Exception):
 
 def api_client_from_kubeconfig(path: str | None = None, context: str | None = None) -> Any:
     """An ``ApiClient`` from a kubeconfig file (``$KUBECONFIG`` or ``~/.kube/config``)."""
+    configuration = k8s_client.Configuration()
     try:
-        return k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=path, context=context, persist_config=False
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=path,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
         )
     except (ConfigException, OSError) as exc:
         raise KubeConfigError(f"cannot load kubeconfig {path or '(default)'}: {exc}") from exc
+    return api_client_from_configuration(configuration)
 
 
 def api_client_in_cluster() -> Any:
@@ -272,9 +259,16 @@ def api_client_in_cluster() -> Any:
         k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except ConfigException as exc:
         raise KubeConfigError(f"not running in a Kubernetes pod: {exc}") from exc
-    return k8s_client.ApiClient(configuration)
+    return api_client_from_configuration(configuration)
 
 
 def api_client_from_configuration(configuration: Any) -> Any:
-    """An ``ApiClient`` for an explicit ``kubernetes.client.Configuration`` (a host URL)."""
+    """An ``ApiClient`` for a ``kubernetes.client.Configuration`` (kubeconfig, pod or a URL).
+
+    urllib3's own retries are switched off (a copy of ``configuration`` is changed): by default
+    it repeats failed connections and sleeps through any ``Retry-After``, unbounded, inside
+    one call. Retrying is :func:`retry_decision` under the runtime's policy, and only there.
+    """
+    configuration = copy.deepcopy(configuration)
+    configuration.retries = False
     return k8s_client.ApiClient(configuration)

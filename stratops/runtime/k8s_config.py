@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from stratops.model.base import DnsName
-from stratops.runtime.k8s_api import RetryPolicy
+from stratops.retry import RetryPolicy
 
 
 class _Config(BaseModel):

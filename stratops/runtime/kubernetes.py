@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from stratops.model.base import STAGE_ORDER, Stage
+from stratops.retry import RetriesExhausted, call_with_retries
 from stratops.runtime.base import (
     DeploymentSpec,
     DeploymentStatus,
@@ -55,7 +56,7 @@ from stratops.runtime.k8s_api import (
     api_client_from_configuration,
     api_client_from_kubeconfig,
     api_client_in_cluster,
-    with_retries,
+    retry_decision,
 )
 from stratops.runtime.k8s_config import KubernetesRuntimeConfig
 from stratops.runtime.k8s_objects import (
@@ -93,15 +94,25 @@ def _name_of(obj: Json) -> str:
     return str((obj.get("metadata") or {}).get("name"))
 
 
-def failure(error: ApiError, attempts: int) -> RuntimeFailure:
-    """The runtime error for an API error the runtime cannot handle itself."""
-    target = f"{error.resource.qualified} {error.name or ''}".rstrip()
-    if error.transient:
-        said = f"{error.status} {error.reason}" if error.status else "no response"
-        return RuntimeUnavailable(
-            f"Kubernetes API unavailable after {attempts} attempt(s) to {error.verb} {target} "
-            f"in namespace {error.namespace}: {said}: {error.message}"
-        )
+def _target(error: ApiError) -> str:
+    return f"{error.resource.qualified} {error.name or ''}".rstrip()
+
+
+def unavailable(gave_up: RetriesExhausted) -> RuntimeUnavailable:
+    """The runtime error for a transient API error that outlasted the retries."""
+    error = gave_up.last
+    assert isinstance(error, ApiError)  # retry_decision retries nothing else
+    said = f"{error.status} {error.reason}" if error.status else "no response"
+    return RuntimeUnavailable(
+        f"Kubernetes API unavailable after {gave_up.attempts} attempt(s) to {error.verb} "
+        f"{_target(error)} in namespace {error.namespace}: {said}: {error.message}",
+        retry_after=gave_up.retry_after,
+    )
+
+
+def rejection(error: ApiError) -> RuntimeRejected:
+    """The runtime error for a permanent API error the runtime cannot handle itself."""
+    target = _target(error)
     if error.status == 403:
         return RuntimeRejected(
             f"forbidden: cannot {error.verb} {error.resource.qualified} in namespace "
@@ -174,11 +185,15 @@ class KubernetesRuntime:
 
     def _api(self, call: Callable[[], T], handled: frozenset[int] = frozenset()) -> T:
         try:
-            return with_retries(call, self.config.retry, self.sleep)
+            return call_with_retries(
+                call, self.config.retry, classify=retry_decision, sleep=self.sleep
+            )
+        except RetriesExhausted as gave_up:
+            raise unavailable(gave_up) from gave_up.__cause__
         except ApiError as error:
             if error.status in handled:
                 raise
-            raise failure(error, self.config.retry.attempts) from error
+            raise rejection(error) from error
 
     def _get(self, resource: Resource, name: str) -> Json | None:
         return self._api(lambda: self.api.get(resource, self.namespace, name))

@@ -392,6 +392,7 @@ class Fault:
     drop: bool = False
     delay: float = 0.0
     message: str = ""
+    retry_after: int | None = None
 
 
 @dataclass
@@ -474,10 +475,16 @@ class FakeApiServer:
         delay: float = 0.0,
         times: int = 1,
         message: str = "",
+        retry_after: int | None = None,
     ) -> None:
-        """The next ``times`` ``verb`` requests on ``resource`` fail (status or drop) or wait."""
+        """The next ``times`` ``verb`` requests on ``resource`` fail (status or drop) or wait.
+
+        ``retry_after``: the failure asks the client to wait, as a throttling API server does
+        (``Retry-After`` header and the Status's ``details.retryAfterSeconds``).
+        """
+        fault = Fault(verb, resource, times, status, drop, delay, message, retry_after)
         with self._lock:
-            self._faults.append(Fault(verb, resource, times, status, drop, delay, message))
+            self._faults.append(fault)
 
     def before(self, verb: str, resource: str, run: Callable[[], None], times: int = 1) -> None:
         """Run ``run`` just before the next ``times`` ``verb`` requests on ``resource``."""
@@ -858,7 +865,11 @@ class FakeApiServer:
                 return -1, {}
             if fault is not None and fault.status is not None:
                 reason = _FAULT_REASONS.get(fault.status, "InternalError")
-                raise ApiStatus(fault.status, reason, fault.message or f"injected {fault.status}")
+                details = (
+                    {} if fault.retry_after is None else {"retryAfterSeconds": fault.retry_after}
+                )
+                message = fault.message or f"injected {fault.status}"
+                raise ApiStatus(fault.status, reason, message, details)
             hook: Hook | None = self._take(self._hooks, verb, kind.plural)
             if hook is not None:
                 hook.run()
@@ -893,6 +904,9 @@ class FakeApiServer:
                 status, body = result
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                retry_after = (body.get("details") or {}).get("retryAfterSeconds")
+                if body.get("kind") == "Status" and retry_after is not None:
+                    self.send_header("Retry-After", str(retry_after))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -11,8 +11,8 @@ from kubernetes import client
 
 from stratops.model.base import Stage
 from stratops.model.strategy import HaltBehaviour
+from stratops.retry import RetryPolicy
 from stratops.runtime.base import DeploymentSpec
-from stratops.runtime.k8s_api import RetryPolicy
 from stratops.runtime.k8s_config import KubernetesRuntimeConfig
 
 DEPLOY = Path(__file__).resolve().parents[2] / "manifests" / "deploy"

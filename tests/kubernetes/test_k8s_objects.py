@@ -15,7 +15,6 @@ from k8s_helpers import T0, make_spec, runtime_config
 
 from stratops.model.base import DNS_LABEL_PATTERN, Stage
 from stratops.runtime.base import DeploymentState
-from stratops.runtime.k8s_api import RetryPolicy
 from stratops.runtime.k8s_config import Resources
 from stratops.runtime.k8s_objects import (
     CONFIG_DIGEST,
@@ -295,8 +294,3 @@ def test_restart_needed() -> None:
     assert restart_needed(
         failing, desired, config_rewritten=False, now=LATER, unavailable_after=after
     )
-
-
-def test_backoff_doubles_up_to_its_cap() -> None:
-    policy = RetryPolicy(attempts=6, backoff_seconds=0.5, max_backoff_seconds=2)
-    assert [policy.delay(retry) for retry in range(5)] == [0.5, 1.0, 2.0, 2.0, 2.0]

@@ -14,6 +14,7 @@ from k8s_helpers import NAMESPACE, TOKEN, FakeClock, configuration, make_spec, r
 
 from stratops.controller.plan import ActionKind, plan
 from stratops.model.base import Stage
+from stratops.retry import RetryPolicy
 from stratops.runtime.base import (
     DeploymentSpec,
     DeploymentState,
@@ -21,7 +22,6 @@ from stratops.runtime.base import (
     RuntimeRejected,
     RuntimeUnavailable,
 )
-from stratops.runtime.k8s_api import RetryPolicy
 from stratops.runtime.k8s_objects import (
     HALT_REASON,
     HALTED_AT,
@@ -407,6 +407,19 @@ def test_transient_server_errors_are_retried(
     apiserver.inject("get", "deployments", status=503, times=2)
     assert runtime.deploy(make_spec(), **ACTOR).state is DeploymentState.RUNNING
     assert sleeps == [0.01, 0.02]
+
+
+def test_throttling_waits_as_long_as_the_api_server_asks(
+    runtime: KubernetesRuntime, apiserver: FakeApiServer, sleeps: list[float]
+) -> None:
+    apiserver.inject("get", "deployments", status=429, retry_after=2)
+    assert runtime.deploy(make_spec(), **ACTOR).state is DeploymentState.RUNNING
+    assert sleeps == [2.0]
+    apiserver.inject("get", "deployments", status=429, retry_after=600, times=9)
+    with pytest.raises(RuntimeUnavailable, match=r"after 1 attempt.*429") as caught:
+        runtime.deploy(make_spec(), **ACTOR)
+    assert caught.value.retry_after == 600.0  # over maxWaitSeconds: not slept
+    assert sleeps == [2.0]
 
 
 def test_dropped_connections_become_unavailable(

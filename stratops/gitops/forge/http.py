@@ -1,10 +1,11 @@
 """A small JSON REST client (standard library only): retries, rate limits, pagination.
 
-- 5xx answers and network failures are retried with exponential backoff;
+- 5xx answers and network failures are retried with exponential backoff
+  (:mod:`stratops.retry`, :data:`FORGE_RETRY` unless the client is given another policy);
 - 403/429 with ``Retry-After`` (a secondary rate limit) wait that long, and 403/429 with
   ``x-ratelimit-remaining: 0`` (the primary limit) wait until ``x-ratelimit-reset``;
-- a wait longer than :attr:`RetryPolicy.max_wait` is not slept: the call fails at once with
-  :class:`ForgeUnavailable` carrying ``retry_after``;
+- a wait longer than the policy's ``max_wait_seconds`` is not slept: the call fails at once
+  with :class:`ForgeUnavailable` carrying ``retry_after``;
 - any other 4xx is :class:`ForgeRejected` with the server's message;
 - :meth:`RestClient.paginate` follows the ``Link: <...>; rel="next"`` header, and only to the
   configured base URL, so the token never leaves for another host.
@@ -26,6 +27,13 @@ from typing import Any
 
 from stratops import __version__
 from stratops.gitops.errors import ForgeRejected, ForgeUnavailable
+from stratops.retry import (
+    RetriesExhausted,
+    Retry,
+    RetryPolicy,
+    call_with_retries,
+    retry_after_seconds,
+)
 
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
@@ -40,27 +48,24 @@ class Response:
         return self.headers.get(name.lower())
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 5
-    backoff: float = 0.5  # seconds before the first retry, doubled each time
-    max_wait: float = 60.0  # waits beyond this are not slept: the call fails, retry_after set
+FORGE_RETRY = RetryPolicy(attempts=5)  # waits 0.5, 1, 2, 4 s
 
 
-def retry_delay(
-    response: Response | None, attempt: int, policy: RetryPolicy, now: float
-) -> float | None:
-    """Seconds to wait before trying again (``response`` None: no answer), None: do not retry."""
-    backoff = policy.backoff * 2.0**attempt
-    if response is None or response.status >= 500:
-        return backoff
-    if response.status in (403, 429):
-        retry_after = response.header("retry-after")
-        if retry_after is not None and retry_after.strip().isdigit():
-            return float(retry_after)
-        if response.header("x-ratelimit-remaining") == "0":
-            reset = response.header("x-ratelimit-reset")
-            return max(0.0, float(reset) - now) if reset and reset.isdigit() else backoff
+def retry_decision(outcome: Response | Exception) -> Retry | None:
+    """Whether an answer (or a failure to get one) is worth another call, and when."""
+    if isinstance(outcome, OSError):  # no answer: unreachable, refused, timed out
+        return Retry()
+    if isinstance(outcome, Exception) or outcome.status < 400:
+        return None
+    if outcome.status >= 500:
+        return Retry()
+    if outcome.status in (403, 429):
+        retry_after = retry_after_seconds(outcome.header("retry-after"))
+        if retry_after is not None:
+            return Retry(after=retry_after)
+        if outcome.header("x-ratelimit-remaining") == "0":
+            reset = outcome.header("x-ratelimit-reset")
+            return Retry(until=float(reset)) if reset and reset.isdigit() else Retry()
     return None
 
 
@@ -73,7 +78,7 @@ def next_link(link: str | None) -> str | None:
 class RestClient:
     base_url: str
     token: str = field(repr=False)
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = FORGE_RETRY
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
     timeout: float = 30.0
@@ -89,22 +94,23 @@ class RestClient:
         """``path`` under the base URL (or a URL the server gave, under the same base)."""
         url = self._url(path, params)
         data = None if body is None else json.dumps(body).encode()
-        for attempt in range(self.retry.attempts):
-            response, failure = self._send(method, url, data)
-            if response is not None and response.status < 400:
-                return response
-            delay = retry_delay(response, attempt, self.retry, self.clock())
-            why = failure or _message(response)
-            if delay is None:
-                assert response is not None
-                raise ForgeRejected(f"{method} {_path(url)}: {why}", response.status)
-            if attempt + 1 == self.retry.attempts or delay > self.retry.max_wait:
-                raise ForgeUnavailable(
-                    f"{method} {_path(url)}: {why} (after {attempt + 1} attempt(s))",
-                    retry_after=delay,
-                )
-            self.sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        try:
+            response = call_with_retries(
+                lambda: self._send(method, url, data),
+                self.retry,
+                classify=retry_decision,
+                sleep=self.sleep,
+                clock=self.clock,
+            )
+        except RetriesExhausted as gave_up:
+            raise ForgeUnavailable(
+                f"{method} {_path(url)}: {_message(gave_up.last)} "
+                f"(after {gave_up.attempts} attempt(s))",
+                retry_after=gave_up.retry_after,
+            ) from gave_up
+        if response.status >= 400:
+            raise ForgeRejected(f"{method} {_path(url)}: {_message(response)}", response.status)
+        return response
 
     def paginate(self, path: str, params: Mapping[str, str | int] | None = None) -> list[Any]:
         """Every item of a list endpoint, following ``rel="next"`` links."""
@@ -131,7 +137,8 @@ class RestClient:
             url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
         return url
 
-    def _send(self, method: str, url: str, data: bytes | None) -> tuple[Response | None, str]:
+    def _send(self, method: str, url: str, data: bytes | None) -> Response:
+        """One HTTP exchange; no answer at all raises ``OSError`` (``URLError`` is one)."""
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Accept", "application/vnd.github+json")
         request.add_header("Authorization", f"Bearer {self.token}")
@@ -144,22 +151,21 @@ class RestClient:
                 status, headers, raw = answer.status, answer.headers, answer.read()
         except urllib.error.HTTPError as exc:
             status, headers, raw = exc.code, exc.headers, exc.read()
-        except (urllib.error.URLError, OSError) as exc:
-            return None, f"no answer ({getattr(exc, 'reason', exc)})"
         try:
             decoded = json.loads(raw) if raw else None
         except ValueError:
             decoded = raw.decode("utf-8", "replace")
-        return Response(status, {k.lower(): v for k, v in headers.items()}, decoded), ""
+        return Response(status, {k.lower(): v for k, v in headers.items()}, decoded)
 
 
 def _path(url: str) -> str:
     return urllib.parse.urlsplit(url).path
 
 
-def _message(response: Response | None) -> str:
-    if response is None:
-        return "no answer"
+def _message(response: object) -> str:
+    """What the server said, or (an ``OSError``) why it said nothing."""
+    if not isinstance(response, Response):
+        return f"no answer ({getattr(response, 'reason', response)})"
     body = response.body
     if isinstance(body, dict):
         message = str(body.get("message", ""))

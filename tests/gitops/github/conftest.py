@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from stratops.gitops.forge.github import GitHubForge
-from stratops.gitops.forge.http import RestClient, RetryPolicy
+from stratops.gitops.forge.http import RestClient
 from stratops.gitops.scaffold import Scaffold
 
 from .fake import FakeGitHub
@@ -43,9 +43,7 @@ def connect(github: FakeGitHub, sleeps: Sleeps) -> Connect:
         login: str, base_url: str | None = None, clock: float = 1_700_000_000.0
     ) -> GitHubForge:
         token = next(token for token, user in TOKENS.items() if user == login)
-        client = RestClient(
-            base_url or github.base_url, token, RetryPolicy(), sleep=sleeps, clock=lambda: clock
-        )
+        client = RestClient(base_url or github.base_url, token, sleep=sleeps, clock=lambda: clock)
         return GitHubForge(client, REPOSITORY)
 
     return as_user
