@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from desks import Desk, make_desk, save_trend_model, stop_deployments
+from desks import Desk, copy_desk, make_desk, save_trend_model, stop_deployments
 
 from stratops.model.base import StrategyType
 from stratops.registry.location import resolve_location
@@ -27,10 +27,20 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
+@pytest.fixture(scope="session")
+def template_desk(
+    tmp_path_factory: pytest.TempPathFactory, trend_model: Path, bundle: Path
+) -> Desk:
+    """Made once per session (two versions registered); each test gets a copy."""
+    folder = tmp_path_factory.mktemp("template") / "desk"
+    location = resolve_location(None, environ={}, desk=lambda: folder)
+    return make_desk(folder, location, bundle, trend_model)
+
+
 @pytest.fixture
-def desk(tmp_path: Path, trend_model: Path, bundle: Path) -> Iterator[Desk]:
+def desk(tmp_path: Path, template_desk: Desk) -> Iterator[Desk]:
     folder = tmp_path / "desk"
     location = resolve_location(None, environ={}, desk=lambda: folder)
-    made = make_desk(folder, location, bundle, trend_model)
+    made = copy_desk(template_desk, folder, location)
     yield made
     stop_deployments(made)

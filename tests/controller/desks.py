@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +20,7 @@ from stratops.gitops.git import GitRepo
 from stratops.gitops.plan import PromotionRequest
 from stratops.gitops.promote import promote
 from stratops.gitops.pulls import merge_pull_request, review_pull_request
-from stratops.gitops.scaffold import init_desk
+from stratops.gitops.scaffold import REMOTE_PATH, init_desk
 from stratops.model.base import Stage, StrategyType
 from stratops.paper.datasets import load_dataset
 from stratops.paper.strategies import strategy_spec
@@ -94,6 +97,34 @@ def make_desk(
             "btc-trend", strategy_type=StrategyType.TREND, evidence=bundle, model_path=model
         )
     return Desk(scaffold.root, repo, forge, registry)
+
+
+def copy_desk(template: Desk, folder: Path, location: RegistryLocation) -> Desk:
+    """A copy of ``template`` at ``folder``: its own remote, forge and MLflow, nothing shared.
+
+    Making a desk registers versions in MLflow (seconds); copying one takes milliseconds. The
+    copy's absolute paths (the git remote, MLflow's artifact locations) are moved to the copy.
+    """
+    shutil.copytree(template.root, folder, symlinks=True)
+    old, new = str(template.root), str(folder)
+    subprocess.run(
+        ["git", "remote", "set-url", "origin", str(folder / REMOTE_PATH)], cwd=folder, check=True
+    )
+    database = folder / ".stratops" / "mlflow.db"
+    with sqlite3.connect(database) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for column in db.execute(f"PRAGMA table_info('{table}')").fetchall():
+                if column[2].upper().startswith(("VARCHAR", "TEXT")):
+                    db.execute(
+                        f'UPDATE "{table}" SET "{column[1]}" = replace("{column[1]}", ?, ?) '
+                        f'WHERE instr("{column[1]}", ?) > 0',
+                        (old, new, old),
+                    )
+    repo = GitRepo(folder)
+    forge = open_forge(repo, ForgeKind.LOCAL, {})
+    assert isinstance(forge, LocalForge)
+    return Desk(folder, repo, forge, Registry(location))
 
 
 def save_trend_model(path: Path) -> Path:

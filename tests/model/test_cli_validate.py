@@ -53,13 +53,6 @@ def test_table_output_names_file_line_and_field(tmp_path: Path) -> None:
     assert "required field is missing" in result.stderr
 
 
-def test_demo_shows_the_example_desk() -> None:
-    result = CliRunner().invoke(app, ["demo"])
-    assert result.exit_code == 0, result.output
-    for expected in ("btc-trend", "eth-btc-mean", "desk-policy", "trend-canary"):
-        assert expected in result.stdout
-
-
 def test_version_flag() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
