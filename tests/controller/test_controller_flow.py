@@ -43,7 +43,6 @@ def test_promotion_flow_from_paper_to_canary(desk: Desk) -> None:
     assert idle.plan is not None and idle.plan.empty
     assert actions(desk) == ["deploy", "set_alias"]
 
-    time.sleep(2.1)  # the policy wants one second in paper (as-of is in whole seconds)
     merge = desk.promote_and_merge(1, Stage.CANARY, 50_000)
     promoted = desk.reconciler().tick()
     assert promoted.head == merge
@@ -133,7 +132,6 @@ def test_audit_log_is_replicated_to_the_remote(desk: Desk) -> None:
 
 def test_direct_push_that_raises_an_allocation_is_refused(desk: Desk) -> None:
     desk.reconciler().tick()
-    time.sleep(2.1)
     desk.promote_and_merge(1, Stage.CANARY, 50_000)
     desk.reconciler().tick()
     desk.repo.run("pull", "--quiet", "--ff-only", "origin", "main")
@@ -150,7 +148,6 @@ def test_direct_push_that_raises_an_allocation_is_refused(desk: Desk) -> None:
 
 def test_gate_report_that_no_longer_matches_is_refused(desk: Desk) -> None:
     desk.reconciler().tick()
-    time.sleep(2.1)
     merge = desk.promote_and_merge(1, Stage.CANARY, 50_000)
     # After the merge, someone edits what the registry recorded for the version: the report
     # the controller recomputes no longer has the digest CI approved.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import urllib.request
 
 import pytest
@@ -30,7 +29,6 @@ def test_registry_down_defers_promotions_and_aliases(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     desk.reconciler().tick()
-    time.sleep(2.1)
     desk.promote_and_merge(1, Stage.CANARY, 50_000)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     down = build_reconciler(
@@ -53,7 +51,6 @@ def test_registry_down_defers_promotions_and_aliases(
 
 def test_forge_down_defers_promotions(desk: Desk) -> None:
     desk.reconciler().tick()
-    time.sleep(2.1)
     desk.promote_and_merge(1, Stage.CANARY, 50_000)
     records = desk.forge.root
     aside = records.with_name("forge-aside")

@@ -7,7 +7,6 @@ nothing but the tracking URI differs from the embedded default.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,7 +37,6 @@ def test_promotion_reconciled_against_postgres(desk: Desk) -> None:
     assert desk.registry.location.tracking_uri.startswith("http://127.0.0.1:")
     first = desk.reconciler().tick()
     assert [a.kind.value for a in first.applied] == ["deploy", "set_alias"]
-    time.sleep(2.1)  # the policy wants one second in paper (as-of is in whole seconds)
     desk.promote_and_merge(1, Stage.CANARY, 50_000)
     promoted = desk.reconciler().tick()
     assert not promoted.refused, promoted.refused
