@@ -19,10 +19,11 @@ from stratops.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_NEGATIVE,
     OUTPUT_OPTION,
+    FreeText,
     OutputFormat,
+    emit,
     fail,
     new_table,
-    print_json,
     render_problems,
     stdout,
 )
@@ -236,10 +237,9 @@ def _report_once(result: TickResult | None, runtime: Runtime, output: OutputForm
     declared deployment is blocked (its version is not registered or its evidence is altered).
     """
     running = runtime.list()
-    if output is OutputFormat.JSON:
-        payload = {} if result is None else summary(result)
-        print_json({**payload, "deployments": [_deployment_json(s) for s in running]})
-    else:
+    payload = {} if result is None else summary(result)
+
+    def human() -> None:
         for status in running:
             stdout.print(deployment_line(status), highlight=False, markup=False)
         if not running:
@@ -264,6 +264,8 @@ def _report_once(result: TickResult | None, runtime: Runtime, output: OutputForm
                     highlight=False,
                     markup=False,
                 )
+
+    emit({**payload, "deployments": [_deployment_json(s) for s in running]}, output, human)
     if result is None or result.failed or result.blocked:
         raise typer.Exit(EXIT_NEGATIVE)
 
@@ -319,16 +321,7 @@ def controller_plan(
     """
     result = _reconciler(desk_root(desk), tracking_uri, forge, None, 3600.0).preview(fetch=fetch)
     actions = [] if result.plan is None else result.plan.actions
-    if output is OutputFormat.JSON:
-        print_json(
-            {
-                **summary(result),
-                "actions": [a.model_dump(mode="json", exclude={"spec"}) for a in actions],
-            }
-        )
-        return
-    stdout.print(f"main at {(result.head or '?')[:12]}: {len(actions)} action(s)")
-    table = new_table("Plan", "#", "action", "deployment", "version", "why")
+    table = new_table("Plan", "#", "action", "deployment", "version", FreeText("why"))
     for number, action in enumerate(actions, start=1):
         before = "" if action.from_version is None else f"v{action.from_version} → "
         after = "-" if action.version is None else f"v{action.version}"
@@ -339,12 +332,21 @@ def controller_plan(
             f"{before}{after}",
             action.reason,
         )
-    if actions:
-        stdout.print(table)
-    for name, (stage, version, verdict) in result.refused.items():
-        stdout.print(f"[red]refused[/] {name} v{version} → {stage.value}: {verdict.reason}")
-    for problem in result.problems:
-        stdout.print(f"[yellow]problem[/] {problem}")
+
+    def human() -> None:
+        stdout.print(f"main at {(result.head or '?')[:12]}: {len(actions)} action(s)")
+        if actions:
+            stdout.print(table)
+        for name, (stage, version, verdict) in result.refused.items():
+            stdout.print(f"[red]refused[/] {name} v{version} → {stage.value}: {verdict.reason}")
+        for problem in result.problems:
+            stdout.print(f"[yellow]problem[/] {problem}")
+
+    planned = {
+        **summary(result),
+        "actions": [a.model_dump(mode="json", exclude={"spec"}) for a in actions],
+    }
+    emit(planned, output, human)
 
 
 def _audit_path(desk: Path | None) -> Path:
@@ -368,11 +370,9 @@ def audit_log(
         for e in AuditLog(_audit_path(desk)).events()
         if strategy is None or e.strategy == strategy
     ]
-    if output is OutputFormat.JSON:
-        print_json([e.model_dump(mode="json") for e in events])
-        return
     table = new_table(
-        f"Audit log: {len(events)} event(s)", "#", "at", "action", "deployment", "commit", "why"
+        f"Audit log: {len(events)} event(s)",
+        *("#", "at", "action", "deployment", "commit", FreeText("why")),
     )
     for e in events:
         where = "-" if e.strategy is None else f"{e.strategy}/{e.stage or '*'}"
@@ -385,7 +385,7 @@ def audit_log(
             (e.commit or "")[:12],
             e.reason,
         )
-    stdout.print(table)
+    emit([e.model_dump(mode="json") for e in events], output, lambda: stdout.print(table))
 
 
 def audit_verify(
@@ -393,6 +393,7 @@ def audit_verify(
     remote: bool = typer.Option(
         True, "--remote/--no-remote", help=f"Also compare with the replica on {AUDIT_BRANCH}."
     ),
+    output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Check the hash chain; exit 1 naming the first broken link.
 
@@ -400,18 +401,33 @@ def audit_verify(
     """
     path = _audit_path(desk)
     broken = verify_chain(path)
-    if broken is not None:
-        fail(f"{path}:{broken.line}: broken link at event {broken.sequence}: {broken.message}", 1)
-    count = len(AuditLog(path).events())
-    if remote:
+    rewritten = False
+    if broken is None and remote:
         try:
             _, replica = remote_audit(GitRepo.discover(desk_root(desk)))
         except GitError as exc:
             fail(f"cannot read the replica on {AUDIT_BRANCH}: {exc}", EXIT_BAD_INPUT)
         local = path.read_bytes() if path.exists() else b""
-        if not local.startswith(replica):
-            fail(
-                f"{AUDIT_BRANCH}:{AUDIT_FILE} is not a prefix of {path}: a log was rewritten",
-                EXIT_NEGATIVE,
-            )
-    stdout.print(f"[green]audit log intact:[/] {count} event(s), chain verified")
+        rewritten = not local.startswith(replica)
+    count = None if broken is not None else len(AuditLog(path).events())
+    verdict = {
+        "ok": broken is None and not rewritten,
+        "log": str(path),
+        "events": count,
+        "brokenLink": None if broken is None else broken.model_dump(),
+        "replicaChecked": remote and broken is None,
+        "replicaRewritten": rewritten,
+    }
+
+    def human() -> None:
+        if verdict["ok"]:
+            stdout.print(f"[green]audit log intact:[/] {count} event(s), chain verified")
+
+    emit(verdict, output, human)
+    if broken is not None:
+        fail(f"{path}:{broken.line}: broken link at event {broken.sequence}: {broken.message}", 1)
+    if rewritten:
+        fail(
+            f"{AUDIT_BRANCH}:{AUDIT_FILE} is not a prefix of {path}: a log was rewritten",
+            EXIT_NEGATIVE,
+        )

@@ -12,6 +12,7 @@ from rich.table import Table
 from stratops.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_NEGATIVE,
+    FreeText,
     fail,
     new_table,
     render_problems,
@@ -64,7 +65,8 @@ def desk_tables(desk: Desk) -> list[Table]:
     policy = desk.policy
     if policy is not None:
         gates = new_table(
-            f"Gate policy {policy.name}", *("type", "target", "gates", "latency p50/p99/p99.9 ms")
+            f"Gate policy {policy.name}",
+            *("type", "target", FreeText("gates"), "latency p50/p99/p99.9 ms"),
         )
         for strategy_type, rules in sorted(policy.spec.rules.items()):
             budget = policy.spec.latency_budgets.get(strategy_type)
@@ -78,7 +80,7 @@ def desk_tables(desk: Desk) -> list[Table]:
         tables.append(gates)
     analysis = new_table(
         "Canary analysis: thresholds peak / normal / thin liquidity",
-        *("template", "window", "metrics", "halt on"),
+        *("template", "window", FreeText("metrics"), FreeText("halt on")),
     )
     for name, template in sorted(desk.templates.items()):
         metrics = "; ".join(

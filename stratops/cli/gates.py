@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -11,9 +10,10 @@ import typer
 from stratops.cli.desk import DESK_OPTION, desk_root
 from stratops.cli.output import (
     EXIT_NEGATIVE,
-    OutputFormat,
+    REPORT_OPTION,
+    ReportFormat,
+    emit,
     fail,
-    print_json,
     render_problems,
 )
 from stratops.cli.registry import TRACKING_URI_OPTION, open_registry, registry_errors
@@ -25,11 +25,6 @@ from stratops.gitops.git import GitRepo
 from stratops.gitops.snapshot import MANIFESTS
 from stratops.model.base import Stage
 from stratops.model.policy import GatePolicy
-
-
-class ReportFormat(StrEnum):
-    MARKDOWN = "markdown"
-    JSON = "json"
 
 
 def head_author_date(folder: Path) -> datetime | None:
@@ -73,9 +68,7 @@ def evaluate_command(
     ),
     tracking_uri: str = TRACKING_URI_OPTION,
     desk_folder: Path | None = DESK_OPTION,
-    output: ReportFormat = typer.Option(
-        ReportFormat.MARKDOWN, "--output", "-o", help="markdown for a PR, json for scripts."
-    ),
+    output: ReportFormat = REPORT_OPTION,
 ) -> None:
     """Evaluate the gates of STRATEGY VERSION for a promotion to --to.
 
@@ -116,16 +109,12 @@ def evaluate_command(
         as_of=moment,
         policy=policy,
     )
-    json_errors = OutputFormat.JSON if output is ReportFormat.JSON else OutputFormat.TABLE
-    with registry_errors(json_errors, tracking_uri, desk_folder):
+    with registry_errors(output, tracking_uri, desk_folder):
         registry = open_registry(tracking_uri, desk_folder)
         try:
             report = evaluate_request(registry, request)
         except UnknownVersion as exc:
             fail(str(exc))
-    if output is ReportFormat.JSON:
-        print_json(report.to_json())
-    else:
-        typer.echo(report.markdown())
+    emit(report.to_json(), output, lambda: typer.echo(report.markdown()))
     if not report.passed:
         raise typer.Exit(EXIT_NEGATIVE)

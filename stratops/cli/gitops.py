@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -28,10 +29,13 @@ from stratops.cli.output import (
     EXIT_NEGATIVE,
     EXIT_RETRY,
     OUTPUT_OPTION,
+    REPORT_OPTION,
+    FreeText,
     OutputFormat,
+    ReportFormat,
+    emit,
     fail,
     new_table,
-    print_json,
     render_problems,
     stderr,
     stdout,
@@ -46,7 +50,7 @@ from stratops.gitops.errors import (
 )
 from stratops.gitops.evaluation import GateEvaluator
 from stratops.gitops.forge.base import Forge
-from stratops.gitops.forge.models import NewReview, PullRequest, PullState, ReviewState
+from stratops.gitops.forge.models import NewReview, PullState, ReviewState
 from stratops.gitops.forge.select import ForgeKind, open_forge
 from stratops.gitops.gates_check import check_gates, publish
 from stratops.gitops.git import GitRepo
@@ -70,11 +74,6 @@ AS_OPTION = typer.Option(
     None, "--as", help="Who acts (default: the forge's user, git config user.name, or $USER)."
 )
 NUMBER_ARGUMENT = typer.Argument(..., min=1, help="Pull request number.")
-
-
-class CheckOutput(StrEnum):
-    MARKDOWN = "markdown"
-    JSON = "json"
 
 
 class ListState(StrEnum):
@@ -181,18 +180,14 @@ class _Commands:
                 as_of=as_of,
             )
         pull = done.pull_request
-        if output is OutputFormat.JSON:
-            print_json(
-                {
-                    "branch": done.plan.branch,
-                    "commit": done.commit,
-                    "opened": done.opened,
-                    "pullRequest": pull.model_dump(mode="json") if pull else None,
-                    "gateReport": done.report.to_json(),
-                }
-            )
-        else:
-            typer.echo(done.report.markdown())
+        promoted = {
+            "branch": done.plan.branch,
+            "commit": done.commit,
+            "opened": done.opened,
+            "pullRequest": pull.model_dump(mode="json") if pull else None,
+            "gateReport": done.report.to_json(),
+        }
+        emit(promoted, output, lambda: typer.echo(done.report.markdown()))
         if pull is None:
             fail("the gates fail: nothing was pushed and no pull request opened", EXIT_NEGATIVE)
         verb = "opened" if done.opened else "updated"
@@ -203,9 +198,7 @@ class _Commands:
         base: str = typer.Option(..., "--base", help="Base commit or branch (e.g. origin/main)."),
         head: str = typer.Option("HEAD", "--head", help="Head commit or branch."),
         desk: Path | None = DESK_OPTION,
-        output: CheckOutput = typer.Option(
-            CheckOutput.MARKDOWN, "--output", "-o", help="markdown (for a PR) or json."
-        ),
+        output: ReportFormat = REPORT_OPTION,
         publish_to: bool = typer.Option(
             False,
             "--publish",
@@ -229,10 +222,7 @@ class _Commands:
                 numbers = publish(host, result, _who(repo, host, None))
                 stderr.print(f"published to pull request(s): {numbers or 'none open'}")
         markdown = result.markdown()
-        if output is CheckOutput.JSON:
-            print_json(result.to_json())
-        else:
-            typer.echo(markdown)
+        emit(result.to_json(), output, lambda: typer.echo(markdown))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary:
             with open(summary, "a", encoding="utf-8") as out:
@@ -249,6 +239,7 @@ def init(
         help="Manifests to start from (strategies/, policy/, analysis/). Default: the example "
         "desk.",
     ),
+    output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Scaffold a desk repository with a local remote and forge, from the example desk.
 
@@ -256,31 +247,25 @@ def init(
     """
     with _handled():
         made = init_desk(directory, manifests or example_manifests())
-    stdout.print(f"[green]desk ready:[/] {made.root} (main at {made.commit[:12]})")
-    stdout.print(f"origin: {made.remote}\npull requests: {made.forge}\n")
-    stdout.print(
-        "next steps (the README's quick start):\n"
-        f"  cd {made.root}\n"
-        "  stratops backtest --strategy trend --data binance-1h --sweep "
-        "--evidence-out ../evidence --model-out ../model\n"
-        "  stratops register btc-trend --type trend --evidence ../evidence --model ../model\n"
-        "  stratops promote btc-trend 1 --to paper --reason 'why'   # opens a pull request\n"
-        "  stratops pr approve 1 --as REVIEWER                      # not the author\n"
-        "  stratops pr merge 1\n"
-        "  stratops controller run --once                           # starts paper trading",
-        highlight=False,
-        markup=False,
-    )
 
+    def human() -> None:
+        stdout.print(f"[green]desk ready:[/] {made.root} (main at {made.commit[:12]})")
+        stdout.print(f"origin: {made.remote}\npull requests: {made.forge}\n")
+        stdout.print(
+            "next steps (the README's quick start):\n"
+            f"  cd {made.root}\n"
+            "  stratops backtest --strategy trend --data binance-1h --sweep "
+            "--evidence-out ../evidence --model-out ../model\n"
+            "  stratops register btc-trend --type trend --evidence ../evidence --model ../model\n"
+            "  stratops promote btc-trend 1 --to paper --reason 'why'   # opens a pull request\n"
+            "  stratops pr approve 1 --as REVIEWER                      # not the author\n"
+            "  stratops pr merge 1\n"
+            "  stratops controller run --once                           # starts paper trading",
+            highlight=False,
+            markup=False,
+        )
 
-def _pull_rows(pulls: list[PullRequest], output: OutputFormat) -> None:
-    if output is OutputFormat.JSON:
-        print_json([pull.model_dump(mode="json") for pull in pulls])
-        return
-    table = new_table("Pull requests", "#", "state", "title", "author", "branch")
-    for pull in pulls:
-        table.add_row(str(pull.number), pull.state.value, pull.title, pull.author, pull.head_branch)
-    stdout.print(table)
+    emit(asdict(made), output, human)
 
 
 def pr_list(
@@ -298,7 +283,10 @@ def pr_list(
         pulls = host.list_pull_requests(
             state=None if state is ListState.ALL else PullState(state.value)
         )
-    _pull_rows(pulls, output)
+    table = new_table("Pull requests", "#", "state", FreeText("title"), "author", "branch")
+    for pull in pulls:
+        table.add_row(str(pull.number), pull.state.value, pull.title, pull.author, pull.head_branch)
+    emit([pull.model_dump(mode="json") for pull in pulls], output, lambda: stdout.print(table))
 
 
 def pr_show(
@@ -316,37 +304,40 @@ def pr_show(
         pull, blockers = merge_readiness(repo, host, number)
         reviews = host.list_reviews(number)
         statuses = host.commit_statuses(pull.head_sha)
-    if output is OutputFormat.JSON:
-        print_json(
-            {
-                "pullRequest": pull.model_dump(mode="json"),
-                "reviews": [r.model_dump(mode="json") for r in reviews],
-                "statuses": [s.model_dump(mode="json") for s in statuses],
-                "mergeBlockers": blockers,
-            }
-        )
-        return
-    stdout.print(f"#{pull.number} {pull.title} [{pull.state.value}]", markup=False)
-    stdout.print(
-        f"{pull.author} wants {pull.head_branch} ({pull.head_sha[:12]}) in {pull.base_branch}"
-        f"\n{pull.url}",
-        markup=False,
-    )
-    for status in statuses:
+    shown = {
+        "pullRequest": pull.model_dump(mode="json"),
+        "reviews": [r.model_dump(mode="json") for r in reviews],
+        "statuses": [s.model_dump(mode="json") for s in statuses],
+        "mergeBlockers": blockers,
+    }
+
+    def human() -> None:
+        stdout.print(f"#{pull.number} {pull.title} [{pull.state.value}]", markup=False)
         stdout.print(
-            f"status {status.context}: {status.state.value} {status.description}", markup=False
+            f"{pull.author} wants {pull.head_branch} ({pull.head_sha[:12]}) in {pull.base_branch}"
+            f"\n{pull.url}",
+            markup=False,
         )
-    table = new_table("Reviews", "#", "reviewer", "state", "on", "comment")
-    for review in reviews:
-        table.add_row(
-            str(review.id), review.reviewer, review.state.value, review.commit_sha[:12], review.body
-        )
-    stdout.print(table)
-    if pull.state is PullState.OPEN:
-        stdout.print(
-            "ready to merge" if not blockers else "blocked: " + "; ".join(blockers), markup=False
-        )
-    typer.echo("\n" + pull.body)
+        for status in statuses:
+            stdout.print(
+                f"status {status.context}: {status.state.value} {status.description}", markup=False
+            )
+        table = new_table("Reviews", "#", "reviewer", "state", "on", FreeText("comment"))
+        for review in reviews:
+            table.add_row(
+                str(review.id),
+                review.reviewer,
+                review.state.value,
+                review.commit_sha[:12],
+                review.body,
+            )
+        stdout.print(table)
+        if pull.state is PullState.OPEN:
+            blocked = "ready to merge" if not blockers else "blocked: " + "; ".join(blockers)
+            stdout.print(blocked, markup=False)
+        typer.echo("\n" + pull.body)
+
+    emit(shown, output, human)
 
 
 def _review(

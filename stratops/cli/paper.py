@@ -16,10 +16,19 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from stratops.analytics import stats
-from stratops.cli.output import OUTPUT_OPTION, OutputFormat, fail, print_json, stderr, stdout
+from stratops.cli.output import (
+    OUTPUT_OPTION,
+    FreeText,
+    OutputFormat,
+    emit,
+    fail,
+    is_data,
+    new_table,
+    stderr,
+    stdout,
+)
 from stratops.examples import DATA_DIR_ENV
 from stratops.paper.config import EngineConfig, ExecutionConfig, OrderType
 from stratops.paper.datasets import DATASETS, load_bar_files, load_dataset
@@ -188,17 +197,12 @@ def _summary(session: Session, extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render(summary: dict[str, Any], output: OutputFormat, title: str) -> None:
-    if output is OutputFormat.JSON:
-        print_json(summary)
-        return
-    table = Table(title=title, show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
+    table = new_table(title, "field", FreeText("value"), show_header=False)
     for key, value in summary.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
         table.add_row(key, _fmt(value))
-    stdout.print(table)
+    emit(summary, output, lambda: stdout.print(table))
 
 
 def _fmt(value: Any) -> str:
@@ -436,7 +440,7 @@ def _sweep(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=stderr, transient=output is OutputFormat.JSON) as progress:
+    with Progress(*columns, console=stderr, transient=is_data(output)) as progress:
         task = progress.add_task("sweep", total=len(configurations))
         return run_sweep(
             market,

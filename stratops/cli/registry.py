@@ -20,10 +20,12 @@ from stratops.cli.output import (
     EXIT_NEGATIVE,
     EXIT_RETRY,
     OUTPUT_OPTION,
+    Format,
+    FreeText,
     OutputFormat,
+    emit,
     fail,
     new_table,
-    print_json,
     render_problems,
     stderr,
     stdout,
@@ -87,9 +89,7 @@ def _problem_rows(problems: list[Problem]) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def registry_errors(
-    output: OutputFormat, tracking_uri: str | None, desk: Path | None
-) -> Iterator[None]:
+def registry_errors(output: Format, tracking_uri: str | None, desk: Path | None) -> Iterator[None]:
     """Turn registry errors into messages and exit codes; never a traceback."""
     try:
         yield
@@ -106,17 +106,13 @@ def registry_errors(
         if isinstance(exc, RegistryUnavailable):
             location = locate(tracking_uri, desk)
             summary = f"{summary} (registry {location.tracking_uri}, from {location.source})"
-        if output is OutputFormat.JSON:
-            print_json(
-                {
-                    "ok": False,
-                    "code": exc.code,
-                    "error": summary,
-                    "problems": _problem_rows(problems),
-                }
-            )
-        elif problems:
-            render_problems(problems)
+        error = {
+            "ok": False,
+            "code": exc.code,
+            "error": summary,
+            "problems": _problem_rows(problems),
+        }
+        emit(error, output, lambda: render_problems(problems) if problems else None)
         if isinstance(exc, BundleError):
             summary = f"{summary}: nothing was registered"
         fail(escape(f"{summary} [{exc.code}]"), code)
@@ -173,15 +169,16 @@ def register_version(
             max_file_bytes=max_file_bytes,
             on_step=progress,
         )
-    if output is OutputFormat.JSON:
-        print_json(version.model_dump(mode="json"))
-        return
-    stdout.print(f"registered [bold]{version.name}[/] version [bold]{version.version}[/]")
-    stdout.print(
-        f"evidence sha256:{version.evidence_digest}\n"
-        f"trials declared {version.trials_declared}, in experiment {version.trials_in_experiment}",
-        highlight=False,
-    )
+
+    def human() -> None:
+        stdout.print(f"registered [bold]{version.name}[/] version [bold]{version.version}[/]")
+        stdout.print(
+            f"evidence sha256:{version.evidence_digest}\ntrials declared "
+            f"{version.trials_declared}, in experiment {version.trials_in_experiment}",
+            highlight=False,
+        )
+
+    emit(version.model_dump(mode="json"), output, human)
 
 
 def _or_dash(value: int | None) -> str:
@@ -200,9 +197,6 @@ def versions(
     """
     with registry_errors(output, tracking_uri, desk):
         found = open_registry(tracking_uri, desk).versions(strategy)
-    if output is OutputFormat.JSON:
-        print_json([v.model_dump(mode="json") for v in found])
-        return
     table = new_table(
         f"{strategy}: {len(found)} version(s)",
         *("version", "aliases", "type", "evidence sha256", "trials declared/seen", "code"),
@@ -216,7 +210,7 @@ def versions(
             f"{_or_dash(v.trials_declared)} / {_or_dash(v.trials_in_experiment)}",
             (v.code_sha or "-")[:12],
         )
-    stdout.print(table)
+    emit([v.model_dump(mode="json") for v in found], output, lambda: stdout.print(table))
 
 
 def verify(
@@ -235,17 +229,19 @@ def verify(
     """
     with registry_errors(output, tracking_uri, desk):
         report = open_registry(tracking_uri, desk).verify_evidence(strategy, version)
-    if output is OutputFormat.JSON:
-        print_json({"ok": report.ok, **report.model_dump(mode="json")})
-    if report.ok:
-        if output is OutputFormat.TABLE:
+
+    def human() -> None:
+        if report.ok:
             stdout.print(
                 f"[green]verified:[/] {len(report.files)} files match sha256:{report.digest}",
                 highlight=False,
             )
+        else:
+            render_problems(report.problems)
+
+    emit({"ok": report.ok, **report.model_dump(mode="json")}, output, human)
+    if report.ok:
         return
-    if output is OutputFormat.TABLE:
-        render_problems(report.problems)
     named = ", ".join(sorted({p.file for p in report.problems}))
     fail(f"evidence of {strategy} version {version} does not match: {named}", EXIT_NEGATIVE)
 
@@ -272,16 +268,13 @@ def show(
     """
     with registry_errors(output, tracking_uri, desk):
         summary = open_registry(tracking_uri, desk).evidence_summary(strategy, version)
-    if output is OutputFormat.JSON:
-        print_json(summary.model_dump(mode="json"))
-        return
     files = new_table(
         f"{strategy} v{version} evidence sha256:{summary.digest}", "file", "kind", "size", "sha256"
     )
     for entry in summary.files:
         files.add_row(entry.path, entry.kind.value, _size(entry.size), entry.sha256[:16])
     meta, facts, quality = summary.metadata, summary.facts, summary.data_quality
-    about = new_table("Evidence", "field", "value")
+    about = new_table("Evidence", "field", FreeText("value"))
     rows = {
         "strategy type": meta.strategy_type,
         "venue / symbols": f"{meta.venue} {', '.join(meta.symbols)}",
@@ -299,8 +292,12 @@ def show(
     }
     for field, value in rows.items():
         about.add_row(field, value)
-    stdout.print(files)
-    stdout.print(about)
+
+    def human() -> None:
+        stdout.print(files)
+        stdout.print(about)
+
+    emit(summary.model_dump(mode="json"), output, human)
 
 
 def history(
@@ -315,12 +312,9 @@ def history(
     """
     with registry_errors(output, tracking_uri, desk):
         changes = open_registry(tracking_uri, desk).alias_history(strategy)
-    if output is OutputFormat.JSON:
-        print_json([change.model_dump(mode="json") for change in changes])
-        return
     table = new_table(
         f"{strategy}: {len(changes)} alias change(s)",
-        *("#", "when (UTC)", "stage", "from", "to", "actor", "reason"),
+        *("#", "when (UTC)", "stage", "from", "to", "actor", FreeText("reason")),
     )
     for c in changes:
         table.add_row(
@@ -332,4 +326,6 @@ def history(
             c.actor,
             c.reason,
         )
-    stdout.print(table)
+    emit(
+        [change.model_dump(mode="json") for change in changes], output, lambda: stdout.print(table)
+    )

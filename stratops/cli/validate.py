@@ -10,7 +10,8 @@ from stratops.cli.output import (
     EXIT_BAD_INPUT,
     OUTPUT_OPTION,
     OutputFormat,
-    report_problems,
+    emit,
+    render_problems,
     stdout,
 )
 from stratops.gitops.desk import load_desk
@@ -34,8 +35,14 @@ def validate(
     Example: stratops validate manifests/
     """
     desk = load_desk(paths or [Path("manifests")])
-    report_problems(desk.problems, output)
-    if output is OutputFormat.TABLE and desk.ok:
-        stdout.print(f"[green]valid:[/] {len(desk.sources)} document(s)")
+
+    def human() -> None:
+        if desk.ok:
+            stdout.print(f"[green]valid:[/] {len(desk.sources)} document(s)")
+        else:
+            render_problems(desk.problems)
+
+    verdict = {"valid": desk.ok, "problems": [p.model_dump() for p in desk.problems]}
+    emit(verdict, output, human)
     if not desk.ok:
         raise typer.Exit(EXIT_BAD_INPUT)

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from stratops.cli.main import app
@@ -70,6 +71,13 @@ def test_json_report_is_reproducible(desk: tuple[Path, str]) -> None:
     assert len(document["digest"]) == 64
     assert document["report"]["inputs"]["policy"] == "desk-policy"
     assert document["report"]["as_of"] == AS_OF
+
+
+def test_yaml_report_holds_the_json_report(desk: tuple[Path, str]) -> None:
+    code, as_json, _ = run(desk, "btc-trend", "4", "--to", "canary", "-o", "json")
+    again, as_yaml, _ = run(desk, "btc-trend", "4", "--to", "canary", "-o", "yaml")
+    assert code == again == 1  # the verdict's exit code, whatever the format
+    assert yaml.safe_load(as_yaml) == json.loads(as_json)
 
 
 def test_unknown_version_is_bad_input(desk: tuple[Path, str]) -> None:

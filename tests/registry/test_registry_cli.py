@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import typer
+import yaml
 from mlflow_backends import Backend, free_port
 from typer.testing import CliRunner, Result
 
@@ -51,6 +52,9 @@ def test_register_then_inspect(
     listed = _run(app, "versions", strategy, *uri, "-o", "json")
     assert listed.exit_code == 0
     assert json.loads(listed.stdout)[0]["aliases"] == ["paper"]
+    assert yaml.safe_load(_run(app, "versions", strategy, *uri, "-o", "yaml").stdout) == (
+        json.loads(listed.stdout)
+    )
     assert version["evidence_digest"][:12] in _run(app, "versions", strategy, *uri).stdout
 
     verified = _run(app, "evidence", "verify", strategy, "1", *uri)
@@ -62,6 +66,8 @@ def test_register_then_inspect(
     summary = json.loads(shown.stdout)
     assert summary["facts"]["returns_rows"] == 4320
     assert summary["digest"] == version["evidence_digest"]
+    shown_yaml = _run(app, "evidence", "show", strategy, "1", *uri, "-o", "yaml")
+    assert yaml.safe_load(shown_yaml.stdout) == summary
     table = _run(app, "evidence", "show", strategy, "1", *uri)
     assert "returns.parquet" in table.stdout
     assert "4,320 rows over 3 days" in table.stdout
@@ -70,6 +76,8 @@ def test_register_then_inspect(
     assert [(c["stage"], c["to_version"], c["actor"]) for c in json.loads(history.stdout)] == [
         ("paper", 1, "ana")
     ]
+    as_yaml = _run(app, "aliases", "history", strategy, *uri, "-o", "yaml")
+    assert yaml.safe_load(as_yaml.stdout) == json.loads(history.stdout)
     assert "first paper run" in _run(app, "aliases", "history", strategy, *uri).stdout
 
 
