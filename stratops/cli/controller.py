@@ -60,6 +60,7 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
     audit.command("log")(audit_log)
+    audit.command("show")(audit_show)
     audit.command("verify")(audit_verify)
     app.add_typer(audit, name="audit")
 
@@ -386,6 +387,33 @@ def audit_log(
             e.reason,
         )
     emit([e.model_dump(mode="json") for e in events], output, lambda: stdout.print(table))
+
+
+def audit_show(
+    sequence: int = typer.Argument(..., metavar="SEQUENCE", help="The event's number (# in log)."),
+    desk: Path | None = DESK_OPTION,
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Print one audit event whole: who, what, why, and every detail recorded with it.
+
+    Example: stratops audit show 3 -o yaml
+    """
+    events = AuditLog(_audit_path(desk)).events()
+    event = next((e for e in events if e.sequence == sequence), None)
+    if event is None:
+        last = f"events are 1 to {len(events)}" if events else "the log is empty"
+        fail(f"no audit event {sequence}: {last}", EXIT_BAD_INPUT)
+    data = event.model_dump(mode="json")
+
+    def human() -> None:
+        fields = {k: v for k, v in data.items() if k != "details"}
+        fields.update({f"details.{k}": v for k, v in sorted(event.details.items())})
+        width = max(len(k) for k in fields)
+        for key, value in fields.items():
+            shown = "-" if value is None else value
+            stdout.print(f"{key:<{width}}  {shown}", highlight=False, markup=False)
+
+    emit(data, output, human)
 
 
 def audit_verify(

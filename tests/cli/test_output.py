@@ -94,6 +94,7 @@ def test_init_reports_what_it_created(desk: dict[str, Any]) -> None:
         ("pr", "list", "--state", "all", "--desk", "{root}"),
         ("pr", "show", "1", "--desk", "{root}"),
         ("audit", "log", "--desk", "{root}"),
+        ("audit", "show", "2", "--desk", "{root}"),
         ("audit", "verify", "--no-remote", "--desk", "{root}"),
         ("controller", "plan", "--no-fetch", "--desk", "{root}"),
     ],
@@ -172,3 +173,15 @@ def test_a_wide_console_keeps_free_text_on_one_line() -> None:
     comment = "evidence ok"
     lines = _rendered(200, (BRANCH, comment, SHA))
     assert any(BRANCH in line and comment in line and SHA in line for line in lines)
+
+
+def test_audit_show_prints_one_event_whole(desk: dict[str, Any]) -> None:
+    shown = _run("audit", "show", "2", "--desk", desk["root"], columns=40)
+    assert shown.exit_code == 0, shown.output
+    lines = dict(line.split(None, 1) for line in shown.stdout.splitlines())
+    assert lines["sequence"] == "2" and lines["action"] == "set-alias"
+    assert lines["commit"] == SHA  # whole, not cut to 12
+    assert lines["reason"].endswith("so the controller starts it")  # one line, not folded
+    missing = _run("audit", "show", "9", "--desk", desk["root"])
+    assert missing.exit_code == 2
+    assert "no audit event 9: events are 1 to 2" in missing.stderr
