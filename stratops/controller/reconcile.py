@@ -33,8 +33,9 @@ from stratops.gitops.errors import ForgeError, GitError
 from stratops.gitops.forge.base import Forge
 from stratops.gitops.forge.models import CommitStatus, StatusState
 from stratops.gitops.git import GitRepo
-from stratops.gitops.snapshot import desk_at
+from stratops.gitops.snapshot import MANIFESTS, desk_at
 from stratops.model.base import Stage
+from stratops.model.problems import Problem
 from stratops.model.strategy import StrategyDeployment
 from stratops.registry.errors import EvidenceMismatch, NotFound, RegistryError
 from stratops.registry.history import AliasDrift, ObservedAliases
@@ -242,8 +243,23 @@ class Reconciler:
     # verify and load
 
     def _desk(self, head: str) -> Desk:
+        """The desk at ``head``; a revision that cannot be loaded at all is a refused desk."""
         if head not in self._desks:
-            self._desks = {head: desk_at(self.repo, head)}  # keep one: heads only move forward
+            try:
+                desk = desk_at(self.repo, head)
+            except GitError:
+                raise
+            except Exception as exc:  # a hostile revision must not stop reconciliation
+                desk = Desk(
+                    problems=[
+                        Problem(
+                            file=MANIFESTS,
+                            message=f"the revision cannot be loaded ({type(exc).__name__}: {exc})",
+                            code="desk.unloadable",
+                        )
+                    ]
+                )
+            self._desks = {head: desk}  # keep one: heads only move forward
         return self._desks[head]
 
     def _descends(self, ancestor: str, head: str) -> bool:

@@ -7,6 +7,7 @@ directory named ``deploy`` holds Kubernetes manifests of the controller itself a
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,21 +75,66 @@ def is_desk_file(relative: Sequence[str]) -> bool:
     return Path(name).suffix in YAML_SUFFIXES
 
 
+def _kind_of(path: Path) -> str:
+    mode = path.stat().st_mode
+    for test, kind in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _unusable(path: Path, root: Path | None) -> Problem | None:
+    """Why ``path`` cannot be read as a document (None: it can): a document that cannot be
+    read is a problem, never an absence."""
+    name = str(path)
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.exists():
+            return Problem(
+                file=name,
+                message=f"dangling symlink to {path.readlink()}",
+                code="file.dangling_link",
+            )
+        if root is not None and not target.is_relative_to(root.resolve()):
+            return Problem(
+                file=name,
+                message=f"symlink to {target}, outside the desk folder {root}",
+                code="file.outside",
+            )
+    if not path.exists():
+        return Problem(file=name, message="no such file or directory", code="file.missing")
+    if not path.is_file():
+        return Problem(
+            file=name, message=f"not a regular file: {_kind_of(path)}", code="file.not_regular"
+        )
+    return None
+
+
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Problem]]:
-    """Files to validate under ``paths``, sorted, and problems for paths that do not exist."""
+    """Files to validate under ``paths``, sorted, and problems for paths that cannot be read."""
     files: list[Path] = []
     problems: list[Problem] = []
     for path in paths:
         if path.is_dir():
             for candidate in sorted(path.rglob("*")):
-                if candidate.is_file() and is_desk_file(candidate.relative_to(path).parts):
+                if candidate.is_dir() or not is_desk_file(candidate.relative_to(path).parts):
+                    continue
+                problem = _unusable(candidate, path)
+                if problem is None:
                     files.append(candidate)
-        elif path.is_file():
+                else:
+                    problems.append(problem)
+            continue
+        problem = _unusable(path, None)
+        if problem is None:
             files.append(path)
         else:
-            problems.append(
-                Problem(file=str(path), message="no such file or directory", code="file.missing")
-            )
+            problems.append(problem)
     return files, problems
 
 

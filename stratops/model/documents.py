@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
@@ -188,6 +189,10 @@ def load_document(parsed: ParsedYaml) -> Document | list[Problem]:
             )
         ]
     try:
-        return model.model_validate(data, by_alias=True, by_name=False)
+        # Strict types, as JSON knows them: a boolean is never a number, a string never one
+        # either; enums and timestamps are read from their strings.
+        return model.model_validate_json(
+            json.dumps(data), strict=True, by_alias=True, by_name=False
+        )
     except ValidationError as exc:
         return validation_problems(parsed, exc, model)

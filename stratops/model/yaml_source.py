@@ -2,7 +2,9 @@
 
 Refused, each with the line where it happens: duplicate keys, tags other than YAML's own
 (``!!python/object``, ``!Ref`` ...), alias expansion beyond a node budget (billion laughs),
-documents over a size limit, several documents where one is expected, and non-string keys.
+documents over a size limit, several documents where one is expected, non-string keys, and
+documents beyond any of the shape limits (nesting depth, keys per mapping, items per list,
+characters per string): a hostile document is a problem of its file, never a crash.
 Timestamps stay strings (YAML 1.1 would turn ``2024-08-05`` into a date).
 """
 
@@ -19,6 +21,10 @@ MAX_BYTES = 1_048_576
 # libyaml's loader when PyYAML was built with it: ~15x faster on a desk of 1,000 manifests.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_NODES = 50_000
+MAX_DEPTH = 32  # desk documents nest 5 levels; Python's recursion limit is ~1,000
+MAX_KEYS = 1_000  # per mapping
+MAX_ITEMS = 10_000  # per list
+MAX_STRING = 65_536  # characters per scalar
 
 Path = tuple[str | int, ...]
 
@@ -86,6 +92,7 @@ class _Builder:
                 "yaml.too_many_nodes",
             )
         self.lines.setdefault(path, node.start_mark.line + 1)
+        self._check_shape(node, path)
         if node.tag not in _PLAIN_TAGS:
             raise self.fail(
                 node, path, f"tag {node.tag} is not allowed: use plain YAML values", "yaml.tag"
@@ -98,6 +105,31 @@ class _Builder:
         if node.tag == "tag:yaml.org,2002:timestamp":
             return node.value
         return self._scalars.construct_object(node, deep=True)
+
+    def _check_shape(self, node: yaml.Node, path: Path) -> None:
+        if len(path) > MAX_DEPTH:
+            raise self.fail(node, path, f"nested deeper than {MAX_DEPTH} levels", "yaml.too_deep")
+        if isinstance(node, yaml.MappingNode) and len(node.value) > MAX_KEYS:
+            raise self.fail(
+                node,
+                path,
+                f"{len(node.value)} keys, over the limit of {MAX_KEYS}",
+                "yaml.too_many_keys",
+            )
+        if isinstance(node, yaml.SequenceNode) and len(node.value) > MAX_ITEMS:
+            raise self.fail(
+                node,
+                path,
+                f"{len(node.value)} items, over the limit of {MAX_ITEMS}",
+                "yaml.too_many_items",
+            )
+        if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_STRING:
+            raise self.fail(
+                node,
+                path,
+                f"a value of {len(node.value)} characters, over the limit of {MAX_STRING}",
+                "yaml.too_long",
+            )
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
