@@ -17,6 +17,7 @@ from stratops.cli.output import (
     render_problems,
 )
 from stratops.cli.registry import TRACKING_URI_OPTION, open_registry, registry_errors
+from stratops.cli.values import amount, version_argument
 from stratops.controller.gate_evaluation import evaluate_request
 from stratops.gitops.desk import Source, load_desk, read_source
 from stratops.gitops.errors import GitError, UnknownVersion
@@ -47,11 +48,12 @@ def _policy_from(file: Path) -> GatePolicy:
 
 def evaluate_command(
     strategy: str = typer.Argument(..., help="Strategy name (metadata.name of its manifest)."),
-    version: int = typer.Argument(..., help="Registered version to evaluate."),
+    version: int = version_argument("Registered version to evaluate."),
     to: Stage = typer.Option(..., "--to", help="Target stage of the promotion."),
     allocation: float = typer.Option(
         None,
         "--allocation",
+        callback=amount,
         help="Allocation in the target stage. Default: the manifest's current one.",
     ),
     policy_file: Path = typer.Option(

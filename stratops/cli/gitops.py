@@ -40,6 +40,7 @@ from stratops.cli.output import (
     stderr,
     stdout,
 )
+from stratops.cli.values import amount, version_argument
 from stratops.examples import example_manifests
 from stratops.gitops.errors import (
     ForgeUnavailable,
@@ -134,12 +135,15 @@ class _Commands:
     def promote(
         self,
         strategy: str = typer.Argument(..., help="Strategy name (its metadata.name)."),
-        version: int = typer.Argument(..., min=1, help="Registered version to promote."),
+        version: int = version_argument("Registered version to promote."),
         to: Stage = typer.Option(
             ..., "--to", help="Target stage, one step up: paper → canary → live."
         ),
         allocation: float | None = typer.Option(
-            None, "--allocation", help="Capital in the target stage (default: its current one)."
+            None,
+            "--allocation",
+            callback=amount,
+            help="Capital in the target stage (default: its current one).",
         ),
         analysis: str | None = typer.Option(
             None, "--analysis", help="AnalysisTemplate of a new canary (default: the current one)."

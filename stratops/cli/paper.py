@@ -29,6 +29,7 @@ from stratops.cli.output import (
     stderr,
     stdout,
 )
+from stratops.cli.values import amount
 from stratops.examples import DATA_DIR_ENV
 from stratops.paper.config import EngineConfig, ExecutionConfig, OrderType
 from stratops.paper.datasets import DATASETS, load_bar_files, load_dataset
@@ -235,7 +236,9 @@ def backtest(
     start: str = START_OPTION,
     end: str = END_OPTION,
     on_bad_data: RepairPolicy = BAD_DATA_OPTION,
-    allocation: float = typer.Option(100_000.0, "--allocation", help="Capital, quote currency."),
+    allocation: float = typer.Option(
+        100_000.0, "--allocation", callback=amount, help="Capital, quote currency."
+    ),
     seed: int = SEED_OPTION,
     max_fraction: float = MAX_FRACTION_OPTION,
     order_type: OrderType = typer.Option(
@@ -454,7 +457,9 @@ def _sweep(
 @paper_app.command("run")
 def paper_run(
     model_uri: str = typer.Option(..., "--model-uri", help="MLflow pyfunc strategy (path or URI)."),
-    allocation: float = typer.Option(..., "--allocation", help="Capital, quote currency."),
+    allocation: float = typer.Option(
+        ..., "--allocation", callback=amount, help="Capital, quote currency."
+    ),
     telemetry: Path = typer.Option(..., "--telemetry", help="Folder for this run's telemetry."),
     speed: float = typer.Option(
         3600.0, "--speed", help="Market seconds per wall-clock second (60, 3600, ...)."

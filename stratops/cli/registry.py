@@ -30,6 +30,7 @@ from stratops.cli.output import (
     stderr,
     stdout,
 )
+from stratops.cli.values import version_argument
 from stratops.model.base import StrategyType
 from stratops.model.problems import Problem
 from stratops.registry import (
@@ -51,7 +52,7 @@ TRACKING_URI_OPTION = typer.Option(
     "(.stratops/mlflow.db and .stratops/artifacts in the desk repository).",
 )
 STRATEGY_ARGUMENT = typer.Argument(..., help="Strategy name (the MLflow registered model).")
-VERSION_ARGUMENT = typer.Argument(..., min=1, help="Strategy version number.")
+VERSION_ARGUMENT = version_argument("Strategy version number.")
 
 
 def register(app: typer.Typer) -> None:

@@ -18,7 +18,10 @@ Symbol = Annotated[
         "BTC/USDT:USDT).",
     ),
 ]
-Version = Annotated[int, Field(ge=1, description="The MLflow model version number.")]
+MAX_VERSION = 2**31 - 1  # MLflow stores versions as 32-bit integers
+Version = Annotated[
+    int, Field(ge=1, le=MAX_VERSION, description="The MLflow model version number.")
+]
 Allocation = Annotated[
     float,
     Field(gt=0, allow_inf_nan=False, description="Capital allocation, quote-currency notional."),
