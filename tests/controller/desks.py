@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,13 @@ class Desk:
     repo: GitRepo
     forge: LocalForge
     registry: Registry
+
+    def git(self, *args: str) -> str:
+        """Run git in the desk, as a person at the terminal would."""
+        done = subprocess.run(
+            ["git", *args], cwd=self.root, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
 
     def reconciler(self) -> Reconciler:
         return build_reconciler(
