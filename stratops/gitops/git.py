@@ -34,7 +34,7 @@ _FILE_MODE = 0o100644
 _TREE_MODE = 0o040000
 _TRAILER = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*) *: *(.*)")
 _IDENT = re.compile(r"(?P<name>.*) <(?P<email>[^<>]*)> \d+ [-+]\d{4}")
-_LOOKUP_ERRORS = (ValueError, KeyError, git.exc.ODBError)
+_LOOKUP_ERRORS = (ValueError, git.exc.ODBError)
 
 
 @dataclass(frozen=True)
