@@ -34,7 +34,8 @@ _FILE_MODE = 0o100644
 _TREE_MODE = 0o040000
 _TRAILER = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*) *: *(.*)")
 _IDENT = re.compile(r"(?P<name>.*) <(?P<email>[^<>]*)> \d+ [-+]\d{4}")
-_LOOKUP_ERRORS = (ValueError, git.exc.ODBError)
+# what GitPython's rev-parse raises for a name it cannot resolve (or a syntax it lacks)
+_LOOKUP_ERRORS = (ValueError, IndexError, NotImplementedError, git.exc.ODBError)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -187,8 +188,9 @@ def test_push_refused_by_a_hook_is_rejected(work: GitRepo) -> None:
 def test_errors_name_the_repository(work: GitRepo, tmp_path: Path) -> None:
     with pytest.raises(GitError, match=f"{tmp_path / 'nothing'} is not a git repository"):
         GitRepo(tmp_path / "nothing")
-    with pytest.raises(GitError, match=r"'no-such-rev' is not a commit in .*work"):
-        work.rev_parse("no-such-rev")
+    for rev in ("no-such-rev", "HEAD~5", "HEAD@{99}", "HEAD@{yesterday}", "HEAD^{tree}"):
+        with pytest.raises(GitError, match=rf"'{re.escape(rev)}' is not a commit in .*work"):
+            work.rev_parse(rev)
     git(work.root, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
     with pytest.raises(GitError, match=r"git fetch failed in .*work: .*gone\.git") as raised:
         work.fetch()
