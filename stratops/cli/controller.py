@@ -102,7 +102,7 @@ def _checkout(repo_url: str, state: Path) -> Path:
     if not (clone / ".git").exists():
         state.mkdir(parents=True, exist_ok=True)
         try:
-            GitRepo(state).run("clone", "--quiet", repo_url, str(clone))
+            GitRepo.clone(repo_url, clone).close()
         except GitError as exc:
             fail(f"cannot clone {repo_url}: {exc}")
     return clone

@@ -31,7 +31,7 @@ from stratops.model.policy import GatePolicy
 def head_author_date(folder: Path) -> datetime | None:
     """Author date of HEAD in the git repository holding ``folder``, if it is one."""
     try:
-        return GitRepo.discover(folder).author_date("HEAD")
+        return GitRepo.discover(folder).commit("HEAD").author_date
     except GitError:
         return None
 

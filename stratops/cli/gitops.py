@@ -106,7 +106,7 @@ def _handled() -> Iterator[None]:
 
 
 def _who(repo: GitRepo, forge: Forge, given: str | None) -> str:
-    who = given or forge.identity() or repo.config("user.name") or os.environ.get("USER")
+    who = given or forge.identity() or repo.user_name() or os.environ.get("USER")
     if not who:
         fail("cannot tell who you are: pass --as NAME", EXIT_BAD_INPUT)
     return who

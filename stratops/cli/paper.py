@@ -6,7 +6,6 @@ strategy, unusable data under ``--on-bad-data reject``, a model that cannot be l
 
 from __future__ import annotations
 
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,8 @@ from stratops.cli.output import (
 )
 from stratops.cli.values import amount
 from stratops.examples import DATA_DIR_ENV
+from stratops.gitops.errors import GitError
+from stratops.gitops.git import GitRepo
 from stratops.paper.config import EngineConfig, ExecutionConfig, OrderType
 from stratops.paper.datasets import DATASETS, load_bar_files, load_dataset
 from stratops.paper.engine import Pacing, Session, Strategy, run_backtest
@@ -152,14 +153,11 @@ def _market(
 
 
 def _git_commit() -> str | None:
+    """The commit checked out where the command runs, None outside a git working tree."""
     try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        )
-    except OSError:
+        return GitRepo.discover(Path.cwd()).rev_parse("HEAD")
+    except GitError:
         return None
-    commit = result.stdout.strip()
-    return commit if result.returncode == 0 and commit else None
 
 
 def _summary(session: Session, extra: dict[str, Any]) -> dict[str, Any]:

@@ -26,8 +26,8 @@ def remote_audit(repo: GitRepo) -> tuple[str | None, bytes]:
     head = repo.remote_branch(AUDIT_BRANCH)
     if head is None:
         return None, b""
-    repo.run("fetch", "--quiet", repo.remote, f"refs/heads/{AUDIT_BRANCH}")
-    return head, repo.run_bytes("cat-file", "blob", f"{head}:{AUDIT_FILE}")
+    repo.fetch(AUDIT_BRANCH)
+    return head, repo.read_file(head, AUDIT_FILE)
 
 
 def replicate(repo: GitRepo, log: Path) -> bool:
@@ -40,17 +40,8 @@ def replicate(repo: GitRepo, log: Path) -> bool:
         raise AuditDiverged(
             f"the audit log on {AUDIT_BRANCH} is not a prefix of {log}: one of them was rewritten"
         )
-    blob = repo.run("hash-object", "-w", "--stdin", input=local).strip()
-    tree = repo.run("mktree", input=f"100644 blob {blob}\t{AUDIT_FILE}\n".encode()).strip()
     events = local.count(b"\n")
-    args = [
-        "commit-tree",
-        tree,
-        *(["-p", parent] if parent else []),
-        "-m",
-        f"audit: {events} events",
-    ]
-    commit = repo.run(*args).strip()
+    commit = repo.commit_file(parent, AUDIT_FILE, local, f"audit: {events} events\n")
     try:
         repo.push(commit, AUDIT_BRANCH, parent)
     except PushRejected:

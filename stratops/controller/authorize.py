@@ -16,7 +16,6 @@ A change that fails any of these is refused: the strategy keeps what was applied
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +25,7 @@ from stratops.gitops.errors import ForgeError, GitError, UnknownVersion
 from stratops.gitops.evaluation import GateEvaluator
 from stratops.gitops.forge.base import Forge
 from stratops.gitops.forge.models import PullState
-from stratops.gitops.git import GitRepo
+from stratops.gitops.git import Commit, GitRepo
 from stratops.gitops.review import Requirements, approvers
 from stratops.gitops.snapshot import desk_at
 from stratops.model.base import Stage
@@ -34,7 +33,6 @@ from stratops.model.strategy import StrategyDeployment
 from stratops.registry.errors import EvidenceMismatch, RegistryError
 from stratops.unavailable import Unavailable
 
-_TRAILER = re.compile(r"^(Strategy|Version|Stage|Gate-Report-Digest): *(\S+) *$", re.MULTILINE)
 RISK_STAGES = (Stage.CANARY, Stage.LIVE)
 
 
@@ -67,20 +65,16 @@ UNAVAILABLE = "unavailable"
 ALLOWED = Verdict(True, "ok", "allowed")
 
 
-def parse_promotions(log: str) -> list[PromotionCommit]:
-    """Promotion commits in ``git log --format=%H%x1f%aI%x1f%B%x1e`` output, newest first."""
+def promotions(commits: Iterable[Commit]) -> list[PromotionCommit]:
+    """The promotion commits among ``commits``: those carrying the four trailers, in order."""
     found = []
-    for record in log.split("\x1e"):
-        parts = record.strip("\n").split("\x1f")
-        if len(parts) != 3:
-            continue
-        sha, date, body = parts
-        trailers = dict(_TRAILER.findall(body))
+    for commit in commits:
+        trailers = dict(commit.trailers)
         try:
             found.append(
                 PromotionCommit(
-                    sha=sha,
-                    author_date=datetime.fromisoformat(date),
+                    sha=commit.sha,
+                    author_date=commit.author_date,
                     strategy=trailers["Strategy"],
                     version=int(trailers["Version"]),
                     stage=Stage(trailers["Stage"]),
@@ -93,14 +87,8 @@ def parse_promotions(log: str) -> list[PromotionCommit]:
 
 
 def promotion_commits(repo: GitRepo, head: str, limit: int = 2000) -> list[PromotionCommit]:
-    log = repo.run(
-        "log",
-        f"--max-count={limit}",
-        "--format=%H%x1f%aI%x1f%B%x1e",
-        "--grep=^Gate-Report-Digest:",
-        head,
-    )
-    return parse_promotions(log)
+    """The promotion commits reachable from ``head``, newest first (the latest ``limit``)."""
+    return promotions(repo.log(head, message_pattern="^Gate-Report-Digest:", limit=limit))
 
 
 class Authorizer:
@@ -137,11 +125,10 @@ class Authorizer:
     def reallocation(self, path: str, since: str, head: str) -> Verdict:
         """An allocation change of ``path`` since ``since`` must come from a merged PR."""
         try:
-            found = self.repo.run(
-                "log", "--first-parent", "--format=%H", "-1", f"{since}..{head}", "--", path
-            ).strip()
-            if not found:
+            changes = self.repo.log(head, since=since, path=path, first_parent=True, limit=1)
+            if not changes:
                 return ALLOWED
+            found = changes[0].sha
             pulls = self.forge.pull_requests_of_commit(found)
         except Unavailable as exc:
             return Verdict(False, UNAVAILABLE, f"cannot verify: {exc}", found)

@@ -262,13 +262,6 @@ class Reconciler:
             self._desks = {head: desk}  # keep one: heads only move forward
         return self._desks[head]
 
-    def _descends(self, ancestor: str, head: str) -> bool:
-        try:
-            self.repo.run("merge-base", "--is-ancestor", ancestor, head)
-        except GitError:
-            return False
-        return True
-
     def _authorize(
         self, state: ControllerState, desk: Desk, head: str, result: TickResult
     ) -> tuple[dict[str, StrategyDeployment], set[str]]:
@@ -359,7 +352,7 @@ class Reconciler:
         result.head = head
         state = self.store.load()
 
-        if state.last_applied and not self._descends(state.last_applied, head):
+        if state.last_applied and not self.repo.is_ancestor(state.last_applied, head):
             result.problems.append(
                 f"history rewritten: main {head[:12]} does not descend from the applied "
                 f"{state.last_applied[:12]}; reconciliation stopped until main is restored"

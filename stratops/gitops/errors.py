@@ -14,14 +14,14 @@
     │   ├── ScaffoldRefused       ``stratops init`` into a non-empty folder
     │   └── NotADesk              no desk at --desk, or none above the current folder
     ├── MergeBlocked              a negative verdict: gates or approvals missing (exit 1)
-    ├── GitError                  a git command failed: the message is git's
+    ├── GitError                  a git operation failed: the message is git's
     │   └── PushRejected          the remote refused the push (moved meanwhile): retry
     └── ForgeError                the pull-request host failed
         ├── ForgeUnavailable      temporary: unreachable, 5xx, rate limited; retry later
         └── ForgeRejected         permanent: the forge said no (not found, not allowed)
 
-Vendor exceptions (``OSError``, ``urllib.error``, ``subprocess``) are translated at the adapter
-that meets them (``raise ForgeUnavailable(...) from exc``) and never reach the core.
+Vendor exceptions (``OSError``, ``urllib.error``, GitPython's ``git.exc``) are translated at the
+adapter that meets them (``raise ForgeUnavailable(...) from exc``) and never reach the core.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def check_gates(repo: GitRepo, evaluator: GateEvaluator, base: str, head: str) -
             f"the desk at {head} ({head_sha[:12]}) does not validate", after.problems
         )
     changes = desired_changes(desk_at(repo, base_sha).strategies, after.strategies)
-    as_of = repo.author_date(head_sha)
+    as_of = repo.commit(head_sha).author_date
     policy = after.policy  # one in a valid desk with strategies: none only if none is left
     gated = [
         GatedChange(c, evaluator(c.gate_request(as_of, policy)))

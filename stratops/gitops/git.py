@@ -1,24 +1,76 @@
-"""Git, through the ``git`` command: the few operations promotions need, errors translated.
+"""Git, through GitPython: the few operations stratops needs, in stratops values, errors translated.
 
-Commits are built with plumbing (a temporary index, ``commit-tree``) from a base commit, so a
-promotion never touches the working tree or the checked-out branch. Pushes use
-``--force-with-lease`` with the value the caller last saw, so a branch that moved meanwhile is
-never overwritten: the push is rejected (:class:`PushRejected`) and the caller retries.
+Callers see hex shas, bytes, :class:`Commit` values and :class:`GitError`; nothing of GitPython
+leaves this module. Commits are built in the object database from a base commit (a blob, the
+trees on the file's path, a commit object), so a promotion never touches the working tree, the
+index or the checked-out branch. Pushes use ``--force-with-lease`` with the value the caller
+last saw, so a branch that moved meanwhile is never overwritten: the push is rejected
+(:class:`PushRejected`) and the caller retries.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tempfile
-from collections.abc import Mapping
+import configparser
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from io import BytesIO
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+from typing import Any
+
+import git
+from git.objects.fun import tree_to_stream
+from gitdb.base import IStream
 
 from stratops.gitops.errors import GitError, PushRejected
 
 MAIN = "main"
 REMOTE = "origin"
+
+_FILE_MODE = 0o100644
+_TREE_MODE = 0o040000
+_TRAILER = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*) *: *(.*)")
+_IDENT = re.compile(r"(?P<name>.*) <(?P<email>[^<>]*)> \d+ [-+]\d{4}")
+# what GitPython's rev-parse raises for a name it cannot resolve (or a syntax it lacks)
+_LOOKUP_ERRORS = (ValueError, IndexError, NotImplementedError, git.exc.ODBError)
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A commit as stratops reads it; ``trailers`` in message order, as ``(key, value)``."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    author_date: datetime
+    message: str
+    trailers: tuple[tuple[str, str], ...]
+
+
+def parse_trailers(message: str) -> tuple[tuple[str, str], ...]:
+    """The trailers of a commit message: its last paragraph, when every line of it is one.
+
+    Reads what ``git interpret-trailers --parse`` reads for such a paragraph (the only form
+    stratops writes): ``Key: value`` lines, a line that starts with whitespace continuing the
+    value above it. The subject is never a trailer block.
+    """
+    paragraphs = [p for p in re.split(r"\n[ \t]*\n", message.strip("\n")) if p.strip()]
+    if len(paragraphs) < 2:
+        return ()
+    found: list[tuple[str, str]] = []
+    for line in paragraphs[-1].splitlines():
+        if line[:1] in (" ", "\t") and found:
+            key, value = found[-1]
+            found[-1] = (key, f"{value} {line.strip()}".strip())
+            continue
+        match = _TRAILER.fullmatch(line.rstrip())
+        if match is None:
+            return ()
+        found.append((match[1], match[2].strip()))
+    return tuple(found)
 
 
 class GitRepo:
@@ -27,144 +79,342 @@ class GitRepo:
     def __init__(self, root: Path, remote: str = REMOTE) -> None:
         self.root = root
         self.remote = remote
+        try:
+            self._repo = git.Repo(root)
+        except (git.exc.InvalidGitRepositoryError, git.exc.NoSuchPathError) as exc:
+            raise GitError(f"{root} is not a git repository") from exc
 
     @classmethod
     def discover(cls, path: Path) -> GitRepo:
         """The repository whose working tree contains ``path``."""
         if not path.is_dir():
             raise GitError(f"{path} is not a folder")
-        top = cls(path).run("rev-parse", "--show-toplevel").strip()
+        try:
+            found = git.Repo(path, search_parent_directories=True)
+        except git.exc.InvalidGitRepositoryError as exc:
+            raise GitError(f"{path} is in no git repository") from exc
+        top = found.working_tree_dir
+        found.close()
+        if top is None:
+            raise GitError(f"{path} is in a bare repository, not a working tree")
         return cls(Path(top))
 
-    def run(
-        self, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None
-    ) -> str:
-        return self.run_bytes(*args, input=input, env=env).decode("utf-8", "replace")
+    @classmethod
+    def init(cls, root: Path, *, bare: bool = False) -> GitRepo:
+        """A new repository at ``root`` whose first branch is ``main``."""
+        with _command_errors(root):
+            git.Repo.init(root, bare=bare, initial_branch=MAIN).close()
+        return cls(root)
 
-    def run_bytes(
-        self, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None
-    ) -> bytes:
-        try:
-            done = subprocess.run(
-                ["git", *args],
-                cwd=self.root,
-                input=input,
-                capture_output=True,
-                env={**os.environ, **(env or {})},
-                check=False,
-            )
-        except OSError as exc:
-            raise GitError(f"cannot run git: {exc.strerror}") from exc
-        if done.returncode != 0:
-            detail = (done.stderr + done.stdout).decode("utf-8", "replace").strip()
-            raise GitError(f"git {args[0]} failed in {self.root}: {detail}")
-        return done.stdout
+    @classmethod
+    def clone(cls, url: str, target: Path, branch: str | None = None) -> GitRepo:
+        """A clone of ``url`` at ``target``, with ``branch`` (default: the remote's) checked out."""
+        options = [] if branch is None else [f"--branch={branch}"]
+        with _command_errors(target.parent):
+            git.Repo.clone_from(url, target, multi_options=options).close()
+        return cls(target)
+
+    def close(self) -> None:
+        """Stop the git processes kept for reading objects."""
+        self._repo.close()
+
+    def __enter__(self) -> GitRepo:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # reading
 
     def is_clean(self) -> bool:
         """No staged or unstaged change to a tracked file."""
-        return not self.run("status", "--porcelain", "--untracked-files=no").strip()
-
-    def fetch(self) -> None:
-        self.run("fetch", "--quiet", "--prune", self.remote)
+        with _command_errors(self.root):
+            return not self._repo.is_dirty(untracked_files=False)
 
     def rev_parse(self, rev: str) -> str:
+        return self._commit(rev).hexsha
+
+    def commit(self, rev: str) -> Commit:
+        return _value(self._commit(rev))
+
+    def log(
+        self,
+        head: str,
+        *,
+        since: str | None = None,
+        path: str | None = None,
+        first_parent: bool = False,
+        message_pattern: str | None = None,
+        limit: int | None = None,
+    ) -> list[Commit]:
+        """Commits reachable from ``head`` and not from ``since``, newest first.
+
+        Only those that change ``path``, follow first parents, or have a message line matching
+        the regular expression ``message_pattern``, when given; at most ``limit``.
+        """
+        options: dict[str, Any] = {"first_parent": first_parent}
+        if message_pattern is not None:
+            options["grep"] = message_pattern
+        if limit is not None:
+            options["max_count"] = limit
+        revision = head if since is None else f"{since}..{head}"
+        with _command_errors(self.root):
+            found = self._repo.iter_commits(revision, paths=path or "", **options)
+            return [_value(commit) for commit in found]
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether ``descendant`` has ``ancestor`` in its history (a commit is its own ancestor).
+
+        A commit this repository does not have (one a rewritten history dropped) is an ancestor
+        of nothing.
+        """
+        later = self._commit(descendant)
         try:
-            return self.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").strip()
-        except GitError as exc:
-            raise GitError(f"{rev!r} is not a commit in {self.root}") from exc
+            earlier = self._commit(ancestor)
+        except GitError:
+            return False
+        with _command_errors(self.root):
+            return self._repo.is_ancestor(earlier, later)
+
+    def merge_base(self, one: str, other: str) -> str:
+        with _command_errors(self.root):
+            bases = self._repo.merge_base(self._commit(one), self._commit(other))
+        if not bases or bases[0] is None:
+            raise GitError(f"{one} and {other} have no common ancestor in {self.root}")
+        return bases[0].hexsha
+
+    def read_file(self, rev: str, path: str) -> bytes:
+        """The content of the file ``path`` at ``rev``."""
+        try:
+            found = self._commit(rev).tree / path
+        except KeyError as exc:
+            raise GitError(f"there is no {path} at {rev} in {self.root}") from exc
+        if not isinstance(found, git.Blob):
+            raise GitError(f"{path} is not a file at {rev} in {self.root}")
+        with _command_errors(self.root):
+            return _content(found)
+
+    def files(self, rev: str, folder: str) -> dict[str, bytes]:
+        """The content of every file under ``folder`` at ``rev``, by repository path."""
+        try:
+            found = self._commit(rev).tree / folder
+        except KeyError:
+            return {}
+        if not isinstance(found, git.Tree):
+            return {}
+        with _command_errors(self.root):
+            return {
+                str(item.path): _content(item)
+                for item in found.traverse()
+                if isinstance(item, git.Blob)
+            }
+
+    def branch(self, branch: str) -> str | None:
+        """The commit of local ``branch`` (in a bare repository: of the branch it holds)."""
+        head = git.Head(self._repo, f"refs/heads/{branch}")
+        return head.commit.hexsha if head.is_valid() else None
+
+    def user_name(self) -> str | None:
+        """``user.name`` of the git configuration, None when unset."""
+        try:
+            name = self._repo.config_reader().get("user", "name")
+        except configparser.Error:
+            return None
+        return str(name) or None
+
+    # the remote
+
+    def remote_url(self) -> str:
+        try:
+            return str(self._repo.remote(self.remote).url)
+        except ValueError as exc:
+            raise GitError(f"{self.root} has no remote {self.remote!r}") from exc
+
+    def add_remote(self, url: str) -> None:
+        with _command_errors(self.root):
+            self._repo.create_remote(self.remote, url)
+
+    def fetch(self, branch: str | None = None) -> None:
+        """Fetch every branch of the remote (forgetting deleted ones), or only ``branch``."""
+        refspecs = [] if branch is None else [f"refs/heads/{branch}"]
+        with _command_errors(self.root):
+            self._repo.git.fetch("--quiet", "--prune", self.remote, *refspecs)
 
     def remote_main(self) -> str:
         """The commit ``main`` of the remote had at the last fetch."""
         return self.rev_parse(f"{self.remote}/{MAIN}")
 
-    def remote_url(self) -> str:
-        return self.run("remote", "get-url", self.remote).strip()
-
     def remote_branch(self, branch: str) -> str | None:
         """The commit ``branch`` points at on the remote now, None if it does not exist."""
-        out = self.run("ls-remote", self.remote, f"refs/heads/{branch}").split()
+        with _command_errors(self.root):
+            out = str(self._repo.git.ls_remote(self.remote, f"refs/heads/{branch}")).split()
         return out[0] if out else None
 
-    def branch(self, branch: str) -> str | None:
-        """The commit of local ``branch`` (in a bare repository: of the branch it holds)."""
-        out = self.run("for-each-ref", "--format=%(objectname)", f"refs/heads/{branch}")
-        return out.strip() or None
-
-    def merge_base(self, one: str, other: str) -> str:
-        return self.run("merge-base", one, other).strip()
-
-    def author_date(self, rev: str) -> datetime:
-        return datetime.fromisoformat(self.run("show", "-s", "--format=%aI", rev).strip())
-
-    def config(self, key: str) -> str | None:
-        try:
-            return self.run("config", "--get", key).strip() or None
-        except GitError:
-            return None
-
-    def read_file(self, rev: str, path: str) -> bytes:
-        return self.run_bytes("cat-file", "blob", f"{rev}:{path}")
-
-    def files(self, rev: str, folder: str) -> dict[str, bytes]:
-        """The content of every file under ``folder`` at ``rev``, by repository path."""
-        listing = self.run_bytes("ls-tree", "-r", "-z", "--full-tree", rev, "--", folder)
-        entries: list[tuple[str, str]] = []
-        for record in listing.decode("utf-8").split("\0"):
-            if record:
-                meta, path = record.split("\t", 1)
-                _mode, kind, sha = meta.split()
-                if kind == "blob":
-                    entries.append((path, sha))
-        if not entries:
-            return {}
-        batch = self.run_bytes(
-            "cat-file", "--batch", input="".join(f"{sha}\n" for _, sha in entries).encode()
-        )
-        contents: dict[str, bytes] = {}
-        offset = 0
-        for path, _sha in entries:
-            header_end = batch.index(b"\n", offset)
-            size = int(batch[offset:header_end].split()[2])
-            contents[path] = batch[header_end + 1 : header_end + 1 + size]
-            offset = header_end + 1 + size + 1
-        return contents
+    # writing
 
     def commit_file(
-        self, parent: str, path: str, content: bytes, message: str, author_date: datetime
+        self,
+        parent: str | None,
+        path: str,
+        content: bytes,
+        message: str,
+        author_date: datetime | None = None,
     ) -> str:
-        """A new commit on ``parent`` that changes one file; the working tree is untouched."""
-        blob = self.run("hash-object", "-w", "--stdin", input=content).strip()
-        with tempfile.TemporaryDirectory(prefix="stratops-index-") as scratch:
-            index = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
-            self.run("read-tree", parent, env=index)
-            self.run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=index)
-            tree = self.run("write-tree", env=index).strip()
-        return self.run(
-            "commit-tree",
-            tree,
-            "-p",
-            parent,
-            "-F",
-            "-",
-            input=message.encode(),
-            env={"GIT_AUTHOR_DATE": author_date.isoformat()},
-        ).strip()
+        """A new commit on ``parent`` (None: a first commit) that sets one file to ``content``.
+
+        Nothing but the object database changes: no branch, index or working tree. Author and
+        committer are who git would record (``git var``); ``author_date`` defaults to now.
+        """
+        base = None if parent is None else self._commit(parent)
+        with _command_errors(self.root):
+            blob = self._store("blob", content)
+            tree = self._tree_with(
+                None if base is None else base.tree, PurePosixPath(path).parts, blob
+            )
+            made = git.Commit.create_from_tree(
+                self._repo,
+                git.Tree(self._repo, tree),
+                message,
+                parent_commits=[] if base is None else [base],
+                head=False,
+                author=self._identity("GIT_AUTHOR_IDENT"),
+                committer=self._identity("GIT_COMMITTER_IDENT"),
+                author_date=author_date,
+            )
+        return made.hexsha
+
+    def commit_all(self, message: str) -> str:
+        """Commit every change of the working tree on the checked-out branch, as ``git commit``."""
+        with _command_errors(self.root):
+            self._repo.git.add("--all")
+            self._repo.git.commit("--quiet", "-m", message)
+        return self.rev_parse("HEAD")
+
+    def merge(self, rev: str, message: str) -> str:
+        """Merge ``rev`` into the checked-out branch with a merge commit; GitError on conflict."""
+        with _command_errors(self.root):
+            self._repo.git.merge("--no-ff", "--quiet", "-m", message, rev)
+        return self.rev_parse("HEAD")
 
     def push(self, sha: str, branch: str, expected: str | None) -> None:
         """Point the remote ``branch`` at ``sha`` if it is still at ``expected`` (None: absent)."""
         self._push(f"{sha}:refs/heads/{branch}", branch, expected)
 
+    def publish(self, branch: str) -> None:
+        """Push the new local ``branch`` to the remote, which must not have it, and track it."""
+        self._push(f"refs/heads/{branch}:refs/heads/{branch}", branch, None, set_upstream=True)
+
     def delete_remote_branch(self, branch: str, expected: str) -> None:
         self._push(f":refs/heads/{branch}", branch, expected)
 
-    def _push(self, refspec: str, branch: str, expected: str | None) -> None:
-        lease = f"--force-with-lease=refs/heads/{branch}:{expected or ''}"
+    # GitPython
+
+    def _commit(self, rev: str) -> git.Commit:
         try:
-            self.run("push", "--porcelain", "--quiet", self.remote, lease, refspec)
-        except GitError as exc:
-            if "[rejected]" in str(exc) or "[remote rejected]" in str(exc):
-                raise PushRejected(
-                    f"the remote refused to update {branch}: it moved meanwhile or a hook "
-                    f"declined ({exc})"
-                ) from exc
-            raise
+            found = self._repo.commit(rev)
+        except _LOOKUP_ERRORS as exc:
+            raise GitError(f"{rev!r} is not a commit in {self.root}") from exc
+        if found.binsha == git.Object.NULL_BIN_SHA:  # GitPython takes it on trust
+            raise GitError(f"{rev!r} is not a commit in {self.root}")
+        return found
+
+    def _store(self, kind: str, data: bytes) -> bytes:
+        stored = self._repo.odb.store(IStream(kind, len(data), BytesIO(data)))
+        return bytes(stored.binsha)
+
+    def _tree_with(self, tree: git.Tree | None, parts: tuple[str, ...], blob: bytes) -> bytes:
+        """The sha of ``tree`` (None: empty) with the file at ``parts`` pointing at ``blob``."""
+        name, below = parts[0], parts[1:]
+        entries = {item.name: (item.binsha, item.mode, item.name) for item in tree or ()}
+        if below:
+            current = tree / name if tree is not None and name in entries else None
+            if current is not None and not isinstance(current, git.Tree):
+                raise GitError(f"{name} is a file in {self.root}, not a folder")
+            entries[name] = (self._tree_with(current, below, blob), _TREE_MODE, name)
+        else:
+            entries[name] = (blob, _FILE_MODE, name)
+        ordered = sorted(
+            entries.values(),
+            key=lambda entry: entry[2].encode() + (b"/" if entry[1] == _TREE_MODE else b""),
+        )
+        serialized = BytesIO()
+        tree_to_stream(ordered, serialized.write)
+        return self._store("tree", serialized.getvalue())
+
+    def _identity(self, variable: str) -> git.Actor:
+        ident = str(self._repo.git.var(variable))
+        match = _IDENT.fullmatch(ident)
+        if match is None:
+            raise GitError(f"git var {variable} gave {ident!r}, not 'name <email> time zone'")
+        return git.Actor(match["name"], match["email"])
+
+    def _push(
+        self, refspec: str, branch: str, expected: str | None, *, set_upstream: bool = False
+    ) -> None:
+        """Push ``refspec`` with a lease on ``branch``; a refusal is :class:`PushRejected`.
+
+        Run as a command and told apart by its ``--porcelain`` status lines: GitPython's
+        ``Remote.push`` reads the source of a refspec as a ref, so it reports nothing for the
+        bare commits pushed here.
+        """
+        options = ["--porcelain", f"--force-with-lease=refs/heads/{branch}:{expected or ''}"]
+        if set_upstream:
+            options.append("--set-upstream")
+        with _command_errors(self.root):
+            try:
+                self._repo.git.push(*options, self.remote, refspec)
+            except git.exc.GitCommandError as exc:
+                statuses = _captured(exc.stdout).splitlines()
+                # "!<tab>src:dst<tab>[rejected] (stale info)", or "[remote rejected]" by a hook
+                if any(line.startswith("!") and "rejected]" in line for line in statuses):
+                    raise PushRejected(
+                        f"the remote refused to update {branch}: it moved meanwhile or a hook "
+                        f"declined ({_detail(exc)})"
+                    ) from exc
+                raise
+
+
+def _value(commit: git.Commit) -> Commit:
+    message = commit.message
+    text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+    return Commit(
+        sha=commit.hexsha,
+        parents=tuple(parent.hexsha for parent in commit.parents),
+        author=commit.author.name or "",
+        author_date=commit.authored_datetime,
+        message=text,
+        trailers=parse_trailers(text),
+    )
+
+
+def _content(blob: git.Blob) -> bytes:
+    return bytes(blob.data_stream.read())
+
+
+@contextmanager
+def _command_errors(where: Path) -> Iterator[None]:
+    """GitPython's command failures as :class:`GitError`: the command, the place, git's words."""
+    try:
+        yield
+    except git.exc.GitCommandNotFound as exc:
+        raise GitError(f"cannot run git: {exc}") from exc
+    except git.exc.CommandError as exc:
+        command = next((arg for arg in exc.command[1:] if not str(arg).startswith("-")), "")
+        raise GitError(f"git {command} failed in {where}: {_detail(exc)}") from exc
+
+
+def _detail(exc: git.exc.CommandError) -> str:
+    """What git said: its error output, then its output."""
+    said = " ".join(_captured(text) for text in (exc.stderr, exc.stdout)).strip()
+    return said or str(exc)
+
+
+def _captured(formatted: str) -> str:
+    """The output GitPython captured, without its ``"\\n  stderr: '...'"`` wrapping."""
+    _, _, text = formatted.partition(": '")
+    return text.removesuffix("'").strip()

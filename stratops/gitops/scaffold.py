@@ -21,7 +21,7 @@ from pathlib import Path
 
 from stratops.gitops.errors import GitOpsError, ScaffoldRefused
 from stratops.gitops.forge.local import LocalForge
-from stratops.gitops.git import MAIN, REMOTE, GitRepo
+from stratops.gitops.git import MAIN, GitRepo
 from stratops.gitops.snapshot import MANIFESTS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "desk"
@@ -75,12 +75,10 @@ def _scaffold(root: Path, manifests: Path, templates: Path) -> Scaffold:
         (root / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, root / target)
     remote = root / REMOTE_PATH
-    repo = GitRepo(root)
-    repo.run("init", "--quiet", f"--initial-branch={MAIN}")
-    repo.run("init", "--quiet", "--bare", f"--initial-branch={MAIN}", str(remote))
-    forge = LocalForge.create(remote)
-    repo.run("remote", "add", REMOTE, str(remote))
-    repo.run("add", "--all")
-    repo.run("commit", "--quiet", "-m", "Desk scaffolded by stratops init")
-    repo.run("push", "--quiet", "--set-upstream", REMOTE, MAIN)
-    return Scaffold(root, remote, forge.root, repo.rev_parse("HEAD"))
+    with GitRepo.init(root) as repo:
+        GitRepo.init(remote, bare=True).close()
+        forge = LocalForge.create(remote)
+        repo.add_remote(str(remote))
+        head = repo.commit_all("Desk scaffolded by stratops init")
+        repo.publish(MAIN)
+    return Scaffold(root, remote, forge.root, head)

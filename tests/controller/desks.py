@@ -39,6 +39,13 @@ class Desk:
     forge: LocalForge
     registry: Registry
 
+    def git(self, *args: str) -> str:
+        """Run git in the desk, as a person at the terminal would."""
+        done = subprocess.run(
+            ["git", *args], cwd=self.root, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
     def reconciler(self) -> Reconciler:
         return build_reconciler(
             self.root,

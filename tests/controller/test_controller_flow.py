@@ -67,8 +67,8 @@ def test_direct_push_that_promotes_is_refused(desk: Desk) -> None:
         "    canary: {version: 2, allocation: 50000, analysis: trend-canary}",
     )
     manifest.write_text(text)
-    desk.repo.run("commit", "--quiet", "-am", "promote v2 without review")
-    desk.repo.run("push", "--quiet", "origin", "main")
+    desk.git("commit", "--quiet", "-am", "promote v2 without review")
+    desk.git("push", "--quiet", "origin", "main")
     result = desk.reconciler().tick()
     stage, version, verdict = result.refused["btc-trend"]
     assert (stage, version, verdict.code) == (Stage.CANARY, 2, "unreviewed")
@@ -100,8 +100,8 @@ def test_killed_deployment_is_restarted_and_restart_adopts(desk: Desk) -> None:
 
 def test_rewritten_history_stops_reconciliation(desk: Desk) -> None:
     desk.reconciler().tick()
-    desk.repo.run("commit", "--quiet", "--amend", "-m", "rewritten")
-    desk.repo.run("push", "--quiet", "--force", "origin", "main")
+    desk.git("commit", "--quiet", "--amend", "-m", "rewritten")
+    desk.git("push", "--quiet", "--force", "origin", "main")
     result = desk.reconciler().tick()
     assert result.plan is None
     assert any("history rewritten" in p for p in result.problems)
@@ -112,8 +112,8 @@ def test_invalid_revision_keeps_the_last_good_state(desk: Desk) -> None:
     desk.reconciler().tick()
     manifest = desk.root / "manifests" / "strategies" / "btc-trend.yaml"
     manifest.write_text(manifest.read_text().replace("strategyType: trend", "strategyType: ???"))
-    desk.repo.run("commit", "--quiet", "-am", "break the manifest")
-    desk.repo.run("push", "--quiet", "origin", "main")
+    desk.git("commit", "--quiet", "-am", "break the manifest")
+    desk.git("push", "--quiet", "origin", "main")
     result = desk.reconciler().tick()
     assert any("does not validate" in p for p in result.problems)
     assert result.plan is not None and result.plan.empty
@@ -134,11 +134,11 @@ def test_direct_push_that_raises_an_allocation_is_refused(desk: Desk) -> None:
     desk.reconciler().tick()
     desk.promote_and_merge(1, Stage.CANARY, 50_000)
     desk.reconciler().tick()
-    desk.repo.run("pull", "--quiet", "--ff-only", "origin", "main")
+    desk.git("pull", "--quiet", "--ff-only", "origin", "main")
     manifest = desk.root / "manifests" / "strategies" / "btc-trend.yaml"
     manifest.write_text(manifest.read_text().replace("allocation: 50000", "allocation: 90000"))
-    desk.repo.run("commit", "--quiet", "-am", "more capital for the canary, unreviewed")
-    desk.repo.run("push", "--quiet", "origin", "main")
+    desk.git("commit", "--quiet", "-am", "more capital for the canary, unreviewed")
+    desk.git("push", "--quiet", "origin", "main")
     result = desk.reconciler().tick()
     stage, _, verdict = result.refused["btc-trend"]
     assert (stage, verdict.code) == (Stage.CANARY, "unreviewed")

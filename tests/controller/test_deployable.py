@@ -20,8 +20,8 @@ PAPER_V3 = "    paper: {version: 1, allocation: 100000}"
 def _declare(desk: Desk, line: str) -> None:
     path = desk.root / "manifests" / "strategies" / "btc-trend.yaml"
     path.write_text(path.read_text().replace(PAPER_V3, line))
-    desk.repo.run("commit", "--quiet", "-am", "declare a version")
-    desk.repo.run("push", "--quiet", "origin", "main")
+    desk.git("commit", "--quiet", "-am", "declare a version")
+    desk.git("push", "--quiet", "origin", "main")
 
 
 def test_an_unregistered_version_is_blocked_once_not_restarted_forever(

@@ -16,11 +16,11 @@ from stratops.model.base import Stage
 def test_unreachable_remote_reconciles_the_last_fetched_main(desk: Desk) -> None:
     reconciler = desk.reconciler()
     url = desk.repo.remote_url()
-    desk.repo.run("remote", "set-url", "origin", str(desk.root / "unreachable.git"))
+    desk.git("remote", "set-url", "origin", str(desk.root / "unreachable.git"))
     try:
         result = reconciler.tick()
     finally:
-        desk.repo.run("remote", "set-url", "origin", url)
+        desk.git("remote", "set-url", "origin", url)
     assert any("remote unreachable" in p for p in result.problems)
     assert [a.kind.value for a in result.applied] == ["deploy", "set_alias"]
 

@@ -36,7 +36,7 @@ def replica(
     desk: Desk, folder: Path, apiserver: FakeApiServer, identity: str, clock: FakeClock
 ) -> tuple[Reconciler, LeaseElector, KubernetesRuntime]:
     if not folder.exists():
-        desk.repo.run("clone", "--quiet", desk.repo.remote_url(), str(folder))
+        desk.git("clone", "--quiet", desk.repo.remote_url(), str(folder))
     client = ApiClient(configuration(apiserver.url))
     runtime = KubernetesRuntime(client, k8s_runtime_config())
     elector = LeaseElector(client, NAMESPACE, LEASE, identity, clock=clock)

@@ -311,28 +311,19 @@ class LocalForge:
         with tempfile.TemporaryDirectory(prefix="stratops-merge-") as scratch:
             for attempt in range(2):
                 clone = Path(scratch) / f"attempt-{attempt}"
-                GitRepo(Path(scratch)).run(
-                    "clone",
-                    "--quiet",
-                    "--branch",
-                    record.base_branch,
-                    str(self.bare.root),
-                    str(clone),
-                )
-                work = GitRepo(clone)
-                base = work.rev_parse("HEAD")
-                try:
-                    work.run("merge", "--no-ff", "--quiet", "-m", message, record.head_sha)
-                except GitError as exc:
-                    raise ForgeRejected(
-                        f"#{record.number} does not merge cleanly into {record.base_branch}: "
-                        f"run the promotion again to rebase it ({exc})",
-                        405,
-                    ) from exc
-                merge = work.rev_parse("HEAD")
-                try:
-                    work.push(merge, record.base_branch, expected=base)
-                except PushRejected:
-                    continue  # the base moved meanwhile: merge again onto the new one
-                return merge
+                with GitRepo.clone(str(self.bare.root), clone, record.base_branch) as work:
+                    base = work.rev_parse("HEAD")
+                    try:
+                        merge = work.merge(record.head_sha, message)
+                    except GitError as exc:
+                        raise ForgeRejected(
+                            f"#{record.number} does not merge cleanly into {record.base_branch}: "
+                            f"run the promotion again to rebase it ({exc})",
+                            405,
+                        ) from exc
+                    try:
+                        work.push(merge, record.base_branch, expected=base)
+                    except PushRejected:
+                        continue  # the base moved meanwhile: merge again onto the new one
+                    return merge
         raise ForgeUnavailable(f"{record.base_branch} kept moving while merging #{record.number}")
