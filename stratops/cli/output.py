@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from stratops.model.problems import Problem
@@ -64,5 +65,5 @@ def new_table(title: str, *columns: str) -> Table:
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print an error to stderr and exit with ``code``."""
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False)
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
