@@ -192,12 +192,12 @@ class Authorizer:
         ci = self.forge.ci_identity()
         verdict = ci_verdict(self.forge.commit_statuses(pull.head_sha), ci)
         if verdict is None or verdict.state is not StatusState.SUCCESS:
-            said = verdict.state.value if verdict else "none"
+            said = f"is {verdict.state.value}" if verdict else "was not given"
             return Verdict(
                 False,
                 "no_ci_verdict",
-                f"the {GATES_CONTEXT} status of CI ({ci}) on the head of PR #{pull.number} is "
-                f"{said}, not success",
+                f"CI's ({ci}) {GATES_CONTEXT} verdict on the head of PR #{pull.number} {said}: "
+                "a status set by anyone else does not count",
                 commit.sha,
             )
         change = next(
