@@ -43,7 +43,7 @@ _DECISIVE = (ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED)
 class Requirements:
     approvals: int
     gates: bool  # CI's gate verdict must be recorded and passing
-    approval_ttl: timedelta = timedelta(days=7)
+    approval_ttl: timedelta  # an approval given longer before the merge does not count
 
     @classmethod
     def of(cls, changes: Sequence[DesiredChange], policy: GatePolicy) -> Requirements:

@@ -65,9 +65,9 @@ LIVE = Requirements.of([change(ChangeKind.PROMOTION, Stage.LIVE)], POLICY)
 def test_requirements_follow_the_policy_by_target_stage() -> None:
     assert Requirements(approvals=2, gates=True, approval_ttl=timedelta(days=7)) == LIVE
     both = [change(ChangeKind.PROMOTION, Stage.CANARY), change(ChangeKind.PROMOTION, Stage.PAPER)]
-    assert Requirements.of(both, POLICY) == Requirements(approvals=1, gates=True)
+    assert Requirements.of(both, POLICY) == Requirements(1, True, timedelta(days=7))
     rollback = [change(ChangeKind.ROLLBACK, Stage.LIVE)]
-    assert Requirements.of(rollback, POLICY) == Requirements(approvals=0, gates=False)
+    assert Requirements.of(rollback, POLICY) == Requirements(0, False, timedelta(days=7))
 
 
 @pytest.mark.parametrize(
@@ -166,7 +166,9 @@ def test_waiting_for_ci_is_not_retryable_when_approvals_are_missing_too() -> Non
 
 def test_closed_pull_request_never_merges() -> None:
     closed = PR.model_copy(update={"state": PullState.CLOSED})
-    found = merge_blockers(closed, [], [], Requirements(0, False), ci=CI, now=NOW)
+    found = merge_blockers(
+        closed, [], [], Requirements(0, False, timedelta(days=7)), ci=CI, now=NOW
+    )
     assert found == Blockers(["it is closed"])
 
 

@@ -4,8 +4,8 @@ For a bare repository ``X/remote.git`` the records live in ``X/remote.forge/``::
 
     remote.forge/
       forge.lock            serialises every read-modify-write (filelock: processes, threads)
-      pulls/<number>.json   one pull request with its reviews and comments
-      statuses/<sha>.json   commit statuses of one commit, oldest first
+      pulls/<number>.json   one pull request with its reviews (head and time) and comments
+      statuses/<sha>.json   commit statuses of one commit, oldest first, with their creator
 
 Records are written atomically (a temporary file renamed over the old one) and only when they
 changed. The head of an open pull request is read from the bare repository each time: when it
