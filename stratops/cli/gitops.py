@@ -3,7 +3,8 @@
 Exit codes: 0 ok; 1 a negative verdict (a gate fails, the review rules block a merge); 2 bad
 input (illegal transition, unknown strategy or version, dirty working tree, an open promotion,
 invalid manifests, a forge refusal); 3 a temporary failure (the forge is unreachable, the
-remote kept moving): the same command may succeed later.
+remote kept moving, ``pr merge`` waits for CI's gate verdict): the same command may succeed
+later.
 
 The gate evaluator is injected: ``register(app, evaluator=factory)`` where ``factory(desk_root)``
 returns a :data:`~stratops.gitops.evaluation.GateEvaluator`.
@@ -43,6 +44,7 @@ from stratops.cli.output import (
 from stratops.cli.values import amount, version_argument
 from stratops.examples import example_manifests
 from stratops.gitops.errors import (
+    AwaitingCI,
     ForgeUnavailable,
     GitOpsError,
     InvalidManifests,
@@ -92,6 +94,8 @@ def _handled() -> Iterator[None]:
     except InvalidManifests as exc:
         render_problems(exc.problems)
         fail(str(exc).splitlines()[0], EXIT_BAD_INPUT)
+    except AwaitingCI as exc:
+        fail(f"{exc} (temporary: merge again once CI has published its verdict)", EXIT_RETRY)
     except MergeBlocked as exc:
         fail(str(exc), EXIT_NEGATIVE)
     except (ForgeUnavailable, PushRejected) as exc:
@@ -207,9 +211,16 @@ class _Commands:
             False,
             "--publish",
             help="Record the verdict as the stratops/gates status of the head and keep the "
-            "gate comment of its open pull requests up to date (what CI does on GitHub).",
+            "gate comment of its open pull requests up to date: what CI does. Only the "
+            "verdict of the forge's CI identity counts for a merge.",
         ),
         forge: ForgeKind = FORGE_OPTION,
+        author: str | None = typer.Option(
+            None,
+            "--as",
+            help="Who publishes: CI (on the local forge `ci`, or $STRATOPS_CI_IDENTITY; on "
+            "GitHub the token's identity, github-actions[bot] in a workflow).",
+        ),
     ) -> None:
         """Evaluate the gates of every promotion between BASE and HEAD.
 
@@ -223,7 +234,7 @@ class _Commands:
             result = check_gates(repo, self.evaluator(repo.root), base, head)
             if publish_to:
                 host = open_forge(repo, forge, os.environ)
-                numbers = publish(host, result, _who(repo, host, None))
+                numbers = publish(host, result, _who(repo, host, author))
                 stderr.print(f"published to pull request(s): {numbers or 'none open'}")
         markdown = result.markdown()
         emit(result.to_json(), output, lambda: typer.echo(markdown))
@@ -262,6 +273,8 @@ def init(
             "--evidence-out ../evidence --model-out ../model\n"
             "  stratops register btc-trend --type trend --evidence ../evidence --model ../model\n"
             "  stratops promote btc-trend 1 --to paper --reason 'why'   # opens a pull request\n"
+            "  stratops gates check --base origin/main --head origin/promote/btc-trend/v1-paper "
+            "--publish --as ci   # CI\n"
             "  stratops pr approve 1 --as REVIEWER                      # not the author\n"
             "  stratops pr merge 1\n"
             "  stratops controller run --once                           # starts paper trading",
@@ -305,7 +318,8 @@ def pr_show(
     """
     with _handled():
         repo, host = _desk(desk, forge)
-        pull, blockers = merge_readiness(repo, host, number)
+        pull, readiness = merge_readiness(repo, host, number)
+        blockers = readiness.reasons
         reviews = host.list_reviews(number)
         statuses = host.commit_statuses(pull.head_sha)
     shown = {
@@ -324,7 +338,9 @@ def pr_show(
         )
         for status in statuses:
             stdout.print(
-                f"status {status.context}: {status.state.value} {status.description}", markup=False
+                f"status {status.context} by {status.creator}: {status.state.value} "
+                f"{status.description}",
+                markup=False,
             )
         table = new_table("Reviews", "#", "reviewer", "state", "on", FreeText("comment"))
         for review in reviews:
@@ -393,9 +409,10 @@ def pr_merge(
     desk: Path | None = DESK_OPTION,
     forge: ForgeKind = FORGE_OPTION,
 ) -> None:
-    """Merge (a merge commit) if the gates pass and the approvals satisfy the policy on main.
+    """Merge (a merge commit) if CI's gates pass and the approvals satisfy the policy on main.
 
-    Exit 1 with the reasons when the review rules block it.
+    Exit 1 with the reasons when the review rules block it, 3 when only CI's gate verdict is
+    still missing (pending): merge again once CI has run.
 
     Example: stratops pr merge 1
     """

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import typer
 import yaml
 from rich.console import Console, ConsoleOptions, RenderResult
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
@@ -136,5 +137,5 @@ def new_table(title: str, *columns: str | FreeText, show_header: bool = True) ->
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print an error to stderr and exit with ``code``."""
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False)
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)

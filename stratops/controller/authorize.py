@@ -7,9 +7,12 @@ that puts a version into canary or live must have arrived as the desk intends:
 - a promotion commit carrying the trailers ``Strategy``, ``Version``, ``Stage``,
   ``Gate-Report-Digest`` is reachable from main;
 - it belongs to a merged pull request whose approvals satisfy the policy that was in force on
-  main (reviews on its head, not by its author);
+  main: reviews on its head (a push after an approval dismisses it), not by its author, and
+  given no longer than the policy's ``approvalTtl`` before the merge;
+- CI's own ``stratops/gates`` verdict on that head (the status of the forge's CI identity;
+  anyone else's is ignored) is success;
 - the gate report recomputed here from the same inputs has the digest of the trailer, and
-  passes: the controller never trusts CI's verdict.
+  passes: the controller never trusts CI's verdict alone.
 
 A change that fails any of these is refused: the strategy keeps what was applied before.
 """
@@ -24,9 +27,9 @@ from stratops.gitops.changes import ChangeKind, desired_changes
 from stratops.gitops.errors import ForgeError, GitError, UnknownVersion
 from stratops.gitops.evaluation import GateEvaluator
 from stratops.gitops.forge.base import Forge
-from stratops.gitops.forge.models import PullState
+from stratops.gitops.forge.models import GATES_CONTEXT, PullState, StatusState
 from stratops.gitops.git import Commit, GitRepo
-from stratops.gitops.review import Requirements, approvers
+from stratops.gitops.review import Requirements, approvers, ci_verdict
 from stratops.gitops.snapshot import desk_at
 from stratops.model.base import Stage
 from stratops.model.strategy import StrategyDeployment
@@ -159,13 +162,29 @@ class Authorizer:
         if policy_on_main is None or after.policy is None:
             return Verdict(False, "unverifiable", "no gate policy at the promotion", commit.sha)
         needed = Requirements.of(changes, policy_on_main)
-        approved, _ = approvers(pull, self.forge.list_reviews(pull.number))
+        if pull.merged_at is None:
+            return Verdict(
+                False, "unverifiable", f"PR #{pull.number} has no merge time", commit.sha
+            )
+        reviews = self.forge.list_reviews(pull.number)
+        approved, _ = approvers(pull, reviews, ttl=needed.approval_ttl, at=pull.merged_at)
         if len(approved) < needed.approvals:
             return Verdict(
                 False,
                 "unapproved",
-                f"PR #{pull.number} has {len(approved)} valid approval(s), the policy needs "
-                f"{needed.approvals}",
+                f"PR #{pull.number} has {len(approved)} valid approval(s) on its head "
+                f"{pull.head_sha[:12]} at its merge, the policy needs {needed.approvals}",
+                commit.sha,
+            )
+        ci = self.forge.ci_identity()
+        verdict = ci_verdict(self.forge.commit_statuses(pull.head_sha), ci)
+        if verdict is None or verdict.state is not StatusState.SUCCESS:
+            said = f"is {verdict.state.value}" if verdict else "was not given"
+            return Verdict(
+                False,
+                "no_ci_verdict",
+                f"CI's ({ci}) {GATES_CONTEXT} verdict on the head of PR #{pull.number} {said}: "
+                "a status set by anyone else does not count",
                 commit.sha,
             )
         change = next(

@@ -161,7 +161,12 @@ class Reconciler:
         try:
             self.forge.set_commit_status(
                 sha,
-                CommitStatus(context=DEPLOYED_CONTEXT, state=state, description=description[:140]),
+                CommitStatus(
+                    context=DEPLOYED_CONTEXT,
+                    state=state,
+                    creator=self.actor,
+                    description=description[:140],
+                ),
             )
         except ForgeError as exc:
             self.metrics.refusals.labels(reason="forge_unavailable").inc()

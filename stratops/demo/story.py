@@ -25,6 +25,7 @@ from rich.rule import Rule
 
 from stratops.demo.desk import write_demo_manifests
 from stratops.examples import DATA_DIR_ENV
+from stratops.gitops.forge.local import LOCAL_CI
 from stratops.runtime.local import LocalRuntime
 
 RESEARCHER = "rita"
@@ -142,9 +143,11 @@ class Story:
 
         self.chapter("CI publishes the verdict, a reviewer approves, the PR merges")
         branch = "promote/btc-trend/v1-canary"
+        self.tell(f"promote left the gates pending: only CI's verdict ({LOCAL_CI}) counts.")
         self.run(
-            "gates", "check", "--base", "origin/main", "--head", f"origin/{branch}", "--publish"
-        )
+            "gates", "check", "--base", "origin/main", "--head", f"origin/{branch}", "--publish",
+            "--as", LOCAL_CI,
+        )  # fmt: skip
         self.run("pr", "approve", "1", "--as", REVIEWER, "--comment", "evidence reviewed")
         self.run("pr", "merge", "1")
 

@@ -14,6 +14,7 @@
     │   ├── ScaffoldRefused       ``stratops init`` into a non-empty folder
     │   └── NotADesk              no desk at --desk, or none above the current folder
     ├── MergeBlocked              a negative verdict: gates or approvals missing (exit 1)
+    │   └── AwaitingCI            only CI's gate verdict is missing: merge again later (exit 3)
     ├── GitError                  a git operation failed: the message is git's
     │   └── PushRejected          the remote refused the push (moved meanwhile): retry
     └── ForgeError                the pull-request host failed
@@ -95,6 +96,10 @@ class MergeBlocked(GitOpsError):
     def __init__(self, number: int, reasons: list[str]) -> None:
         self.reasons = reasons
         super().__init__(f"pull request #{number} cannot merge: " + "; ".join(reasons))
+
+
+class AwaitingCI(MergeBlocked):
+    """Nothing blocks the merge but CI's gate verdict, which is not given yet: retry later."""
 
 
 class GitError(GitOpsError):

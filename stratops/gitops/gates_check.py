@@ -65,11 +65,12 @@ class GatesCheck:
             lines += [f"| {c.strategy} | {c.describe()} | {c.kind.value} |" for c in self.listed]
         return "\n".join(lines) + "\n"
 
-    def status(self) -> CommitStatus:
+    def status(self, creator: str) -> CommitStatus:
         failing = sum(not item.report.passed for item in self.gated)
         return CommitStatus(
             context=GATES_CONTEXT,
             state=StatusState.SUCCESS if self.passed else StatusState.FAILURE,
+            creator=creator,
             description=f"{len(self.gated)} promotion(s), {failing} failing",
         )
 
@@ -110,9 +111,10 @@ def check_gates(repo: GitRepo, evaluator: GateEvaluator, base: str, head: str) -
 def publish(forge: Forge, check: GatesCheck, author: str) -> list[int]:
     """Record the verdict on the head commit and keep the gate comment of its open PRs current.
 
-    What CI does on GitHub, for any forge (the local one has no CI). Returns the PR numbers.
+    What CI does, as ``author`` (on GitHub, the token's identity). The verdict counts only when
+    that is the forge's CI identity. Returns the PR numbers.
     """
-    forge.set_commit_status(check.head, check.status())
+    forge.set_commit_status(check.head, check.status(author))
     numbers: list[int] = []
     for pull in forge.pull_requests_of_commit(check.head):
         if pull.state is PullState.OPEN:

@@ -7,6 +7,9 @@ branch or main moved meanwhile), the whole attempt runs once more on the new bas
 rebase of the one-file change. Running it again for the same promotion updates the same branch
 and pull request; it never opens a second one.
 
+The ``stratops/gates`` status it sets on the commit is pending: only CI's ``gates check
+--publish`` gives the verdict that a merge needs (see :mod:`stratops.gitops.review`).
+
 Nothing is left half-done: when the forge fails after the push, the branch is put back where it
 was (deleted if it is new), so the branch and its pull request exist together or not at all.
 """
@@ -62,13 +65,14 @@ class Promotion:
     opened: bool = False  # a new pull request, rather than an update of the open one
 
 
-def gates_status(report: GateReport) -> CommitStatus:
-    blocking = sum(check.blocks for check in report.checks)
+def pending_status(report: GateReport, author: str) -> CommitStatus:
+    """What reviewers see until CI has run: pending, with the (passing) report computed here."""
     return CommitStatus(
         context=GATES_CONTEXT,
-        state=StatusState.SUCCESS if report.passed else StatusState.FAILURE,
-        description=f"{report.verdict}: {blocking} blocking of {len(report.checks)} checks, "
-        f"report {report.digest[:12]}",
+        state=StatusState.PENDING,
+        creator=author,
+        description=f"waiting for CI; passed when promoted ({len(report.checks)} checks, "
+        f"report {report.digest[:12]})",
     )
 
 
@@ -154,7 +158,7 @@ class _Attempt:
     ) -> PullRequest:
         body = pull_request_body(plan, report, self.request.reason)
         try:
-            self.forge.set_commit_status(commit, gates_status(report))
+            self.forge.set_commit_status(commit, pending_status(report, self.author))
             if existing is not None:
                 return self.forge.update_pull_request(existing.number, title=plan.title, body=body)
             return self.forge.open_pull_request(

@@ -1,19 +1,23 @@
 """Reviewing and merging pull requests under the desk's review rules, on any forge.
 
 The forge stores; this module decides (with :mod:`stratops.gitops.review`). A merge is refused
-unless the head's gate verdict passed and the approvals satisfy the policy in force on main.
+unless CI's gate verdict on the head passed and the approvals satisfy the policy in force on
+main; while CI has not given its verdict yet, the refusal is :class:`AwaitingCI` (retry later,
+as ``gh pr merge`` refuses a pull request whose required checks are pending).
 The required approvals come from what the pull request changes (its desired-state diff against
 the merge base), not from its title or branch name, so a pull request cannot under-declare.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from stratops.gitops.changes import desired_changes
-from stratops.gitops.errors import InvalidManifests, MergeBlocked
+from stratops.gitops.errors import AwaitingCI, InvalidManifests, MergeBlocked
 from stratops.gitops.forge.base import Forge
 from stratops.gitops.forge.models import NewReview, PullRequest, Review
 from stratops.gitops.git import MAIN, GitRepo
-from stratops.gitops.review import Requirements, check_reviewer, merge_blockers
+from stratops.gitops.review import Blockers, Requirements, check_reviewer, merge_blockers
 from stratops.gitops.snapshot import desk_at
 
 
@@ -37,25 +41,29 @@ def requirements(repo: GitRepo, pull: PullRequest) -> Requirements:
     return Requirements.of(desired_changes(before.strategies, head.strategies), policy)
 
 
-def merge_readiness(repo: GitRepo, forge: Forge, number: int) -> tuple[PullRequest, list[str]]:
-    """The pull request and why it cannot merge now (empty: it can); fetches the remote."""
+def merge_readiness(repo: GitRepo, forge: Forge, number: int) -> tuple[PullRequest, Blockers]:
+    """The pull request and why it cannot merge now; fetches the remote."""
     pull = forge.get_pull_request(number)
     repo.fetch()
     branch = repo.remote_branch(pull.head_branch)
     if branch is not None and branch != pull.head_sha:
-        return pull, [
-            f"{pull.head_branch} is at {branch[:12]}, the pull request at {pull.head_sha[:12]}"
-        ]
+        return pull, Blockers(
+            [f"{pull.head_branch} is at {branch[:12]}, the pull request at {pull.head_sha[:12]}"]
+        )
     return pull, merge_blockers(
         pull,
         forge.list_reviews(number),
         forge.commit_statuses(pull.head_sha),
         requirements(repo, pull),
+        ci=forge.ci_identity(),
+        now=datetime.now(UTC),
     )
 
 
 def merge_pull_request(repo: GitRepo, forge: Forge, number: int) -> PullRequest:
-    pull, reasons = merge_readiness(repo, forge, number)
-    if reasons:
-        raise MergeBlocked(number, reasons)
+    pull, blockers = merge_readiness(repo, forge, number)
+    if blockers.retryable:
+        raise AwaitingCI(number, blockers.reasons)
+    if blockers.reasons:
+        raise MergeBlocked(number, blockers.reasons)
     return forge.merge(number, expected_head_sha=pull.head_sha)

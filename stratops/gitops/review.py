@@ -4,18 +4,22 @@ Pure. The policy's ``approvals`` say how many approvals a promotion to each stag
 pull request promoting to several stages needs the largest number). An approval counts when
 
 - it was given on the current head: a new push dismisses earlier approvals;
+- it is not older than the policy's ``approvalTtl`` at the merge (now, for a merge to come);
 - its reviewer is not the author (separation of duties);
 - the reviewer's latest review on that head is still an approval.
 
-Any reviewer whose latest review on the head requests changes blocks the merge, and so does a
-gate verdict (the ``stratops/gates`` status of the head) other than success, when the pull
-request promotes anything.
+Any reviewer whose latest review on the head requests changes blocks the merge. A pull request
+that promotes anything also needs CI's gate verdict: the ``stratops/gates`` status of the head
+set by the forge's CI identity. A status set by anyone else (``promote`` sets it pending for
+the reviewers to see, anybody with write access could set it green) is ignored. While CI's
+verdict is pending or absent the merge waits; a verdict other than success blocks it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from stratops.gitops.changes import ChangeKind, DesiredChange
 from stratops.gitops.errors import PromotionRefused
@@ -29,6 +33,7 @@ from stratops.gitops.forge.models import (
     ReviewState,
     StatusState,
 )
+from stratops.model.base import human_duration
 from stratops.model.policy import GatePolicy
 
 _DECISIVE = (ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED)
@@ -37,14 +42,34 @@ _DECISIVE = (ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED)
 @dataclass(frozen=True)
 class Requirements:
     approvals: int
-    gates: bool  # a gate verdict must be recorded and passing
+    gates: bool  # CI's gate verdict must be recorded and passing
+    approval_ttl: timedelta  # an approval given longer before the merge does not count
 
     @classmethod
     def of(cls, changes: Sequence[DesiredChange], policy: GatePolicy) -> Requirements:
         """What the changes of a pull request need under the policy in force on main."""
         stages = [c.stage for c in changes if c.kind is ChangeKind.PROMOTION]
         approvals = max((policy.spec.approvals.for_stage(s) for s in stages), default=0)
-        return cls(approvals=approvals, gates=bool(stages))
+        return cls(approvals=approvals, gates=bool(stages), approval_ttl=policy.approval_ttl)
+
+
+@dataclass(frozen=True)
+class Blockers:
+    """Why a pull request cannot merge; no reasons: it can."""
+
+    reasons: list[str]
+    waiting_for_ci: bool = False  # CI has not given its gate verdict yet
+
+    @property
+    def retryable(self) -> bool:
+        """Only CI's verdict is missing: the same merge may pass once CI has run."""
+        return self.waiting_for_ci and len(self.reasons) == 1
+
+
+def ci_verdict(statuses: Sequence[CommitStatus], ci: str) -> CommitStatus | None:
+    """The latest ``stratops/gates`` status set by ``ci``; anyone else's is ignored."""
+    mine = [s for s in statuses if s.context == GATES_CONTEXT and s.creator == ci]
+    return mine[-1] if mine else None
 
 
 def check_reviewer(pr: PullRequest, review: NewReview) -> None:
@@ -58,13 +83,20 @@ def check_reviewer(pr: PullRequest, review: NewReview) -> None:
         )
 
 
-def approvers(pr: PullRequest, reviews: Sequence[Review]) -> tuple[list[str], list[str]]:
-    """Reviewers whose standing review on the current head approves, and who block it."""
+def approvers(
+    pr: PullRequest, reviews: Sequence[Review], *, ttl: timedelta, at: datetime
+) -> tuple[list[str], list[str]]:
+    """Reviewers whose standing review on the current head approves, and who block it.
+
+    ``at`` is the merge (or now, for a merge to come): an approval given more than ``ttl``
+    before it no longer counts, a request for changes always does.
+    """
     latest: dict[str, ReviewState] = {}
     for review in reviews:
         on_head = review.commit_sha == pr.head_sha
         if on_head and review.reviewer != pr.author and review.state in _DECISIVE:
-            latest[review.reviewer] = review.state
+            stale = review.state is ReviewState.APPROVED and at - review.submitted_at > ttl
+            latest[review.reviewer] = ReviewState.DISMISSED if stale else review.state
     approved = sorted(r for r, s in latest.items() if s is ReviewState.APPROVED)
     blocking = sorted(r for r, s in latest.items() if s is ReviewState.CHANGES_REQUESTED)
     return approved, blocking
@@ -75,24 +107,43 @@ def merge_blockers(
     reviews: Sequence[Review],
     statuses: Sequence[CommitStatus],
     needed: Requirements,
-) -> list[str]:
-    """Why ``pr`` cannot merge; empty when it can."""
+    *,
+    ci: str,
+    now: datetime,
+) -> Blockers:
+    """Why ``pr`` cannot merge at ``now``, CI being ``ci``."""
     reasons: list[str] = []
     if pr.state is not PullState.OPEN:
         reasons.append(f"it is {pr.state.value}")
-    approved, blocking = approvers(pr, reviews)
+    approved, blocking = approvers(pr, reviews, ttl=needed.approval_ttl, at=now)
     if len(approved) < needed.approvals:
         who = f" ({', '.join(approved)})" if approved else ""
         reasons.append(
             f"approvals on head {pr.head_sha[:12]} ({len(approved)}{who}) < required "
-            f"({needed.approvals}); the author's own do not count"
+            f"({needed.approvals}); the author's own and those older than "
+            f"{human_duration(needed.approval_ttl.total_seconds())} do not count"
         )
     if blocking:
         reasons.append(f"changes requested by {', '.join(blocking)}")
+    waiting = False
     if needed.gates:
-        gates = [s for s in statuses if s.context == GATES_CONTEXT]
-        if not gates:
-            reasons.append(f"no {GATES_CONTEXT} verdict on head {pr.head_sha[:12]}")
-        elif gates[-1].state is not StatusState.SUCCESS:
-            reasons.append(f"{GATES_CONTEXT} is {gates[-1].state.value}: {gates[-1].description}")
-    return reasons
+        verdict = ci_verdict(statuses, ci)
+        if verdict is None or verdict.state is StatusState.PENDING:
+            waiting = True
+            said = "pending" if verdict else "not given"
+            reasons.append(
+                f"CI ({ci}) has not given its {GATES_CONTEXT} verdict on head "
+                f"{pr.head_sha[:12]} yet ({said}){_ignored(statuses, ci)}"
+            )
+        elif verdict.state is not StatusState.SUCCESS:
+            reasons.append(f"{GATES_CONTEXT} is {verdict.state.value}: {verdict.description}")
+    return Blockers(reasons, waiting_for_ci=waiting)
+
+
+def _ignored(statuses: Sequence[CommitStatus], ci: str) -> str:
+    others = sorted(
+        f"{s.state.value} by {s.creator}"
+        for s in statuses
+        if s.context == GATES_CONTEXT and s.creator != ci
+    )
+    return f"; not CI, ignored: {', '.join(others)}" if others else ""

@@ -6,11 +6,19 @@ thresholds and ``required`` (a check that is not required is reported but never 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from stratops.model.base import Document, Duration, Spec, Stage, StrategyType
+from stratops.model.base import (
+    Document,
+    Duration,
+    Spec,
+    Stage,
+    StrategyType,
+    duration_seconds,
+)
 
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -183,6 +191,10 @@ class StageRules(Spec):
 
 class GatePolicySpec(Spec):
     approvals: Approvals = Field(default_factory=Approvals)
+    approval_ttl: Duration = Field(
+        "7d",
+        description="How long an approval counts: one given longer before the merge is stale.",
+    )
     latency_budgets: dict[StrategyType, LatencyBudget] = Field(default_factory=dict)
     max_allocation: dict[StrategyType, StageAmounts] = Field(
         default_factory=dict, description="Largest allocation per strategy type and stage."
@@ -207,3 +219,7 @@ class GatePolicySpec(Spec):
 class GatePolicy(Document):
     kind: Literal["GatePolicy"] = "GatePolicy"
     spec: GatePolicySpec
+
+    @property
+    def approval_ttl(self) -> timedelta:
+        return timedelta(seconds=duration_seconds(self.spec.approval_ttl))

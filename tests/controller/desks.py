@@ -13,7 +13,7 @@ from stratops.controller.assembly import build_reconciler
 from stratops.controller.gate_evaluation import registry_evaluator
 from stratops.controller.reconcile import Reconciler
 from stratops.gitops.forge.local import LocalForge
-from stratops.gitops.forge.models import NewReview, ReviewState
+from stratops.gitops.forge.models import NewReview, PullRequest, ReviewState
 from stratops.gitops.forge.select import ForgeKind, open_forge
 from stratops.gitops.gates_check import check_gates, publish
 from stratops.gitops.git import GitRepo
@@ -59,16 +59,16 @@ class Desk:
         assert isinstance(runtime, LocalRuntime)
         return runtime
 
-    def promote_and_merge(self, version: int, stage: Stage, allocation: float) -> str:
-        """What people do: promote, CI publishes the gates, a reviewer approves, merge."""
-        evaluator = registry_evaluator(self.registry)
-        # The test policy wants a second in paper: the promotion is dated as if made two seconds
-        # from now (its author date is the gates' as-of), instead of the test waiting for it.
-        as_of = datetime.now(UTC).replace(microsecond=0) + IN_PAPER
+    def open_promotion(self, version: int, stage: Stage, allocation: float) -> PullRequest:
+        """``stratops promote`` as rita: the pull request, its gates pending.
+
+        The test policy wants a second in paper: the promotion is dated as if made two seconds
+        from now (its author date is the gates' as-of), instead of the test waiting for it.
+        """
         done = promote(
             self.repo,
             self.forge,
-            evaluator,
+            registry_evaluator(self.registry),
             PromotionRequest(
                 strategy="btc-trend",
                 version=version,
@@ -77,18 +77,27 @@ class Desk:
                 analysis="trend-canary" if stage is Stage.CANARY else None,
             ),
             author="rita",
-            as_of=as_of,
+            as_of=datetime.now(UTC).replace(microsecond=0) + IN_PAPER,
         )
         assert done.pull_request is not None, done.report.markdown()
+        return done.pull_request
+
+    def publish_gates(self, pull: PullRequest) -> None:
+        """CI's step: check the gates of the head and publish the verdict as CI."""
         self.repo.fetch()
-        check = check_gates(self.repo, evaluator, "origin/main", done.pull_request.head_sha)
-        publish(self.forge, check, "ci")
-        review_pull_request(
-            self.forge,
-            done.pull_request.number,
-            NewReview(reviewer="bob", state=ReviewState.APPROVED),
-        )
-        merged = merge_pull_request(self.repo, self.forge, done.pull_request.number)
+        evaluator = registry_evaluator(self.registry)
+        publish(self.forge, check_gates(self.repo, evaluator, "origin/main", pull.head_sha), "ci")
+
+    def approve(self, pull: PullRequest, forge: LocalForge | None = None) -> None:
+        review = NewReview(reviewer="bob", state=ReviewState.APPROVED)
+        review_pull_request(forge or self.forge, pull.number, review)
+
+    def promote_and_merge(self, version: int, stage: Stage, allocation: float) -> str:
+        """What people do: promote, CI publishes the gates, a reviewer approves, merge."""
+        pull = self.open_promotion(version, stage, allocation)
+        self.publish_gates(pull)
+        self.approve(pull)
+        merged = merge_pull_request(self.repo, self.forge, pull.number)
         assert merged.merge_sha is not None
         return merged.merge_sha
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stratops.gitops.forge.local import LocalForge
-from stratops.gitops.forge.models import GATES_MARKER
+from stratops.gitops.forge.models import GATES_MARKER, StatusState
 from stratops.gitops.scaffold import Scaffold
 
 from .conftest import Invoke
@@ -93,15 +93,21 @@ def test_step_summary_and_publishing_to_the_local_forge(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     head = "origin/promote/btc-trend/v5-canary"
     git(desk.root, "fetch", "--quiet")
-    result = invoke("gates", "check", "--base", "origin/main", "--head", head, "--publish")
+    check = ("gates", "check", "--base", "origin/main", "--head", head, "--publish", "--as", "ci")
+    result = invoke(*check)
     assert result.exit_code == 0, result.output
     assert "published to pull request(s): [1]" in result.stderr
     assert summary.read_text().startswith(f"earlier step\n{GATES_MARKER}")
-    again = invoke("gates", "check", "--base", "origin/main", "--head", head, "--publish")
+    again = invoke(*check)
     assert again.exit_code == 0
     record = json.loads((desk.forge / "pulls" / "1.json").read_text())
-    assert len(record["comments"]) == 1 and record["comments"][0]["author"] == "rita"
+    assert len(record["comments"]) == 1 and record["comments"][0]["author"] == "ci"
     assert record["comments"][0]["body"].startswith(GATES_MARKER)
+    statuses = forge.commit_statuses(forge.get_pull_request(1).head_sha)
+    assert [(s.creator, s.state) for s in statuses] == [
+        ("rita", StatusState.PENDING),  # set by promote
+        ("ci", StatusState.SUCCESS),
+    ]
 
 
 def test_no_change_to_desired_state_is_nothing_to_gate(invoke: Invoke, desk: Scaffold) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,14 @@ import pytest
 from stratops.gitops.errors import ForgeRejected
 from stratops.gitops.forge.local import LocalForge
 from stratops.gitops.forge.models import (
+    GATES_CONTEXT,
     GATES_MARKER,
+    CommitStatus,
     NewPullRequest,
     NewReview,
     PullState,
     ReviewState,
+    StatusState,
 )
 from stratops.gitops.scaffold import Scaffold
 
@@ -107,3 +111,29 @@ def test_merge_refuses_a_stale_head_and_conflicts(
     with pytest.raises(ForgeRejected, match="does not merge cleanly into main"):
         forge.merge(1, expected_head_sha=head)
     assert forge.get_pull_request(1).state is PullState.OPEN
+
+
+def test_reviews_record_their_head_and_time_statuses_their_creator(
+    desk: Scaffold, work: Path
+) -> None:
+    at = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    forge = LocalForge(desk.remote, clock=lambda: at)
+    first = branch_with(desk, work, "topic", "a.txt", "a")
+    forge.open_pull_request(new("topic"))
+    review = forge.submit_review(1, NewReview(reviewer="bob", state=ReviewState.APPROVED))
+    assert (review.commit_sha, review.submitted_at) == (first, at)
+    git(work, "checkout", "--quiet", "topic")
+    (work / "b.txt").write_text("b")
+    second = commit_all(work, "a new push")
+    git(work, "push", "--quiet", "origin", "topic")
+    [dismissed] = forge.list_reviews(1)
+    assert (dismissed.state, dismissed.commit_sha) == (ReviewState.DISMISSED, first)
+    for creator, state in (("ci", StatusState.FAILURE), ("rita", StatusState.SUCCESS)):
+        status = CommitStatus(context=GATES_CONTEXT, state=state, creator=creator)
+        forge.set_commit_status(second, status)
+    # a later status of another creator does not replace CI's
+    assert [(s.creator, s.state) for s in forge.commit_statuses(second)] == [
+        ("ci", StatusState.FAILURE),
+        ("rita", StatusState.SUCCESS),
+    ]
+    assert forge.merge(1, expected_head_sha=second).merged_at == at

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+
+from click.testing import Result
 
 from stratops.gitops.forge.local import LocalForge
-from stratops.gitops.forge.models import GATES_CONTEXT, CommitStatus, StatusState
+from stratops.gitops.forge.models import (
+    GATES_CONTEXT,
+    CommitStatus,
+    NewReview,
+    ReviewState,
+    StatusState,
+)
 from stratops.gitops.scaffold import Scaffold
 
 from .conftest import Invoke
 from .helpers import git
+
+
+def ci_publishes(invoke: Invoke, forge: LocalForge, number: int) -> Result:
+    """What CI does for a pull request: check its head's gates and publish the verdict."""
+    head = forge.get_pull_request(number).head_sha
+    check = ("gates", "check", "--base", "origin/main", "--head", head, "--publish")
+    return invoke(*check, "--as", "ci")
 
 
 def test_live_promotion_needs_two_approvals_not_the_authors(
@@ -24,6 +40,7 @@ def test_live_promotion_needs_two_approvals_not_the_authors(
     assert blocked.exit_code == 1
     assert "approvals on head" in blocked.stderr and "(1 (alice)) < required (2)" in blocked.stderr
     assert invoke("pr", "approve", "1", "--as", "bob").exit_code == 0
+    assert ci_publishes(invoke, forge, 1).exit_code == 0
     merged = invoke("pr", "merge", "1")
     assert merged.exit_code == 0, merged.output
     pull = forge.get_pull_request(1)
@@ -41,8 +58,9 @@ def test_live_promotion_needs_two_approvals_not_the_authors(
     assert invoke(*again, "--analysis", "trend-canary").exit_code == 0
 
 
-def test_changes_requested_block_until_approved_again(invoke: Invoke) -> None:
+def test_changes_requested_block_until_approved_again(invoke: Invoke, forge: LocalForge) -> None:
     assert invoke("promote", "btc-trend", "5", "--to", "canary").exit_code == 0
+    assert ci_publishes(invoke, forge, 1).exit_code == 0
     assert invoke("pr", "approve", "1", "--as", "alice").exit_code == 0
     assert (
         invoke("pr", "request-changes", "1", "--as", "bob", "--comment", "allocation?").exit_code
@@ -70,16 +88,53 @@ def test_a_new_push_dismisses_approvals(invoke: Invoke) -> None:
     assert invoke("pr", "merge", "1").exit_code == 1
 
 
-def test_failing_gate_status_blocks_the_merge(invoke: Invoke, forge: LocalForge) -> None:
+def test_merge_waits_for_the_verdict_of_ci(invoke: Invoke, forge: LocalForge) -> None:
+    assert invoke("promote", "btc-trend", "5", "--to", "canary").exit_code == 0
+    assert invoke("pr", "approve", "1", "--as", "alice").exit_code == 0
+    pending = invoke("pr", "merge", "1")  # promote left the status pending
+    assert pending.exit_code == 3, pending.output
+    assert "CI (ci) has not given its stratops/gates verdict" in pending.stderr
+    assert "merge again once CI has published its verdict" in pending.stderr
+    # the attack: the author sets the gates green; it is not CI's verdict
+    head = forge.get_pull_request(1).head_sha
+    green = CommitStatus(context=GATES_CONTEXT, state=StatusState.SUCCESS, creator="rita")
+    forge.set_commit_status(head, green)
+    forged = invoke("pr", "merge", "1")
+    assert forged.exit_code == 3 and "not CI, ignored: success by rita" in forged.stderr
+    assert forge.get_pull_request(1).state.value == "open"
+    assert ci_publishes(invoke, forge, 1).exit_code == 0
+    merged = invoke("pr", "merge", "1")
+    assert merged.exit_code == 0, merged.output
+
+
+def test_failing_gate_status_of_ci_blocks_the_merge(invoke: Invoke, forge: LocalForge) -> None:
     assert invoke("promote", "btc-trend", "5", "--to", "canary").exit_code == 0
     assert invoke("pr", "approve", "1", "--as", "alice").exit_code == 0
     head = forge.get_pull_request(1).head_sha
     forge.set_commit_status(
-        head, CommitStatus(context=GATES_CONTEXT, state=StatusState.FAILURE, description="ci: pbo")
+        head,
+        CommitStatus(
+            context=GATES_CONTEXT, state=StatusState.FAILURE, creator="ci", description="ci: pbo"
+        ),
     )
     blocked = invoke("pr", "merge", "1")
     assert blocked.exit_code == 1
     assert "stratops/gates is failure: ci: pbo" in blocked.stderr
+
+
+def test_an_approval_older_than_the_ttl_does_not_count(invoke: Invoke, desk: Scaffold) -> None:
+    assert invoke("promote", "btc-trend", "5", "--to", "canary").exit_code == 0
+    eight_days_ago = datetime.now(UTC) - timedelta(days=8)
+    LocalForge(desk.remote, clock=lambda: eight_days_ago).submit_review(
+        1, NewReview(reviewer="alice", state=ReviewState.APPROVED)
+    )
+    forge = LocalForge(desk.remote)
+    assert ci_publishes(invoke, forge, 1).exit_code == 0
+    stale = invoke("pr", "merge", "1")
+    assert stale.exit_code == 1
+    assert "(0) < required (1); the author's own and those older than 7d" in stale.stderr
+    assert invoke("pr", "approve", "1", "--as", "alice").exit_code == 0  # a fresh look
+    assert invoke("pr", "merge", "1").exit_code == 0
 
 
 def test_list_show_and_close(invoke: Invoke) -> None:
@@ -88,7 +143,7 @@ def test_list_show_and_close(invoke: Invoke) -> None:
     assert [p["number"] for p in json.loads(listed.stdout)] == [1]
     shown = invoke("pr", "show", "1")
     assert "blocked: approvals on head" in shown.stdout
-    assert "status stratops/gates: success" in shown.stdout
+    assert "status stratops/gates by rita: pending waiting for CI" in shown.stdout
     assert invoke("pr", "close", "1").exit_code == 0
     assert json.loads(invoke("pr", "list", "--output", "json").stdout) == []
     closed = json.loads(invoke("pr", "list", "--state", "closed", "--output", "json").stdout)

@@ -63,8 +63,14 @@ def test_promotion_opens_a_pull_request_with_the_gate_report(
     assert f"report `{found['Gate-Report-Digest']}`" in pull.body
     author_date = datetime.fromisoformat(git(desk.remote, "show", "-s", "--format=%aI", BRANCH))
     assert f"as of {author_date.isoformat()}" in pull.body
+    # pending: the verdict that counts is CI's, not the author's
     [status] = forge.commit_statuses(pull.head_sha)
-    assert (status.context, status.state) == (GATES_CONTEXT, StatusState.SUCCESS)
+    assert (status.context, status.state, status.creator) == (
+        GATES_CONTEXT,
+        StatusState.PENDING,
+        "rita",
+    )
+    assert status.description.startswith("waiting for CI; passed when promoted")
     # the desk's working tree and branch are untouched
     assert git(desk.root, "rev-parse", "--abbrev-ref", "HEAD") == "main"
     assert git(desk.root, "status", "--porcelain") == ""

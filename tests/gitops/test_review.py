@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from stratops.gitops.changes import ChangeKind, DesiredChange
@@ -17,7 +19,7 @@ from stratops.gitops.forge.models import (
     ReviewState,
     StatusState,
 )
-from stratops.gitops.review import Requirements, check_reviewer, merge_blockers
+from stratops.gitops.review import Blockers, Requirements, check_reviewer, merge_blockers
 from stratops.model.base import Stage, StrategyType
 
 from .helpers import EXAMPLE_MANIFESTS
@@ -36,16 +38,24 @@ PR = PullRequest(
     state=PullState.OPEN,
     url="file:///7",
 )
-PASS = CommitStatus(context=GATES_CONTEXT, state=StatusState.SUCCESS)
-FAIL = CommitStatus(context=GATES_CONTEXT, state=StatusState.FAILURE, description="pbo")
+NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
+CI = "ci"
+PASS = CommitStatus(context=GATES_CONTEXT, state=StatusState.SUCCESS, creator=CI)
+FAIL = CommitStatus(context=GATES_CONTEXT, state=StatusState.FAILURE, creator=CI, description="pbo")
+PENDING = CommitStatus(context=GATES_CONTEXT, state=StatusState.PENDING, creator=CI)
+# what promote sets, and what anyone with write access could set
+PROMOTED = CommitStatus(context=GATES_CONTEXT, state=StatusState.PENDING, creator="rita")
+FORGED = CommitStatus(context=GATES_CONTEXT, state=StatusState.SUCCESS, creator="rita")
 
 
 def change(kind: ChangeKind, stage: Stage) -> DesiredChange:
     return DesiredChange(kind, "btc-trend", StrategyType.TREND, stage, 3, 4, 1.0, None, False)
 
 
-def review(id: int, who: str, state: ReviewState, sha: str = HEAD) -> Review:
-    return Review(id=id, reviewer=who, state=state, commit_sha=sha)
+def review(
+    id: int, who: str, state: ReviewState, sha: str = HEAD, age: timedelta = timedelta(hours=1)
+) -> Review:
+    return Review(id=id, reviewer=who, state=state, commit_sha=sha, submitted_at=NOW - age)
 
 
 APPROVED, CHANGES = ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED
@@ -53,11 +63,11 @@ LIVE = Requirements.of([change(ChangeKind.PROMOTION, Stage.LIVE)], POLICY)
 
 
 def test_requirements_follow_the_policy_by_target_stage() -> None:
-    assert Requirements(approvals=2, gates=True) == LIVE
+    assert Requirements(approvals=2, gates=True, approval_ttl=timedelta(days=7)) == LIVE
     both = [change(ChangeKind.PROMOTION, Stage.CANARY), change(ChangeKind.PROMOTION, Stage.PAPER)]
-    assert Requirements.of(both, POLICY) == Requirements(approvals=1, gates=True)
+    assert Requirements.of(both, POLICY) == Requirements(1, True, timedelta(days=7))
     rollback = [change(ChangeKind.ROLLBACK, Stage.LIVE)]
-    assert Requirements.of(rollback, POLICY) == Requirements(approvals=0, gates=False)
+    assert Requirements.of(rollback, POLICY) == Requirements(0, False, timedelta(days=7))
 
 
 @pytest.mark.parametrize(
@@ -85,10 +95,22 @@ def test_requirements_follow_the_policy_by_target_stage() -> None:
             [PASS],
             ["(1 (alice))", "changes requested by bob"],
         ),
+        # approvals older than the policy's approvalTtl (7 days) are stale
         (
-            [review(1, "alice", APPROVED), review(2, "bob", APPROVED)],
+            [review(1, "alice", APPROVED), review(2, "bob", APPROVED, age=timedelta(days=8))],
+            [PASS],
+            ["(1 (alice)) < required (2); the author's own and those older than 7d do not count"],
+        ),
+        (
+            [review(1, "alice", APPROVED), review(2, "bob", APPROVED, age=timedelta(days=7))],
+            [PASS],
             [],
-            ["no stratops/gates verdict"],
+        ),
+        # a request for changes does not expire
+        (
+            [review(1, "alice", APPROVED), review(2, "bob", CHANGES, age=timedelta(days=30))],
+            [PASS],
+            ["(1 (alice))", "changes requested by bob"],
         ),
         (
             [review(1, "alice", APPROVED), review(2, "bob", APPROVED)],
@@ -100,15 +122,54 @@ def test_requirements_follow_the_policy_by_target_stage() -> None:
 def test_merge_blockers(
     reviews: list[Review], statuses: list[CommitStatus], blockers: list[str]
 ) -> None:
-    found = merge_blockers(PR, reviews, statuses, LIVE)
-    assert len(found) == len(blockers), found
-    for reason, expected in zip(found, blockers, strict=True):
+    found = merge_blockers(PR, reviews, statuses, LIVE, ci=CI, now=NOW)
+    assert len(found.reasons) == len(blockers), found
+    for reason, expected in zip(found.reasons, blockers, strict=True):
         assert expected in reason
+    assert not found.waiting_for_ci
+
+
+APPROVED_BY_TWO = [review(1, "alice", APPROVED), review(2, "bob", APPROVED)]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "said"),
+    [
+        ([], "(not given)"),
+        ([PROMOTED], "(not given); not CI, ignored: pending by rita"),
+        ([PENDING], "(pending)"),
+        # the attack: a green status set by someone other than CI is ignored
+        ([PROMOTED, FORGED], "(not given); not CI, ignored: pending by rita, success by rita"),
+    ],
+)
+def test_the_merge_waits_for_the_verdict_of_ci(statuses: list[CommitStatus], said: str) -> None:
+    found = merge_blockers(PR, APPROVED_BY_TWO, statuses, LIVE, ci=CI, now=NOW)
+    assert found.reasons == [
+        f"CI (ci) has not given its stratops/gates verdict on head {HEAD[:12]} yet {said}"
+    ]
+    assert found.waiting_for_ci and found.retryable
+
+
+def test_only_the_verdict_of_ci_counts() -> None:
+    assert merge_blockers(PR, APPROVED_BY_TWO, [PROMOTED, PASS], LIVE, ci=CI, now=NOW) == Blockers(
+        []
+    )
+    # a later status of someone else does not hide CI's failure either
+    found = merge_blockers(PR, APPROVED_BY_TWO, [FAIL, FORGED], LIVE, ci=CI, now=NOW)
+    assert found.reasons == ["stratops/gates is failure: pbo"] and not found.retryable
+
+
+def test_waiting_for_ci_is_not_retryable_when_approvals_are_missing_too() -> None:
+    found = merge_blockers(PR, [], [PROMOTED], LIVE, ci=CI, now=NOW)
+    assert found.waiting_for_ci and not found.retryable
 
 
 def test_closed_pull_request_never_merges() -> None:
     closed = PR.model_copy(update={"state": PullState.CLOSED})
-    assert merge_blockers(closed, [], [], Requirements(0, False)) == ["it is closed"]
+    found = merge_blockers(
+        closed, [], [], Requirements(0, False, timedelta(days=7)), ci=CI, now=NOW
+    )
+    assert found == Blockers(["it is closed"])
 
 
 def test_author_cannot_approve_or_block_their_own_pull_request() -> None:

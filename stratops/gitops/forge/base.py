@@ -30,6 +30,10 @@ class Forge(Protocol):
         """Who this forge acts as (the token's user), None when the caller says who."""
         ...
 
+    def ci_identity(self) -> str:
+        """Who CI acts as here: only its ``stratops/gates`` verdict counts."""
+        ...
+
     def open_pull_request(self, new: NewPullRequest) -> PullRequest:
         """Open a pull request of ``new.head_branch`` (already pushed) into its base."""
         ...
@@ -56,10 +60,12 @@ class Forge(Protocol):
         """Create, or update in place, the one comment whose body contains ``marker``."""
         ...
 
-    def set_commit_status(self, sha: str, status: CommitStatus) -> None: ...
+    def set_commit_status(self, sha: str, status: CommitStatus) -> None:
+        """Set a status as ``status.creator`` (a forge with authentication: its identity)."""
+        ...
 
     def commit_statuses(self, sha: str) -> list[CommitStatus]:
-        """The latest status of each context on ``sha``."""
+        """The latest status of each context and creator on ``sha``, with its creator."""
         ...
 
     def submit_review(self, number: int, review: NewReview) -> Review:

@@ -9,6 +9,7 @@ that does not have the expected shape is :class:`ForgeRejected`, never a ``KeyEr
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from stratops.gitops.errors import ForgeRejected
@@ -23,6 +24,7 @@ from stratops.gitops.forge.models import (
     Review,
     ReviewState,
     StatusState,
+    latest_statuses,
 )
 
 T = TypeVar("T")
@@ -33,6 +35,8 @@ _EVENTS = {
     ReviewState.COMMENTED: "COMMENT",
 }
 _LIST_STATE = {PullState.OPEN: "open", PullState.CLOSED: "closed", PullState.MERGED: "closed"}
+ACTIONS_BOT = "github-actions[bot]"
+"""Who a workflow's ``GITHUB_TOKEN`` acts as: the default CI identity."""
 
 
 def _translate(convert: Callable[[Any], T], data: Any) -> T:
@@ -44,6 +48,10 @@ def _translate(convert: Callable[[Any], T], data: Any) -> T:
 
 def _login(user: Any) -> str:
     return str(user["login"]) if user else "ghost"
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _pull(data: Any) -> PullRequest:
@@ -59,6 +67,7 @@ def _pull(data: Any) -> PullRequest:
         state=PullState.MERGED if merged else PullState(data["state"]),
         url=data["html_url"],
         merge_sha=data.get("merge_commit_sha") if merged else None,
+        merged_at=_time(data["merged_at"]) if merged else None,
     )
 
 
@@ -68,6 +77,7 @@ def _review(data: Any) -> Review:
         reviewer=_login(data.get("user")),
         state=ReviewState(str(data["state"]).lower()),
         commit_sha=data.get("commit_id") or "",
+        submitted_at=_time(data["submitted_at"]),
         body=data.get("body") or "",
     )
 
@@ -76,27 +86,29 @@ def _comment(data: Any) -> Comment:
     return Comment(id=data["id"], author=_login(data.get("user")), body=data.get("body") or "")
 
 
-def _statuses(data: Any) -> list[CommitStatus]:
-    return [
-        CommitStatus(
-            context=s["context"],
-            state=StatusState(s["state"]),
-            description=s.get("description") or "",
-        )
-        for s in data["statuses"]
-    ]
+def _status(data: Any) -> CommitStatus:
+    return CommitStatus(
+        context=data["context"],
+        state=StatusState(data["state"]),
+        creator=_login(data.get("creator")),
+        description=data.get("description") or "",
+    )
 
 
 class GitHubForge:
-    """Pull requests of ``repository`` (``owner/name``) through ``client``."""
+    """Pull requests of ``repository`` (``owner/name``) through ``client``.
 
-    def __init__(self, client: RestClient, repository: str) -> None:
+    ``ci`` is the login CI's statuses are created by: the workflow's ``GITHUB_TOKEN`` by default.
+    """
+
+    def __init__(self, client: RestClient, repository: str, *, ci: str = ACTIONS_BOT) -> None:
         owner, _, name = repository.partition("/")
         if not owner or not name or "/" in name:
             raise ForgeRejected(f"expected a repository as owner/name, got {repository!r}")
         self.client = client
         self.owner = owner
         self.repo = f"/repos/{owner}/{name}"
+        self.ci = ci
         self._identity: str | None = None
 
     def identity(self) -> str:
@@ -104,6 +116,9 @@ class GitHubForge:
             body = self.client.request("GET", "/user").body
             self._identity = _translate(lambda d: str(d["login"]), body)
         return self._identity
+
+    def ci_identity(self) -> str:
+        return self.ci
 
     def open_pull_request(self, new: NewPullRequest) -> PullRequest:
         payload = {
@@ -158,13 +173,12 @@ class GitHubForge:
         return _translate(_comment, self.client.request(method, path, body={"body": body}).body)
 
     def set_commit_status(self, sha: str, status: CommitStatus) -> None:
-        self.client.request(
-            "POST", f"{self.repo}/statuses/{sha}", body=status.model_dump(mode="json")
-        )
+        body = status.model_dump(mode="json", exclude={"creator"})  # GitHub records the token's
+        self.client.request("POST", f"{self.repo}/statuses/{sha}", body=body)
 
     def commit_statuses(self, sha: str) -> list[CommitStatus]:
-        response = self.client.request("GET", f"{self.repo}/commits/{sha}/status")
-        return _translate(_statuses, response.body)
+        items = self.client.paginate(f"{self.repo}/commits/{sha}/statuses")  # newest first
+        return latest_statuses(_translate(_status, item) for item in reversed(items))
 
     def submit_review(self, number: int, review: NewReview) -> Review:
         if review.reviewer != self.identity():

@@ -4,8 +4,8 @@ For a bare repository ``X/remote.git`` the records live in ``X/remote.forge/``::
 
     remote.forge/
       forge.lock            serialises every read-modify-write (filelock: processes, threads)
-      pulls/<number>.json   one pull request with its reviews and comments
-      statuses/<sha>.json   commit statuses of one commit, oldest first
+      pulls/<number>.json   one pull request with its reviews (head and time) and comments
+      statuses/<sha>.json   commit statuses of one commit, oldest first, with their creator
 
 Records are written atomically (a temporary file renamed over the old one) and only when they
 changed. The head of an open pull request is read from the bare repository each time: when it
@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -36,10 +37,13 @@ from stratops.gitops.forge.models import (
     PullState,
     Review,
     ReviewState,
+    latest_statuses,
 )
 from stratops.gitops.git import GitRepo
 
 LOCK_TIMEOUT_SECONDS = 30.0
+LOCAL_CI = "ci"
+"""The actor CI acts as on the local forge (``gates check --publish --as ci``)."""
 
 
 def forge_folder(bare: Path) -> Path:
@@ -61,6 +65,7 @@ class PullRecord(BaseModel):
     head_sha: str
     state: PullState
     merge_sha: str | None = None
+    merged_at: datetime | None = None
     reviews: tuple[Review, ...] = ()
     comments: tuple[Comment, ...] = ()
 
@@ -77,11 +82,23 @@ class PullRecord(BaseModel):
 
 
 class LocalForge:
-    """Pull requests of the bare repository at ``bare``; see the module docstring."""
+    """Pull requests of the bare repository at ``bare``; see the module docstring.
 
-    def __init__(self, bare: Path) -> None:
+    It has no authentication: whoever uses it says who they are, CI included (``ci``, the
+    actor whose ``stratops/gates`` verdicts count). ``clock`` dates reviews and merges.
+    """
+
+    def __init__(
+        self,
+        bare: Path,
+        *,
+        ci: str = LOCAL_CI,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.bare = GitRepo(bare)
         self.root = forge_folder(bare)
+        self.ci = ci
+        self.clock = clock
         self._lock = FileLock(str(self.root / "forge.lock"), timeout=LOCK_TIMEOUT_SECONDS)
 
     @classmethod
@@ -93,6 +110,9 @@ class LocalForge:
 
     def identity(self) -> str | None:
         return None
+
+    def ci_identity(self) -> str:
+        return self.ci
 
     # pull requests
 
@@ -182,8 +202,7 @@ class LocalForge:
 
     def commit_statuses(self, sha: str) -> list[CommitStatus]:
         with self._locked():
-            latest = {s["context"]: CommitStatus.model_validate(s) for s in self._statuses(sha)}
-            return list(latest.values())
+            return latest_statuses(CommitStatus.model_validate(s) for s in self._statuses(sha))
 
     def submit_review(self, number: int, review: NewReview) -> Review:
         with self._locked():
@@ -193,6 +212,7 @@ class LocalForge:
             stored = Review(
                 id=max((r.id for r in record.reviews), default=0) + 1,
                 commit_sha=record.head_sha,
+                submitted_at=self.clock(),
                 **review.model_dump(),
             )
             self._save(record, record.model_copy(update={"reviews": (*record.reviews, stored)}))
@@ -212,7 +232,11 @@ class LocalForge:
                     409,
                 )
             merged = record.model_copy(
-                update={"state": PullState.MERGED, "merge_sha": self._merge_commit(record)}
+                update={
+                    "state": PullState.MERGED,
+                    "merge_sha": self._merge_commit(record),
+                    "merged_at": self.clock(),
+                }
             )
             return self._public(self._save(record, merged))
 

@@ -5,6 +5,8 @@ Every forge translates its own representation into these; nothing vendor-shaped 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -38,6 +40,7 @@ class PullRequest(Value):
     state: PullState
     url: str
     merge_sha: str | None = None
+    merged_at: datetime | None = Field(None, description="When it merged; None unless merged.")
 
 
 class NewPullRequest(Value):
@@ -62,6 +65,7 @@ class Review(Value):
     reviewer: str
     state: ReviewState
     commit_sha: str = Field(description="The head the review was given on.")
+    submitted_at: datetime = Field(description="When it was given (aware).")
     body: str = ""
 
 
@@ -84,7 +88,20 @@ class StatusState(StrEnum):
 class CommitStatus(Value):
     context: str
     state: StatusState
+    creator: str = Field(
+        description="Who set it. Read from a forge with authentication, it is the identity "
+        "that set it (a forge ignores it on writing and records the token's identity)."
+    )
     description: str = Field("", max_length=140)
+
+
+def latest_statuses(statuses: Iterable[CommitStatus]) -> list[CommitStatus]:
+    """The latest of each (context, creator) among ``statuses`` given oldest first.
+
+    By creator too, so that nobody can hide the verdict of CI by setting the same context.
+    """
+    latest = {(s.context, s.creator): s for s in statuses}
+    return list(latest.values())
 
 
 class Comment(Value):

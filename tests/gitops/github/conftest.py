@@ -13,7 +13,8 @@ from stratops.gitops.scaffold import Scaffold
 from .fake import FakeGitHub
 
 REPOSITORY = "desk/trading"
-TOKENS = {"token-rita": "rita", "token-alice": "alice", "token-bob": "bob"}
+CI = "github-actions[bot]"  # who a workflow's GITHUB_TOKEN acts as
+TOKENS = {"token-rita": "rita", "token-alice": "alice", "token-bob": "bob", "token-ci": CI}
 Connect = Callable[..., GitHubForge]
 
 

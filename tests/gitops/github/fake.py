@@ -8,10 +8,11 @@ in :attr:`FakeGitHub.violations` (the fixture fails the test) and answered with 
 Semantics: pull requests (create refuses a missing head branch and a second open PR of the same
 head; merged PRs are closed with ``merged_at``), reviews (authors cannot review their own PR;
 a push to the head dismisses earlier approvals, like branch protection's "dismiss stale
-reviews"), issue comments, commit statuses and the combined status, merges (a real merge
-commit, 409 when the head is not the expected sha, 405 when it does not merge), the pull
-requests of a commit, and pagination with ``Link`` headers. Faults (502s, secondary rate limits)
-are injected per method and path with :meth:`FakeGitHub.fail`.
+reviews"), issue comments, commit statuses (listed newest first, each with its creator, the
+token's login), merges (a real merge commit, 409 when the head is not the expected sha, 405
+when it does not merge), the pull requests of a commit, and pagination with ``Link`` headers.
+Faults (502s, secondary rate limits) are injected per method and path with
+:meth:`FakeGitHub.fail`.
 """
 
 from __future__ import annotations
@@ -640,33 +641,10 @@ class FakeGitHub:
         self.statuses.setdefault(params["sha"], []).append(status)
         return 201, status, {}
 
-    def _repos_get_combined_status_for_ref(
+    def _repos_list_commit_statuses_for_ref(
         self, login: str, params: dict[str, str], query: Any, body: Any
     ) -> Answer:
-        sha = params["ref"]
-        latest = {s["context"]: s for s in self.statuses.get(sha, [])}
-        states = {s["state"] for s in latest.values()}
-        combined = (
-            "failure"
-            if states & {"failure", "error"}
-            else "pending"
-            if not states or "pending" in states
-            else "success"
-        )
-        statuses = [{k: v for k, v in s.items() if k != "creator"} for s in latest.values()]
-        return (
-            200,
-            {
-                "state": combined,
-                "sha": sha,
-                "total_count": len(statuses),
-                "statuses": statuses,
-                "repository": self._repository(),
-                "commit_url": self._url(f"/repos/{self.owner}/{self.name}/commits/{sha}"),
-                "url": self._url(f"/repos/{self.owner}/{self.name}/commits/{sha}/status"),
-            },
-            {},
-        )
+        return 200, list(reversed(self.statuses.get(params["ref"], []))), {}
 
     def _pulls_merge(self, login: str, params: dict[str, str], query: Any, body: Any) -> Answer:
         pull = self._pull(params)

@@ -25,7 +25,7 @@ from stratops.model.base import Stage
 
 from ..conftest import Invoke
 from ..helpers import clone, commit_all, git, registry_evaluator
-from .conftest import Connect, Sleeps
+from .conftest import CI, Connect, Sleeps
 from .fake import FakeGitHub
 
 BRANCH = "promote/btc-trend/v4-live"
@@ -46,6 +46,7 @@ def test_promote_review_and_merge_through_the_github_api(
     github_env: None,
     github: FakeGitHub,
     desk: Scaffold,
+    connect: Connect,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     promoted = invoke("promote", "btc-trend", "4", "--to", "live", "--reason", "canary passed")
@@ -62,6 +63,21 @@ def test_promote_review_and_merge_through_the_github_api(
     for reviewer in ("alice", "bob"):
         monkeypatch.setenv("GITHUB_TOKEN", f"token-{reviewer}")
         assert invoke("pr", "approve", "1", "--comment", "evidence checked").exit_code == 0
+    waiting = invoke("pr", "merge", "1")
+    assert waiting.exit_code == 3, waiting.output
+    assert "CI (github-actions[bot]) has not given its stratops/gates verdict" in waiting.stderr
+    # the attack: a reviewer's token sets the gates green itself; it is not CI's verdict
+    green = CommitStatus(context=GATES_CONTEXT, state=StatusState.SUCCESS, creator=CI)
+    connect("bob").set_commit_status(pull.head_sha, green)
+    assert github.statuses[pull.head_sha][-1]["creator"]["login"] == "bob"
+    forged = invoke("pr", "merge", "1")
+    assert forged.exit_code == 3 and "ignored: pending by rita, success by bob" in forged.stderr
+    # CI, the workflow's token, runs the gates and publishes
+    monkeypatch.setenv("GITHUB_TOKEN", "token-ci")
+    check = ("gates", "check", "--base", "origin/main", "--head", f"origin/{BRANCH}")
+    published = invoke(*check, "--publish")
+    assert published.exit_code == 0, published.output
+    monkeypatch.setenv("GITHUB_TOKEN", "token-bob")
     merged = invoke("pr", "merge", "1")
     assert merged.exit_code == 0, merged.output
     assert pull.merged_at is not None and pull.merged_by == "bob"
@@ -123,16 +139,24 @@ def test_sticky_comment_statuses_and_pagination(
     assert first.id == second.id and second.body.endswith("v2")
     assert sum(c["issue"] == numbers[0] for c in github.comments.values()) == 4
     head = forge.get_pull_request(numbers[0]).head_sha
-    forge.set_commit_status(head, CommitStatus(context="ci", state=StatusState.SUCCESS))
-    forge.set_commit_status(head, CommitStatus(context=GATES_CONTEXT, state=StatusState.PENDING))
-    forge.set_commit_status(
-        head, CommitStatus(context=GATES_CONTEXT, state=StatusState.FAILURE, description="pbo")
+    for context, state, description in (
+        ("lint", StatusState.SUCCESS, ""),
+        (GATES_CONTEXT, StatusState.PENDING, ""),
+        (GATES_CONTEXT, StatusState.FAILURE, "pbo"),
+    ):
+        status = CommitStatus(
+            context=context, state=state, creator="anyone", description=description
+        )
+        forge.set_commit_status(head, status)
+    connect("alice").set_commit_status(
+        head, CommitStatus(context=GATES_CONTEXT, state=StatusState.SUCCESS, creator="alice")
     )
-    statuses = {s.context: s for s in forge.commit_statuses(head)}
-    assert (
-        statuses[GATES_CONTEXT].state is StatusState.FAILURE
-        and statuses["ci"].state is StatusState.SUCCESS
-    )
+    # the latest of each context and creator, oldest first; the creator is who GitHub says
+    assert [(s.context, s.state, s.creator) for s in forge.commit_statuses(head)] == [
+        ("lint", StatusState.SUCCESS, "rita"),
+        (GATES_CONTEXT, StatusState.FAILURE, "rita"),
+        (GATES_CONTEXT, StatusState.SUCCESS, "alice"),
+    ]
     assert [p.number for p in forge.pull_requests_of_commit(head)] == [numbers[0]]
     assert any("page=2" in call for call in github.calls)
 
