@@ -18,7 +18,6 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from stratops.analytics import stats
 from stratops.cli.output import OUTPUT_OPTION, OutputFormat, fail, print_json, stderr, stdout
 from stratops.examples import DATA_DIR_ENV
 from stratops.paper.config import EngineConfig, ExecutionConfig, OrderType
@@ -30,11 +29,10 @@ from stratops.paper.market import Market
 from stratops.paper.marketdata.loaders import RepairPolicy
 from stratops.paper.marketdata.schema import format_step, iso_utc
 from stratops.paper.process import RunIdentity, RunStatus, run_document, run_paper_process
-from stratops.paper.returns import daily_returns, sharpe, trials_frame
 from stratops.paper.strategies import STRATEGIES, StrategySpec, strategy_spec
 from stratops.paper.strategies.base import BarStrategy, Parameter, save_strategy
 from stratops.paper.strategy import PyfuncStrategy
-from stratops.paper.sweep import SweepResult, run_sweep, trial_name
+from stratops.paper.sweep import SweepResult, Trial, run_sweep, trial_of, trials_frame
 from stratops.paper.telemetry import write_telemetry
 
 paper_app = typer.Typer(
@@ -152,15 +150,13 @@ def _git_commit() -> str | None:
     return commit if result.returncode == 0 and commit else None
 
 
-def _summary(session: Session, extra: dict[str, Any]) -> dict[str, Any]:
+def _summary(session: Session, trial: Trial, extra: dict[str, Any]) -> dict[str, Any]:
     tables = session.tables()
     pnl = tables["pnl"]
     totals = {
         name: float(np.sum(pnl.column(name).to_numpy()))
         for name in ("gross", "delay_cost", "spread_cost", "impact_cost", "fees", "funding", "net")
     }
-    portfolio = session.portfolio()
-    _, daily = daily_returns(portfolio.close_ts, portfolio.net)
     market = session.market
     return {
         **extra,
@@ -178,9 +174,9 @@ def _summary(session: Session, extra: dict[str, Any]) -> dict[str, Any]:
         "seed": session.config.seed,
         "pnl": totals,
         "net_return": totals["net"] / session.config.allocation,
-        "sharpe_daily_annualised": sharpe(daily),
-        # the max_drawdown gate's number: compounded equity of the returns in the evidence
-        "max_drawdown": -float(stats.max_drawdown(portfolio.net)) if portfolio.net.size else 0.0,
+        "sharpe_daily_annualised": trial.metrics["sharpe"],
+        # the max_drawdown gate's number (stratops.analytics.returns.max_drawdown)
+        "max_drawdown": trial.metrics["max_drawdown"],
         "orders": tables["orders"].num_rows,
         "fills": tables["fills"].num_rows,
         "risk_events": tables["events"].num_rows,
@@ -321,7 +317,7 @@ class Chosen:
     name: str
     strategy_type: str
     parameters: dict[str, Parameter]
-    trials: pd.DataFrame | None
+    trials: list[Trial] | None
     extra: dict[str, Any]
 
 
@@ -357,10 +353,10 @@ def _from_example(
         for configuration in configurations:
             spec.build(configuration)
         result = _sweep(market, spec, configurations, config, request.output)
-        overrides = result.best_configuration
+        overrides = result.best_trial.configuration
         trials = result.trials
-        extra["best_trial"] = trial_name({**spec.defaults, **overrides})
-        extra["best_sharpe"] = result.scores[result.best]
+        extra["best_trial"] = result.best_trial.name
+        extra["best_sharpe"] = result.best_trial.metrics["sharpe"]
     built = spec.build(overrides)
     parameters = dict(built.parameters)
     extra = {"strategy": built.name, "parameters": parameters, **extra}
@@ -387,24 +383,21 @@ def _backtest(request: BacktestRequest, config: EngineConfig) -> dict[str, Any]:
     else:
         chosen, market, built = _from_example(request, config)
     session = run_backtest(market, chosen.strategy, config)
-    trials = chosen.trials
-    if trials is None:
-        portfolio = session.portfolio()
-        ends, daily = daily_returns(portfolio.close_ts, portfolio.net)
-        trials = trials_frame(ends, {trial_name(chosen.parameters): daily})
-    summary = _summary(session, chosen.extra)
+    trial = trial_of(session, chosen.parameters)
+    trials = chosen.trials or [trial]
+    summary = _summary(session, trial, chosen.extra)
     summary["strategy_type"] = chosen.strategy_type
-    summary["trials"] = trials.shape[1] - 1
+    summary["trials"] = len(trials)
     summary["elapsed_seconds"] = time.perf_counter() - started
     if request.evidence_out is not None:
         metadata = evidence_metadata(
             session,
             strategy_type=chosen.strategy_type,
             parameters=chosen.parameters,
-            trials=trials.shape[1] - 1,
+            trials=len(trials),
             code_commit=request.code_commit or _git_commit(),
         )
-        write_evidence(request.evidence_out, session, metadata, trials)
+        write_evidence(request.evidence_out, session, metadata, trials_frame(trials))
         summary["evidence"] = str(request.evidence_out)
     if request.model_out is not None and built is not None:
         save_strategy(built, request.model_out, market.bars_frame(min(market.bars, 10)))

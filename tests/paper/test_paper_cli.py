@@ -191,7 +191,7 @@ def test_paper_run_refuses_a_missing_model(app: typer.Typer, tmp_path: Path) -> 
     assert code == 2 and "cannot load" in err
 
 
-def test_backtest_summary_prints_the_max_drawdown_gate_number(
+def test_sweep_evidence_follows_the_gates_returns_convention(
     app: typer.Typer, tmp_path: Path
 ) -> None:
     from stratops.gates.checks.inputs import GateInputs
@@ -204,14 +204,20 @@ def test_backtest_summary_prints_the_max_drawdown_gate_number(
 
     code, out, _ = invoke(
         app, "backtest", "--strategy", "trend", "--data", "binance-1m", *WINDOW,
-        "--param", "fast=10", "--param", "slow=60", "--param", "allow_short=true",
+        "--grid", "fast=10,20", "--param", "slow=60", "--param", "allow_short=true",
         "--evidence-out", str(tmp_path / "evidence"), "--output", "json",
     )  # fmt: skip
     assert code == 0
-    printed = json.loads(out)["max_drawdown"]
+    summary = json.loads(out)
     evidence = load_evidence_arrays(scan_bundle(tmp_path / "evidence"))
     context = GateContext.model_construct(target_stage=Stage.CANARY)
     inputs = GateInputs(evidence=evidence, context=context, policy=None)  # type: ignore[arg-type]
+
+    trials = pq.read_table(tmp_path / "evidence" / "trials.parquet")
+    candidate = trials.column(summary["best_trial"]).to_numpy()
+    assert candidate.tobytes() == inputs.daily.tobytes()  # the same series, to the last bit
+    assert inputs.daily.size == 3 and np.count_nonzero(inputs.daily) == 3
+
     gate = max_drawdown(inputs, MaxFractionCheck(max=1.0))
-    assert printed > 0
-    assert gate.value == printed  # the same number, to the last bit
+    assert summary["max_drawdown"] > 0
+    assert gate.value == summary["max_drawdown"]  # the same number, to the last bit
