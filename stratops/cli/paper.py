@@ -18,7 +18,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from stratops.cli.desk import DESK_OPTION
 from stratops.cli.output import OUTPUT_OPTION, OutputFormat, fail, print_json, stderr, stdout
+from stratops.cli.registry import TRACKING_URI_OPTION, open_registry, registry_errors
 from stratops.examples import DATA_DIR_ENV
 from stratops.paper.config import EngineConfig, ExecutionConfig, OrderType
 from stratops.paper.datasets import DATASETS, load_bar_files, load_dataset
@@ -34,6 +36,8 @@ from stratops.paper.strategies.base import BarStrategy, Parameter, save_strategy
 from stratops.paper.strategy import PyfuncStrategy
 from stratops.paper.sweep import SweepResult, Trial, run_sweep, trial_of, trials_frame
 from stratops.paper.telemetry import write_telemetry
+from stratops.registry import Registry
+from stratops.registry.registry import TAG_DATA_FINGERPRINT
 
 paper_app = typer.Typer(
     name="paper",
@@ -170,6 +174,7 @@ def _summary(session: Session, trial: Trial, extra: dict[str, Any]) -> dict[str,
             "bars": market.bars,
         },
         "data_quality": market.quality.describe(),
+        "data_fingerprint": market.quality.fingerprint,
         "allocation": session.config.allocation,
         "seed": session.config.seed,
         "pnl": totals,
@@ -248,13 +253,26 @@ def backtest(
     code_commit: str = typer.Option(
         None, "--code-commit", help="Commit of the strategy code (default: git HEAD, if any)."
     ),
+    log_to: str = typer.Option(
+        None,
+        "--log-to",
+        help="Registry strategy (the name given to stratops register) whose MLflow experiment "
+        "gets every configuration tried as a backtest run: params, metrics, daily returns.",
+    ),
+    experiment: str = typer.Option(
+        None, "--experiment", help="MLflow experiment for --log-to (default: the strategy)."
+    ),
+    tracking_uri: str = TRACKING_URI_OPTION,
+    desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Backtest a strategy, or sweep its parameters, and write evidence for the registry.
 
-    Exit 0 on success, 2 on bad input.
+    With --log-to, every configuration tried is logged as a run in the strategy's
+    experiment, so that stratops register counts it. Exit 0 on success, 2 on bad input or an
+    unusable registry.
 
-    Example: stratops backtest --strategy trend --evidence-out evidence/
+    Example: stratops backtest --strategy trend --sweep --log-to btc-trend --evidence-out ev/
     """
     try:
         request = BacktestRequest(
@@ -275,16 +293,38 @@ def backtest(
             code_commit=code_commit,
             output=output,
         )
+        if log_to is None and experiment is not None:
+            raise ConfigError("--experiment needs --log-to", "config.option")
         config = EngineConfig(
             allocation=allocation,
             seed=seed,
             max_fraction=max_fraction,
             execution=ExecutionConfig(order_type=order_type, participation=participation),
         )
-        summary = _backtest(request, config)
+        summary, trials = _backtest(request, config)
     except PaperError as exc:
         fail(f"{exc} [{exc.code}]")
+    if log_to is not None:
+        with registry_errors(output, tracking_uri, desk):
+            registry = open_registry(tracking_uri, desk)
+            fingerprint = str(summary["data_fingerprint"])
+            runs = [_log_trial(registry, log_to, experiment, t, fingerprint) for t in trials]
+        summary["trial_runs"] = {"experiment": experiment or log_to, "runs": len(runs)}
     _render(summary, output, "backtest")
+
+
+def _log_trial(
+    registry: Registry, strategy: str, experiment: str | None, trial: Trial, fingerprint: str
+) -> str:
+    return registry.log_trial_run(
+        strategy,
+        name=trial.name,
+        params=trial.configuration,
+        metrics=trial.metrics,
+        daily=trial.daily,
+        tags={TAG_DATA_FINGERPRINT: fingerprint},
+        experiment=experiment,
+    )
 
 
 @dataclass(frozen=True)
@@ -371,7 +411,7 @@ def _request_market(request: BacktestRequest, data: str | None, symbols: tuple[s
     )  # fmt: skip
 
 
-def _backtest(request: BacktestRequest, config: EngineConfig) -> dict[str, Any]:
+def _backtest(request: BacktestRequest, config: EngineConfig) -> tuple[dict[str, Any], list[Trial]]:
     if (request.strategy is None) == (request.model_uri is None):
         raise ConfigError("give exactly one of --strategy and --model-uri", "config.option")
     if request.model_out is not None and request.model_out.exists():
@@ -413,7 +453,7 @@ def _backtest(request: BacktestRequest, config: EngineConfig) -> dict[str, Any]:
             ),
         )  # fmt: skip
         summary["telemetry"] = str(request.telemetry)
-    return summary
+    return summary, trials
 
 
 def _sweep(

@@ -7,6 +7,7 @@ so no version ever points at incomplete evidence; a run whose registration faile
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import tempfile
@@ -16,13 +17,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from mlflow.entities import Metric, Param, ViewType
+import pyarrow as pa
+import pyarrow.parquet as pq
+from mlflow.entities import Metric, Param, Run, ViewType
 from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.tracking import MlflowClient
 
+from stratops.analytics.returns import DailyReturns
 from stratops.model.base import DNS_LABEL_PATTERN, Stage, StrategyType
 from stratops.model.evidence import EVIDENCE_FILES, EvidenceFile
 from stratops.model.problems import Problem
+from stratops.registry.arrays import load_trials
 from stratops.registry.bundle import scan_bundle
 from stratops.registry.clock import Clock, WallClock
 from stratops.registry.errors import BadInput, EvidenceMismatch, NotFound, RegistryError
@@ -35,6 +40,7 @@ from stratops.registry.models import (
     Bundle,
     EvidenceReport,
     EvidenceSummary,
+    Registration,
     StrategyVersion,
 )
 from stratops.registry.vendor import translated
@@ -49,12 +55,20 @@ TAG_TRIALS = "stratops.trials"
 TAG_TRIALS_IN_EXPERIMENT = "stratops.trials_in_experiment"
 TAG_RUN_ID = "stratops.run_id"
 TAG_FAILURE = "stratops.failure"
+TAG_TRIAL_SHA256 = "stratops.trial_sha256"
+TAG_TRIAL = "stratops.trial"
+TAG_DATA_FINGERPRINT = "stratops.data_fingerprint"
+TAG_LOGGED_BY = "stratops.logged_by"
+TAG_TRIAL_RUNS = "stratops.trial_runs"
 RUN_KIND_BACKTEST = "backtest"
 RUN_KIND_REGISTRATION = "registration"
 BACKTEST_FILTER = f"tags.`{TAG_RUN_KIND}` = '{RUN_KIND_BACKTEST}'"
 EVIDENCE_PATH = "evidence"
 MODEL_PATH = "model"
+TRIAL_PATH = "trial"
+TRIAL_RETURNS_FILE = "daily_returns.parquet"
 _PAGE = 10_000
+_RUN_IDS_PER_TAG = 2_000  # 2,000 ids of 32 characters and commas fit a version tag (100,000)
 
 
 class RegistrationStep(StrEnum):
@@ -95,6 +109,22 @@ def _strategy_type(tags: Mapping[str, str]) -> StrategyType | None:
         return StrategyType(tags.get(TAG_TYPE, ""))
     except ValueError:
         return None
+
+
+def _trial_run_tags(run_ids: list[str]) -> dict[str, str]:
+    """Version tags ``stratops.trial_runs.<i>``: the linked run ids, comma-separated, in chunks."""
+    return {
+        f"{TAG_TRIAL_RUNS}.{i // _RUN_IDS_PER_TAG}": ",".join(run_ids[i : i + _RUN_IDS_PER_TAG])
+        for i in range(0, len(run_ids), _RUN_IDS_PER_TAG)
+    }
+
+
+def _trial_runs_of(tags: Mapping[str, str]) -> tuple[str, ...]:
+    chunks = itertools.takewhile(
+        lambda chunk: chunk is not None,
+        (tags.get(f"{TAG_TRIAL_RUNS}.{i}") for i in itertools.count()),
+    )
+    return tuple(run for chunk in chunks if chunk for run in chunk.split(","))
 
 
 def _check_strategy_name(strategy: str) -> None:
@@ -168,56 +198,116 @@ class Registry:
                 raise
             return created_meanwhile
 
+    def _backtest_runs(self, experiment_id: str) -> list[Run]:
+        """Every backtest run of the experiment, deleted and failed ones included."""
+        runs: list[Run] = []
+        token = None
+        while True:
+            page = self._client.search_runs(
+                [experiment_id],
+                BACKTEST_FILTER,
+                run_view_type=ViewType.ALL,
+                max_results=_PAGE,
+                page_token=token,
+            )
+            runs += page
+            token = page.token
+            if not token:
+                return runs
+
+    def _trial_runs(self, experiment_id: str | None) -> tuple[int, dict[str, str]]:
+        """Backtest runs of an experiment: how many, and run id by ``stratops.trial_sha256``."""
+        if experiment_id is None:
+            return 0, {}
+        runs = self._backtest_runs(experiment_id)
+        by_digest: dict[str, str] = {}
+        for run in runs:
+            digest = run.data.tags.get(TAG_TRIAL_SHA256)
+            if digest:
+                by_digest.setdefault(digest, str(run.info.run_id))
+        return len(runs), by_digest
+
     def count_trials(self, strategy: str, *, experiment: str | None = None) -> int:
         """Backtest runs (tag ``stratops.run_kind=backtest``) in the strategy's experiment.
 
-        Deleted and failed runs count too: a strategy cannot hide its failed attempts.
+        Every trial ever tried on the strategy is one: the runs a sweep logged, and the runs
+        registration logged for bundle trials no sweep had. Deleted and failed runs count too:
+        a strategy cannot hide its failed attempts.
         """
-        experiment_id = self._find_experiment(experiment or strategy)
-        if experiment_id is None:
-            return 0
-        count, token = 0, None
         with translated(f"count the trials of {strategy!r}"):
-            while True:
-                page = self._client.search_runs(
-                    [experiment_id],
-                    BACKTEST_FILTER,
-                    run_view_type=ViewType.ALL,
-                    max_results=_PAGE,
-                    page_token=token,
-                )
-                count += len(page)
-                token = page.token
-                if not token:
-                    return count
+            return self._trial_runs(self._find_experiment(experiment or strategy))[0]
 
     def log_trial_run(
         self,
         strategy: str,
         *,
+        name: str | None = None,
         params: Mapping[str, str | float | int | bool] | None = None,
         metrics: Mapping[str, float] | None = None,
+        daily: DailyReturns | None = None,
+        tags: Mapping[str, str] | None = None,
         experiment: str | None = None,
         failed: bool = False,
     ) -> str:
-        """Log one backtest (a trial) in the strategy's experiment; returns the run id."""
+        """Log one backtest (a trial) in the strategy's experiment; returns the run id.
+
+        ``name`` (the trial's column name) is the run name and tag ``stratops.trial``.
+        ``daily``, the trial's daily net returns, is stored as ``trial/daily_returns.parquet``
+        and names the run by content (tag ``stratops.trial_sha256``): registering a bundle
+        whose trial column has these returns links the version to this run.
+        """
         experiment_id = self._ensure_experiment(experiment or strategy)
+        return self._log_trial(
+            experiment_id, strategy, name=name, params=params, metrics=metrics, daily=daily,
+            tags=tags, failed=failed, store_returns=True,
+        )  # fmt: skip
+
+    def _log_trial(
+        self,
+        experiment_id: str,
+        strategy: str,
+        *,
+        name: str | None,
+        params: Mapping[str, str | float | int | bool] | None,
+        metrics: Mapping[str, float] | None,
+        daily: DailyReturns | None,
+        tags: Mapping[str, str] | None,
+        failed: bool,
+        store_returns: bool,
+    ) -> str:
         millis = int(self.clock.now().timestamp() * 1000)
+        run_tags = {TAG_RUN_KIND: RUN_KIND_BACKTEST, TAG_STRATEGY: strategy, **(tags or {})}
+        if name is not None:
+            run_tags[TAG_TRIAL] = name
+        if daily is not None:
+            run_tags[TAG_TRIAL_SHA256] = daily.sha256()
         with translated(f"log a trial of {strategy!r}"):
             run = self._client.create_run(
-                experiment_id,
-                start_time=millis,
-                tags={TAG_RUN_KIND: RUN_KIND_BACKTEST, TAG_STRATEGY: strategy},
+                experiment_id, start_time=millis, tags=run_tags, run_name=name
             )
-            self._client.log_batch(
-                run.info.run_id,
-                metrics=[Metric(k, float(v), millis, 0) for k, v in (metrics or {}).items()],
-                params=[Param(k, str(v)) for k, v in (params or {}).items()],
-            )
-            self._client.set_terminated(
-                run.info.run_id, "FAILED" if failed else "FINISHED", end_time=millis
-            )
-        return str(run.info.run_id)
+            run_id = str(run.info.run_id)
+            if params or metrics:
+                self._client.log_batch(
+                    run_id,
+                    metrics=[Metric(k, float(v), millis, 0) for k, v in (metrics or {}).items()],
+                    params=[Param(k, str(v)) for k, v in (params or {}).items()],
+                )
+            if daily is not None and store_returns:
+                self._upload_trial_returns(run_id, daily)
+            self._client.set_terminated(run_id, "FAILED" if failed else "FINISHED", end_time=millis)
+        return run_id
+
+    def _upload_trial_returns(self, run_id: str, daily: DailyReturns) -> None:
+        table = pa.table(
+            {
+                "timestamp": pa.array(daily.ends, pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
+                "net": pa.array(daily.returns, pa.float64()),
+            }
+        )
+        with tempfile.TemporaryDirectory(prefix="stratops-trial-") as scratch:
+            path = Path(scratch) / TRIAL_RETURNS_FILE
+            pq.write_table(table, path)
+            self._client.log_artifact(run_id, str(path), TRIAL_PATH)
 
     # registration
 
@@ -233,11 +323,15 @@ class Registry:
         experiment: str | None = None,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         on_step: StepHook = _no_hook,
-    ) -> StrategyVersion:
+    ) -> Registration:
         """Register a strategy version with its evidence bundle.
 
         Refuses (nothing registered) an invalid bundle, a bundle declaring fewer trials than
-        the experiment holds, a type differing from the strategy's, and a missing model.
+        the experiment holds (:meth:`count_trials`, plus the bundle's trials no run has, which
+        it logs as backtest runs), a type differing from the strategy's, and a missing model.
+        The version links the backtest run of every trial column (tags
+        ``stratops.trial_runs.<i>``). A bundle whose digest a version of the strategy already
+        has returns that version (``created`` False) and changes nothing.
         """
         _check_strategy_name(strategy)
         model = self._model_source(model_path, model_uri)
@@ -245,18 +339,38 @@ class Registry:
         bundle = scan_bundle(evidence, max_file_bytes=max_file_bytes, strategy_type=strategy_type)
         code = self._code_sha(code_sha, bundle)
         self._check_type_unchanged(strategy, strategy_type)
+        existing = self._version_with_digest(strategy, bundle.digest)
+        if existing is not None:
+            return Registration(version=existing, created=False)
 
         on_step(RegistrationStep.COUNT_TRIALS, None)
         experiment_name = experiment or strategy
-        trials = self.count_trials(strategy, experiment=experiment_name)
+        names, ends, matrix = load_trials(bundle)
+        series = [DailyReturns(ends, matrix[:, j]) for j in range(matrix.shape[1])]
+        digests = [daily.sha256() for daily in series]
+        with translated(f"count the trials of {strategy!r}"):
+            counted, by_digest = self._trial_runs(self._find_experiment(experiment_name))
+        new = {
+            digest: (name, daily)
+            for digest, name, daily in zip(digests, names, series, strict=True)
+            if digest not in by_digest
+        }
+        trials = counted + len(new)
         if bundle.metadata.trials < trials:
             raise BadInput(
                 f"the bundle declares trials: {bundle.metadata.trials} but experiment "
-                f"{experiment_name!r} holds {trials} backtest runs: declare every configuration "
-                "tried (failed ones too), with one column each in trials.parquet",
+                f"{experiment_name!r} holds {counted} backtest runs and the bundle adds "
+                f"{len(new)} trials no run has: declare every configuration tried on the "
+                "strategy (failed ones too), with one column each in trials.parquet",
                 "registry.trials_undeclared",
             )
         experiment_id = self._ensure_experiment(experiment_name)
+        for digest, (name, daily) in new.items():  # tried where the registry could not see
+            by_digest[digest] = self._log_trial(
+                experiment_id, strategy, name=name, params=None, metrics=None, daily=daily,
+                tags={TAG_LOGGED_BY: RUN_KIND_REGISTRATION}, failed=False, store_returns=False,
+            )  # fmt: skip
+        linked = list(dict.fromkeys(by_digest[digest] for digest in digests))
         tags = {
             TAG_DIGEST: bundle.digest,
             TAG_TYPE: strategy_type.value,
@@ -289,13 +403,21 @@ class Registry:
                     strategy,
                     f"{run.info.artifact_uri}/{MODEL_PATH}",
                     run_id,
-                    tags={**tags, TAG_RUN_ID: run_id},
+                    tags={**tags, TAG_RUN_ID: run_id, **_trial_run_tags(linked)},
                 )
                 self._client.set_terminated(run_id, "FINISHED")
         except BaseException as exc:
             self._fail_run(run_id, exc)
             raise
-        return self._strategy_version(created)
+        return Registration(version=self._strategy_version(created), created=True)
+
+    def _version_with_digest(self, strategy: str, digest: str) -> StrategyVersion | None:
+        """The oldest version of the strategy registered with this evidence digest."""
+        try:
+            found = self.versions(strategy)
+        except NotFound:
+            return None
+        return next((v for v in found if v.evidence_digest == digest), None)
 
     def _code_sha(self, given: str | None, bundle: Bundle) -> str | None:
         declared = bundle.metadata.code_commit
@@ -444,6 +566,7 @@ class Registry:
             code_sha=tags.get(TAG_CODE_SHA),
             trials_declared=_int_tag(tags, TAG_TRIALS),
             trials_in_experiment=_int_tag(tags, TAG_TRIALS_IN_EXPERIMENT),
+            trial_runs=_trial_runs_of(tags),
             aliases=tuple(sorted((found.aliases or ()) if aliases is None else aliases)),
             run_id=found.run_id or None,
             source=found.source or "",

@@ -221,3 +221,61 @@ def test_sweep_evidence_follows_the_gates_returns_convention(
     gate = max_drawdown(inputs, MaxFractionCheck(max=1.0))
     assert summary["max_drawdown"] > 0
     assert gate.value == summary["max_drawdown"]  # the same number, to the last bit
+
+
+def test_sweep_logs_every_trial_and_register_counts_them(
+    app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from stratops.model.base import StrategyType
+    from stratops.registry import BadInput, Registry, RegistryLocation
+
+    monkeypatch.chdir(tmp_path)  # MLflow's default artifact folder (./mlruns) lands here
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep = (
+        "backtest", "--strategy", "trend", "--data", "binance-1m", *WINDOW,
+        "--param", "slow=60", "--log-to", "btc-trend", "--tracking-uri", uri, "--output", "json",
+    )  # fmt: skip
+    code, out, err = invoke(
+        app, *sweep, "--grid", "fast=10,20",
+        "--evidence-out", str(tmp_path / "evidence"), "--model-out", str(tmp_path / "model"),
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["trial_runs"] == {"experiment": "btc-trend", "runs": 2}
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("btc-trend")
+    assert experiment is not None
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    trials = pq.read_table(tmp_path / "evidence" / "trials.parquet")
+    assert sorted(runs) == sorted(trials.column_names[1:])
+    best = runs[summary["best_trial"]]
+    assert best.data.params["fast"] in ("10", "20") and best.data.params["slow"] == "60"
+    assert set(best.data.metrics) == {"sharpe", "net_return", "max_drawdown", "turnover", "trades"}
+    assert best.data.metrics["max_drawdown"] == summary["max_drawdown"]
+    assert best.data.tags["stratops.data_fingerprint"] == summary["data_fingerprint"]
+    stored = client.download_artifacts(best.info.run_id, "trial", str(tmp_path / "download"))
+    daily = pq.read_table(Path(stored) / "daily_returns.parquet")
+    assert daily.column("net").equals(trials.column(summary["best_trial"]))
+
+    registry = Registry(RegistryLocation(tracking_uri=uri))
+    version = registry.register(
+        "btc-trend", strategy_type=StrategyType.TREND, evidence=tmp_path / "evidence",
+        model_path=tmp_path / "model",
+    ).version  # fmt: skip
+    assert version.trials_in_experiment == 2
+    assert set(version.trial_runs) == {r.info.run_id for r in runs.values()}
+
+    code, _, err = invoke(
+        app, *sweep, "--grid", "fast=30,40", "--evidence-out", str(tmp_path / "again"),
+        "--model-out", str(tmp_path / "model-again"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert registry.count_trials("btc-trend") == 4
+    with pytest.raises(BadInput, match="declares trials: 2 but experiment 'btc-trend' holds 4"):
+        registry.register(
+            "btc-trend", strategy_type=StrategyType.TREND, evidence=tmp_path / "again",
+            model_path=tmp_path / "model-again",
+        )  # fmt: skip
