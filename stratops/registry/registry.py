@@ -58,7 +58,7 @@ TAG_FAILURE = "stratops.failure"
 TAG_TRIAL_SHA256 = "stratops.trial_sha256"
 TAG_TRIAL = "stratops.trial"
 TAG_DATA_FINGERPRINT = "stratops.data_fingerprint"
-TAG_LOGGED_BY = "stratops.logged_by"
+TAG_TRIALS_NEW = "stratops.trials_new"
 TAG_TRIAL_RUNS = "stratops.trial_runs"
 RUN_KIND_BACKTEST = "backtest"
 RUN_KIND_REGISTRATION = "registration"
@@ -69,6 +69,7 @@ TRIAL_PATH = "trial"
 TRIAL_RETURNS_FILE = "daily_returns.parquet"
 _PAGE = 10_000
 _RUN_IDS_PER_TAG = 2_000  # 2,000 ids of 32 characters and commas fit a version tag (100,000)
+_DIGESTS_PER_TAG = 120  # 120 sha256 hex digests and commas fit a run tag (8,000)
 
 
 class RegistrationStep(StrEnum):
@@ -111,20 +112,20 @@ def _strategy_type(tags: Mapping[str, str]) -> StrategyType | None:
         return None
 
 
-def _trial_run_tags(run_ids: list[str]) -> dict[str, str]:
-    """Version tags ``stratops.trial_runs.<i>``: the linked run ids, comma-separated, in chunks."""
+def _list_tags(key: str, values: list[str], per_tag: int) -> dict[str, str]:
+    """Tags ``<key>.0``, ``<key>.1``, ...: ``values`` comma-separated, ``per_tag`` a tag."""
     return {
-        f"{TAG_TRIAL_RUNS}.{i // _RUN_IDS_PER_TAG}": ",".join(run_ids[i : i + _RUN_IDS_PER_TAG])
-        for i in range(0, len(run_ids), _RUN_IDS_PER_TAG)
+        f"{key}.{i // per_tag}": ",".join(values[i : i + per_tag])
+        for i in range(0, len(values), per_tag)
     }
 
 
-def _trial_runs_of(tags: Mapping[str, str]) -> tuple[str, ...]:
+def _listed(key: str, tags: Mapping[str, str]) -> list[str]:
+    """The values of :func:`_list_tags` tags, in order."""
     chunks = itertools.takewhile(
-        lambda chunk: chunk is not None,
-        (tags.get(f"{TAG_TRIAL_RUNS}.{i}") for i in itertools.count()),
+        lambda chunk: chunk is not None, (tags.get(f"{key}.{i}") for i in itertools.count())
     )
-    return tuple(run for chunk in chunks if chunk for run in chunk.split(","))
+    return [value for chunk in chunks if chunk for value in chunk.split(",")]
 
 
 def _check_strategy_name(strategy: str) -> None:
@@ -198,14 +199,14 @@ class Registry:
                 raise
             return created_meanwhile
 
-    def _backtest_runs(self, experiment_id: str) -> list[Run]:
-        """Every backtest run of the experiment, deleted and failed ones included."""
+    def _runs(self, experiment_id: str, kind: str) -> list[Run]:
+        """Every run of ``kind`` in the experiment, deleted and failed ones included."""
         runs: list[Run] = []
         token = None
         while True:
             page = self._client.search_runs(
                 [experiment_id],
-                BACKTEST_FILTER,
+                f"tags.`{TAG_RUN_KIND}` = '{kind}'",
                 run_view_type=ViewType.ALL,
                 max_results=_PAGE,
                 page_token=token,
@@ -215,27 +216,38 @@ class Registry:
             if not token:
                 return runs
 
-    def _trial_runs(self, experiment_id: str | None) -> tuple[int, dict[str, str]]:
-        """Backtest runs of an experiment: how many, and run id by ``stratops.trial_sha256``."""
+    def _trial_ledger(self, experiment_id: str | None) -> tuple[int, dict[str, str]]:
+        """The trials of an experiment: how many, and the run holding each by its digest.
+
+        Every backtest run is a trial; so is every trial a registration run lists as new
+        (tags ``stratops.trials_new.<i>``, failed registrations included).
+        """
         if experiment_id is None:
             return 0, {}
-        runs = self._backtest_runs(experiment_id)
+        backtests = self._runs(experiment_id, RUN_KIND_BACKTEST)
         by_digest: dict[str, str] = {}
-        for run in runs:
+        for run in backtests:
             digest = run.data.tags.get(TAG_TRIAL_SHA256)
             if digest:
                 by_digest.setdefault(digest, str(run.info.run_id))
-        return len(runs), by_digest
+        registered = 0
+        for run in self._runs(experiment_id, RUN_KIND_REGISTRATION):
+            for digest in _listed(TAG_TRIALS_NEW, run.data.tags):
+                if digest not in by_digest:
+                    by_digest[digest] = str(run.info.run_id)
+                    registered += 1
+        return len(backtests) + registered, by_digest
 
     def count_trials(self, strategy: str, *, experiment: str | None = None) -> int:
-        """Backtest runs (tag ``stratops.run_kind=backtest``) in the strategy's experiment.
+        """Every trial ever tried on the strategy, counted in its MLflow experiment.
 
-        Every trial ever tried on the strategy is one: the runs a sweep logged, and the runs
-        registration logged for bundle trials no sweep had. Deleted and failed runs count too:
-        a strategy cannot hide its failed attempts.
+        A backtest run (tag ``stratops.run_kind=backtest``, logged by a sweep) is one, deleted
+        and failed runs too: a strategy cannot hide its failed attempts. So is each trial a
+        registered bundle brought that no run had (backtests the registry could not see),
+        once however many bundles bring it.
         """
         with translated(f"count the trials of {strategy!r}"):
-            return self._trial_runs(self._find_experiment(experiment or strategy))[0]
+            return self._trial_ledger(self._find_experiment(experiment or strategy))[0]
 
     def log_trial_run(
         self,
@@ -257,24 +269,6 @@ class Registry:
         whose trial column has these returns links the version to this run.
         """
         experiment_id = self._ensure_experiment(experiment or strategy)
-        return self._log_trial(
-            experiment_id, strategy, name=name, params=params, metrics=metrics, daily=daily,
-            tags=tags, failed=failed, store_returns=True,
-        )  # fmt: skip
-
-    def _log_trial(
-        self,
-        experiment_id: str,
-        strategy: str,
-        *,
-        name: str | None,
-        params: Mapping[str, str | float | int | bool] | None,
-        metrics: Mapping[str, float] | None,
-        daily: DailyReturns | None,
-        tags: Mapping[str, str] | None,
-        failed: bool,
-        store_returns: bool,
-    ) -> str:
         millis = int(self.clock.now().timestamp() * 1000)
         run_tags = {TAG_RUN_KIND: RUN_KIND_BACKTEST, TAG_STRATEGY: strategy, **(tags or {})}
         if name is not None:
@@ -292,7 +286,7 @@ class Registry:
                     metrics=[Metric(k, float(v), millis, 0) for k, v in (metrics or {}).items()],
                     params=[Param(k, str(v)) for k, v in (params or {}).items()],
                 )
-            if daily is not None and store_returns:
+            if daily is not None:
                 self._upload_trial_returns(run_id, daily)
             self._client.set_terminated(run_id, "FAILED" if failed else "FINISHED", end_time=millis)
         return run_id
@@ -327,11 +321,12 @@ class Registry:
         """Register a strategy version with its evidence bundle.
 
         Refuses (nothing registered) an invalid bundle, a bundle declaring fewer trials than
-        the experiment holds (:meth:`count_trials`, plus the bundle's trials no run has, which
-        it logs as backtest runs), a type differing from the strategy's, and a missing model.
-        The version links the backtest run of every trial column (tags
-        ``stratops.trial_runs.<i>``). A bundle whose digest a version of the strategy already
-        has returns that version (``created`` False) and changes nothing.
+        the experiment holds (:meth:`count_trials`, plus the bundle's trials it has not seen,
+        which the registration run lists), a type differing from the strategy's, and a
+        missing model. The version links the run of every trial column (tags
+        ``stratops.trial_runs.<i>``): its backtest run, else the registration run listing it.
+        A bundle whose digest a version of the strategy already has returns that version
+        (``created`` False) and changes nothing.
         """
         _check_strategy_name(strategy)
         model = self._model_source(model_path, model_uri)
@@ -345,32 +340,22 @@ class Registry:
 
         on_step(RegistrationStep.COUNT_TRIALS, None)
         experiment_name = experiment or strategy
-        names, ends, matrix = load_trials(bundle)
+        _, ends, matrix = load_trials(bundle)
         series = [DailyReturns(ends, matrix[:, j]) for j in range(matrix.shape[1])]
         digests = [daily.sha256() for daily in series]
         with translated(f"count the trials of {strategy!r}"):
-            counted, by_digest = self._trial_runs(self._find_experiment(experiment_name))
-        new = {
-            digest: (name, daily)
-            for digest, name, daily in zip(digests, names, series, strict=True)
-            if digest not in by_digest
-        }
+            counted, by_digest = self._trial_ledger(self._find_experiment(experiment_name))
+        new = [digest for digest in dict.fromkeys(digests) if digest not in by_digest]
         trials = counted + len(new)
         if bundle.metadata.trials < trials:
             raise BadInput(
                 f"the bundle declares trials: {bundle.metadata.trials} but experiment "
-                f"{experiment_name!r} holds {counted} backtest runs and the bundle adds "
-                f"{len(new)} trials no run has: declare every configuration tried on the "
-                "strategy (failed ones too), with one column each in trials.parquet",
+                f"{experiment_name!r} holds {counted} trials and the bundle adds {len(new)} "
+                "it has not seen: declare every configuration tried on the strategy (failed "
+                "ones too), with one column each in trials.parquet",
                 "registry.trials_undeclared",
             )
         experiment_id = self._ensure_experiment(experiment_name)
-        for digest, (name, daily) in new.items():  # tried where the registry could not see
-            by_digest[digest] = self._log_trial(
-                experiment_id, strategy, name=name, params=None, metrics=None, daily=daily,
-                tags={TAG_LOGGED_BY: RUN_KIND_REGISTRATION}, failed=False, store_returns=False,
-            )  # fmt: skip
-        linked = list(dict.fromkeys(by_digest[digest] for digest in digests))
         tags = {
             TAG_DIGEST: bundle.digest,
             TAG_TYPE: strategy_type.value,
@@ -382,10 +367,16 @@ class Registry:
         with translated("create the registration run"):
             run = self._client.create_run(
                 experiment_id,
-                tags={TAG_RUN_KIND: RUN_KIND_REGISTRATION, TAG_STRATEGY: strategy, **tags},
+                tags={
+                    TAG_RUN_KIND: RUN_KIND_REGISTRATION,
+                    TAG_STRATEGY: strategy,
+                    **tags,
+                    **_list_tags(TAG_TRIALS_NEW, new, _DIGESTS_PER_TAG),
+                },
                 run_name=f"register-{strategy}",
             )
         run_id = str(run.info.run_id)
+        linked = list(dict.fromkeys(by_digest.get(digest, run_id) for digest in digests))
         try:
             on_step(RegistrationStep.UPLOAD_EVIDENCE, run_id)
             self._upload_evidence(run_id, bundle)
@@ -403,7 +394,11 @@ class Registry:
                     strategy,
                     f"{run.info.artifact_uri}/{MODEL_PATH}",
                     run_id,
-                    tags={**tags, TAG_RUN_ID: run_id, **_trial_run_tags(linked)},
+                    tags={
+                        **tags,
+                        TAG_RUN_ID: run_id,
+                        **_list_tags(TAG_TRIAL_RUNS, linked, _RUN_IDS_PER_TAG),
+                    },
                 )
                 self._client.set_terminated(run_id, "FINISHED")
         except BaseException as exc:
@@ -566,7 +561,7 @@ class Registry:
             code_sha=tags.get(TAG_CODE_SHA),
             trials_declared=_int_tag(tags, TAG_TRIALS),
             trials_in_experiment=_int_tag(tags, TAG_TRIALS_IN_EXPERIMENT),
-            trial_runs=_trial_runs_of(tags),
+            trial_runs=tuple(_listed(TAG_TRIAL_RUNS, tags)),
             aliases=tuple(sorted((found.aliases or ()) if aliases is None else aliases)),
             run_id=found.run_id or None,
             source=found.source or "",

@@ -71,8 +71,8 @@ def test_register_records_evidence_trials_and_model(
     assert (version.trials_declared, version.trials_in_experiment) == (10, 10)
     assert registry.get_version(strategy, 1) == version
     assert registry.versions(strategy) == [version]
-    assert registry.count_trials(strategy) == 10, "the 8 unlogged trials are runs now"
-    assert len(version.trial_runs) == 10 and version.trial_runs[:2] == tuple(swept)
+    assert registry.count_trials(strategy) == 10, "the 8 unlogged trials count from now on"
+    assert version.trial_runs == (*swept, version.run_id), "8 columns live in the registration"
 
     client = _client(registry)
     assert version.run_id is not None
@@ -98,10 +98,8 @@ def test_register_records_evidence_trials_and_model(
     assert tags["stratops.trials_in_experiment"] == "10"
     assert tags["stratops.run_id"] == version.run_id
     assert tags["stratops.trial_runs.0"] == ",".join(version.trial_runs)
-    logged = client.get_run(version.trial_runs[5]).data.tags
-    assert logged["stratops.run_kind"] == "backtest"
-    assert logged["stratops.logged_by"] == "registration"
-    assert logged["stratops.trial"] == _trials(bundle_dir)[5][0]
+    new = run.data.tags["stratops.trials_new.0"].split(",")
+    assert new == [daily.sha256() for _, daily in _trials(bundle_dir)[2:]]
 
 
 def test_registering_counts_every_trial_tried_on_the_strategy(
@@ -120,7 +118,7 @@ def test_registering_counts_every_trial_tried_on_the_strategy(
     assert second.trial_runs == first.trial_runs, "the same trials, the same runs"
 
     other_search = write_synthetic_bundle(tmp_path / "other", seed=3)
-    with pytest.raises(BadInput, match="holds 10 backtest runs and the bundle adds 10"):
+    with pytest.raises(BadInput, match="holds 10 trials and the bundle adds 10"):
         _register(registry, strategy, other_search, model_dir)
     assert registry.count_trials(strategy) == 10, "a refused bundle logs nothing"
 
@@ -149,7 +147,7 @@ def test_deleted_and_failed_backtests_still_count(
     assert registry.count_trials(strategy) == 4
 
     write_synthetic_bundle(bundle_dir, trials=3)
-    with pytest.raises(BadInput, match="holds 4 backtest runs and the bundle adds 3"):
+    with pytest.raises(BadInput, match="holds 4 trials and the bundle adds 3"):
         _register(registry, strategy, bundle_dir, model_dir)
 
 
@@ -374,6 +372,9 @@ def test_interrupted_registration_leaves_no_version(
         )
     assert_nothing_registered(embedded_registry, strategy)
     _failed_run(embedded_registry, strategy)
+    assert embedded_registry.count_trials(strategy) == 10, "a failed attempt's trials count"
+    retried = _register(embedded_registry, strategy, bundle_dir, model_dir)
+    assert retried.trials_in_experiment == 10, "and count once"
 
 
 def test_stage_aliases_and_history(
