@@ -1,7 +1,8 @@
 """``stratops backtest`` and ``stratops paper run``: the paper engine on the command line.
 
 Exit codes: 0 ok (a paper run stopped by SIGTERM included), 2 bad input (unknown dataset or
-strategy, unusable data under ``--on-bad-data reject``, a model that cannot be loaded).
+strategy, unusable data under ``--on-bad-data reject``, a model that cannot be loaded, a
+registry refusing ``--log-to``), 3 the registry of ``--log-to`` is unreachable (retry).
 """
 
 from __future__ import annotations
@@ -269,8 +270,8 @@ def backtest(
     """Backtest a strategy, or sweep its parameters, and write evidence for the registry.
 
     With --log-to, every configuration tried is logged as a run in the strategy's
-    experiment, so that stratops register counts it. Exit 0 on success, 2 on bad input or an
-    unusable registry.
+    experiment, so that stratops register counts it. Exit 0 on success, 2 on bad input, 3
+    when the registry is unreachable.
 
     Example: stratops backtest --strategy trend --sweep --log-to btc-trend --evidence-out ev/
     """

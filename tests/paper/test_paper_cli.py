@@ -151,6 +151,7 @@ def test_bad_data_is_repaired_by_default_and_refused_on_request(
         (["--strategy", "trend", "--allocation", "-5"], "allocation must be > 0"),
         (["--strategy", "trend", "--participation", "2"], "participation must be in"),
         (["--strategy", "trend", "--bars", "BTC/USDT=/no/such.feather"], "no such file"),
+        (["--strategy", "trend", "--experiment", "research"], "--experiment needs --log-to"),
         (
             ["--strategy", "meanrev", "--data", "binance-1h"],
             "trades ETH/USDT, which binance-1h lacks",
