@@ -1,9 +1,20 @@
-"""Return series transformations shared by gates and analytics."""
+"""The returns convention of the whole product: a fixed allocation, period to day, drawdown.
+
+Every return series stratops handles (a backtest's periods in ``returns.parquet``, the daily
+columns of ``trials.parquet``, a deployment's PnL) is PnL divided by a *fixed* allocation: the
+capital is not reinvested, so returns add. A day's return is the sum of its periods' returns,
+and the drawdown is the fall of cumulative PnL from its running peak, as a fraction of the
+allocation. The backtest summary, the sweep's trial matrix, the gates and the analytics all use
+the functions below, so the same evidence gives the same number everywhere, to the last bit.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 NS_PER_DAY = 86_400 * 10**9
 
@@ -18,13 +29,86 @@ def utc_day(timestamps: NDArray[np.int64]) -> NDArray[np.int64]:
     return np.asarray((timestamps - 1) // NS_PER_DAY, dtype=np.int64)
 
 
-def compound_by_day(
-    timestamps: NDArray[np.int64], returns: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    """Compound per-period returns into one return per UTC day, in time order."""
+@dataclass(frozen=True)
+class DailyReturns:
+    """One return per UTC day that has periods, in time order.
+
+    ``ends`` is the end of each day (the next midnight, ns since the epoch), the timestamp of
+    a row of ``trials.parquet``.
+    """
+
+    ends: NDArray[np.int64]
+    returns: NDArray[np.float64]
+
+    def sha256(self) -> str:
+        """Digest of the series (little-endian int64 ends, then float64 returns).
+
+        Names a trial by its content: a sweep's run and the bundle column it became share it.
+        """
+        digest = hashlib.sha256(np.asarray(self.ends, dtype="<i8").tobytes())
+        digest.update(np.asarray(self.returns, dtype="<f8").tobytes())
+        return digest.hexdigest()
+
+
+def daily_returns(timestamps: NDArray[np.int64], returns: ArrayLike) -> DailyReturns:
+    """Sum per-period returns of a fixed allocation into UTC days.
+
+    Parameters
+    ----------
+    timestamps
+        End of each period (ns since the epoch), increasing.
+    returns
+        Per-period returns, fractions of the allocation.
+
+    Returns
+    -------
+    DailyReturns
+        Only days with at least one period: a day without data is absent, not a zero (the
+        bundle's trial dates must be dates that have returns).
+    """
+    values = np.asarray(returns, dtype=np.float64)
     if timestamps.size == 0:
-        return np.empty(0)
+        return DailyReturns(np.zeros(0, dtype=np.int64), np.zeros(0))
     days = utc_day(timestamps)
     starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
-    log_growth = np.add.reduceat(np.log1p(returns), starts)
-    return np.asarray(np.expm1(log_growth), dtype=np.float64)
+    sums = np.asarray(np.add.reduceat(values, starts), dtype=np.float64)
+    return DailyReturns(np.asarray((days[starts] + 1) * NS_PER_DAY, dtype=np.int64), sums)
+
+
+def max_drawdown(returns: ArrayLike) -> float:
+    r"""Largest fall of cumulative PnL from its running peak, a fraction of the allocation.
+
+    .. math::
+        C_t = \sum_{u \le t} r_u,\quad C_0 = 0,\qquad
+        MDD = \max_t \left(\max_{u \le t} C_u - C_t\right)
+
+    The running peak starts at :math:`C_0 = 0`, so a first-period loss is a drawdown. With a
+    fixed allocation :math:`A`, :math:`A \cdot MDD` is the loss in quote currency from the best
+    equity to the worst after it (Magdon-Ismail, M. and Atiya, A. (2004), "Maximum drawdown",
+    *Risk* 17(10), 99-102, on arithmetic equity).
+
+    Parameters
+    ----------
+    returns : array_like, shape (T,)
+        Per-period returns, fractions of the allocation.
+
+    Returns
+    -------
+    float
+        ``>= 0``; 0 for an empty series or one that never falls below a previous peak.
+
+    Raises
+    ------
+    ValueError
+        If ``returns`` is not one-dimensional or holds NaN or an infinity.
+    """
+    values = np.asarray(returns, dtype=np.float64)
+    if values.ndim != 1:
+        raise ValueError(f"returns must be one-dimensional, got shape {values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError("returns contain NaN or an infinity: drawdown needs every period")
+    if values.size == 0:
+        return 0.0
+    equity = np.cumsum(values)
+    peak = np.maximum(np.maximum.accumulate(equity), 0.0)
+    return float(np.max(peak - equity, initial=0.0))

@@ -1,4 +1,4 @@
-"""Statistics of strategy returns: Sharpe, drawdown, expected shortfall, PSR, DSR, MinTRL, PBO.
+"""Statistics of strategy returns: Sharpe, expected shortfall, PSR, DSR, MinTRL, PBO.
 
 Plain, vectorised functions over arrays. They do no I/O and keep no state, so a gate that
 calls them with the same evidence gets the same numbers on any machine.
@@ -30,12 +30,12 @@ Expected shortfall
 NaN policy (applied by every function)
 --------------------------------------
 * NaN in ``returns`` marks a missing period and is ignored: statistics use the finite
-  observations of each column, and a missing period leaves compounded equity unchanged.
+  observations of each column.
   ``+inf``/``-inf`` are not returns and raise :class:`ValueError`.
 * The result is NaN when there are fewer observations than the statistic needs: 2 for
   anything built on a standard deviation or a higher moment (Sharpe ratio, skewness,
-  kurtosis, PSR/DSR when ``n_obs < 2``), 1 for :func:`max_drawdown` and
-  :func:`expected_shortfall`.
+  kurtosis, PSR/DSR when ``n_obs < 2``), 1 for :func:`expected_shortfall`. (Drawdown is
+  :func:`stratops.analytics.returns.max_drawdown`, on the equity of a fixed allocation.)
 * The result is NaN when the standard deviation is zero. "Zero" is decided up to rounding:
   a series is treated as constant when ``sum((r - mean)**2) <= 1e-12 * sum(r**2)``
   (:data:`ZERO_VARIANCE_RTOL`), so the last-bit residue of a constant series does not
@@ -86,7 +86,6 @@ __all__ = [
     "deflated_sharpe_ratio",
     "expected_max_sharpe",
     "expected_shortfall",
-    "max_drawdown",
     "min_track_record_length",
     "pbo_cscv",
     "per_period_sharpe",
@@ -355,62 +354,6 @@ def sample_moments(returns: ArrayLike) -> SampleMoments:
 
 
 # --------------------------------------------------------------------------- path and tail risk
-
-
-def max_drawdown(returns: ArrayLike) -> float | FloatArray:
-    r"""Maximum drawdown of compounded equity, as a non-positive fraction (-0.25 = -25 %).
-
-    .. math::
-        E_t = \prod_{u \le t} (1 + r_u),\quad E_0 = 1,\qquad
-        MDD = \min_t \left(\frac{E_t}{\max_{u \le t} E_u} - 1\right)
-
-    The running peak starts at :math:`E_0 = 1`, so a first-period loss is a drawdown.
-
-    Parameters
-    ----------
-    returns : array_like, shape (T,) or (T, N)
-        Per-period simple returns, each ``>= -1``; NaN marks a missing period (equity
-        unchanged).
-
-    Returns
-    -------
-    float or ndarray of shape (N,)
-        In ``[-1, 0]``; 0 when equity never falls below a previous peak, -1 after a total
-        loss. NaN for a series without observations.
-
-    Raises
-    ------
-    ValueError
-        If a return is below -1 (more than a total loss), or ``returns`` has more than 2
-        dimensions or contains an infinity.
-
-    Notes
-    -----
-    Computed in log space, :math:`\log E_t = \sum \log(1 + r_u)`, so long or explosive series
-    do not overflow. Same definition as ``empyrical.max_drawdown`` (Magdon-Ismail, M. and
-    Atiya, A. (2004), "Maximum drawdown", *Risk* 17(10), 99-102).
-    """
-    x = _as_returns(returns)
-    cols = _as_columns(x)
-    below = cols < -1.0
-    if below.any():
-        where = tuple(int(i) for i in np.argwhere(below)[0])
-        raise ValueError(
-            f"returns contain {int(below.sum())} value(s) below -1 (the first, "
-            f"{float(cols[where]):g}, at index {where}); a simple return cannot lose more "
-            f"than 100 %. Are these log returns or PnL in currency units?"
-        )
-    n = (~np.isnan(cols)).sum(axis=0)
-    if cols.shape[0] == 0:
-        return _per_column_result(np.full(cols.shape[1], np.nan), x.ndim)
-    with np.errstate(divide="ignore"):
-        log_growth = np.log1p(np.where(np.isnan(cols), 0.0, cols))
-    log_equity = np.cumsum(log_growth, axis=0)
-    log_peak = np.maximum(np.maximum.accumulate(log_equity, axis=0), 0.0)
-    with np.errstate(invalid="ignore"):
-        worst = np.min(log_equity - log_peak, axis=0)
-    mdd = np.expm1(worst)
-    return _per_column_result(np.where(n >= 1, mdd, np.nan), x.ndim)
 
 
 def expected_shortfall(returns: ArrayLike, level: float = 0.975) -> float | FloatArray:

@@ -1,7 +1,8 @@
 """``stratops backtest`` and ``stratops paper run``: the paper engine on the command line.
 
 Exit codes: 0 ok (a paper run stopped by SIGTERM included), 2 bad input (unknown dataset or
-strategy, unusable data under ``--on-bad-data reject``, a model that cannot be loaded).
+strategy, unusable data under ``--on-bad-data reject``, a model that cannot be loaded, a
+registry refusing ``--log-to``), 3 the registry of ``--log-to`` is unreachable (retry).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from stratops.analytics import stats
+from stratops.cli.desk import DESK_OPTION
 from stratops.cli.output import (
     OUTPUT_OPTION,
     FreeText,
@@ -28,6 +29,7 @@ from stratops.cli.output import (
     stderr,
     stdout,
 )
+from stratops.cli.registry import TRACKING_URI_OPTION, open_registry, registry_errors
 from stratops.cli.values import amount
 from stratops.examples import DATA_DIR_ENV
 from stratops.gitops.errors import GitError
@@ -41,12 +43,13 @@ from stratops.paper.market import Market
 from stratops.paper.marketdata.loaders import RepairPolicy
 from stratops.paper.marketdata.schema import format_step, iso_utc
 from stratops.paper.process import RunIdentity, RunStatus, run_document, run_paper_process
-from stratops.paper.returns import daily_returns, sharpe, trials_frame
 from stratops.paper.strategies import STRATEGIES, StrategySpec, strategy_spec
 from stratops.paper.strategies.base import BarStrategy, Parameter, save_strategy
 from stratops.paper.strategy import PyfuncStrategy
-from stratops.paper.sweep import SweepResult, run_sweep, trial_name
+from stratops.paper.sweep import SweepResult, Trial, run_sweep, trial_of, trials_frame
 from stratops.paper.telemetry import write_telemetry
+from stratops.registry import Registry
+from stratops.registry.registry import TAG_DATA_FINGERPRINT
 
 paper_app = typer.Typer(
     name="paper",
@@ -160,15 +163,13 @@ def _git_commit() -> str | None:
         return None
 
 
-def _summary(session: Session, extra: dict[str, Any]) -> dict[str, Any]:
+def _summary(session: Session, trial: Trial, extra: dict[str, Any]) -> dict[str, Any]:
     tables = session.tables()
     pnl = tables["pnl"]
     totals = {
         name: float(np.sum(pnl.column(name).to_numpy()))
         for name in ("gross", "delay_cost", "spread_cost", "impact_cost", "fees", "funding", "net")
     }
-    portfolio = session.portfolio()
-    _, daily = daily_returns(portfolio.close_ts, portfolio.net)
     market = session.market
     return {
         **extra,
@@ -182,13 +183,14 @@ def _summary(session: Session, extra: dict[str, Any]) -> dict[str, Any]:
             "bars": market.bars,
         },
         "data_quality": market.quality.describe(),
+        "data_fingerprint": market.quality.fingerprint,
         "allocation": session.config.allocation,
         "seed": session.config.seed,
         "pnl": totals,
         "net_return": totals["net"] / session.config.allocation,
-        "sharpe_daily_annualised": sharpe(daily),
-        # the max_drawdown gate's number: compounded equity of the returns in the evidence
-        "max_drawdown": -float(stats.max_drawdown(portfolio.net)) if portfolio.net.size else 0.0,
+        "sharpe_daily_annualised": trial.metrics["sharpe"],
+        # the max_drawdown gate's number (stratops.analytics.returns.max_drawdown)
+        "max_drawdown": trial.metrics["max_drawdown"],
         "orders": tables["orders"].num_rows,
         "fills": tables["fills"].num_rows,
         "risk_events": tables["events"].num_rows,
@@ -257,13 +259,26 @@ def backtest(
     code_commit: str = typer.Option(
         None, "--code-commit", help="Commit of the strategy code (default: git HEAD, if any)."
     ),
+    log_to: str = typer.Option(
+        None,
+        "--log-to",
+        help="Registry strategy (the name given to stratops register) whose MLflow experiment "
+        "gets every configuration tried as a backtest run: params, metrics, daily returns.",
+    ),
+    experiment: str = typer.Option(
+        None, "--experiment", help="MLflow experiment for --log-to (default: the strategy)."
+    ),
+    tracking_uri: str = TRACKING_URI_OPTION,
+    desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Backtest a strategy, or sweep its parameters, and write evidence for the registry.
 
-    Exit 0 on success, 2 on bad input.
+    With --log-to, every configuration tried is logged as a run in the strategy's
+    experiment, so that stratops register counts it. Exit 0 on success, 2 on bad input, 3
+    when the registry is unreachable.
 
-    Example: stratops backtest --strategy trend --evidence-out evidence/
+    Example: stratops backtest --strategy trend --sweep --log-to btc-trend --evidence-out ev/
     """
     try:
         request = BacktestRequest(
@@ -284,16 +299,38 @@ def backtest(
             code_commit=code_commit,
             output=output,
         )
+        if log_to is None and experiment is not None:
+            raise ConfigError("--experiment needs --log-to", "config.option")
         config = EngineConfig(
             allocation=allocation,
             seed=seed,
             max_fraction=max_fraction,
             execution=ExecutionConfig(order_type=order_type, participation=participation),
         )
-        summary = _backtest(request, config)
+        summary, trials = _backtest(request, config)
     except PaperError as exc:
         fail(f"{exc} [{exc.code}]")
+    if log_to is not None:
+        with registry_errors(output, tracking_uri, desk):
+            registry = open_registry(tracking_uri, desk)
+            fingerprint = str(summary["data_fingerprint"])
+            runs = [_log_trial(registry, log_to, experiment, t, fingerprint) for t in trials]
+        summary["trial_runs"] = {"experiment": experiment or log_to, "runs": len(runs)}
     _render(summary, output, "backtest")
+
+
+def _log_trial(
+    registry: Registry, strategy: str, experiment: str | None, trial: Trial, fingerprint: str
+) -> str:
+    return registry.log_trial_run(
+        strategy,
+        name=trial.name,
+        params=trial.configuration,
+        metrics=trial.metrics,
+        daily=trial.daily,
+        tags={TAG_DATA_FINGERPRINT: fingerprint},
+        experiment=experiment,
+    )
 
 
 @dataclass(frozen=True)
@@ -326,7 +363,7 @@ class Chosen:
     name: str
     strategy_type: str
     parameters: dict[str, Parameter]
-    trials: pd.DataFrame | None
+    trials: list[Trial] | None
     extra: dict[str, Any]
 
 
@@ -362,10 +399,10 @@ def _from_example(
         for configuration in configurations:
             spec.build(configuration)
         result = _sweep(market, spec, configurations, config, request.output)
-        overrides = result.best_configuration
+        overrides = result.best_trial.configuration
         trials = result.trials
-        extra["best_trial"] = trial_name({**spec.defaults, **overrides})
-        extra["best_sharpe"] = result.scores[result.best]
+        extra["best_trial"] = result.best_trial.name
+        extra["best_sharpe"] = result.best_trial.metrics["sharpe"]
     built = spec.build(overrides)
     parameters = dict(built.parameters)
     extra = {"strategy": built.name, "parameters": parameters, **extra}
@@ -380,7 +417,7 @@ def _request_market(request: BacktestRequest, data: str | None, symbols: tuple[s
     )  # fmt: skip
 
 
-def _backtest(request: BacktestRequest, config: EngineConfig) -> dict[str, Any]:
+def _backtest(request: BacktestRequest, config: EngineConfig) -> tuple[dict[str, Any], list[Trial]]:
     if (request.strategy is None) == (request.model_uri is None):
         raise ConfigError("give exactly one of --strategy and --model-uri", "config.option")
     if request.model_out is not None and request.model_out.exists():
@@ -392,24 +429,21 @@ def _backtest(request: BacktestRequest, config: EngineConfig) -> dict[str, Any]:
     else:
         chosen, market, built = _from_example(request, config)
     session = run_backtest(market, chosen.strategy, config)
-    trials = chosen.trials
-    if trials is None:
-        portfolio = session.portfolio()
-        ends, daily = daily_returns(portfolio.close_ts, portfolio.net)
-        trials = trials_frame(ends, {trial_name(chosen.parameters): daily})
-    summary = _summary(session, chosen.extra)
+    trial = trial_of(session, chosen.parameters)
+    trials = chosen.trials or [trial]
+    summary = _summary(session, trial, chosen.extra)
     summary["strategy_type"] = chosen.strategy_type
-    summary["trials"] = trials.shape[1] - 1
+    summary["trials"] = len(trials)
     summary["elapsed_seconds"] = time.perf_counter() - started
     if request.evidence_out is not None:
         metadata = evidence_metadata(
             session,
             strategy_type=chosen.strategy_type,
             parameters=chosen.parameters,
-            trials=trials.shape[1] - 1,
+            trials=len(trials),
             code_commit=request.code_commit or _git_commit(),
         )
-        write_evidence(request.evidence_out, session, metadata, trials)
+        write_evidence(request.evidence_out, session, metadata, trials_frame(trials))
         summary["evidence"] = str(request.evidence_out)
     if request.model_out is not None and built is not None:
         save_strategy(built, request.model_out, market.bars_frame(min(market.bars, 10)))
@@ -425,7 +459,7 @@ def _backtest(request: BacktestRequest, config: EngineConfig) -> dict[str, Any]:
             ),
         )  # fmt: skip
         summary["telemetry"] = str(request.telemetry)
-    return summary
+    return summary, trials
 
 
 def _sweep(

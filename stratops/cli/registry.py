@@ -149,7 +149,8 @@ def register_version(
     """Register a strategy version with its evidence bundle.
 
     The bundle is validated and hashed, uploaded, downloaded again and re-hashed; only then is
-    the version created. Exit 2 (nothing registered) on any problem.
+    the version created. Evidence already registered for the strategy returns its version
+    (exit 0, nothing changes). Exit 2 (nothing registered) on any problem.
 
     Example: stratops register btc-trend --type trend --evidence evidence/ --model model/
     """
@@ -159,7 +160,7 @@ def register_version(
         def progress(step: RegistrationStep, run_id: str | None) -> None:
             status.update(f"{step.value}…")
 
-        version = registry.register(
+        registration = registry.register(
             strategy,
             strategy_type=strategy_type,
             evidence=evidence,
@@ -170,16 +171,25 @@ def register_version(
             max_file_bytes=max_file_bytes,
             on_step=progress,
         )
+    version = registration.version
 
     def human() -> None:
+        if not registration.created:
+            stdout.print(
+                f"{version.name}: this evidence is already registered as "
+                f"[bold]v{version.version}[/] (sha256:{version.evidence_digest}); nothing changed",
+                highlight=False,
+            )
+            return
         stdout.print(f"registered [bold]{version.name}[/] version [bold]{version.version}[/]")
         stdout.print(
             f"evidence sha256:{version.evidence_digest}\ntrials declared "
-            f"{version.trials_declared}, in experiment {version.trials_in_experiment}",
+            f"{version.trials_declared}, in experiment {version.trials_in_experiment}"
+            f", {len(version.trial_runs)} linked backtest run(s)",
             highlight=False,
         )
 
-    emit(version.model_dump(mode="json"), output, human)
+    emit({**version.model_dump(mode="json"), "created": registration.created}, output, human)
 
 
 def _or_dash(value: int | None) -> str:

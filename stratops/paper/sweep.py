@@ -1,9 +1,10 @@
-"""Parameter sweeps: backtest every configuration, keep each one's daily net returns.
+"""Trials: backtest configurations, keep each one's daily net returns and headline metrics.
 
 The daily returns of every configuration tried form ``trials.parquet``, which the gates use
 to deflate the chosen configuration's Sharpe ratio (DSR) and to estimate the probability of
 backtest overfitting (PBO). The chosen configuration is the best in-sample Sharpe ratio —
-exactly the selection those statistics correct for.
+exactly the selection those statistics correct for. Daily returns and drawdown follow the
+product's one convention, :mod:`stratops.analytics.returns`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from stratops.analytics import stats
+from stratops.analytics.returns import DailyReturns, daily_returns, max_drawdown
 from stratops.paper.config import EngineConfig
-from stratops.paper.engine import run_backtest
+from stratops.paper.engine import Session, run_backtest
 from stratops.paper.market import Market
-from stratops.paper.returns import daily_returns, sharpe, trials_frame
 from stratops.paper.strategies import StrategySpec
 from stratops.paper.strategies.base import Parameter
+
+DAYS_PER_YEAR = 365
 
 
 def trial_name(configuration: Mapping[str, Parameter]) -> str:
@@ -28,18 +32,63 @@ def trial_name(configuration: Mapping[str, Parameter]) -> str:
 
 
 @dataclass(frozen=True)
-class SweepResult:
-    """Every configuration tried, its daily net returns and score, and the best one."""
+class Trial:
+    """One configuration backtested: its daily net returns and headline metrics.
 
-    configurations: list[dict[str, Parameter]]
-    trials: pd.DataFrame
-    scores: list[float]
+    ``metrics``: ``sharpe`` (daily, annualised over 365 days), ``net_return``, ``max_drawdown``
+    (fractions of the allocation), ``turnover`` (traded notional / allocation) and ``trades``
+    (fills).
+    """
+
+    configuration: dict[str, Parameter]
+    daily: DailyReturns
+    metrics: dict[str, float]
+
+    @property
+    def name(self) -> str:
+        return trial_name(self.configuration)
+
+
+def trial_of(session: Session, configuration: Mapping[str, Parameter]) -> Trial:
+    """The trial a finished backtest session is, for its full ``configuration``."""
+    portfolio = session.portfolio()
+    daily = daily_returns(portfolio.close_ts, portfolio.net)
+    fills = session.tables()["fills"]
+    notional = np.abs(fills.column("quantity").to_numpy() * fills.column("price").to_numpy())
+    metrics = {
+        "sharpe": float(stats.sharpe_ratio(daily.returns, DAYS_PER_YEAR))
+        if daily.returns.size
+        else float("nan"),
+        "net_return": float(np.sum(portfolio.net)),
+        "max_drawdown": max_drawdown(portfolio.net),
+        "turnover": float(np.sum(notional)) / session.config.allocation,
+        "trades": float(fills.num_rows),
+    }
+    return Trial(dict(configuration), daily, metrics)
+
+
+def trials_frame(trials: Sequence[Trial]) -> pd.DataFrame:
+    """``trials.parquet`` content: ``timestamp`` (UTC end of day) and one column per trial."""
+    ends = trials[0].daily.ends
+    for trial in trials:
+        if not np.array_equal(trial.daily.ends, ends):
+            raise ValueError(f"trial {trial.name} covers other days than {trials[0].name}")
+    timestamps = pd.DataFrame({"timestamp": pd.to_datetime(ends, utc=True)})
+    columns = pd.DataFrame({trial.name: trial.daily.returns for trial in trials})
+    return pd.concat([timestamps, columns], axis=1)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Every configuration tried, in order, and the index of the best."""
+
+    trials: list[Trial]
     best: int
 
     @property
-    def best_configuration(self) -> dict[str, Parameter]:
-        """The configuration with the highest in-sample Sharpe ratio."""
-        return self.configurations[self.best]
+    def best_trial(self) -> Trial:
+        """The trial with the highest in-sample Sharpe ratio."""
+        return self.trials[self.best]
 
 
 def run_sweep(
@@ -67,24 +116,15 @@ def run_sweep(
     Returns
     -------
     SweepResult
-        Trials frame (``timestamp`` + one column per configuration), Sharpe ratios (NaN
-        ranks last) and the index of the best.
+        The trials (full configurations: defaults and overrides) and the index of the best
+        Sharpe ratio (NaN ranks last).
     """
-    columns: dict[str, np.ndarray] = {}
-    scores: list[float] = []
-    ends = np.zeros(0, dtype=np.int64)
+    trials: list[Trial] = []
     for done, overrides in enumerate(configurations, start=1):
         session = run_backtest(market, spec.build(overrides), config)
-        portfolio = session.portfolio()
-        ends, daily = daily_returns(portfolio.close_ts, portfolio.net)
-        columns[trial_name({**spec.defaults, **overrides})] = daily
-        scores.append(sharpe(daily))
+        trials.append(trial_of(session, {**spec.defaults, **overrides}))
         if progress is not None:
             progress(done, len(configurations))
+    scores = np.array([trial.metrics["sharpe"] for trial in trials])
     ranked = np.where(np.isnan(scores), -np.inf, scores)
-    return SweepResult(
-        configurations=[dict(c) for c in configurations],
-        trials=trials_frame(ends, columns),
-        scores=scores,
-        best=int(np.argmax(ranked)),
-    )
+    return SweepResult(trials=trials, best=int(np.argmax(ranked)))

@@ -22,6 +22,7 @@ from stratops.registry.models import (
     BundleFacts,
     EvidenceReport,
     EvidenceSummary,
+    Registration,
     StrategyVersion,
 )
 from stratops.registry.registry import RegistrationStep, Registry
@@ -38,6 +39,7 @@ __all__ = [
     "EvidenceReport",
     "EvidenceSummary",
     "NotFound",
+    "Registration",
     "RegistrationStep",
     "Registry",
     "RegistryError",

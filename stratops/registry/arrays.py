@@ -39,19 +39,26 @@ def _read(root: Path, kind: EvidenceKind) -> pa.Table:
     return pq.read_table(root / EVIDENCE_FILES[kind])
 
 
+def load_trials(bundle: Bundle) -> tuple[list[str], Ints, Floats]:
+    """Trial names, end of each day (ns) and the days x trials matrix of daily net returns."""
+    trials = _read(bundle.root, EvidenceKind.TRIALS)
+    trial_names = [name for name in trials.column_names if name != "timestamp"]
+    matrix = (
+        np.column_stack([trials.column(n).to_numpy() for n in trial_names]).astype(np.float64)
+        if trial_names
+        else np.empty((trials.num_rows, 0))
+    )
+    ends = _required(_nanos(trials, "timestamp"), EVIDENCE_FILES[EvidenceKind.TRIALS], "timestamp")
+    return trial_names, ends, matrix
+
+
 def load_evidence_arrays(bundle: Bundle) -> EvidenceData:
     """Arrays of a bundle that :func:`stratops.registry.bundle.scan_bundle` accepted."""
     root = bundle.root
     returns = _read(root, EvidenceKind.RETURNS)
     trades = _read(root, EvidenceKind.TRADES)
     latency = _read(root, EvidenceKind.LATENCY)
-    trials = _read(root, EvidenceKind.TRIALS)
-    trial_names = [name for name in trials.column_names if name != "timestamp"]
-    trial_matrix = (
-        np.column_stack([trials.column(n).to_numpy() for n in trial_names]).astype(np.float64)
-        if trial_names
-        else np.empty((trials.num_rows, 0))
-    )
+    _, trials_timestamp, trial_matrix = load_trials(bundle)
     returns_file = EVIDENCE_FILES[EvidenceKind.RETURNS]
     trades_file = EVIDENCE_FILES[EvidenceKind.TRADES]
     return EvidenceData(
@@ -75,8 +82,6 @@ def load_evidence_arrays(bundle: Bundle) -> EvidenceData:
         latency_ms=_required(
             _floats(latency, "tick_to_order_ms"), EVIDENCE_FILES[EvidenceKind.LATENCY], "ms"
         ),
-        trials_timestamp=_required(
-            _nanos(trials, "timestamp"), EVIDENCE_FILES[EvidenceKind.TRIALS], "timestamp"
-        ),
+        trials_timestamp=trials_timestamp,
         trials=trial_matrix,
     )

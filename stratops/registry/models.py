@@ -66,10 +66,23 @@ class StrategyVersion(Value):
     code_sha: str | None
     trials_declared: int | None
     trials_in_experiment: int | None
+    trial_runs: tuple[str, ...] = Field(
+        (), description="Backtest runs (MLflow run ids) of the bundle's trial columns."
+    )
     aliases: tuple[str, ...] = ()
     run_id: str | None
     source: str
     created_at: UtcDatetime
+
+
+class Registration(Value):
+    """What :meth:`Registry.register` did: the version, and whether it created it.
+
+    ``created`` is False when a version with the same evidence digest already existed.
+    """
+
+    version: StrategyVersion
+    created: bool
 
 
 class AliasChange(Value):

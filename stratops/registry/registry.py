@@ -7,6 +7,7 @@ so no version ever points at incomplete evidence; a run whose registration faile
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import tempfile
@@ -16,13 +17,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from mlflow.entities import Metric, Param, ViewType
+import pyarrow as pa
+import pyarrow.parquet as pq
+from mlflow.entities import Metric, Param, Run, ViewType
 from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.tracking import MlflowClient
 
+from stratops.analytics.returns import DailyReturns
 from stratops.model.base import DNS_LABEL_PATTERN, Stage, StrategyType
 from stratops.model.evidence import EVIDENCE_FILES, EvidenceFile
 from stratops.model.problems import Problem
+from stratops.registry.arrays import load_trials
 from stratops.registry.bundle import scan_bundle
 from stratops.registry.clock import Clock, WallClock
 from stratops.registry.errors import BadInput, EvidenceMismatch, NotFound, RegistryError
@@ -43,6 +48,7 @@ from stratops.registry.models import (
     Bundle,
     EvidenceReport,
     EvidenceSummary,
+    Registration,
     StrategyVersion,
 )
 from stratops.registry.vendor import translated
@@ -57,12 +63,21 @@ TAG_TRIALS = "stratops.trials"
 TAG_TRIALS_IN_EXPERIMENT = "stratops.trials_in_experiment"
 TAG_RUN_ID = "stratops.run_id"
 TAG_FAILURE = "stratops.failure"
+TAG_TRIAL_SHA256 = "stratops.trial_sha256"
+TAG_TRIAL = "stratops.trial"
+TAG_DATA_FINGERPRINT = "stratops.data_fingerprint"
+TAG_TRIALS_NEW = "stratops.trials_new"
+TAG_TRIAL_RUNS = "stratops.trial_runs"
 RUN_KIND_BACKTEST = "backtest"
 RUN_KIND_REGISTRATION = "registration"
 BACKTEST_FILTER = f"tags.`{TAG_RUN_KIND}` = '{RUN_KIND_BACKTEST}'"
 EVIDENCE_PATH = "evidence"
 MODEL_PATH = "model"
+TRIAL_PATH = "trial"
+TRIAL_RETURNS_FILE = "daily_returns.parquet"
 _PAGE = 10_000
+_RUN_IDS_PER_TAG = 2_000  # 2,000 ids of 32 characters and commas fit a version tag (100,000)
+_DIGESTS_PER_TAG = 120  # 120 sha256 hex digests and commas fit a run tag (8,000)
 
 
 class RegistrationStep(StrEnum):
@@ -103,6 +118,22 @@ def _strategy_type(tags: Mapping[str, str]) -> StrategyType | None:
         return StrategyType(tags.get(TAG_TYPE, ""))
     except ValueError:
         return None
+
+
+def _list_tags(key: str, values: list[str], per_tag: int) -> dict[str, str]:
+    """Tags ``<key>.0``, ``<key>.1``, ...: ``values`` comma-separated, ``per_tag`` a tag."""
+    return {
+        f"{key}.{i // per_tag}": ",".join(values[i : i + per_tag])
+        for i in range(0, len(values), per_tag)
+    }
+
+
+def _listed(key: str, tags: Mapping[str, str]) -> list[str]:
+    """The values of :func:`_list_tags` tags, in order."""
+    chunks = itertools.takewhile(
+        lambda chunk: chunk is not None, (tags.get(f"{key}.{i}") for i in itertools.count())
+    )
+    return [value for chunk in chunks if chunk for value in chunk.split(",")]
 
 
 def _check_strategy_name(strategy: str) -> None:
@@ -176,56 +207,109 @@ class Registry:
                 raise
             return created_meanwhile
 
-    def count_trials(self, strategy: str, *, experiment: str | None = None) -> int:
-        """Backtest runs (tag ``stratops.run_kind=backtest``) in the strategy's experiment.
+    def _runs(self, experiment_id: str, kind: str) -> list[Run]:
+        """Every run of ``kind`` in the experiment, deleted and failed ones included."""
+        runs: list[Run] = []
+        token = None
+        while True:
+            page = self._client.search_runs(
+                [experiment_id],
+                f"tags.`{TAG_RUN_KIND}` = '{kind}'",
+                run_view_type=ViewType.ALL,
+                max_results=_PAGE,
+                page_token=token,
+            )
+            runs += page
+            token = page.token
+            if not token:
+                return runs
 
-        Deleted and failed runs count too: a strategy cannot hide its failed attempts.
+    def _trial_ledger(self, experiment_id: str | None) -> tuple[int, dict[str, str]]:
+        """The trials of an experiment: how many, and the run holding each by its digest.
+
+        Every backtest run is a trial; so is every trial a registration run lists as new
+        (tags ``stratops.trials_new.<i>``, failed registrations included).
         """
-        experiment_id = self._find_experiment(experiment or strategy)
         if experiment_id is None:
-            return 0
-        count, token = 0, None
+            return 0, {}
+        backtests = self._runs(experiment_id, RUN_KIND_BACKTEST)
+        by_digest: dict[str, str] = {}
+        for run in backtests:
+            digest = run.data.tags.get(TAG_TRIAL_SHA256)
+            if digest:
+                by_digest.setdefault(digest, str(run.info.run_id))
+        registered = 0
+        for run in self._runs(experiment_id, RUN_KIND_REGISTRATION):
+            for digest in _listed(TAG_TRIALS_NEW, run.data.tags):
+                if digest not in by_digest:
+                    by_digest[digest] = str(run.info.run_id)
+                    registered += 1
+        return len(backtests) + registered, by_digest
+
+    def count_trials(self, strategy: str, *, experiment: str | None = None) -> int:
+        """Every trial ever tried on the strategy, counted in its MLflow experiment.
+
+        A backtest run (tag ``stratops.run_kind=backtest``, logged by a sweep) is one, deleted
+        and failed runs too: a strategy cannot hide its failed attempts. So is each trial a
+        registered bundle brought that no run had (backtests the registry could not see),
+        once however many bundles bring it.
+        """
         with translated(f"count the trials of {strategy!r}"):
-            while True:
-                page = self._client.search_runs(
-                    [experiment_id],
-                    BACKTEST_FILTER,
-                    run_view_type=ViewType.ALL,
-                    max_results=_PAGE,
-                    page_token=token,
-                )
-                count += len(page)
-                token = page.token
-                if not token:
-                    return count
+            return self._trial_ledger(self._find_experiment(experiment or strategy))[0]
 
     def log_trial_run(
         self,
         strategy: str,
         *,
+        name: str | None = None,
         params: Mapping[str, str | float | int | bool] | None = None,
         metrics: Mapping[str, float] | None = None,
+        daily: DailyReturns | None = None,
+        tags: Mapping[str, str] | None = None,
         experiment: str | None = None,
         failed: bool = False,
     ) -> str:
-        """Log one backtest (a trial) in the strategy's experiment; returns the run id."""
+        """Log one backtest (a trial) in the strategy's experiment; returns the run id.
+
+        ``name`` (the trial's column name) is the run name and tag ``stratops.trial``.
+        ``daily``, the trial's daily net returns, is stored as ``trial/daily_returns.parquet``
+        and names the run by content (tag ``stratops.trial_sha256``): registering a bundle
+        whose trial column has these returns links the version to this run.
+        """
         experiment_id = self._ensure_experiment(experiment or strategy)
         millis = int(self.clock.now().timestamp() * 1000)
+        run_tags = {TAG_RUN_KIND: RUN_KIND_BACKTEST, TAG_STRATEGY: strategy, **(tags or {})}
+        if name is not None:
+            run_tags[TAG_TRIAL] = name
+        if daily is not None:
+            run_tags[TAG_TRIAL_SHA256] = daily.sha256()
         with translated(f"log a trial of {strategy!r}"):
             run = self._client.create_run(
-                experiment_id,
-                start_time=millis,
-                tags={TAG_RUN_KIND: RUN_KIND_BACKTEST, TAG_STRATEGY: strategy},
+                experiment_id, start_time=millis, tags=run_tags, run_name=name
             )
-            self._client.log_batch(
-                run.info.run_id,
-                metrics=[Metric(k, float(v), millis, 0) for k, v in (metrics or {}).items()],
-                params=[Param(k, str(v)) for k, v in (params or {}).items()],
-            )
-            self._client.set_terminated(
-                run.info.run_id, "FAILED" if failed else "FINISHED", end_time=millis
-            )
-        return str(run.info.run_id)
+            run_id = str(run.info.run_id)
+            if params or metrics:
+                self._client.log_batch(
+                    run_id,
+                    metrics=[Metric(k, float(v), millis, 0) for k, v in (metrics or {}).items()],
+                    params=[Param(k, str(v)) for k, v in (params or {}).items()],
+                )
+            if daily is not None:
+                self._upload_trial_returns(run_id, daily)
+            self._client.set_terminated(run_id, "FAILED" if failed else "FINISHED", end_time=millis)
+        return run_id
+
+    def _upload_trial_returns(self, run_id: str, daily: DailyReturns) -> None:
+        table = pa.table(
+            {
+                "timestamp": pa.array(daily.ends, pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
+                "net": pa.array(daily.returns, pa.float64()),
+            }
+        )
+        with tempfile.TemporaryDirectory(prefix="stratops-trial-") as scratch:
+            path = Path(scratch) / TRIAL_RETURNS_FILE
+            pq.write_table(table, path)
+            self._client.log_artifact(run_id, str(path), TRIAL_PATH)
 
     # registration
 
@@ -241,11 +325,16 @@ class Registry:
         experiment: str | None = None,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         on_step: StepHook = _no_hook,
-    ) -> StrategyVersion:
+    ) -> Registration:
         """Register a strategy version with its evidence bundle.
 
         Refuses (nothing registered) an invalid bundle, a bundle declaring fewer trials than
-        the experiment holds, a type differing from the strategy's, and a missing model.
+        the experiment holds (:meth:`count_trials`, plus the bundle's trials it has not seen,
+        which the registration run lists), a type differing from the strategy's, and a
+        missing model. The version links the run of every trial column (tags
+        ``stratops.trial_runs.<i>``): its backtest run, else the registration run listing it.
+        A bundle whose digest a version of the strategy already has returns that version
+        (``created`` False) and changes nothing.
         """
         _check_strategy_name(strategy)
         model = self._model_source(model_path, model_uri)
@@ -253,15 +342,25 @@ class Registry:
         bundle = scan_bundle(evidence, max_file_bytes=max_file_bytes, strategy_type=strategy_type)
         code = self._code_sha(code_sha, bundle)
         self._check_type_unchanged(strategy, strategy_type)
+        existing = self._version_with_digest(strategy, bundle.digest)
+        if existing is not None:
+            return Registration(version=existing, created=False)
 
         on_step(RegistrationStep.COUNT_TRIALS, None)
         experiment_name = experiment or strategy
-        trials = self.count_trials(strategy, experiment=experiment_name)
+        _, ends, matrix = load_trials(bundle)
+        series = [DailyReturns(ends, matrix[:, j]) for j in range(matrix.shape[1])]
+        digests = [daily.sha256() for daily in series]
+        with translated(f"count the trials of {strategy!r}"):
+            counted, by_digest = self._trial_ledger(self._find_experiment(experiment_name))
+        new = [digest for digest in dict.fromkeys(digests) if digest not in by_digest]
+        trials = counted + len(new)
         if bundle.metadata.trials < trials:
             raise BadInput(
                 f"the bundle declares trials: {bundle.metadata.trials} but experiment "
-                f"{experiment_name!r} holds {trials} backtest runs: declare every configuration "
-                "tried (failed ones too), with one column each in trials.parquet",
+                f"{experiment_name!r} holds {counted} trials and the bundle adds {len(new)} "
+                "it has not seen: declare every configuration tried on the strategy (failed "
+                "ones too), with one column each in trials.parquet",
                 "registry.trials_undeclared",
             )
         experiment_id = self._ensure_experiment(experiment_name)
@@ -276,10 +375,16 @@ class Registry:
         with translated("create the registration run"):
             run = self._client.create_run(
                 experiment_id,
-                tags={TAG_RUN_KIND: RUN_KIND_REGISTRATION, TAG_STRATEGY: strategy, **tags},
+                tags={
+                    TAG_RUN_KIND: RUN_KIND_REGISTRATION,
+                    TAG_STRATEGY: strategy,
+                    **tags,
+                    **_list_tags(TAG_TRIALS_NEW, new, _DIGESTS_PER_TAG),
+                },
                 run_name=f"register-{strategy}",
             )
         run_id = str(run.info.run_id)
+        linked = list(dict.fromkeys(by_digest.get(digest, run_id) for digest in digests))
         try:
             on_step(RegistrationStep.UPLOAD_EVIDENCE, run_id)
             self._upload_evidence(run_id, bundle)
@@ -297,13 +402,25 @@ class Registry:
                     strategy,
                     f"{run.info.artifact_uri}/{MODEL_PATH}",
                     run_id,
-                    tags={**tags, TAG_RUN_ID: run_id},
+                    tags={
+                        **tags,
+                        TAG_RUN_ID: run_id,
+                        **_list_tags(TAG_TRIAL_RUNS, linked, _RUN_IDS_PER_TAG),
+                    },
                 )
                 self._client.set_terminated(run_id, "FINISHED")
         except BaseException as exc:
             self._fail_run(run_id, exc)
             raise
-        return self._strategy_version(created)
+        return Registration(version=self._strategy_version(created), created=True)
+
+    def _version_with_digest(self, strategy: str, digest: str) -> StrategyVersion | None:
+        """The oldest version of the strategy registered with this evidence digest."""
+        try:
+            found = self.versions(strategy)
+        except NotFound:
+            return None
+        return next((v for v in found if v.evidence_digest == digest), None)
 
     def _code_sha(self, given: str | None, bundle: Bundle) -> str | None:
         declared = bundle.metadata.code_commit
@@ -452,6 +569,7 @@ class Registry:
             code_sha=tags.get(TAG_CODE_SHA),
             trials_declared=_int_tag(tags, TAG_TRIALS),
             trials_in_experiment=_int_tag(tags, TAG_TRIALS_IN_EXPERIMENT),
+            trial_runs=tuple(_listed(TAG_TRIAL_RUNS, tags)),
             aliases=tuple(sorted((found.aliases or ()) if aliases is None else aliases)),
             run_id=found.run_id or None,
             source=found.source or "",

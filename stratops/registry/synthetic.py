@@ -1,7 +1,9 @@
 """Synthetic evidence for tests, demos and benchmarks.
 
 :func:`write_synthetic_bundle` writes a valid bundle of any size from a seed (numpy and pyarrow,
-vectorised: three years of minute returns take well under a second). :func:`save_constant_model`
+vectorised: three years of minute returns take well under a second); :func:`write_variant`
+copies one as another version of the same search (same trials, other parameters, so another
+digest). :func:`save_constant_model`
 saves the smallest strategy there is: an MLflow pyfunc that always returns the same position.
 The numbers look like a strategy's but mean nothing.
 """
@@ -9,6 +11,7 @@ The numbers look like a strategy's but mean nothing.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -151,6 +154,20 @@ def write_synthetic_bundle(
             "fingerprint": sha256_hex(f"market-data-{seed}".encode()),
         },
     )
+    return directory
+
+
+def write_variant(bundle: Path, directory: Path, variant: int) -> Path:
+    """Copy ``bundle`` into ``directory`` with ``parameters.variant`` set in ``metadata.json``.
+
+    Another configuration chosen from the same trials: a different bundle digest, the same
+    trial columns (so registering both counts their trials once).
+    """
+    shutil.copytree(bundle, directory)
+    path = directory / EVIDENCE_FILES[EvidenceKind.METADATA]
+    metadata = json.loads(path.read_text())
+    metadata["parameters"]["variant"] = variant
+    path.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
     return directory
 
 

@@ -32,7 +32,6 @@ from stratops.analytics.stats import (
     deflated_sharpe_ratio,
     expected_max_sharpe,
     expected_shortfall,
-    max_drawdown,
     min_track_record_length,
     pbo_cscv,
     per_period_sharpe,
@@ -156,9 +155,7 @@ def test_sharpe_rejects_bad_periods_per_year(bad: float) -> None:
         sharpe_ratio([0.01, 0.02], periods_per_year=bad)
 
 
-@pytest.mark.parametrize(
-    "func", [sharpe_ratio, per_period_sharpe, max_drawdown, expected_shortfall]
-)
+@pytest.mark.parametrize("func", [sharpe_ratio, per_period_sharpe, expected_shortfall])
 def test_return_functions_reject_bad_arrays(func: object) -> None:
     assert callable(func)
     with pytest.raises(ValueError, match="1-D"):
@@ -195,7 +192,7 @@ def test_sharpe_invariant_to_positive_scaling(returns: list[float], factor: floa
     )
 )
 def test_matrix_functions_equal_column_by_column(matrix: NDArray[np.float64]) -> None:
-    for func in (sharpe_ratio, max_drawdown, expected_shortfall):
+    for func in (sharpe_ratio, expected_shortfall):
         result = func(matrix)
         assert isinstance(result, np.ndarray)
         for j in range(matrix.shape[1]):
@@ -245,65 +242,6 @@ def test_sample_moments_drop_missing_periods() -> None:
 def test_sample_moments_reject_a_matrix() -> None:
     with pytest.raises(ValueError, match="1-D"):
         sample_moments(np.zeros((3, 2)))
-
-
-# --------------------------------------------------------------------------- max drawdown
-
-DRAWDOWN_CASES = [
-    ("peak_then_halving", [0.1, -0.5, 0.2], -0.5),
-    ("first_period_loss", [-0.25], -0.25),
-    ("two_losses_compound", [-0.1, -0.1], 0.9 * 0.9 - 1.0),
-    ("recovery_then_smaller_dip", [-0.2, 0.25, -0.1], -0.2),
-    ("never_below_start", [0.0, 0.05, 0.1], 0.0),
-    ("total_loss", [0.5, -1.0, 0.3], -1.0),
-    ("missing_period_is_flat", [0.1, NAN, -0.5, 0.2], -0.5),
-    ("empty", [], NAN),
-    ("only_missing", [NAN], NAN),
-]
-
-
-@pytest.mark.parametrize(
-    ("returns", "expected"),
-    [pytest.param(r, e, id=name) for name, r, e in DRAWDOWN_CASES],
-)
-def test_max_drawdown_named_cases(returns: list[float], expected: float) -> None:
-    assert max_drawdown(returns) == pytest.approx(expected, rel=1e-12, abs=1e-15, nan_ok=True)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_max_drawdown_matches_empyrical(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    for returns in (rng.normal(0.0005, 0.03, size=1095), real_looking(seed)):
-        assert max_drawdown(returns) == pytest.approx(empyrical.max_drawdown(returns), rel=1e-10)
-    matrix = rng.normal(0.0, 0.02, size=(500, 5))
-    np.testing.assert_allclose(max_drawdown(matrix), empyrical.max_drawdown(matrix), rtol=1e-10)
-
-
-def test_max_drawdown_does_not_overflow() -> None:
-    returns = np.concatenate([np.full(2000, 1.0), [-0.5]])  # equity 2**2000 overflows floats
-    assert max_drawdown(returns) == pytest.approx(-0.5)
-
-
-def test_max_drawdown_rejects_losses_beyond_total() -> None:
-    with pytest.raises(ValueError, match="below -1"):
-        max_drawdown([0.1, -1.5])
-
-
-@PROPERTY
-@given(st.lists(st.floats(min_value=-1.0, max_value=2.0), min_size=1, max_size=80))
-def test_max_drawdown_bounded_and_matches_empyrical(returns: list[float]) -> None:
-    r = np.array(returns)
-    mdd = max_drawdown(r)
-    assert isinstance(mdd, float)
-    assert -1.0 <= mdd <= 0.0
-    assume(r.min() > -1.0)  # empyrical's arithmetic differs at exactly -100 %
-    assert mdd == pytest.approx(empyrical.max_drawdown(r), rel=1e-9, abs=1e-12)
-
-
-@PROPERTY
-@given(st.lists(st.floats(min_value=0.0, max_value=2.0), min_size=1, max_size=80))
-def test_max_drawdown_zero_for_non_negative_returns(returns: list[float]) -> None:
-    assert max_drawdown(returns) == 0.0
 
 
 # --------------------------------------------------------------------------- expected shortfall

@@ -26,6 +26,7 @@ from stratops.paper.datasets import load_dataset
 from stratops.paper.strategies import strategy_spec
 from stratops.paper.strategies.base import save_strategy
 from stratops.registry import Registry, RegistryLocation
+from stratops.registry.synthetic import write_variant
 from stratops.runtime.local import LocalRuntime
 
 DESK_MANIFESTS = Path(__file__).parent / "desk"
@@ -111,9 +112,11 @@ def make_desk(
     forge = open_forge(repo, ForgeKind.LOCAL, {})
     assert isinstance(forge, LocalForge)
     registry = Registry(location)
-    for _ in range(versions):
+    for version in range(1, versions + 1):
+        variant = folder.parent / f"{folder.name}-evidence-v{version}"
+        evidence = bundle if version == 1 else write_variant(bundle, variant, version)
         registry.register(
-            "btc-trend", strategy_type=StrategyType.TREND, evidence=bundle, model_path=model
+            "btc-trend", strategy_type=StrategyType.TREND, evidence=evidence, model_path=model
         )
     return Desk(scaffold.root, repo, forge, registry)
 

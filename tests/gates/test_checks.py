@@ -189,10 +189,10 @@ def test_latency_without_samples_or_budget_is_inconclusive() -> None:
 
 
 def test_max_drawdown_is_a_fraction_of_allocation() -> None:
-    net = np.array([0.1, -0.5, 0.2])  # peak 1.1, trough 0.55
+    net = np.array([0.1, -0.3, -0.3])  # fixed allocation: PnL peaks at +0.1, falls to -0.5
     ev = dataclasses.replace(evidence(), returns_net=net)
     result = risk.max_drawdown(inputs(ev), MaxFractionCheck(max=0.25))
-    assert result.value == pytest.approx(0.5)
+    assert result.value == pytest.approx(0.6)  # compounding would say 1 - 0.49 / 1.1
     assert result.status is CheckStatus.FAIL
 
 

@@ -14,7 +14,7 @@ from stratops.cli.main import app
 from stratops.model.base import StrategyType
 from stratops.registry import Registry
 from stratops.registry.location import embedded_location
-from stratops.registry.synthetic import save_constant_model, write_synthetic_bundle
+from stratops.registry.synthetic import save_constant_model, write_synthetic_bundle, write_variant
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "desk"
 AS_OF = "2024-01-10T00:00:00+00:00"
@@ -30,9 +30,10 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         root / "bundle", strategy_type=StrategyType.TREND, return_rows=5 * 1440, trials=12
     )
     model = save_constant_model(root / "model", position=0.5)
-    for _ in range(4):  # versions 1..4 of btc-trend
+    for version in range(1, 5):  # versions 1..4 of btc-trend
+        evidence = bundle if version == 1 else write_variant(bundle, root / f"v{version}", version)
         registry.register(
-            "btc-trend", strategy_type=StrategyType.TREND, evidence=bundle, model_path=model
+            "btc-trend", strategy_type=StrategyType.TREND, evidence=evidence, model_path=model
         )
     return root, location.tracking_uri
 

@@ -19,7 +19,7 @@ from stratops.gitops.evaluation import GateRequest
 from stratops.model.base import Stage, StrategyType
 from stratops.registry import Registry, RegistryLocation
 from stratops.registry.location import embedded_location
-from stratops.registry.synthetic import save_constant_model, write_synthetic_bundle
+from stratops.registry.synthetic import save_constant_model, write_synthetic_bundle, write_variant
 
 pytestmark = pytest.mark.slow
 EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "desk"
@@ -32,9 +32,12 @@ def promote_flow(location: RegistryLocation, bundle: Path, model: Path) -> tuple
     Returns the registry and the digest of v2's gate report.
     """
     registry = Registry(location, clock=TickingClock())
-    for _ in range(2):
+    second = bundle.parent / f"{bundle.name}-v2"  # another configuration of the same search
+    if not second.exists():
+        write_variant(bundle, second, 2)
+    for evidence in (bundle, second):
         registry.register(
-            STRATEGY, strategy_type=StrategyType.TREND, evidence=bundle, model_path=model
+            STRATEGY, strategy_type=StrategyType.TREND, evidence=evidence, model_path=model
         )
     registry.set_stage_alias(STRATEGY, Stage.PAPER, 1, actor="controller", reason="paper: v1")
     registry.set_stage_alias(STRATEGY, Stage.PAPER, 2, actor="controller", reason="paper: v2")

@@ -151,6 +151,7 @@ def test_bad_data_is_repaired_by_default_and_refused_on_request(
         (["--strategy", "trend", "--allocation", "-5"], "allocation must be > 0"),
         (["--strategy", "trend", "--participation", "2"], "participation must be in"),
         (["--strategy", "trend", "--bars", "BTC/USDT=/no/such.feather"], "no such file"),
+        (["--strategy", "trend", "--experiment", "research"], "--experiment needs --log-to"),
         (
             ["--strategy", "meanrev", "--data", "binance-1h"],
             "trades ETH/USDT, which binance-1h lacks",
@@ -191,7 +192,7 @@ def test_paper_run_refuses_a_missing_model(app: typer.Typer, tmp_path: Path) -> 
     assert code == 2 and "cannot load" in err
 
 
-def test_backtest_summary_prints_the_max_drawdown_gate_number(
+def test_sweep_evidence_follows_the_gates_returns_convention(
     app: typer.Typer, tmp_path: Path
 ) -> None:
     from stratops.gates.checks.inputs import GateInputs
@@ -204,14 +205,78 @@ def test_backtest_summary_prints_the_max_drawdown_gate_number(
 
     code, out, _ = invoke(
         app, "backtest", "--strategy", "trend", "--data", "binance-1m", *WINDOW,
-        "--param", "fast=10", "--param", "slow=60", "--param", "allow_short=true",
+        "--grid", "fast=10,20", "--param", "slow=60", "--param", "allow_short=true",
         "--evidence-out", str(tmp_path / "evidence"), "--output", "json",
     )  # fmt: skip
     assert code == 0
-    printed = json.loads(out)["max_drawdown"]
+    summary = json.loads(out)
     evidence = load_evidence_arrays(scan_bundle(tmp_path / "evidence"))
     context = GateContext.model_construct(target_stage=Stage.CANARY)
     inputs = GateInputs(evidence=evidence, context=context, policy=None)  # type: ignore[arg-type]
+
+    trials = pq.read_table(tmp_path / "evidence" / "trials.parquet")
+    candidate = trials.column(summary["best_trial"]).to_numpy()
+    assert candidate.tobytes() == inputs.daily.tobytes()  # the same series, to the last bit
+    assert inputs.daily.size == 3 and np.count_nonzero(inputs.daily) == 3
+
     gate = max_drawdown(inputs, MaxFractionCheck(max=1.0))
-    assert printed > 0
-    assert gate.value == printed  # the same number, to the last bit
+    assert summary["max_drawdown"] > 0
+    assert gate.value == summary["max_drawdown"]  # the same number, to the last bit
+
+
+def test_sweep_logs_every_trial_and_register_counts_them(
+    app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from stratops.model.base import StrategyType
+    from stratops.registry import BadInput, Registry, RegistryLocation
+
+    monkeypatch.chdir(tmp_path)  # MLflow's default artifact folder (./mlruns) lands here
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep = (
+        "backtest", "--strategy", "trend", "--data", "binance-1m", *WINDOW,
+        "--param", "slow=60", "--log-to", "btc-trend", "--tracking-uri", uri, "--output", "json",
+    )  # fmt: skip
+    code, out, err = invoke(
+        app, *sweep, "--grid", "fast=10,20",
+        "--evidence-out", str(tmp_path / "evidence"), "--model-out", str(tmp_path / "model"),
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["trial_runs"] == {"experiment": "btc-trend", "runs": 2}
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("btc-trend")
+    assert experiment is not None
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    trials = pq.read_table(tmp_path / "evidence" / "trials.parquet")
+    assert sorted(runs) == sorted(trials.column_names[1:])
+    best = runs[summary["best_trial"]]
+    assert best.data.params["fast"] in ("10", "20") and best.data.params["slow"] == "60"
+    assert set(best.data.metrics) == {"sharpe", "net_return", "max_drawdown", "turnover", "trades"}
+    assert best.data.metrics["max_drawdown"] == summary["max_drawdown"]
+    assert best.data.tags["stratops.data_fingerprint"] == summary["data_fingerprint"]
+    stored = client.download_artifacts(best.info.run_id, "trial", str(tmp_path / "download"))
+    daily = pq.read_table(Path(stored) / "daily_returns.parquet")
+    assert daily.column("net").equals(trials.column(summary["best_trial"]))
+
+    registry = Registry(RegistryLocation(tracking_uri=uri))
+    version = registry.register(
+        "btc-trend", strategy_type=StrategyType.TREND, evidence=tmp_path / "evidence",
+        model_path=tmp_path / "model",
+    ).version  # fmt: skip
+    assert version.trials_in_experiment == 2
+    assert set(version.trial_runs) == {r.info.run_id for r in runs.values()}
+
+    code, _, err = invoke(
+        app, *sweep, "--grid", "fast=30,40", "--evidence-out", str(tmp_path / "again"),
+        "--model-out", str(tmp_path / "model-again"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert registry.count_trials("btc-trend") == 4
+    with pytest.raises(BadInput, match="declares trials: 2 but experiment 'btc-trend' holds 4"):
+        registry.register(
+            "btc-trend", strategy_type=StrategyType.TREND, evidence=tmp_path / "again",
+            model_path=tmp_path / "model-again",
+        )  # fmt: skip

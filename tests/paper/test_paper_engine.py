@@ -20,7 +20,7 @@ from stratops.paper.errors import StrategyError
 from stratops.paper.market import Market
 from stratops.paper.strategies import strategy_spec
 from stratops.paper.strategy import PyfuncStrategy
-from stratops.paper.sweep import run_sweep
+from stratops.paper.sweep import run_sweep, trials_frame
 from stratops.paper.telemetry import write_telemetry
 
 DAY_NS = 86_400 * 1_000_000_000
@@ -177,13 +177,14 @@ def test_overfit_sweep_keeps_every_trial(minute_market: Market) -> None:
     week = market.between(None, int(market.ts[0]) + 7 * DAY_NS)
     configurations = spec.configurations()
     result = run_sweep(week, spec, configurations, EngineConfig(allocation=100_000))
-    trials = result.trials
+    trials = trials_frame(result.trials)
     assert len(configurations) == 144
     assert trials.shape == (8, 145)  # 7 days + the partial first day; timestamp + 144 trials
     assert str(trials["timestamp"].dtype) == "datetime64[ns, UTC]"
     assert (trials["timestamp"].dt.hour == 0).all()
     assert trials.columns[1:].is_unique
-    best = result.scores[result.best]
-    finite = np.array([s for s in result.scores if np.isfinite(s)])
+    scores = [trial.metrics["sharpe"] for trial in result.trials]
+    best = scores[result.best]
+    finite = np.array([s for s in scores if np.isfinite(s)])
     assert best == finite.max()
     assert best > 2 * np.median(finite)  # the winner of many tries looks excellent in sample

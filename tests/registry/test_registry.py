@@ -13,6 +13,7 @@ from bundles import assert_nothing_registered
 from mlflow.tracking import MlflowClient
 from mlflow_backends import Backend, TickingClock, free_port
 
+from stratops.analytics.returns import DailyReturns
 from stratops.model.base import Stage, StrategyType
 from stratops.registry import (
     BadInput,
@@ -26,8 +27,9 @@ from stratops.registry import (
     StrategyVersion,
     scan_bundle,
 )
+from stratops.registry.arrays import load_trials
 from stratops.registry.registry import TAG_DIGEST, TAG_FAILURE
-from stratops.registry.synthetic import write_synthetic_bundle
+from stratops.registry.synthetic import write_synthetic_bundle, write_variant
 from stratops.unavailable import Unavailable
 
 
@@ -38,14 +40,25 @@ def _client(registry: Registry) -> MlflowClient:
 def _register(registry: Registry, strategy: str, bundle: Path, model: Path) -> StrategyVersion:
     return registry.register(
         strategy, strategy_type=StrategyType.TREND, evidence=bundle, model_path=model
-    )
+    ).version
+
+
+def _trials(bundle: Path) -> list[tuple[str, DailyReturns]]:
+    names, ends, matrix = load_trials(scan_bundle(bundle))
+    return [(name, DailyReturns(ends, matrix[:, j])) for j, name in enumerate(names)]
 
 
 def test_register_records_evidence_trials_and_model(
     registry: Registry, strategy: str, bundle_dir: Path, model_dir: Path
 ) -> None:
-    registry.log_trial_run(strategy, params={"lookback": 30}, metrics={"sharpe": 0.4})
-    registry.log_trial_run(strategy, params={"lookback": 60}, failed=True)
+    (first, first_daily), (second, second_daily) = _trials(bundle_dir)[:2]
+    swept = [
+        registry.log_trial_run(
+            strategy, name=first, params={"lookback": 30}, metrics={"sharpe": 0.4},
+            daily=first_daily,
+        ),
+        registry.log_trial_run(strategy, name=second, daily=second_daily, failed=True),
+    ]  # fmt: skip
     expected = scan_bundle(bundle_dir)
 
     version = _register(registry, strategy, bundle_dir, model_dir)
@@ -55,10 +68,11 @@ def test_register_records_evidence_trials_and_model(
     assert version.evidence_digest == expected.digest
     assert version.strategy_type is StrategyType.TREND
     assert version.code_sha == expected.metadata.code_commit
-    assert (version.trials_declared, version.trials_in_experiment) == (10, 2)
+    assert (version.trials_declared, version.trials_in_experiment) == (10, 10)
     assert registry.get_version(strategy, 1) == version
     assert registry.versions(strategy) == [version]
-    assert registry.count_trials(strategy) == 2, "the registration run is not a trial"
+    assert registry.count_trials(strategy) == 10, "the 8 unlogged trials count from now on"
+    assert version.trial_runs == (*swept, version.run_id), "8 columns live in the registration"
 
     client = _client(registry)
     assert version.run_id is not None
@@ -81,8 +95,32 @@ def test_register_records_evidence_trials_and_model(
     }
     tags = client.get_model_version(strategy, "1").tags
     assert tags["stratops.trials"] == "10"
-    assert tags["stratops.trials_in_experiment"] == "2"
+    assert tags["stratops.trials_in_experiment"] == "10"
     assert tags["stratops.run_id"] == version.run_id
+    assert tags["stratops.trial_runs.0"] == ",".join(version.trial_runs)
+    new = run.data.tags["stratops.trials_new.0"].split(",")
+    assert new == [daily.sha256() for _, daily in _trials(bundle_dir)[2:]]
+
+
+def test_registering_counts_every_trial_tried_on_the_strategy(
+    registry: Registry, strategy: str, bundle_dir: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    first = _register(registry, strategy, bundle_dir, model_dir)
+    again = registry.register(
+        strategy, strategy_type=StrategyType.TREND, evidence=bundle_dir, model_path=model_dir
+    )
+    assert (again.created, again.version) == (False, first), "identical evidence: same version"
+    assert registry.count_trials(strategy) == 10
+
+    same_search = write_variant(bundle_dir, tmp_path / "variant", 1)
+    second = _register(registry, strategy, same_search, model_dir)
+    assert (second.version, second.trials_in_experiment) == (2, 10)
+    assert second.trial_runs == first.trial_runs, "the same trials, the same runs"
+
+    other_search = write_synthetic_bundle(tmp_path / "other", seed=3)
+    with pytest.raises(BadInput, match="holds 10 trials and the bundle adds 10"):
+        _register(registry, strategy, other_search, model_dir)
+    assert registry.count_trials(strategy) == 10, "a refused bundle logs nothing"
 
 
 def test_registered_model_maps_market_data_to_a_position(
@@ -109,7 +147,7 @@ def test_deleted_and_failed_backtests_still_count(
     assert registry.count_trials(strategy) == 4
 
     write_synthetic_bundle(bundle_dir, trials=3)
-    with pytest.raises(BadInput, match="holds 4 backtest runs"):
+    with pytest.raises(BadInput, match="holds 4 trials and the bundle adds 3"):
         _register(registry, strategy, bundle_dir, model_dir)
 
 
@@ -117,8 +155,8 @@ def test_trials_in_a_named_experiment(
     registry: Registry, strategy: str, bundle_dir: Path, model_dir: Path
 ) -> None:
     experiment = f"{strategy}-research"
-    for _ in range(3):
-        registry.log_trial_run(strategy, experiment=experiment)
+    for name, daily in _trials(bundle_dir)[:3]:
+        registry.log_trial_run(strategy, name=name, daily=daily, experiment=experiment)
     assert registry.count_trials(strategy) == 0
     assert registry.count_trials(strategy, experiment=experiment) == 3
     version = registry.register(
@@ -127,27 +165,28 @@ def test_trials_in_a_named_experiment(
         evidence=bundle_dir,
         model_path=model_dir,
         experiment=experiment,
-    )
-    assert version.trials_in_experiment == 3
+    ).version
+    assert version.trials_in_experiment == 10
+    assert registry.count_trials(strategy) == 0
 
 
 def test_versions_and_model_uris(
     registry: Registry, strategy: str, bundle_dir: Path, model_dir: Path, tmp_path: Path
 ) -> None:
     first = _register(registry, strategy, bundle_dir, model_dir)
-    second_bundle = write_synthetic_bundle(tmp_path / "second", seed=2)
+    second_bundle = write_variant(bundle_dir, tmp_path / "second", 2)
     second = registry.register(
         strategy,
         strategy_type=StrategyType.TREND,
         evidence=second_bundle,
         model_uri=f"models:/{strategy}/1",
-    )
+    ).version
     third = registry.register(
         strategy,
         strategy_type=StrategyType.TREND,
-        evidence=second_bundle,
+        evidence=write_variant(bundle_dir, tmp_path / "third", 3),
         model_uri=f"runs:/{first.run_id}/model",
-    )
+    ).version
     assert [v.version for v in registry.versions(strategy)] == [1, 2, 3]
     client = _client(registry)
     for version in (first, second, third):
@@ -262,7 +301,9 @@ def _failed_run(registry: Registry, strategy: str) -> dict[str, str]:
     client = _client(registry)
     experiment = client.get_experiment_by_name(strategy)
     assert experiment is not None
-    (run,) = client.search_runs([experiment.experiment_id])
+    (run,) = client.search_runs(
+        [experiment.experiment_id], "tags.`stratops.run_kind` = 'registration'"
+    )
     assert run.info.status == "FAILED"
     return dict(run.data.tags)
 
@@ -331,13 +372,16 @@ def test_interrupted_registration_leaves_no_version(
         )
     assert_nothing_registered(embedded_registry, strategy)
     _failed_run(embedded_registry, strategy)
+    assert embedded_registry.count_trials(strategy) == 10, "a failed attempt's trials count"
+    retried = _register(embedded_registry, strategy, bundle_dir, model_dir)
+    assert retried.trials_in_experiment == 10, "and count once"
 
 
 def test_stage_aliases_and_history(
     registry: Registry, strategy: str, bundle_dir: Path, model_dir: Path, tmp_path: Path
 ) -> None:
     _register(registry, strategy, bundle_dir, model_dir)
-    _register(registry, strategy, write_synthetic_bundle(tmp_path / "v2", seed=5), model_dir)
+    _register(registry, strategy, write_variant(bundle_dir, tmp_path / "v2", 2), model_dir)
 
     first = registry.set_stage_alias(strategy, Stage.PAPER, 1, actor="ana", reason="new")
     assert first is not None
@@ -360,7 +404,8 @@ def test_stage_aliases_and_history(
         (3, Stage.PAPER, 1, 2, "ana", "v2"),
         (4, Stage.CANARY, 1, None, "controller", "halt"),
     ]
-    assert [c.at.minute for c in history] == [1, 2, 3, 4], "times come from the injected clock"
+    minutes = [c.at.minute for c in history]  # the clock also ticked for the trial runs
+    assert minutes == list(range(minutes[0], minutes[0] + 4)), "times come from the clock"
 
 
 def test_alias_changes_are_refused_when_wrong(

@@ -284,7 +284,7 @@ def test_undeclared_trials_are_refused(
         )
     assert raised.value.code == "registry.trials_undeclared"
     assert "declares trials: 10 but experiment" in str(raised.value)
-    assert "holds 11 backtest runs" in str(raised.value)
+    assert "holds 11 trials and the bundle adds 10" in str(raised.value)
     assert_nothing_registered(embedded_registry, strategy)
 
 

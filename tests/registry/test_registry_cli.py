@@ -43,8 +43,19 @@ def test_register_then_inspect(
     )  # fmt: skip
     assert registered.exit_code == 0, registered.output
     version = json.loads(registered.stdout)
-    assert version["version"] == 1
+    assert (version["version"], version["created"]) == (1, True)
     assert version["trials_declared"] == 10
+    assert version["trials_in_experiment"] == 10
+    assert version["trial_runs"] == [version["run_id"]], "no sweep logged them: the bundle has"
+
+    again = _run(
+        app, "register", strategy, "--type", "trend", "--evidence", bundle_dir,
+        "--model", model_dir, *uri,
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert f"already registered as v1 (sha256:{version['evidence_digest']})" in again.stdout
+    listed_once = json.loads(_run(app, "versions", strategy, *uri, "-o", "json").stdout)
+    assert [v["version"] for v in listed_once] == [1]
 
     Registry(backend.location).set_stage_alias(
         strategy, Stage.PAPER, 1, actor="ana", reason="first paper run"
@@ -85,8 +96,12 @@ def test_verify_names_a_tampered_file(
     app: typer.Typer, embedded: Backend, strategy: str, bundle_dir: Path, model_dir: Path
 ) -> None:
     uri = ("--tracking-uri", embedded.location.tracking_uri)
-    version = Registry(embedded.location).register(
-        strategy, strategy_type=StrategyType.TREND, evidence=bundle_dir, model_path=model_dir
+    version = (
+        Registry(embedded.location)
+        .register(
+            strategy, strategy_type=StrategyType.TREND, evidence=bundle_dir, model_path=model_dir
+        )
+        .version
     )
     assert version.run_id is not None
     stored = embedded.stored_file(version.run_id, "latency.parquet")

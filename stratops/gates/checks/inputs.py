@@ -7,7 +7,7 @@ from functools import cached_property
 
 import numpy as np
 
-from stratops.analytics.returns import compound_by_day
+from stratops.analytics.returns import daily_returns
 from stratops.gates.context import GateContext
 from stratops.model.evidence_data import EvidenceData, Floats
 from stratops.model.policy import GatePolicySpec
@@ -22,7 +22,7 @@ class GateInputs:
     @cached_property
     def daily(self) -> Floats:
         """Daily net returns of the strategy: the frequency statistics are computed at."""
-        return compound_by_day(self.evidence.returns_timestamp, self.evidence.returns_net)
+        return daily_returns(self.evidence.returns_timestamp, self.evidence.returns_net).returns
 
     @cached_property
     def trial_matrix(self) -> Floats:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from stratops.analytics import stats
+from stratops.analytics.returns import max_drawdown as drawdown_of
 from stratops.gates.checks.inputs import GateInputs
 from stratops.gates.result import CheckResult, Family, compare, inconclusive
 from stratops.model.policy import CapacityCheck, ExpectedShortfallCheck, MaxFractionCheck
@@ -22,7 +23,7 @@ def max_drawdown(inputs: GateInputs, check: MaxFractionCheck) -> CheckResult:
     returns = inputs.evidence.returns_net
     if returns.size == 0:
         return inconclusive("max_drawdown", FAMILY, check.required, "no returns")
-    value = -float(stats.max_drawdown(returns))
+    value = drawdown_of(returns)
     return compare(
         "max_drawdown", FAMILY, check.required, value, "<=", check.max, "max drawdown / allocation"
     )
