@@ -148,7 +148,7 @@ def test_bad_data_is_repaired_by_default_and_refused_on_request(
         (["--model-uri", "/nonexistent/model"], "cannot load the strategy model"),
         (["--strategy", "trend", "--start", "2030-01-01"], "the range holds 0 bar"),
         (["--strategy", "trend", "--start", "yesterday-ish"], "not an ISO 8601 time"),
-        (["--strategy", "trend", "--allocation", "-5"], "allocation must be > 0"),
+        (["--strategy", "trend", "--allocation", "-5"], "expected a finite amount above 0, got -5"),
         (["--strategy", "trend", "--participation", "2"], "participation must be in"),
         (["--strategy", "trend", "--bars", "BTC/USDT=/no/such.feather"], "no such file"),
         (["--strategy", "trend", "--experiment", "research"], "--experiment needs --log-to"),
