@@ -19,7 +19,7 @@ from stratops.paper.engine import Pacing
 from stratops.paper.market import Market
 from stratops.paper.process import RunIdentity, RunStatus, run_paper_process
 from stratops.paper.strategy import PyfuncStrategy
-from stratops.paper.telemetry import SCHEMAS
+from stratops.telemetry.schema import SCHEMAS
 
 DAY_NS = 86_400 * 1_000_000_000
 
