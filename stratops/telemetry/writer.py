@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -44,11 +45,11 @@ def _with_day(table: pa.Table) -> pa.Table:
 
 
 def _summary(table: pa.Table) -> dict[str, Any]:
-    bounds = pc.min_max(table["ts"])
+    bounds = pc.min_max(pc.cast(table["ts"], pa.int64()))
     return {
         "rows": table.num_rows,
-        "start": bounds["min"].as_py(),
-        "end": bounds["max"].as_py(),
+        "start": pd.Timestamp(bounds["min"].as_py(), tz="UTC").isoformat(),
+        "end": pd.Timestamp(bounds["max"].as_py(), tz="UTC").isoformat(),
     }
 
 
