@@ -8,8 +8,8 @@ The data type is told by the header (https://docs.tardis.dev/downloadable-csv-fi
   bid_price,bid_amount``.
 
 Times are µs since the epoch. As in the schema, ``ts`` is ``local_timestamp`` (when the message
-was received), and a trade keeps the venue's ``timestamp`` as ``exchange_ts``. Symbols such as
-``BTCUSDT`` become ``BTC/USDT``.
+was received); a trade keeps the venue's ``timestamp`` as ``exchange_ts``, a quote only checks
+it. Symbols such as ``BTCUSDT`` become ``BTC/USDT``.
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ def parse(source: str, lines: Iterable[str]) -> dict[str, pa.Table]:
             "bid_size": rows.number("bid_amount"),
             "ask_size": rows.number("ask_amount"),
         }
+        rows.timestamp("timestamp", NS_PER_US)  # checked; quotes keep the receive time only
         rows.check()
         return {"quotes": build_table(QUOTES_SCHEMA, columns)}
     raise _header_problem(source, ",".join(frame.columns))
