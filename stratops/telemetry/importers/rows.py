@@ -97,9 +97,6 @@ class Rows:
         self.lines = np.asarray(lines, dtype=np.int64)
         self.problems: list[Problem] = []
 
-    def __len__(self) -> int:
-        return len(self.frame)
-
     def add(self, problems: Iterable[Problem]) -> None:
         """Problems found before the columns were converted (lines that did not parse)."""
         self.problems.extend(problems)
