@@ -56,6 +56,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "controller": ("controller", "Reconcile running deployments with Git."),
     "audit": ("controller", "The tamper-evident audit log."),
+    "analytics": (
+        "analytics",
+        "Post-trade analytics: import the desk's real fills and quotes into telemetry.",
+    ),
 }
 
 

@@ -24,7 +24,8 @@ from stratops.model.evidence import (
 from stratops.paper.datasets import DATASETS
 from stratops.paper.engine import Session
 from stratops.paper.marketdata.schema import NS_PER_SECOND, format_step, iso_utc
-from stratops.paper.telemetry import TS, write_table
+from stratops.paper.telemetry import write_table
+from stratops.telemetry.schema import TS
 
 SECONDS_PER_YEAR = 365 * 86_400
 

@@ -1,9 +1,10 @@
-"""Telemetry of a run: Parquet tables the analytics and the controller read.
+"""The paper engine's telemetry writer: a run's tables built from its simulated bars.
 
 One folder per run holds ``fills``, ``orders``, ``positions``, ``pnl``, ``latency`` and
-``events`` as Parquet, plus ``run.json``; the schema is :data:`SCHEMAS` and is documented in
-``docs/telemetry.md``. Files are replaced atomically (write, then rename), so a reader never
-sees half a file, even while a paper run is still writing.
+``events`` as Parquet, plus ``run.json``; the schema is :mod:`stratops.telemetry.schema`
+(documented in ``docs/telemetry.md``) and :mod:`stratops.telemetry.reader` reads it. Files are
+replaced atomically (write, then rename), so a reader never sees half a file, even while a paper
+run is still writing.
 """
 
 from __future__ import annotations
@@ -20,114 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stratops.paper.execution import BarRecords, SymbolData, mids_after
-from stratops.paper.marketdata.schema import NS_PER_SECOND, BoolArray, FloatArray, format_step
-
-TS = pa.timestamp("ns", tz="UTC")
-RUN_FILE = "run.json"
-
-
-def horizon_label(seconds: int) -> str:
-    """Column suffix of a markout horizon: 1s, 10s, 1m, 5m, 1h."""
-    return format_step(seconds * NS_PER_SECOND)
-
-
-def fills_schema(horizons: Sequence[int]) -> pa.Schema:
-    """Schema of ``fills.parquet`` for the given markout horizons (seconds)."""
-    return pa.schema(
-        [
-            ("ts", TS),
-            ("symbol", pa.string()),
-            ("side", pa.string()),
-            ("quantity", pa.float64()),
-            ("price", pa.float64()),
-            ("fee", pa.float64()),
-            ("liquidity", pa.string()),
-            ("order_id", pa.int64()),
-            ("ordered_quantity", pa.float64()),
-            ("decision_time", TS),
-            ("data_time", TS),
-            ("decision_price", pa.float64()),
-            ("arrival_time", TS),
-            ("arrival_price", pa.float64()),
-            ("half_spread_bps", pa.float64()),
-            ("impact_bps", pa.float64()),
-            ("market_volume", pa.float64()),
-            ("participation", pa.float64()),
-            *[(f"mid_after_{horizon_label(h)}", pa.float64()) for h in horizons],
-        ]
-    )
-
-
-ORDERS_SCHEMA = pa.schema(
-    [
-        ("ts", TS),
-        ("symbol", pa.string()),
-        ("order_id", pa.int64()),
-        ("side", pa.string()),
-        ("quantity", pa.float64()),
-        ("filled_quantity", pa.float64()),
-        ("cancelled_quantity", pa.float64()),
-        ("status", pa.string()),
-        ("decision_time", TS),
-        ("data_time", TS),
-        ("decision_price", pa.float64()),
-        ("arrival_price", pa.float64()),
-        ("target_quantity", pa.float64()),
-        ("position_before", pa.float64()),
-    ]
-)
-POSITIONS_SCHEMA = pa.schema(
-    [
-        ("ts", TS),
-        ("symbol", pa.string()),
-        ("target_fraction", pa.float64()),
-        ("target_quantity", pa.float64()),
-        ("position", pa.float64()),
-        ("mark_price", pa.float64()),
-        ("notional", pa.float64()),
-        ("exposure", pa.float64()),
-    ]
-)
-PNL_SCHEMA = pa.schema(
-    [
-        ("ts", TS),
-        ("symbol", pa.string()),
-        ("gross", pa.float64()),
-        ("delay_cost", pa.float64()),
-        ("spread_cost", pa.float64()),
-        ("impact_cost", pa.float64()),
-        ("fees", pa.float64()),
-        ("funding", pa.float64()),
-        ("net", pa.float64()),
-    ]
-)
-LATENCY_SCHEMA = pa.schema(
-    [
-        ("ts", TS),
-        ("symbol", pa.string()),
-        ("order_id", pa.int64()),
-        ("tick_to_order_ms", pa.float64()),
-        ("order_to_venue_ms", pa.float64()),
-    ]
-)
-EVENTS_SCHEMA = pa.schema(
-    [
-        ("ts", TS),
-        ("symbol", pa.string()),
-        ("kind", pa.string()),
-        ("value", pa.float64()),
-        ("applied", pa.float64()),
-        ("limit", pa.float64()),
-        ("action", pa.string()),
-    ]
-)
-SCHEMAS: dict[str, pa.Schema] = {
-    "orders": ORDERS_SCHEMA,
-    "positions": POSITIONS_SCHEMA,
-    "pnl": PNL_SCHEMA,
-    "latency": LATENCY_SCHEMA,
-    "events": EVENTS_SCHEMA,
-}
+from stratops.paper.marketdata.schema import NS_PER_SECOND, BoolArray, FloatArray
+from stratops.telemetry.schema import RUN_FILE, SCHEMAS, fills_schema, horizon_label
 
 
 def concat_records(chunks: Sequence[BarRecords]) -> BarRecords:

@@ -11,15 +11,14 @@ import threading
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from stratops.paper.clock import ManualClock
 from stratops.paper.config import EngineConfig
 from stratops.paper.engine import Pacing
 from stratops.paper.market import Market
 from stratops.paper.process import RunIdentity, RunStatus, run_paper_process
 from stratops.paper.strategy import PyfuncStrategy
-from stratops.paper.telemetry import SCHEMAS
+from stratops.telemetry import reader
+from stratops.telemetry.schema import SCHEMAS
 
 DAY_NS = 86_400 * 1_000_000_000
 
@@ -38,11 +37,7 @@ class StoppingClock(ManualClock):
 
 
 def _read_all(folder: Path) -> dict[str, int]:
-    rows = {}
-    for name in (*SCHEMAS, "fills"):
-        table = pq.read_table(folder / f"{name}.parquet")
-        rows[name] = table.num_rows
-    return rows
+    return {name: reader.read(folder, name).num_rows for name in (*SCHEMAS, "fills")}
 
 
 def test_stop_flushes_telemetry_and_reports_stopped(
