@@ -77,6 +77,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr, ndtri
 
+from stratops.analytics.returns import log_drawdown
+
 __all__ = [
     "EULER_MASCHERONI",
     "MAX_PBO_BLOCKS",
@@ -392,23 +394,10 @@ def max_drawdown(returns: ArrayLike) -> float | FloatArray:
     """
     x = _as_returns(returns)
     cols = _as_columns(x)
-    below = cols < -1.0
-    if below.any():
-        where = tuple(int(i) for i in np.argwhere(below)[0])
-        raise ValueError(
-            f"returns contain {int(below.sum())} value(s) below -1 (the first, "
-            f"{float(cols[where]):g}, at index {where}); a simple return cannot lose more "
-            f"than 100 %. Are these log returns or PnL in currency units?"
-        )
     n = (~np.isnan(cols)).sum(axis=0)
     if cols.shape[0] == 0:
         return _per_column_result(np.full(cols.shape[1], np.nan), x.ndim)
-    with np.errstate(divide="ignore"):
-        log_growth = np.log1p(np.where(np.isnan(cols), 0.0, cols))
-    log_equity = np.cumsum(log_growth, axis=0)
-    log_peak = np.maximum(np.maximum.accumulate(log_equity, axis=0), 0.0)
-    with np.errstate(invalid="ignore"):
-        worst = np.min(log_equity - log_peak, axis=0)
+    worst = np.min(log_drawdown(cols), axis=0)
     mdd = np.expm1(worst)
     return _per_column_result(np.where(n >= 1, mdd, np.nan), x.ndim)
 
