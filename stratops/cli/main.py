@@ -56,6 +56,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "controller": ("controller", "Reconcile running deployments with Git."),
     "audit": ("controller", "The tamper-evident audit log."),
+    "regimes": (
+        "regimes",
+        "Market regimes: the hour-of-week profile of volume, volatility and spread.",
+    ),
 }
 
 
