@@ -454,22 +454,27 @@ def expected_max_drawdown(
     (PCHIP) in :math:`\log x`; outside them the paper's asymptotes apply:
     :math:`Q_p(x) \approx Q_n(x) \approx \gamma\sqrt{2x}`, :math:`\gamma = \sqrt{\pi/8}`, for
     :math:`x < 0.0005`; :math:`Q_p(x) \approx \frac14 \log x + 0.49088` for :math:`x > 5000`;
-    :math:`Q_n(x) \approx x + \frac12` for :math:`x > 5`. The small-:math:`x` branch makes the
-    three cases continuous at :math:`\mu = 0`. Large :math:`T`: logarithmic growth for
-    :math:`\mu > 0`, square root for :math:`\mu = 0`, linear (:math:`|\mu| T`) for
-    :math:`\mu < 0`. A discrete series of :math:`T` returns has a slightly smaller expected
-    maximum drawdown than the continuous path.
+    :math:`Q_n(x) \approx x + \frac12` for :math:`x > 5`. The small-:math:`x` branch is
+    :math:`2\gamma\sigma\sqrt T = \sqrt{\pi/2}\,\sigma\sqrt T` whatever the sign of
+    :math:`\mu`, which makes the three cases continuous at :math:`\mu = 0`. Large
+    :math:`T`: logarithmic growth for :math:`\mu > 0`, square root for :math:`\mu = 0`, linear
+    (:math:`|\mu| T`) for :math:`\mu < 0`. A discrete series of :math:`T` returns has a
+    slightly smaller expected maximum drawdown than the continuous path.
     """
     mu_ = np.asarray(mu, dtype=np.float64)
     sigma_ = np.asarray(sigma, dtype=np.float64)
     horizon = np.asarray(n_periods, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         x = mu_ * mu_ * horizon / (2.0 * sigma_ * sigma_)
         scale = 2.0 * sigma_ * sigma_ / np.abs(mu_)
         drifting = np.where(
             mu_ > 0, scale * _q_function(x, positive=True), scale * _q_function(x, positive=False)
         )
-        result = np.where(mu_ == 0, math.sqrt(math.pi / 2.0) * sigma_ * np.sqrt(horizon), drifting)
+        # below the tables (mu = 0 included) both cases are 2 gamma sigma sqrt(T): computed
+        # without dividing by a vanishing mu
+        result = np.where(
+            (x < _QP_X[0]) | (mu_ == 0), 2.0 * _GAMMA * sigma_ * np.sqrt(horizon), drifting
+        )
     valid = (sigma_ > 0) & (horizon >= 0)
     result = np.where(valid, result, np.nan)
     result = np.where(valid & (horizon == 0), 0.0, result)

@@ -273,3 +273,38 @@ def test_triple_penance_rule() -> None:
     assert drawdown_bounds(0.0, sigma).max_drawdown == math.inf
     with pytest.raises(ValueError, match=r"0\.5 and 1"):
         drawdown_bounds(mu, sigma, 0.4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.floats(-0.2, 0.2),
+    st.floats(0.005, 0.5),
+    st.floats(1.0, 1e5),
+    st.floats(0.01, 100.0),
+    st.floats(0.1, 10.0),
+)
+def test_expected_max_drawdown_scales_like_brownian_motion(
+    mu: float, sigma: float, horizon: float, scale: float, speed: float
+) -> None:
+    base = expected_max_drawdown(mu, sigma, horizon)
+    # the same path in other units: E scales with the unit of X
+    assert expected_max_drawdown(scale * mu, scale * sigma, horizon) == pytest.approx(
+        scale * base, rel=1e-9
+    )
+    # the same path sampled in periods `speed` times longer: E unchanged
+    assert expected_max_drawdown(
+        speed * mu, math.sqrt(speed) * sigma, horizon / speed
+    ) == pytest.approx(base, rel=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(1e-5, 0.01), st.floats(0.001, 0.1), st.floats(0.55, 0.999))
+def test_drawdown_bounds_penance_and_scaling(mu: float, sigma: float, confidence: float) -> None:
+    bounds = drawdown_bounds(mu, sigma, confidence)
+    assert bounds.time_under_water == pytest.approx(4 * bounds.time_to_trough)
+    assert bounds.time_to_recover == pytest.approx(bounds.time_under_water - bounds.time_to_trough)
+    doubled = drawdown_bounds(mu, 2 * sigma, confidence)
+    assert doubled.max_drawdown == pytest.approx(4 * bounds.max_drawdown)
+    assert drawdown_bounds(mu, sigma, min(0.9999, confidence + 0.0001)).max_drawdown >= (
+        bounds.max_drawdown
+    )

@@ -14,6 +14,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stratops.analytics.regimes import (
     HOURS_PER_WEEK,
@@ -181,3 +183,20 @@ def test_the_crash_of_2024_08_05_is_a_shock(btc_hourly: pd.DataFrame) -> None:
     per_day = table["shock"].groupby(table.index.strftime("%Y-%m-%d")).sum()
     assert per_day["2024-08-05"] >= 6
     assert per_day.drop("2024-08-05").max() <= 3
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.integers(0, 2**32),
+    st.integers(-520, 520),
+    st.floats(1e-3, 1e6),
+)
+def test_bucket_periodicity_and_unit_invariance(seconds: int, weeks: int, scale: float) -> None:
+    t = np.array([seconds * 10**9], dtype=np.int64)
+    assert hour_of_week(t + weeks * HOURS_PER_WEEK * NS_PER_HOUR)[0] == hour_of_week(t)[0]
+    hourly = _synthetic_hourly(4)
+    scaled = hourly.assign(volume=hourly["volume"] * scale)
+    assert hour_of_week_profile(scaled).regimes() == hour_of_week_profile(hourly).regimes()
+    np.testing.assert_allclose(
+        hour_of_week_profile(scaled).ratios(), hour_of_week_profile(hourly).ratios(), rtol=1e-12
+    )
