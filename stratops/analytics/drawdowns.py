@@ -15,7 +15,8 @@ Drawdown
     The one definition of the product, :func:`stratops.analytics.returns.log_drawdown`:
     equity compounds from ``E_0 = 1``, a NaN return is a missing period (equity unchanged), the
     running peak includes ``E_0``. The initial equity is stamped one period before the first
-    observation (the first spacing of the index), so a first-period loss has a peak.
+    observation (the first spacing of the index), so a first-period loss has a peak (NaT for
+    a series of a single observation, which has no spacing).
     ``depth`` is a fraction of the peak equity, ``<= 0``, exactly as
     :func:`stratops.analytics.stats.max_drawdown`; the deepest episode's depth *is* the
     maximum drawdown.
