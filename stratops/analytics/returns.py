@@ -112,3 +112,35 @@ def max_drawdown(returns: ArrayLike) -> float:
     equity = np.cumsum(values)
     peak = np.maximum(np.maximum.accumulate(equity), 0.0)
     return float(np.max(peak - equity, initial=0.0))
+
+
+def log_drawdown(returns: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Log of compounded equity over its running peak, per period, along axis 0 (``<= 0``).
+
+    Drawdown of a compounding book (analytics of a return series, such as drawdown episodes);
+    the gates' drawdown of a fixed allocation is :func:`max_drawdown`. Equity
+    ``E_t = prod_{u <= t} (1 + r_u)`` starts at
+    ``E_0 = 1`` (so a first-period loss is a drawdown), a NaN return marks a missing period
+    (equity unchanged), and the running peak includes ``E_0``. Computed in log space, so long or
+    explosive series do not overflow; ``expm1`` of the result is the drawdown as a fraction of
+    the peak. ``returns`` is 1-D or 2-D (one column per series), finite or NaN.
+
+    Raises
+    ------
+    ValueError
+        If a return is below -1 (more than a total loss).
+    """
+    below = returns < -1.0
+    if below.any():
+        where = tuple(int(i) for i in np.argwhere(below)[0])
+        raise ValueError(
+            f"returns contain {int(below.sum())} value(s) below -1 (the first, "
+            f"{float(returns[where]):g}, at index {where}); a simple return cannot lose more "
+            f"than 100 %. Are these log returns or PnL in currency units?"
+        )
+    with np.errstate(divide="ignore"):
+        log_growth = np.log1p(np.where(np.isnan(returns), 0.0, returns))
+    log_equity = np.cumsum(log_growth, axis=0)
+    log_peak = np.maximum(np.maximum.accumulate(log_equity, axis=0), 0.0)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(log_equity - log_peak, dtype=np.float64)

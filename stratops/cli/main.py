@@ -60,6 +60,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "analytics",
         "Post-trade analytics: import the desk's real fills and quotes into telemetry.",
     ),
+    "regimes": (
+        "regimes",
+        "Market regimes: the hour-of-week profile of volume, volatility and spread.",
+    ),
 }
 
 
