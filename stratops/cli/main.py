@@ -161,4 +161,14 @@ def _root(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:
+        from stratops.cli.errors import exit_code, one_line
+        from stratops.cli.output import print_error
+
+        code = exit_code(exc)
+        if code is None:
+            raise
+        print_error(one_line(exc))
+        raise SystemExit(code) from None

@@ -135,7 +135,12 @@ def new_table(title: str, *columns: str | FreeText, show_header: bool = True) ->
     return table
 
 
+def print_error(message: str) -> None:
+    """``error: message`` on stderr, the message taken literally (no markup)."""
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+
+
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print an error to stderr and exit with ``code``."""
-    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    print_error(message)
     raise typer.Exit(code)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 
 from stratops.cli.desk import DESK_OPTION, desk_root
 from stratops.cli.output import (
@@ -116,7 +115,7 @@ def registry_errors(output: Format, tracking_uri: str | None, desk: Path | None)
         emit(error, output, lambda: render_problems(problems) if problems else None)
         if isinstance(exc, BundleError):
             summary = f"{summary}: nothing was registered"
-        fail(escape(f"{summary} [{exc.code}]"), code)
+        fail(f"{summary} [{exc.code}]", code)
 
 
 def register_version(

@@ -13,6 +13,7 @@ from contextlib import contextmanager, redirect_stdout
 
 import requests
 from mlflow.exceptions import MlflowException, RestException
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from stratops.registry.errors import BadInput, NotFound, RegistryError, RegistryUnavailable
 
@@ -22,11 +23,11 @@ BAD_INPUT_CODES = frozenset(
 )
 
 
-VendorError = (MlflowException, requests.RequestException, OSError)
+VendorError = (MlflowException, requests.RequestException, OSError, SQLAlchemyError)
 
 
 def translate(
-    exc: MlflowException | requests.RequestException | OSError, doing: str
+    exc: MlflowException | requests.RequestException | OSError | SQLAlchemyError, doing: str
 ) -> RegistryError:
     """The stratops error for an exception raised while ``doing`` something in MLflow."""
     if isinstance(exc, MlflowException):
@@ -41,6 +42,15 @@ def translate(
             else "MLflow failed or is unreachable"
         )
         return RegistryUnavailable(f"cannot {doing}: {kind}: {message}", "registry.unavailable")
+    if isinstance(exc, SQLAlchemyError):  # the backend database itself (SQLite, PostgreSQL)
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        if isinstance(exc, OperationalError) and "locked" in detail:
+            return RegistryUnavailable(
+                f"cannot {doing}: the registry database is busy: {detail}", "registry.busy"
+            )
+        return RegistryError(
+            f"cannot {doing}: the registry database is unusable: {detail}", "registry.database"
+        )
     if isinstance(exc, requests.RequestException):
         return RegistryUnavailable(
             f"cannot {doing}: MLflow is unreachable: {exc}", "registry.unreachable"
