@@ -55,7 +55,7 @@ def test_a_corrupt_registry_database_is_bad_input_not_a_traceback(
     assert "the registry database is unusable: file is not a database [registry.database]" in error
 
 
-@pytest.mark.parametrize("args", [PROMOTE, CHECK], ids=" ".join)
+@pytest.mark.parametrize("args", [PROMOTE, ("evidence", "verify", "btc-trend", "1")], ids=" ".join)
 def test_an_unreachable_registry_means_retry(desk: Path, args: tuple[str, ...]) -> None:
     code, out = _stratops(
         desk,
