@@ -316,7 +316,7 @@ def history(
     desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Print every stage alias change of a strategy: who, when, from which version, why.
+    """Print every stage alias change of a strategy: who, when, from what, why, which PR.
 
     Example: stratops aliases history btc-trend
     """
@@ -324,7 +324,8 @@ def history(
         changes = open_registry(tracking_uri, desk).alias_history(strategy)
     table = new_table(
         f"{strategy}: {len(changes)} alias change(s)",
-        *("#", "when (UTC)", "stage", "from", "to", "actor", FreeText("reason")),
+        *("#", "when (UTC)", "stage", "from", "to", "actor", "PR", "approvers"),
+        FreeText("reason"),
     )
     for c in changes:
         table.add_row(
@@ -334,6 +335,8 @@ def history(
             "-" if c.from_version is None else f"v{c.from_version}",
             "-" if c.to_version is None else f"v{c.to_version}",
             c.actor,
+            "-" if c.pull_request is None else f"#{c.pull_request}",
+            ", ".join(c.approvers) or "-",
             c.reason,
         )
     emit(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from stratops.controller.audit import AuditLog
@@ -27,6 +27,7 @@ from stratops.controller.faults import crash_point
 from stratops.controller.journal import IntentJournal
 from stratops.controller.observability import Metrics
 from stratops.controller.plan import RUNTIME_KINDS, Action, ActionKind, Plan, desired_specs, plan
+from stratops.controller.provenance import Provenance, trace
 from stratops.controller.state import ControllerState, StateStore, verified_key
 from stratops.gitops.desk import Desk
 from stratops.gitops.errors import ForgeError, GitError
@@ -174,7 +175,7 @@ class Reconciler:
 
     # act
 
-    def _execute(self, action: Action) -> None:
+    def _execute(self, action: Action, provenance: Provenance) -> None:
         if action.kind in RUNTIME_KINDS:
             assert action.spec is not None
             self.runtime.deploy(action.spec, actor=self.actor, reason=action.reason)
@@ -190,16 +191,38 @@ class Reconciler:
                 action.version,
                 actor=self.actor,
                 reason=action.reason,
+                pull_request=provenance.pull_request,
+                approvers=provenance.approvers,
             )
         else:
             self.registry.clear_stage_alias(
-                action.strategy, action.stage, actor=self.actor, reason=action.reason
+                action.strategy,
+                action.stage,
+                actor=self.actor,
+                reason=action.reason,
+                pull_request=provenance.pull_request,
+                approvers=provenance.approvers,
             )
+
+    def _provenance(self, action: Action, commit: str) -> Provenance:
+        """Where the change an action applies came from (best effort: never blocks it)."""
+        desk = self._desks.get(commit)
+        sources = [] if desk is None else desk.of_kind(StrategyDeployment)
+        path = next((s.file for s, doc in sources if doc.name == action.strategy), MANIFESTS)
+        found = trace(self.repo, self.forge, commit, path)
+        if action.version is None:
+            return found
+        try:
+            digest = self.registry.get_version(action.strategy, action.version).evidence_digest
+        except RegistryError:
+            return found
+        return replace(found, evidence_digest=digest)
 
     def _finish(self, key: str, commit: str, action: Action) -> None:
         """Run an action whose intent is journalled, record it, cross the intent out."""
+        provenance = self._provenance(action, commit)
         try:
-            self._execute(action)
+            self._execute(action, provenance)
         except (RuntimeFailure, RegistryError) as exc:
             self._event(
                 f"{key}:error",
@@ -209,6 +232,7 @@ class Reconciler:
                 stage=action.stage,
                 version=action.version,
                 commit=commit,
+                **provenance.details(),
             )
             self.journal.done(key)
             self.metrics.actions.labels(kind=action.kind.value, outcome="error").inc()
@@ -223,6 +247,7 @@ class Reconciler:
             version=action.version,
             commit=commit,
             from_version=action.from_version,
+            **provenance.details(),
         )
         crash_point("after-audit")
         self.journal.done(key)

@@ -97,6 +97,8 @@ class AliasChange(Value):
     actor: str = Field(min_length=1)
     reason: str = Field(min_length=1)
     at: UtcDatetime
+    pull_request: int | None = Field(None, description="The merged PR the change applies.")
+    approvers: list[str] = Field(default_factory=list, description="Who approved that PR.")
 
 
 class EvidenceReport(Value):

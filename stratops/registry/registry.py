@@ -11,7 +11,7 @@ import itertools
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -709,23 +709,63 @@ class Registry:
         return read_history(strategy, self._registered_model(strategy).tags or {})
 
     def set_stage_alias(
-        self, strategy: str, stage: Stage, version: int, *, actor: str, reason: str
+        self,
+        strategy: str,
+        stage: Stage,
+        version: int,
+        *,
+        actor: str,
+        reason: str,
+        pull_request: int | None = None,
+        approvers: Sequence[str] = (),
     ) -> AliasChange | None:
         """Point ``stage`` at ``version`` and record the change; None if it already does.
 
-        Only versions registered with evidence can take a stage.
+        Only versions registered with evidence can take a stage. ``pull_request`` and
+        ``approvers`` (of the promotion) go into the history and onto the version's tags, so
+        MLflow's own pages show who promoted it.
         """
         self._evidence_of(strategy, version)
-        return self._change_alias(strategy, stage, version, actor=actor, reason=reason)
+        change = self._change_alias(
+            strategy, stage, version, actor=actor, reason=reason,
+            pull_request=pull_request, approvers=approvers,
+        )  # fmt: skip
+        if change is not None and pull_request is not None:
+            tags = {
+                f"stratops.{stage.value}.pull_request": str(pull_request),
+                f"stratops.{stage.value}.approvers": ",".join(approvers),
+            }
+            with translated(f"tag v{version} of {strategy!r} with its promotion"):
+                for key, value in tags.items():
+                    self._client.set_model_version_tag(strategy, str(version), key, value)
+        return change
 
     def clear_stage_alias(
-        self, strategy: str, stage: Stage, *, actor: str, reason: str
+        self,
+        strategy: str,
+        stage: Stage,
+        *,
+        actor: str,
+        reason: str,
+        pull_request: int | None = None,
+        approvers: Sequence[str] = (),
     ) -> AliasChange | None:
         """Remove ``stage``'s alias and record the change; None if there is none."""
-        return self._change_alias(strategy, stage, None, actor=actor, reason=reason)
+        return self._change_alias(
+            strategy, stage, None, actor=actor, reason=reason,
+            pull_request=pull_request, approvers=approvers,
+        )  # fmt: skip
 
     def _change_alias(
-        self, strategy: str, stage: Stage, version: int | None, *, actor: str, reason: str
+        self,
+        strategy: str,
+        stage: Stage,
+        version: int | None,
+        *,
+        actor: str,
+        reason: str,
+        pull_request: int | None,
+        approvers: Sequence[str],
     ) -> AliasChange | None:
         if not actor.strip() or not reason.strip():
             raise BadInput(
@@ -747,6 +787,8 @@ class Registry:
             actor=actor,
             reason=reason,
             at=self.clock.now(),
+            pull_request=pull_request,
+            approvers=list(approvers),
         )
         key = history_key(change)
         with translated(f"record the {stage.value} alias change of {strategy!r}"):
