@@ -6,14 +6,16 @@ appending an event whose key is already in the log returns the existing event, s
 replayed after a crash never writes its event twice.
 
 The log file lives in the controller's state folder; :mod:`stratops.controller.audit_remote`
-replicates it to the desk repository's remote.
+replicates it to the desk repository's remote. Each desk commit a tick reconciled towards is a
+``commit_applied`` event, so the last applied commit is a fact of the replicated log, not only
+of one replica's disk: :func:`last_applied_commit` reads it back.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from stratops.model.canonical import canonical_digest
 
 GENESIS = "0" * 64
+COMMIT_APPLIED = "commit_applied"
 
 
 class AuditEvent(BaseModel):
@@ -52,6 +55,19 @@ class AuditEvent(BaseModel):
 
 def event_hash(body: dict[str, Any]) -> str:
     return canonical_digest(body)
+
+
+def last_applied_commit(events: Iterable[AuditEvent]) -> str | None:
+    """The commit of the latest ``commit_applied`` event, None when no commit was applied.
+
+    Only these events count: the ``commit`` of other events can be a refused or rewritten head,
+    or a pull request's commit, none of which was applied.
+    """
+    applied = None
+    for event in events:
+        if event.action == COMMIT_APPLIED:
+            applied = event.commit
+    return applied
 
 
 class BrokenLink(BaseModel):

@@ -53,7 +53,9 @@ def restore(repo: GitRepo, log: Path) -> bool:
     """Take the remote's log when the local one is a prefix of it (a new replica, a lost disk).
 
     Run before the first tick, so a controller that starts on an empty state continues the
-    chain the previous leader replicated instead of forking it. True when the log was restored.
+    chain the previous leader replicated instead of forking it, and knows the last commit it
+    applied (its ``commit_applied`` event), which the rewrite check of main needs. True when
+    the log was restored.
     """
     _, remote = remote_audit(repo)
     local = log.read_bytes() if log.exists() else b""

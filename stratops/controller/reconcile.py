@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from stratops.controller.audit import AuditLog
+from stratops.controller.audit import COMMIT_APPLIED, AuditLog, last_applied_commit
 from stratops.controller.authorize import (
     Authorizer,
     Verdict,
@@ -370,6 +370,23 @@ class Reconciler:
         self._prepare(result, fetch, record=False)
         return result
 
+    def _state(self) -> ControllerState:
+        """The saved state; lacking a last applied commit, the one the audit log last recorded.
+
+        A controller starting on an empty state folder (a new pod, a lost disk) restores the
+        audit log from its replica on the remote first (:func:`stratops.controller.loop.run`),
+        so the rewrite check still holds: wiping the local state does not make any history
+        acceptable. The replica is only as trustworthy as the remote's branch protection:
+        whoever can rewrite ``stratops/audit`` can drop events there too; ``stratops audit
+        verify`` flags a replica that is not a prefix of a surviving local log.
+        """
+        state = self.store.load()
+        if state.last_applied is None:
+            recorded = last_applied_commit(self.audit.events())
+            if recorded is not None:
+                state = state.model_copy(update={"last_applied": recorded})
+        return state
+
     def _prepare(self, result: TickResult, fetch: bool, *, record: bool) -> _Prepared | None:
         if fetch:
             try:
@@ -380,7 +397,7 @@ class Reconciler:
                     self.metrics.refusals.labels(reason="remote_unreachable").inc()
         head = self.repo.remote_main()
         result.head = head
-        state = self.store.load()
+        state = self._state()
 
         if state.last_applied and not self.repo.is_ancestor(state.last_applied, head):
             result.problems.append(
@@ -463,6 +480,13 @@ class Reconciler:
         state = prepared.state
         if prepared.desk_ok:
             head = prepared.head
+            self._event(  # keyed: once per commit, also when a crash lost the state saved next
+                f"applied:{head}",
+                COMMIT_APPLIED,
+                f"reconciled towards {head[:12]}",
+                commit=head,
+                previous=state.last_applied,
+            )
             self.store.save(
                 ControllerState(
                     last_applied=head,

@@ -1,7 +1,9 @@
 """What the controller remembers between ticks and across restarts, in one JSON file.
 
 - ``last_applied``: the desk commit the last completed tick reconciled towards; the next head
-  must descend from it (a force-push that rewrites history stops reconciliation);
+  must descend from it (a force-push that rewrites history stops reconciliation). The audit
+  log records it too (``commit_applied``): without a state file, the reconciler takes it from
+  there;
 - ``applied``: per strategy, the desired state actually applied (it differs from Git while a
   change is refused, so a refused promotion never takes effect on a later tick);
 - ``verified``: promotions whose gate report the controller recomputed and matched.

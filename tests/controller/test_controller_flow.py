@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import threading
 import time
 
 from desks import Desk
@@ -12,7 +14,10 @@ from mlflow.tracking import MlflowClient
 from stratops.controller.assembly import ControllerPaths
 from stratops.controller.audit import verify_chain
 from stratops.controller.audit_remote import remote_audit, replicate
+from stratops.controller.loop import run
+from stratops.controller.observability import Probes
 from stratops.controller.plan import ActionKind
+from stratops.controller.reconcile import TickResult
 from stratops.gitops.forge.models import StatusState
 from stratops.model.base import Stage
 from stratops.runtime.base import DeploymentState
@@ -41,7 +46,7 @@ def test_promotion_flow_from_paper_to_canary(desk: Desk) -> None:
 
     idle = desk.reconciler().tick()
     assert idle.plan is not None and idle.plan.empty
-    assert actions(desk) == ["deploy", "set_alias"]
+    assert actions(desk) == ["deploy", "set_alias", "commit_applied"]
 
     merge = desk.promote_and_merge(1, Stage.CANARY, 50_000)
     promoted = desk.reconciler().tick()
@@ -106,6 +111,48 @@ def test_rewritten_history_stops_reconciliation(desk: Desk) -> None:
     assert result.plan is None
     assert any("history rewritten" in p for p in result.problems)
     assert "history_rewritten" in actions(desk)
+
+
+def start_once(desk: Desk) -> TickResult | None:
+    """A controller process starting: restore the audit log from the remote, tick once."""
+    return run(
+        desk.reconciler(),
+        interval=0.0,
+        stop=threading.Event(),
+        trigger=threading.Event(),
+        probes=Probes(stale_after_seconds=60.0),
+        audit_log=ControllerPaths(desk.root).audit,
+        once=True,
+    )
+
+
+def test_rewritten_history_is_seen_by_a_controller_without_local_state(desk: Desk) -> None:
+    applied = start_once(desk)
+    assert applied is not None and applied.applied  # and the audit log replicated
+    desk.git("commit", "--quiet", "--amend", "-m", "rewritten")
+    desk.git("push", "--quiet", "--force", "origin", "main")
+    paths = ControllerPaths(desk.root)
+    shutil.rmtree(paths.state.parent)  # a new pod: no state.json, no local audit log
+    assert not paths.audit.exists()
+    result = start_once(desk)
+    assert result is not None and result.plan is None
+    assert any("history rewritten" in p for p in result.problems)
+    rewritten = [e for e in desk.reconciler().audit.events() if e.action == "history_rewritten"]
+    assert [(e.commit, e.details["applied"]) for e in rewritten] == [(result.head, applied.head)]
+    assert verify_chain(paths.audit) is None  # the restored chain, continued
+    shutil.rmtree(paths.state.parent)  # again: the refused head it recorded was never applied
+    again = start_once(desk)
+    assert again is not None and again.plan is None
+    assert any("history rewritten" in p for p in again.problems)
+
+
+def test_first_start_without_any_audit_log_accepts_main(desk: Desk) -> None:
+    assert desk.repo.remote_branch("stratops/audit") is None
+    result = start_once(desk)
+    assert result is not None and not result.problems
+    assert [a.kind for a in result.applied] == [ActionKind.DEPLOY, ActionKind.SET_ALIAS]
+    events = desk.reconciler().audit.events()
+    assert [(e.action, e.commit) for e in events][-1] == ("commit_applied", result.head)
 
 
 def test_invalid_revision_keeps_the_last_good_state(desk: Desk) -> None:
