@@ -1,13 +1,17 @@
 """``stratops backtest`` and ``stratops paper run``: the paper engine on the command line.
 
-Exit codes: 0 ok (a paper run stopped by SIGTERM included), 2 bad input (unknown dataset or
-strategy, unusable data under ``--on-bad-data reject``, a model that cannot be loaded, a
-registry refusing ``--log-to``), 3 the registry of ``--log-to`` is unreachable (retry).
+Exit codes: 0 ok (a paper run stopped by SIGTERM included), 1 a registered model
+(``models:/``) whose stored files do not match its digest (never loaded), 2 bad input (unknown
+dataset or strategy, unusable data under ``--on-bad-data reject``, a model that cannot be
+loaded, a registry refusing ``--log-to``), 3 the registry is unreachable (retry).
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -367,6 +371,30 @@ class Chosen:
     extra: dict[str, Any]
 
 
+REGISTERED_MODEL_SCHEME = "models:/"
+
+
+@contextmanager
+def verified_strategy(
+    model_uri: str, tracking_uri: str | None, desk: Path | None
+) -> Iterator[PyfuncStrategy]:
+    """The strategy of ``model_uri``; a registered one (``models:/``) only once it verifies.
+
+    Loading a model unpickles it (runs its code), so a ``models:/`` model is downloaded from
+    the registry, checked against the version's model digest, and loaded from that verified
+    copy, which lives as long as the context. Raises :class:`EvidenceMismatch` before loading
+    when a stored model file changed. Paths and ``runs:/`` URIs are loaded as given.
+    """
+    if not model_uri.startswith(REGISTERED_MODEL_SCHEME):
+        yield PyfuncStrategy.load(model_uri)
+        return
+    registry = open_registry(tracking_uri, desk)
+    name, version = registry.model_version_of(model_uri)
+    with tempfile.TemporaryDirectory(prefix="stratops-model-") as scratch:
+        folder = registry.download_model(name, version, Path(scratch) / "model")
+        yield PyfuncStrategy.load(model_uri, folder=folder)
+
+
 def _from_model(request: BacktestRequest) -> tuple[Chosen, Market]:
     if request.parameters or request.sweep or request.grid or request.model_out:
         raise ConfigError(
@@ -510,6 +538,8 @@ def paper_run(
     flush_seconds: float = typer.Option(
         5.0, "--flush-seconds", help="Wall-clock time between two telemetry writes."
     ),
+    tracking_uri: str = TRACKING_URI_OPTION,
+    desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Paper-trade a strategy model on replayed data until the data ends or SIGTERM.
@@ -517,26 +547,32 @@ def paper_run(
     Telemetry is rewritten atomically every --flush-seconds and at the end; SIGTERM stops
     after the current chunk, flushes and exits 0 (run.json status: stopped).
 
+    A registered model (models:/NAME/VERSION or models:/NAME@ALIAS) is verified against its
+    version's model digest before it is loaded: exit 1 and nothing loaded if a file changed.
+
     Example: stratops paper run --model-uri model/ --allocation 50000 --telemetry runs/1
     """
     try:
-        strategy = PyfuncStrategy.load(model_uri)
-        market = _market(data, data_dir, bars, strategy.info.symbols, start, end, on_bad_data)
-        config = EngineConfig(allocation=allocation, seed=seed, max_fraction=max_fraction)
-        pacing = Pacing(speed=speed, poll_seconds=poll_seconds, flush_seconds=flush_seconds)
-        stderr.print(
-            f"paper: {strategy.info.name} on {market.name} ({market.bars} bars, "
-            f"{format_step(market.step_ns)}) at {speed:g}x → {telemetry}",
-            highlight=False,
-        )
-        outcome = run_paper_process(
-            strategy=strategy,
-            identity=RunIdentity(model_uri, {"name": strategy.info.name}),
-            market=market,
-            config=config,
-            telemetry=telemetry,
-            pacing=pacing,
-        )
+        with (
+            registry_errors(output, tracking_uri, desk),
+            verified_strategy(model_uri, tracking_uri, desk) as strategy,
+        ):
+            market = _market(data, data_dir, bars, strategy.info.symbols, start, end, on_bad_data)
+            config = EngineConfig(allocation=allocation, seed=seed, max_fraction=max_fraction)
+            pacing = Pacing(speed=speed, poll_seconds=poll_seconds, flush_seconds=flush_seconds)
+            stderr.print(
+                f"paper: {strategy.info.name} on {market.name} ({market.bars} bars, "
+                f"{format_step(market.step_ns)}) at {speed:g}x → {telemetry}",
+                highlight=False,
+            )
+            outcome = run_paper_process(
+                strategy=strategy,
+                identity=RunIdentity(model_uri, {"name": strategy.info.name}),
+                market=market,
+                config=config,
+                telemetry=telemetry,
+                pacing=pacing,
+            )
     except PaperError as exc:
         fail(f"{exc} [{exc.code}]")
     _render(
