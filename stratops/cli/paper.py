@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,8 +279,9 @@ def backtest(
     """Backtest a strategy, or sweep its parameters, and write evidence for the registry.
 
     With --log-to, every configuration tried is logged as a run in the strategy's
-    experiment, so that stratops register counts it. Exit 0 on success, 2 on bad input, 3
-    when the registry is unreachable.
+    experiment, so that stratops register counts it. A registered --model-uri (models:/) is
+    verified against its model digest before it is loaded. Exit 0 on success, 1 when that
+    model's stored files changed, 2 on bad input, 3 when the registry is unreachable.
 
     Example: stratops backtest --strategy trend --sweep --log-to btc-trend --evidence-out ev/
     """
@@ -302,6 +303,8 @@ def backtest(
             telemetry=telemetry,
             code_commit=code_commit,
             output=output,
+            tracking_uri=tracking_uri,
+            desk=desk,
         )
         if log_to is None and experiment is not None:
             raise ConfigError("--experiment needs --log-to", "config.option")
@@ -311,7 +314,8 @@ def backtest(
             max_fraction=max_fraction,
             execution=ExecutionConfig(order_type=order_type, participation=participation),
         )
-        summary, trials = _backtest(request, config)
+        with registry_errors(output, tracking_uri, desk):
+            summary, trials = _backtest(request, config)
     except PaperError as exc:
         fail(f"{exc} [{exc.code}]")
     if log_to is not None:
@@ -357,6 +361,8 @@ class BacktestRequest:
     telemetry: Path | None
     code_commit: str | None
     output: OutputFormat
+    tracking_uri: str | None = None
+    desk: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -395,14 +401,16 @@ def verified_strategy(
         yield PyfuncStrategy.load(model_uri, folder=folder)
 
 
-def _from_model(request: BacktestRequest) -> tuple[Chosen, Market]:
+def _from_model(request: BacktestRequest, stack: ExitStack) -> tuple[Chosen, Market]:
     if request.parameters or request.sweep or request.grid or request.model_out:
         raise ConfigError(
             "--param, --sweep, --grid and --model-out need --strategy: a saved model's "
             "parameters are fixed",
             "config.option",
         )
-    loaded = PyfuncStrategy.load(str(request.model_uri))
+    loaded = stack.enter_context(
+        verified_strategy(str(request.model_uri), request.tracking_uri, request.desk)
+    )
     market = _request_market(request, request.data, loaded.info.symbols)
     info = loaded.info
     chosen = Chosen(
@@ -452,11 +460,12 @@ def _backtest(request: BacktestRequest, config: EngineConfig) -> tuple[dict[str,
         raise ConfigError(f"--model-out {request.model_out} already exists", "config.model_out")
     started = time.perf_counter()
     built: BarStrategy | None = None
-    if request.model_uri is not None:
-        chosen, market = _from_model(request)
-    else:
-        chosen, market, built = _from_example(request, config)
-    session = run_backtest(market, chosen.strategy, config)
+    with ExitStack() as stack:
+        if request.model_uri is not None:
+            chosen, market = _from_model(request, stack)
+        else:
+            chosen, market, built = _from_example(request, config)
+        session = run_backtest(market, chosen.strategy, config)
     trial = trial_of(session, chosen.parameters)
     trials = chosen.trials or [trial]
     summary = _summary(session, trial, chosen.extra)

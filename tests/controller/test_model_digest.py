@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import pytest
 from desks import Desk
 from typer.testing import CliRunner
 
@@ -66,18 +67,25 @@ def test_a_tampered_model_blocks_the_version_and_starts_nothing(desk: Desk) -> N
     assert desk.runtime().list() == []
 
 
-def test_paper_run_refuses_a_tampered_registered_model_before_loading_it(
-    desk: Desk, tmp_path: Path
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["paper", "run", "--allocation", "1000", "--telemetry"],
+        ["backtest", "--data", "binance-1h", "--telemetry"],
+    ],
+    ids=["paper-run", "backtest"],
+)
+def test_a_tampered_registered_model_is_refused_before_it_is_loaded(
+    desk: Desk, tmp_path: Path, command: list[str]
 ) -> None:
     marker = tmp_path / "code-ran-on-load"
     _stored_model_file(desk, 1).write_bytes(pickle.dumps(_RunsOnLoad(marker)))
 
     run = CliRunner().invoke(
         app,
-        ["paper", "run", "--model-uri", "models:/btc-trend/1", "--allocation", "1000",
-         "--telemetry", str(tmp_path / "telemetry"), "--data", "binance-1h"],
+        [*command, str(tmp_path / "telemetry"), "--model-uri", "models:/btc-trend/1"],
         env={"MLFLOW_TRACKING_URI": desk.registry.location.tracking_uri},
-    )  # fmt: skip
+    )
     assert run.exit_code == 1, run.output
     assert "model/python_model.pkl" in run.output
     assert not marker.exists(), "the tampered pickle was loaded"
