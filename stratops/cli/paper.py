@@ -1,13 +1,17 @@
 """``stratops backtest`` and ``stratops paper run``: the paper engine on the command line.
 
-Exit codes: 0 ok (a paper run stopped by SIGTERM included), 2 bad input (unknown dataset or
-strategy, unusable data under ``--on-bad-data reject``, a model that cannot be loaded, a
-registry refusing ``--log-to``), 3 the registry of ``--log-to`` is unreachable (retry).
+Exit codes: 0 ok (a paper run stopped by SIGTERM included), 1 a registered model
+(``models:/``) whose stored files do not match its digest (never loaded), 2 bad input (unknown
+dataset or strategy, unusable data under ``--on-bad-data reject``, a model that cannot be
+loaded, a registry refusing ``--log-to``), 3 the registry is unreachable (retry).
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -275,8 +279,9 @@ def backtest(
     """Backtest a strategy, or sweep its parameters, and write evidence for the registry.
 
     With --log-to, every configuration tried is logged as a run in the strategy's
-    experiment, so that stratops register counts it. Exit 0 on success, 2 on bad input, 3
-    when the registry is unreachable.
+    experiment, so that stratops register counts it. A registered --model-uri (models:/) is
+    verified against its model digest before it is loaded. Exit 0 on success, 1 when that
+    model's stored files changed, 2 on bad input, 3 when the registry is unreachable.
 
     Example: stratops backtest --strategy trend --sweep --log-to btc-trend --evidence-out ev/
     """
@@ -298,6 +303,8 @@ def backtest(
             telemetry=telemetry,
             code_commit=code_commit,
             output=output,
+            tracking_uri=tracking_uri,
+            desk=desk,
         )
         if log_to is None and experiment is not None:
             raise ConfigError("--experiment needs --log-to", "config.option")
@@ -307,7 +314,8 @@ def backtest(
             max_fraction=max_fraction,
             execution=ExecutionConfig(order_type=order_type, participation=participation),
         )
-        summary, trials = _backtest(request, config)
+        with registry_errors(output, tracking_uri, desk):
+            summary, trials = _backtest(request, config)
     except PaperError as exc:
         fail(f"{exc} [{exc.code}]")
     if log_to is not None:
@@ -353,6 +361,8 @@ class BacktestRequest:
     telemetry: Path | None
     code_commit: str | None
     output: OutputFormat
+    tracking_uri: str | None = None
+    desk: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -367,14 +377,40 @@ class Chosen:
     extra: dict[str, Any]
 
 
-def _from_model(request: BacktestRequest) -> tuple[Chosen, Market]:
+REGISTERED_MODEL_SCHEME = "models:/"
+
+
+@contextmanager
+def verified_strategy(
+    model_uri: str, tracking_uri: str | None, desk: Path | None
+) -> Iterator[PyfuncStrategy]:
+    """The strategy of ``model_uri``; a registered one (``models:/``) only once it verifies.
+
+    Loading a model unpickles it (runs its code), so a ``models:/`` model is downloaded from
+    the registry, checked against the version's model digest, and loaded from that verified
+    copy, which lives as long as the context. Raises :class:`EvidenceMismatch` before loading
+    when a stored model file changed. Paths and ``runs:/`` URIs are loaded as given.
+    """
+    if not model_uri.startswith(REGISTERED_MODEL_SCHEME):
+        yield PyfuncStrategy.load(model_uri)
+        return
+    registry = open_registry(tracking_uri, desk)
+    name, version = registry.model_version_of(model_uri)
+    with tempfile.TemporaryDirectory(prefix="stratops-model-") as scratch:
+        folder = registry.download_model(name, version, Path(scratch) / "model")
+        yield PyfuncStrategy.load(model_uri, folder=folder)
+
+
+def _from_model(request: BacktestRequest, stack: ExitStack) -> tuple[Chosen, Market]:
     if request.parameters or request.sweep or request.grid or request.model_out:
         raise ConfigError(
             "--param, --sweep, --grid and --model-out need --strategy: a saved model's "
             "parameters are fixed",
             "config.option",
         )
-    loaded = PyfuncStrategy.load(str(request.model_uri))
+    loaded = stack.enter_context(
+        verified_strategy(str(request.model_uri), request.tracking_uri, request.desk)
+    )
     market = _request_market(request, request.data, loaded.info.symbols)
     info = loaded.info
     chosen = Chosen(
@@ -424,11 +460,12 @@ def _backtest(request: BacktestRequest, config: EngineConfig) -> tuple[dict[str,
         raise ConfigError(f"--model-out {request.model_out} already exists", "config.model_out")
     started = time.perf_counter()
     built: BarStrategy | None = None
-    if request.model_uri is not None:
-        chosen, market = _from_model(request)
-    else:
-        chosen, market, built = _from_example(request, config)
-    session = run_backtest(market, chosen.strategy, config)
+    with ExitStack() as stack:
+        if request.model_uri is not None:
+            chosen, market = _from_model(request, stack)
+        else:
+            chosen, market, built = _from_example(request, config)
+        session = run_backtest(market, chosen.strategy, config)
     trial = trial_of(session, chosen.parameters)
     trials = chosen.trials or [trial]
     summary = _summary(session, trial, chosen.extra)
@@ -510,6 +547,8 @@ def paper_run(
     flush_seconds: float = typer.Option(
         5.0, "--flush-seconds", help="Wall-clock time between two telemetry writes."
     ),
+    tracking_uri: str = TRACKING_URI_OPTION,
+    desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Paper-trade a strategy model on replayed data until the data ends or SIGTERM.
@@ -517,26 +556,32 @@ def paper_run(
     Telemetry is rewritten atomically every --flush-seconds and at the end; SIGTERM stops
     after the current chunk, flushes and exits 0 (run.json status: stopped).
 
+    A registered model (models:/NAME/VERSION or models:/NAME@ALIAS) is verified against its
+    version's model digest before it is loaded: exit 1 and nothing loaded if a file changed.
+
     Example: stratops paper run --model-uri model/ --allocation 50000 --telemetry runs/1
     """
     try:
-        strategy = PyfuncStrategy.load(model_uri)
-        market = _market(data, data_dir, bars, strategy.info.symbols, start, end, on_bad_data)
-        config = EngineConfig(allocation=allocation, seed=seed, max_fraction=max_fraction)
-        pacing = Pacing(speed=speed, poll_seconds=poll_seconds, flush_seconds=flush_seconds)
-        stderr.print(
-            f"paper: {strategy.info.name} on {market.name} ({market.bars} bars, "
-            f"{format_step(market.step_ns)}) at {speed:g}x → {telemetry}",
-            highlight=False,
-        )
-        outcome = run_paper_process(
-            strategy=strategy,
-            identity=RunIdentity(model_uri, {"name": strategy.info.name}),
-            market=market,
-            config=config,
-            telemetry=telemetry,
-            pacing=pacing,
-        )
+        with (
+            registry_errors(output, tracking_uri, desk),
+            verified_strategy(model_uri, tracking_uri, desk) as strategy,
+        ):
+            market = _market(data, data_dir, bars, strategy.info.symbols, start, end, on_bad_data)
+            config = EngineConfig(allocation=allocation, seed=seed, max_fraction=max_fraction)
+            pacing = Pacing(speed=speed, poll_seconds=poll_seconds, flush_seconds=flush_seconds)
+            stderr.print(
+                f"paper: {strategy.info.name} on {market.name} ({market.bars} bars, "
+                f"{format_step(market.step_ns)}) at {speed:g}x → {telemetry}",
+                highlight=False,
+            )
+            outcome = run_paper_process(
+                strategy=strategy,
+                identity=RunIdentity(model_uri, {"name": strategy.info.name}),
+                market=market,
+                config=config,
+                telemetry=telemetry,
+                pacing=pacing,
+            )
     except PaperError as exc:
         fail(f"{exc} [{exc.code}]")
     _render(

@@ -1,6 +1,6 @@
 """``stratops register``, ``versions``, ``evidence verify|show`` and ``aliases history``.
 
-Exit codes: 0 ok; 1 stored evidence does not match its digest; 2 bad input (invalid bundle,
+Exit codes: 0 ok; 1 stored evidence or model does not match its digest; 2 bad input (invalid bundle,
 unknown strategy or version, undeclared trials) or an unusable registry (unreachable MLflow).
 """
 
@@ -230,10 +230,10 @@ def verify(
     desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Download a version's evidence and re-hash every file.
+    """Download a version's evidence and model and re-hash every file.
 
-    Exit 1 naming each file that is changed, missing or extra, or when the digest no longer
-    matches the version's tag.
+    Exit 1 naming each file (evidence or model) that is changed, missing or extra, or when a
+    digest no longer matches the version's tag.
 
     Example: stratops evidence verify btc-trend 5
     """
@@ -244,6 +244,11 @@ def verify(
         if report.ok:
             stdout.print(
                 f"[green]verified:[/] {len(report.files)} files match sha256:{report.digest}",
+                highlight=False,
+            )
+            stdout.print(
+                f"[green]verified:[/] {len(report.model_files)} model files match "
+                f"sha256:{report.model_digest}",
                 highlight=False,
             )
         else:

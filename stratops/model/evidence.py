@@ -62,6 +62,40 @@ class EvidenceManifest(Document):
     spec: EvidenceManifestSpec
 
 
+class ModelFile(Spec):
+    """One file of a registered model folder: its path inside the folder, size and sha256."""
+
+    path: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+            max_length=1000,
+            description="POSIX path relative to the model folder.",
+        ),
+    ]
+    size: Annotated[int, Field(ge=0)]
+    sha256: Sha256
+
+
+class ModelManifestSpec(Spec):
+    files: list[ModelFile] = Field(min_length=1)
+    digest: Sha256 = Field(description="sha256 of the canonical JSON of files.")
+
+    @model_validator(mode="after")
+    def _sorted_unique(self) -> ModelManifestSpec:
+        paths = [f.path for f in self.files]
+        if paths != sorted(set(paths)):
+            raise ValueError("files must be sorted by path, each path once")
+        return self
+
+
+class ModelManifest(Document):
+    """The content-addressed index of a registered model folder (``python_model.pkl``, ...)."""
+
+    kind: Literal["ModelManifest"] = "ModelManifest"
+    spec: ModelManifestSpec
+
+
 REQUIRED_KINDS: tuple[EvidenceKind, ...] = tuple(EvidenceKind)
 
 ColumnType = Literal["timestamp", "float", "string"]

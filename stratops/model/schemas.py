@@ -12,7 +12,12 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from stratops.model.analysis import AnalysisTemplate
-from stratops.model.evidence import DataQuality, EvidenceManifest, EvidenceMetadata
+from stratops.model.evidence import (
+    DataQuality,
+    EvidenceManifest,
+    EvidenceMetadata,
+    ModelManifest,
+)
 from stratops.model.policy import GatePolicy
 from stratops.model.strategy import StrategyDeployment
 
@@ -22,6 +27,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "analysis-template": AnalysisTemplate,
     "evidence-manifest": EvidenceManifest,
     "evidence-metadata": EvidenceMetadata,
+    "model-manifest": ModelManifest,
     "evidence-data-quality": DataQuality,
 }
 

@@ -13,6 +13,7 @@ of bar ``i`` and may use rows up to ``i`` only. The model's metadata
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,8 +148,11 @@ class PyfuncStrategy:
         self.uri = uri
 
     @classmethod
-    def load(cls, uri: str) -> PyfuncStrategy:
+    def load(cls, uri: str, *, folder: Path | None = None) -> PyfuncStrategy:
         """Load a strategy from a model URI or folder (``runs:/``, ``models:/``, a path).
+
+        ``folder``, when given, is a local copy of ``uri``'s model (verified against the
+        registry) that is loaded instead: ``uri`` then only names the strategy.
 
         Raises
         ------
@@ -158,7 +162,7 @@ class PyfuncStrategy:
         import mlflow.pyfunc
 
         try:
-            model = mlflow.pyfunc.load_model(uri)
+            model = mlflow.pyfunc.load_model(uri if folder is None else str(folder))
         except Exception as exc:  # MLflow raises many types; all mean "cannot load"
             raise StrategyError(
                 f"cannot load the strategy model {uri!r}: {exc}", "strategy.load"

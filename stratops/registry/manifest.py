@@ -25,8 +25,8 @@ KIND_OF_FILE: dict[str, EvidenceKind] = {name: kind for kind, name in EVIDENCE_F
 _CHUNK = 1 << 20
 
 
-def file_entry(path: Path, kind: EvidenceKind) -> EvidenceFile:
-    """The entry of one file: name, kind, size and sha256 of the bytes actually read."""
+def hash_file(path: Path) -> tuple[int, str]:
+    """(size, sha256) of the bytes actually read from ``path``."""
     digest = hashlib.sha256()
     size = 0
     buffer = bytearray(_CHUNK)
@@ -35,7 +35,13 @@ def file_entry(path: Path, kind: EvidenceKind) -> EvidenceFile:
         while read := handle.readinto(buffer):
             digest.update(view[:read])
             size += read
-    return EvidenceFile(path=path.name, kind=kind, size=size, sha256=digest.hexdigest())
+    return size, digest.hexdigest()
+
+
+def file_entry(path: Path, kind: EvidenceKind) -> EvidenceFile:
+    """The entry of one file: name, kind, size and sha256 of the bytes actually read."""
+    size, sha256 = hash_file(path)
+    return EvidenceFile(path=path.name, kind=kind, size=size, sha256=sha256)
 
 
 def sorted_entries(files: Iterable[EvidenceFile]) -> list[EvidenceFile]:

@@ -9,7 +9,13 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from stratops.model.base import Stage, StrategyType
-from stratops.model.evidence import DataQuality, EvidenceFile, EvidenceManifest, EvidenceMetadata
+from stratops.model.evidence import (
+    DataQuality,
+    EvidenceFile,
+    EvidenceManifest,
+    EvidenceMetadata,
+    ModelFile,
+)
 from stratops.model.problems import Problem
 
 
@@ -62,6 +68,9 @@ class StrategyVersion(Value):
     name: str
     version: int
     evidence_digest: str | None
+    model_digest: str | None = Field(
+        None, description="Digest of the model's files (stratops.model_digest)."
+    )
     strategy_type: StrategyType | None
     code_sha: str | None
     trials_declared: int | None
@@ -108,6 +117,10 @@ class EvidenceReport(Value):
     version: int
     digest: str = Field(description="Bundle digest recorded in the version's tag.")
     files: list[EvidenceFile] = Field(description="Entries recomputed from the stored bytes.")
+    model_digest: str | None = Field(None, description="Model digest recorded in its tag.")
+    model_files: list[ModelFile] = Field(
+        [], description="Model entries recomputed from the stored bytes."
+    )
     problems: list[Problem]
 
     @property

@@ -25,7 +25,7 @@ from mlflow.tracking import MlflowClient
 
 from stratops.analytics.returns import DailyReturns
 from stratops.model.base import DNS_LABEL_PATTERN, Stage, StrategyType
-from stratops.model.evidence import EVIDENCE_FILES, EvidenceFile
+from stratops.model.evidence import EVIDENCE_FILES, EvidenceFile, ModelFile
 from stratops.model.problems import Problem
 from stratops.registry.arrays import load_trials
 from stratops.registry.bundle import scan_bundle
@@ -43,6 +43,12 @@ from stratops.registry.history import (
 from stratops.registry.listing import DEFAULT_MAX_FILE_BYTES, NO_SIZE_LIMIT
 from stratops.registry.location import RegistryLocation
 from stratops.registry.manifest import MANIFEST_FILE
+from stratops.registry.model_files import (
+    MODEL_MANIFEST_FILE,
+    build_model_manifest,
+    check_model,
+    model_files,
+)
 from stratops.registry.models import (
     AliasChange,
     Bundle,
@@ -57,6 +63,7 @@ from stratops.registry.verify import check_evidence
 TAG_RUN_KIND = "stratops.run_kind"
 TAG_STRATEGY = "stratops.strategy"
 TAG_DIGEST = "stratops.evidence_digest"
+TAG_MODEL_DIGEST = "stratops.model_digest"
 TAG_TYPE = "stratops.strategy_type"
 TAG_CODE_SHA = "stratops.code_sha"
 TAG_TRIALS = "stratops.trials"
@@ -73,6 +80,7 @@ RUN_KIND_REGISTRATION = "registration"
 BACKTEST_FILTER = f"tags.`{TAG_RUN_KIND}` = '{RUN_KIND_BACKTEST}'"
 EVIDENCE_PATH = "evidence"
 MODEL_PATH = "model"
+MODEL_MANIFEST_PATH = "model-manifest"
 TRIAL_PATH = "trial"
 TRIAL_RETURNS_FILE = "daily_returns.parquet"
 _PAGE = 10_000
@@ -389,12 +397,20 @@ class Registry:
             on_step(RegistrationStep.UPLOAD_EVIDENCE, run_id)
             self._upload_evidence(run_id, bundle)
             on_step(RegistrationStep.UPLOAD_MODEL, run_id)
-            self._upload_model(run_id, model)
+            tags[TAG_MODEL_DIGEST] = self._upload_model(run_id, model)
+            with translated("record the model digest"):
+                self._client.set_tag(run_id, TAG_MODEL_DIGEST, tags[TAG_MODEL_DIGEST])
             on_step(RegistrationStep.VERIFY_UPLOAD, run_id)
             with tempfile.TemporaryDirectory(prefix="stratops-verify-") as scratch:
                 _, _, problems = self._stored_evidence(run_id, bundle.digest, Path(scratch))
-            if problems:
-                raise EvidenceMismatch("uploaded evidence does not match the bundle", problems)
+                _, _, model_problems = self._stored_model(
+                    run_id, tags[TAG_MODEL_DIGEST], Path(scratch)
+                )
+            if problems or model_problems:
+                raise EvidenceMismatch(
+                    "uploaded evidence or model does not match what was registered",
+                    problems + model_problems,
+                )
             on_step(RegistrationStep.CREATE_VERSION, run_id)
             self._ensure_registered_model(strategy, strategy_type)
             with translated(f"create a version of {strategy!r}"):
@@ -499,11 +515,13 @@ class Registry:
             raise BadInput(f"no MLflow model at {uri} (no MLmodel file)", "registry.not_a_model")
         return run_id, path
 
-    def _upload_model(self, run_id: str, model: ModelSource) -> None:
+    def _upload_model(self, run_id: str, model: ModelSource) -> str:
         """Store the model under ``model/`` of the registration run (a copy, for a URI).
 
         A version's run holds its model and its evidence: MLflow servers only accept a
-        version whose source lies inside the run it names.
+        version whose source lies inside the run it names. The model's files are hashed
+        before they are uploaded; their manifest is stored as ``model-manifest/manifest.json``.
+        Returns the model digest.
         """
         with tempfile.TemporaryDirectory(prefix="stratops-model-") as scratch:
             if isinstance(model, Path):
@@ -511,8 +529,21 @@ class Registry:
             else:
                 with translated("copy the model"):
                     folder = Path(self._client.download_artifacts(*model, dst_path=scratch))
+            entries, problems = model_files(folder)
+            if problems or not entries:
+                raise BadInput(
+                    "\n".join(
+                        [f"cannot register the model at {folder}", *(p.render() for p in problems)]
+                    ),
+                    "registry.bad_model",
+                )
+            manifest = build_model_manifest(entries)
+            manifest_file = Path(scratch) / MODEL_MANIFEST_FILE
+            manifest_file.write_text(manifest.model_dump_json(by_alias=True, indent=2) + "\n")
             with translated("upload the model"):
                 self._client.log_artifacts(run_id, str(folder), MODEL_PATH)
+                self._client.log_artifact(run_id, str(manifest_file), MODEL_MANIFEST_PATH)
+        return manifest.spec.digest
 
     def _upload_evidence(self, run_id: str, bundle: Bundle) -> None:
         with tempfile.TemporaryDirectory(prefix="stratops-manifest-") as scratch:
@@ -565,6 +596,7 @@ class Registry:
             name=found.name,
             version=int(found.version),
             evidence_digest=tags.get(TAG_DIGEST),
+            model_digest=tags.get(TAG_MODEL_DIGEST),
             strategy_type=_strategy_type(tags),
             code_sha=tags.get(TAG_CODE_SHA),
             trials_declared=_int_tag(tags, TAG_TRIALS),
@@ -601,17 +633,101 @@ class Registry:
 
     # evidence
 
-    def _evidence_of(self, strategy: str, version: int) -> tuple[str, str]:
-        """(run id, digest) of a version registered with evidence."""
+    def _evidence_of(self, strategy: str, version: int) -> tuple[str, str, str | None]:
+        """(run id, evidence digest, model digest) of a version registered with evidence."""
         found = self._model_version(strategy, version)
-        digest = (found.tags or {}).get(TAG_DIGEST)
+        tags = found.tags or {}
+        digest = tags.get(TAG_DIGEST)
         if not digest or not found.run_id:
             raise NotFound(
                 f"version {version} of {strategy!r} has no stratops evidence (it was not "
                 "registered with stratops register)",
                 "registry.no_evidence",
             )
-        return str(found.run_id), digest
+        return str(found.run_id), digest, tags.get(TAG_MODEL_DIGEST)
+
+    def _stored_model(
+        self, run_id: str, digest: str | None, scratch: Path
+    ) -> tuple[Path, list[ModelFile], list[Problem]]:
+        """Download ``model/`` of a run into ``scratch / "model"`` and check it against ``digest``.
+
+        A version without a model digest (registered before models were content-addressed)
+        cannot be vouched for: that is a problem too.
+        """
+        if digest is None:
+            unrecorded = Problem(
+                file=f"{MODEL_PATH}/",
+                message="no model digest recorded on the version: its model cannot be "
+                "verified (register it again)",
+                code="model.digest_unrecorded",
+            )
+            return scratch, [], [unrecorded]
+        target = scratch / "model"
+        target.mkdir(parents=True, exist_ok=True)
+        with translated("download the model"):
+            if not self._client.list_artifacts(run_id, MODEL_PATH):
+                missing = Problem(
+                    file=f"{MODEL_PATH}/", message="no model stored", code="model.missing"
+                )
+                return target, [], [missing]
+            folder = Path(self._client.download_artifacts(run_id, MODEL_PATH, str(target)))
+            manifests = target / MODEL_MANIFEST_PATH
+            if self._client.list_artifacts(run_id, MODEL_MANIFEST_PATH):
+                self._client.download_artifacts(run_id, MODEL_MANIFEST_PATH, str(target))
+        entries, problems = check_model(folder, manifests / MODEL_MANIFEST_FILE, digest)
+        return folder, entries, problems
+
+    def _verified_model(self, strategy: str, version: int, scratch: Path) -> Path:
+        """The version's model downloaded into ``scratch``; :class:`EvidenceMismatch` if changed."""
+        run_id, _, digest = self._evidence_of(strategy, version)
+        folder, _, problems = self._stored_model(run_id, digest, scratch)
+        if problems:
+            raise EvidenceMismatch(
+                f"stored model of {strategy!r} version {version} does not match its digest",
+                problems,
+            )
+        return folder
+
+    def download_model(self, strategy: str, version: int, dest: Path) -> Path:
+        """Download the version's model folder into ``dest`` (new or empty), verified.
+
+        Raises :class:`EvidenceMismatch` (and writes nothing) when a stored model file differs
+        from the manifest the version's model digest names; load the model only from ``dest``.
+        """
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise BadInput(f"{dest} exists and is not an empty folder", "registry.dest_not_empty")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".stratops-model-", dir=dest.parent) as scratch:
+            folder = self._verified_model(strategy, version, Path(scratch))
+            if dest.exists():
+                dest.rmdir()
+            os.replace(folder, dest)
+        return dest
+
+    def model_version_of(self, uri: str) -> tuple[str, int]:
+        """(strategy, version) of ``models:/<name>/<version>`` or ``models:/<name>@<alias>``."""
+        rest = uri.removeprefix("models:/").strip("/")
+        name, at, alias = rest.partition("@")
+        if not at:
+            name, _, alias = rest.partition("/")
+        if not uri.startswith("models:/") or not name or not alias or "/" in alias:
+            raise BadInput(
+                f"{uri!r}: expected models:/<name>/<version> or models:/<name>@<alias>",
+                "registry.bad_model_uri",
+            )
+        if not at and alias.isdigit():
+            return name, int(alias)
+        if not at:
+            raise BadInput(f"{uri!r}: {alias!r} is not a version number", "registry.bad_model_uri")
+        self._registered_model(name)
+        try:
+            with translated(f"find the model {uri}"):
+                found = self._client.get_model_version_by_alias(name, alias)
+        except BadInput as exc:
+            raise NotFound(
+                f"strategy {name!r} has no alias {alias!r}", "registry.alias_not_found"
+            ) from exc
+        return name, int(found.version)
 
     def _stored_evidence(
         self, run_id: str, digest: str, scratch: Path
@@ -628,12 +744,21 @@ class Registry:
         return folder, entries, problems
 
     def verify_evidence(self, strategy: str, version: int) -> EvidenceReport:
-        """Download the version's evidence and re-hash every file against its digest tag."""
-        run_id, digest = self._evidence_of(strategy, version)
+        """Download the version's evidence and model and re-hash every file against its tags."""
+        run_id, digest, model_digest = self._evidence_of(strategy, version)
         with tempfile.TemporaryDirectory(prefix="stratops-verify-") as scratch:
             _, entries, problems = self._stored_evidence(run_id, digest, Path(scratch))
+            _, model_entries, model_problems = self._stored_model(
+                run_id, model_digest, Path(scratch)
+            )
         return EvidenceReport(
-            strategy=strategy, version=version, digest=digest, files=entries, problems=problems
+            strategy=strategy,
+            version=version,
+            digest=digest,
+            files=entries,
+            model_digest=model_digest,
+            model_files=model_entries,
+            problems=problems + model_problems,
         )
 
     def download_evidence(self, strategy: str, version: int, dest: Path) -> Path:
@@ -644,7 +769,7 @@ class Registry:
         """
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
             raise BadInput(f"{dest} exists and is not an empty folder", "registry.dest_not_empty")
-        run_id, digest = self._evidence_of(strategy, version)
+        run_id, digest, _ = self._evidence_of(strategy, version)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".stratops-download-", dir=dest.parent) as scratch:
             folder, _, problems = self._stored_evidence(run_id, digest, Path(scratch))
@@ -659,10 +784,15 @@ class Registry:
         return dest
 
     def evidence_summary(self, strategy: str, version: int) -> EvidenceSummary:
-        """The verified bundle of a version: files, digest, metadata and facts."""
+        """The verified bundle of a version: files, digest, metadata and facts.
+
+        The version's model is verified too: a version whose stored model differs from its
+        model digest raises :class:`EvidenceMismatch` like changed evidence.
+        """
         with tempfile.TemporaryDirectory(prefix="stratops-show-") as scratch:
             folder = self.download_evidence(strategy, version, Path(scratch) / "bundle")
             bundle = scan_bundle(folder, max_file_bytes=NO_SIZE_LIMIT)
+            self._verified_model(strategy, version, Path(scratch) / "model")
         return EvidenceSummary(
             strategy=strategy,
             version=version,

@@ -28,7 +28,7 @@ from stratops.registry import (
     scan_bundle,
 )
 from stratops.registry.arrays import load_trials
-from stratops.registry.registry import TAG_DIGEST, TAG_FAILURE
+from stratops.registry.registry import TAG_DIGEST, TAG_FAILURE, TAG_MODEL_DIGEST
 from stratops.registry.synthetic import write_synthetic_bundle, write_variant
 from stratops.unavailable import Unavailable
 
@@ -283,6 +283,84 @@ def test_tampered_evidence_is_named(
     with pytest.raises(EvidenceMismatch, match=named):
         registry.download_evidence(strategy, 1, tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
+
+
+def _stored_model(backend: Backend, run_id: str) -> Path:
+    found = list(backend.artifacts.rglob(f"{run_id}/artifacts/model"))
+    assert len(found) == 1, f"model of run {run_id} not found under {backend.artifacts}"
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "named", "code"),
+    [
+        (
+            lambda folder: (folder / "constant_position.py").write_bytes(
+                (folder / "constant_position.py").read_bytes() + b"\nimport os\n"
+            ),
+            "model/constant_position.py",
+            "hash_mismatch",
+        ),
+        (lambda folder: (folder / "MLmodel").unlink(), "model/MLmodel", "missing_file"),
+        (lambda folder: (folder / "extra.py").write_text("1"), "model/extra.py", "unexpected_file"),
+    ],
+    ids=["changed", "missing", "extra"],
+)
+def test_a_tampered_model_is_named_and_never_handed_out(
+    registry: Registry,
+    backend: Backend,
+    strategy: str,
+    bundle_dir: Path,
+    model_dir: Path,
+    tmp_path: Path,
+    tamper: object,
+    named: str,
+    code: str,
+) -> None:
+    version = _register(registry, strategy, bundle_dir, model_dir)
+    assert version.run_id is not None and version.model_digest is not None
+    assert registry.download_model(strategy, 1, tmp_path / "intact").is_dir()
+    assert callable(tamper)
+    tamper(_stored_model(backend, version.run_id))
+
+    report = registry.verify_evidence(strategy, 1)
+    assert not report.ok
+    assert (named, f"model.{code}") in {(p.file, p.code) for p in report.problems}
+    with pytest.raises(EvidenceMismatch, match="stored model"):
+        registry.download_model(strategy, 1, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+    with pytest.raises(EvidenceMismatch, match="stored model"):
+        registry.evidence_summary(strategy, 1)
+
+
+def test_a_changed_model_digest_tag_is_detected(
+    registry: Registry, strategy: str, bundle_dir: Path, model_dir: Path
+) -> None:
+    _register(registry, strategy, bundle_dir, model_dir)
+    _client(registry).set_model_version_tag(strategy, "1", TAG_MODEL_DIGEST, "0" * 64)
+    report = registry.verify_evidence(strategy, 1)
+    assert {p.code for p in report.problems} == {"model.manifest_mismatch", "model.digest_mismatch"}
+
+
+def test_model_changed_in_storage_before_verification_leaves_no_version(
+    registry: Registry, backend: Backend, strategy: str, bundle_dir: Path, model_dir: Path
+) -> None:
+    def corrupt_storage(step: RegistrationStep, run_id: str | None) -> None:
+        if step is RegistrationStep.VERIFY_UPLOAD:
+            assert run_id is not None
+            code = _stored_model(backend, run_id) / "constant_position.py"
+            code.write_bytes(code.read_bytes() + b"\nimport os\n")
+
+    with pytest.raises(EvidenceMismatch, match=r"model/constant_position\.py"):
+        registry.register(
+            strategy,
+            strategy_type=StrategyType.TREND,
+            evidence=bundle_dir,
+            model_path=model_dir,
+            on_step=corrupt_storage,
+        )
+    assert_nothing_registered(registry, strategy)
+    assert "EvidenceMismatch" in _failed_run(registry, strategy)[TAG_FAILURE]
 
 
 def test_a_changed_digest_tag_is_detected(
