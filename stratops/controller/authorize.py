@@ -57,6 +57,7 @@ class Verdict:
     code: str
     reason: str
     commit: str | None = None
+    allocation: float | None = None  # the capital the verified promotion set, when allowed
 
     @property
     def retryable(self) -> bool:
@@ -212,7 +213,13 @@ class Authorizer:
             )
         if not report.passed:
             return Verdict(False, "gates_fail", "the recomputed gate report fails", commit.sha)
-        return Verdict(True, "ok", f"PR #{pull.number}, gates {report.digest[:12]}", commit.sha)
+        return Verdict(
+            True,
+            "ok",
+            f"PR #{pull.number}, gates {report.digest[:12]}",
+            commit.sha,
+            allocation=change.allocation,
+        )
 
 
 def reallocations(

@@ -316,12 +316,16 @@ class Reconciler:
                         refusal = (stage, getattr(wanted.spec.stages, stage.value).version, verdict)
                         break
             for stage, version in [] if refusal else risk_changes(applied, wanted):
-                key = verified_key(name, stage.value, version)
+                assert wanted is not None  # risk changes are stages that main declares
+                allocation = getattr(wanted.spec.stages, stage.value).allocation
+                key = verified_key(name, stage.value, version, allocation)
                 if key in state.verified:
                     continue
                 if commits is None:
                     commits = promotion_commits(self.repo, head)
                 verdict = self.authorizer.promotion(name, stage, version, commits)
+                if verdict.allowed and source is not None:
+                    verdict = self._capital(verdict, allocation, source, head)
                 if not verdict.allowed:
                     refusal = (stage, version, verdict)
                     break
@@ -332,6 +336,26 @@ class Reconciler:
             if chosen is not None:
                 effective[name] = chosen
         return effective, verified
+
+    def _capital(self, verdict: Verdict, allocation: float, source: str, head: str) -> Verdict:
+        """Capital in canary or live is at most what a merged, approved PR set.
+
+        ``verdict`` allowed a promotion at the capital its PR set; main may hold more only if
+        the last change of the manifest since then came through a merged PR as well.
+        """
+        granted = verdict.allocation
+        if granted is None or allocation <= granted or verdict.commit is None:
+            return verdict
+        raised = self.authorizer.reallocation(source, verdict.commit, head)
+        if raised.allowed:
+            return verdict
+        return Verdict(
+            False,
+            raised.code if raised.retryable else "capital_exceeds_review",
+            f"main allocates {allocation:,.0f}, the merged promotion set {granted:,.0f}: "
+            + raised.reason,
+            raised.commit or verdict.commit,
+        )
 
     def _refuse(self, name: str, stage: Stage, version: int, verdict: Verdict, head: str) -> None:
         self.metrics.refusals.labels(reason=verdict.code).inc()

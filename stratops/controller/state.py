@@ -29,8 +29,9 @@ class ControllerState(BaseModel):
     verified: frozenset[str] = frozenset()
 
 
-def verified_key(strategy: str, stage: str, version: int) -> str:
-    return f"{strategy}/{stage}/v{version}"
+def verified_key(strategy: str, stage: str, version: int, allocation: float) -> str:
+    """A verified (strategy, stage, version) at a capital: more capital is a new question."""
+    return f"{strategy}/{stage}/v{version}@{allocation:.2f}"
 
 
 class StateStore:
