@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from stratops.gitops.changes import desired_changes
+from stratops.gitops.changes import desired_changes, rule_changes
 from stratops.gitops.errors import AwaitingCI, InvalidManifests, MergeBlocked
 from stratops.gitops.forge.base import Forge
 from stratops.gitops.forge.models import NewReview, PullRequest, Review
@@ -38,7 +38,9 @@ def requirements(repo: GitRepo, pull: PullRequest) -> Requirements:
     if policy is None:
         raise InvalidManifests(f"no single GatePolicy on {MAIN}", [])
     before = desk_at(repo, repo.merge_base(main, pull.head_sha))
-    return Requirements.of(desired_changes(before.strategies, head.strategies), policy)
+    return Requirements.of(
+        desired_changes(before.strategies, head.strategies), policy, rule_changes(before, head)
+    )
 
 
 def merge_readiness(repo: GitRepo, forge: Forge, number: int) -> tuple[PullRequest, Blockers]:
