@@ -25,7 +25,7 @@ of them its author, that promotes nothing (:meth:`Authorizer.rule_change`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,7 +37,7 @@ from stratops.gitops.forge.models import GATES_CONTEXT, PullState, StatusState
 from stratops.gitops.git import Commit, GitRepo
 from stratops.gitops.review import Requirements, approvers, ci_verdict
 from stratops.gitops.snapshot import desk_at
-from stratops.model.base import Stage
+from stratops.model.base import Document, Stage
 from stratops.model.policy import GatePolicy
 from stratops.model.strategy import StrategyDeployment
 from stratops.registry.errors import EvidenceMismatch, RegistryError
@@ -183,10 +183,22 @@ class Authorizer:
         pull = merged[0]
         if policy is None or pull.merged_at is None:
             return Verdict(False, "unverifiable", f"cannot check PR #{pull.number}", sha)
-        base = self.repo.merge_base(self.repo.rev_parse(f"{sha}^"), pull.head_sha)
+        parent = self.repo.rev_parse(f"{sha}^")
+        base = self.repo.merge_base(parent, pull.head_sha)
         before, head = desk_at(self.repo, base), desk_at(self.repo, pull.head_sha)
+        rules = rule_changes(before.rules, head.rules)
+        if not _brings(
+            rules, desk_at(self.repo, parent).rules, head.rules, desk_at(self.repo, sha).rules
+        ):
+            return Verdict(
+                False,
+                "unreviewed",
+                f"the rules at {sha[:12]} are not those of main with the rule changes of PR "
+                f"#{pull.number} ({', '.join(rules) or 'none'}): changed outside the review",
+                sha,
+            )
         changes = desired_changes(before.strategies, head.strategies)
-        needed = Requirements.of(changes, policy, rule_changes(before, head) or ["rules"])
+        needed = Requirements.of(changes, policy, rules)
         if needed.refusal is not None:
             return Verdict(False, "promotes_and_changes_rules", needed.refusal, sha)
         reviews = self.forge.list_reviews(pull.number)
@@ -262,6 +274,18 @@ class Authorizer:
         if not report.passed:
             return Verdict(False, "gates_fail", "the recomputed gate report fails", commit.sha)
         return Verdict(True, "ok", f"PR #{pull.number}, gates {report.digest[:12]}", commit.sha)
+
+
+def _brings(
+    rules: Sequence[str],
+    parent: Mapping[str, Document],
+    head: Mapping[str, Document],
+    merged: Mapping[str, Document],
+) -> bool:
+    """Whether the ``merged`` rules are the ``parent``'s with ``rules`` taken from ``head``."""
+    expected = {name: doc for name, doc in parent.items() if name not in rules}
+    expected |= {name: doc for name, doc in head.items() if name in rules}
+    return not rule_changes(expected, merged)
 
 
 def reallocations(

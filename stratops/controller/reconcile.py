@@ -275,11 +275,11 @@ class Reconciler:
         if start is None:
             return _Rules(head, desk.policy)
         in_force = _load(self.repo, start)
-        if not rule_changes(in_force, desk):
+        if not rule_changes(in_force.rules, desk.rules):
             return _Rules(head, desk.policy)
         for change in reversed(self.repo.log(head, since=start, first_parent=True)):
             after = _load(self.repo, change.sha)
-            if not rule_changes(in_force, after):
+            if not rule_changes(in_force.rules, after.rules):
                 continue
             verdict = self.authorizer.rule_change(change.sha, in_force.policy)
             if not verdict.allowed:
@@ -425,6 +425,11 @@ class Reconciler:
         if desk.ok:
             rules = self._rules(state, desk, head)
             rules_commit, result.rules_refused = rules.commit, rules.refused
+            if rules.refused is not None:
+                result.problems.append(
+                    f"rule change {(rules.refused.commit or head)[:12]} refused "
+                    f"({rules.refused.code}): the rules of {rules.commit[:12]} stay in force"
+                )
             effective, verified = self._authorize(state, desk, head, rules.policy, result)
         else:
             result.problems.append(

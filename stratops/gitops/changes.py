@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from stratops.gitops.desk import Desk
 from stratops.gitops.evaluation import GateRequest, stage_of
-from stratops.model.base import STAGE_ORDER, Stage, StrategyType
+from stratops.model.base import STAGE_ORDER, Document, Stage, StrategyType
 from stratops.model.policy import GatePolicy
 from stratops.model.strategy import StrategyDeployment
 
@@ -116,9 +115,8 @@ def _kind(
     return None
 
 
-def rule_changes(before: Desk, after: Desk) -> list[str]:
-    """The rule documents (``Kind/name``) that differ between two desks, sorted."""
-    old, new = before.rules, after.rules
+def rule_changes(old: Mapping[str, Document], new: Mapping[str, Document]) -> list[str]:
+    """The rule documents (``Kind/name``, as in :attr:`Desk.rules`) that differ, sorted."""
     return sorted(
         name
         for name in set(old) | set(new)

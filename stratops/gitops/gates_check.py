@@ -119,7 +119,7 @@ def check_gates(repo: GitRepo, evaluator: GateEvaluator, base: str, head: str) -
         )
     gated = [GatedChange(c, evaluator(c.gate_request(as_of, policy))) for c in promoted if policy]
     listed = [c for c in changes if c.kind is not ChangeKind.PROMOTION]
-    refusal = mixed_change(rule_changes(before, after), changes)
+    refusal = mixed_change(rule_changes(before.rules, after.rules), changes)
     return GatesCheck(base_sha, head_sha, as_of, gated, listed, refusal)
 
 

@@ -52,7 +52,9 @@ def requirements(repo: GitRepo, pull: PullRequest) -> Requirements:
         raise InvalidManifests(f"no single GatePolicy on {MAIN}", [])
     before = desk_at(repo, repo.merge_base(main, pull.head_sha))
     return Requirements.of(
-        desired_changes(before.strategies, head.strategies), policy, rule_changes(before, head)
+        desired_changes(before.strategies, head.strategies),
+        policy,
+        rule_changes(before.rules, head.rules),
     )
 
 

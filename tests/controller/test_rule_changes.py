@@ -77,6 +77,7 @@ def test_a_direct_push_to_the_policy_is_refused_and_the_old_policy_stays(desk: D
 
     result = desk.reconciler().tick()
     assert "direct push" in refused_rule_change(result, pushed, "unreviewed")
+    assert f"rule change {pushed[:12]} refused (unreviewed)" in result.problems[-1]
     events = [e for e in desk.reconciler().audit.events() if e.action == "policy_refused"]
     assert [(e.commit, e.details["code"]) for e in events] == [(pushed, "unreviewed")]
     deployed = [s for s in desk.forge.commit_statuses(pushed) if s.context == DEPLOYED_CONTEXT]
