@@ -59,7 +59,12 @@ from stratops.gitops.gates_check import check_gates, publish
 from stratops.gitops.git import GitRepo
 from stratops.gitops.plan import PromotionRequest
 from stratops.gitops.promote import promote
-from stratops.gitops.pulls import merge_pull_request, merge_readiness, review_pull_request
+from stratops.gitops.pulls import (
+    merge_pull_request,
+    merge_readiness,
+    open_pull_request,
+    review_pull_request,
+)
 from stratops.gitops.scaffold import init_desk
 from stratops.model.base import Stage
 
@@ -306,6 +311,29 @@ def pr_list(
     emit([pull.model_dump(mode="json") for pull in pulls], output, lambda: stdout.print(table))
 
 
+def pr_create(
+    head: str = typer.Option(..., "--head", help="The pushed branch to merge into main."),
+    title: str = typer.Option(..., "--title", help="What it changes and why."),
+    body: str = typer.Option("", "--body", help="The description."),
+    who: str | None = AS_OPTION,
+    desk: Path | None = DESK_OPTION,
+    forge: ForgeKind = FORGE_OPTION,
+) -> None:
+    """Open a pull request of a pushed branch, e.g. a policy change (promote opens its own).
+
+    A change of the GatePolicy or an AnalysisTemplate merges only with the approvals of the
+    policy's owners, never the author's.
+
+    Example: stratops pr create --head policy/quick-canary --title 'Policy: ...'
+    """
+    with _handled():
+        repo, host = _desk(desk, forge)
+        pull = open_pull_request(
+            repo, host, head, title=title, body=body, author=_who(repo, host, who)
+        )
+    stdout.print(f"opened #{pull.number}: {pull.head_branch} → {pull.base_branch}")
+
+
 def pr_show(
     number: int = NUMBER_ARGUMENT,
     desk: Path | None = DESK_OPTION,
@@ -419,9 +447,7 @@ def pr_merge(
     with _handled():
         repo, host = _desk(desk, forge)
         pull = merge_pull_request(repo, host, number)
-    stdout.print(
-        f"merged #{pull.number} as {(pull.merge_sha or '')[:12]}: the promotion is on main"
-    )
+    stdout.print(f"merged #{pull.number} as {(pull.merge_sha or '')[:12]} into {pull.base_branch}")
 
 
 def pr_close(
@@ -444,10 +470,11 @@ def register(app: typer.Typer, evaluator: GateEvaluatorFactory | None = None) ->
     app.command("init")(init)
     app.command("promote")(commands.promote)
     pulls = typer.Typer(
-        help="The desk's pull requests: list, show, review, merge, close.",
+        help="The desk's pull requests: create, list, show, review, merge, close.",
         epilog="Example: stratops pr list",
         no_args_is_help=True,
     )
+    pulls.command("create")(pr_create)
     pulls.command("list")(pr_list)
     pulls.command("show")(pr_show)
     pulls.command("approve")(pr_approve)

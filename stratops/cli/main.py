@@ -49,7 +49,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "paper": ("paper", "Paper trading: run a strategy model on replayed market data."),
     "evidence": ("registry", "Verify and inspect registered evidence."),
     "aliases": ("registry", "Stage aliases (paper, canary, live)."),
-    "pr": ("gitops", "The desk's pull requests: list, show, review, merge, close."),
+    "pr": ("gitops", "The desk's pull requests: create, list, show, review, merge, close."),
     "gates": (
         "gitops",
         "Promotion gates: evaluate one version, or check every change between two commits.",

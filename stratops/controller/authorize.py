@@ -15,15 +15,21 @@ that puts a version into canary or live must have arrived as the desk intends:
   passes: the controller never trusts CI's verdict alone.
 
 A change that fails any of these is refused: the strategy keeps what was applied before.
+
+The gates and approvals a promotion is checked against are those of the rules in force (the
+last rule change the controller accepted), never the ones the promotion's own history carries.
+A rule change (``GatePolicy``, ``AnalysisTemplate``) on main is accepted only from a merged
+pull request approved by enough of the policy's owners (of the rules in force before it), none
+of them its author, that promotes nothing (:meth:`Authorizer.rule_change`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from stratops.gitops.changes import ChangeKind, desired_changes
+from stratops.gitops.changes import ChangeKind, desired_changes, rule_changes
 from stratops.gitops.errors import ForgeError, GitError, UnknownVersion
 from stratops.gitops.evaluation import GateEvaluator
 from stratops.gitops.forge.base import Forge
@@ -31,7 +37,8 @@ from stratops.gitops.forge.models import GATES_CONTEXT, PullState, StatusState
 from stratops.gitops.git import Commit, GitRepo
 from stratops.gitops.review import Requirements, approvers, ci_verdict
 from stratops.gitops.snapshot import desk_at
-from stratops.model.base import Stage
+from stratops.model.base import Document, Stage
+from stratops.model.policy import GatePolicy
 from stratops.model.strategy import StrategyDeployment
 from stratops.registry.errors import EvidenceMismatch, RegistryError
 from stratops.unavailable import Unavailable
@@ -104,8 +111,14 @@ class Authorizer:
         self.evaluator = evaluator
 
     def promotion(
-        self, strategy: str, stage: Stage, version: int, commits: Iterable[PromotionCommit]
+        self,
+        strategy: str,
+        stage: Stage,
+        version: int,
+        commits: Iterable[PromotionCommit],
+        policy: GatePolicy | None,
     ) -> Verdict:
+        """Whether ``version`` may run in ``stage``, under ``policy``: the one in force."""
         candidates = [
             c for c in commits if (c.strategy, c.stage, c.version) == (strategy, stage, version)
         ]
@@ -118,7 +131,7 @@ class Authorizer:
             )
         commit = candidates[0]
         try:
-            return self._check(commit)
+            return self._check(commit, policy)
         except Unavailable as exc:
             return Verdict(False, UNAVAILABLE, f"cannot verify: {exc}", commit.sha)
         except EvidenceMismatch as exc:
@@ -147,7 +160,56 @@ class Authorizer:
             found,
         )
 
-    def _check(self, commit: PromotionCommit) -> Verdict:
+    def rule_change(self, sha: str, policy: GatePolicy | None) -> Verdict:
+        """Whether the rule change that ``sha`` (a commit of main) makes may take effect.
+
+        ``policy`` is the one in force before it: its owners are those who may change it.
+        """
+        try:
+            return self._check_rules(sha, policy)
+        except Unavailable as exc:
+            return Verdict(False, UNAVAILABLE, f"cannot verify: {exc}", sha)
+        except (GitError, ForgeError) as exc:
+            return Verdict(False, "unverifiable", str(exc), sha)
+
+    def _check_rules(self, sha: str, policy: GatePolicy | None) -> Verdict:
+        merged = [p for p in self.forge.pull_requests_of_commit(sha) if p.state is PullState.MERGED]
+        if not merged:
+            return Verdict(
+                False,
+                "unreviewed",
+                f"the rule change in {sha[:12]} is in no merged pull request: a direct push",
+                sha,
+            )
+        pull = merged[0]
+        if policy is None or pull.merged_at is None:
+            return Verdict(False, "unverifiable", f"cannot check PR #{pull.number}", sha)
+        parent = self.repo.rev_parse(f"{sha}^")
+        base = self.repo.merge_base(parent, pull.head_sha)
+        before, head = desk_at(self.repo, base), desk_at(self.repo, pull.head_sha)
+        rules = rule_changes(before.rules, head.rules)
+        if not _brings(
+            rules, desk_at(self.repo, parent).rules, head.rules, desk_at(self.repo, sha).rules
+        ):
+            return Verdict(
+                False,
+                "unreviewed",
+                f"the rules at {sha[:12]} are not those of main with the rule changes of PR "
+                f"#{pull.number} ({', '.join(rules) or 'none'}): changed outside the review",
+                sha,
+            )
+        changes = desired_changes(before.strategies, head.strategies)
+        needed = Requirements.of(changes, policy, rules)
+        if needed.refusal is not None:
+            return Verdict(False, "promotes_and_changes_rules", needed.refusal, sha)
+        reviews = self.forge.list_reviews(pull.number)
+        approved, _ = approvers(pull, reviews, ttl=needed.approval_ttl, at=pull.merged_at)
+        shortfall = needed.shortfall(approved, pull.head_sha)
+        if shortfall is not None:
+            return Verdict(False, "unapproved", f"PR #{pull.number}: {shortfall}", sha)
+        return Verdict(True, "ok", f"PR #{pull.number}", sha)
+
+    def _check(self, commit: PromotionCommit, policy: GatePolicy | None) -> Verdict:
         merged = [
             p for p in self.forge.pull_requests_of_commit(commit.sha) if p.state is PullState.MERGED
         ]
@@ -159,17 +221,16 @@ class Authorizer:
         parent = self.repo.rev_parse(f"{commit.sha}^")
         before, after = desk_at(self.repo, parent), desk_at(self.repo, commit.sha)
         changes = desired_changes(before.strategies, after.strategies)
-        policy_on_main = before.policy or after.policy
-        if policy_on_main is None or after.policy is None:
-            return Verdict(False, "unverifiable", "no gate policy at the promotion", commit.sha)
-        needed = Requirements.of(changes, policy_on_main)
+        if policy is None:
+            return Verdict(False, "unverifiable", "no gate policy in force", commit.sha)
+        needed = Requirements.of(changes, policy)
         if pull.merged_at is None:
             return Verdict(
                 False, "unverifiable", f"PR #{pull.number} has no merge time", commit.sha
             )
         reviews = self.forge.list_reviews(pull.number)
         approved, _ = approvers(pull, reviews, ttl=needed.approval_ttl, at=pull.merged_at)
-        if len(approved) < needed.approvals:
+        if needed.shortfall(approved, pull.head_sha) is not None:
             return Verdict(
                 False,
                 "unapproved",
@@ -202,7 +263,7 @@ class Authorizer:
             return Verdict(
                 False, "unverifiable", f"{commit.sha[:12]} does not make the promotion", commit.sha
             )
-        report = self.evaluator(change.gate_request(commit.author_date, after.policy))
+        report = self.evaluator(change.gate_request(commit.author_date, policy))
         if report.digest != commit.report_digest:
             return Verdict(
                 False,
@@ -220,6 +281,18 @@ class Authorizer:
             commit.sha,
             allocation=change.allocation,
         )
+
+
+def _brings(
+    rules: Sequence[str],
+    parent: Mapping[str, Document],
+    head: Mapping[str, Document],
+    merged: Mapping[str, Document],
+) -> bool:
+    """Whether the ``merged`` rules are the ``parent``'s with ``rules`` taken from ``head``."""
+    expected = {name: doc for name, doc in parent.items() if name not in rules}
+    expected |= {name: doc for name, doc in head.items() if name in rules}
+    return not rule_changes(expected, merged)
 
 
 def reallocations(

@@ -29,6 +29,7 @@ from stratops.controller.observability import Metrics
 from stratops.controller.plan import RUNTIME_KINDS, Action, ActionKind, Plan, desired_specs, plan
 from stratops.controller.provenance import Provenance, trace
 from stratops.controller.state import ControllerState, StateStore, verified_key
+from stratops.gitops.changes import rule_changes
 from stratops.gitops.desk import Desk
 from stratops.gitops.errors import ForgeError, GitError
 from stratops.gitops.forge.base import Forge
@@ -36,6 +37,7 @@ from stratops.gitops.forge.models import CommitStatus, StatusState
 from stratops.gitops.git import GitRepo
 from stratops.gitops.snapshot import MANIFESTS, desk_at
 from stratops.model.base import Stage
+from stratops.model.policy import GatePolicy
 from stratops.model.problems import Problem
 from stratops.model.strategy import StrategyDeployment
 from stratops.registry.errors import EvidenceMismatch, NotFound, RegistryError
@@ -63,6 +65,15 @@ class Blocked:
 
 
 @dataclass(frozen=True)
+class _Rules:
+    """The rules in force: those of ``commit``, the last rule change accepted on main."""
+
+    commit: str
+    policy: GatePolicy | None
+    refused: Verdict | None = None  # the first later rule change on main, not accepted
+
+
+@dataclass(frozen=True)
 class _Prepared:
     """What a tick acts on, once verified, loaded, observed and planned."""
 
@@ -73,6 +84,7 @@ class _Prepared:
     effective: dict[str, StrategyDeployment]
     verified: set[str]
     plan: Plan
+    rules_commit: str | None
 
 
 @dataclass
@@ -82,6 +94,7 @@ class TickResult:
     applied: list[Action] = field(default_factory=list)
     failed: list[tuple[Action, str]] = field(default_factory=list)
     refused: dict[str, tuple[Stage, int, Verdict]] = field(default_factory=dict)
+    rules_refused: Verdict | None = None  # a rule change on main kept out of force
     blocked: dict[Key, Blocked] = field(default_factory=dict)
     drift: dict[Key, AliasDrift] = field(default_factory=dict)  # aliases moved outside Git
     problems: list[str] = field(default_factory=list)
@@ -273,30 +286,43 @@ class Reconciler:
     # verify and load
 
     def _desk(self, head: str) -> Desk:
-        """The desk at ``head``; a revision that cannot be loaded at all is a refused desk."""
+        """The desk at ``head``, loaded once (heads only move forward)."""
         if head not in self._desks:
-            try:
-                desk = desk_at(self.repo, head)
-            except GitError:
-                raise
-            except Exception as exc:  # a hostile revision must not stop reconciliation
-                desk = Desk(
-                    problems=[
-                        Problem(
-                            file=MANIFESTS,
-                            message=f"the revision cannot be loaded ({type(exc).__name__}: {exc})",
-                            code="desk.unloadable",
-                        )
-                    ]
-                )
-            self._desks = {head: desk}  # keep one: heads only move forward
+            self._desks = {head: _load(self.repo, head)}
         return self._desks[head]
 
+    def _rules(self, state: ControllerState, desk: Desk, head: str) -> _Rules:
+        """The rules in force at ``head``: each rule change since the last accepted one must
+        be accepted by the authorizer, under the rules before it; the first that is not stops
+        them (until main's rules are back to those in force). The first tick trusts ``head``.
+        """
+        start = state.rules_commit or state.last_applied
+        if start is None:
+            return _Rules(head, desk.policy)
+        in_force = _load(self.repo, start)
+        if not rule_changes(in_force.rules, desk.rules):
+            return _Rules(head, desk.policy)
+        for change in reversed(self.repo.log(head, since=start, first_parent=True)):
+            after = _load(self.repo, change.sha)
+            if not rule_changes(in_force.rules, after.rules):
+                continue
+            verdict = self.authorizer.rule_change(change.sha, in_force.policy)
+            if not verdict.allowed:
+                return _Rules(start, in_force.policy, verdict)
+            start, in_force = change.sha, after
+        return _Rules(start, in_force.policy)
+
     def _authorize(
-        self, state: ControllerState, desk: Desk, head: str, result: TickResult
+        self,
+        state: ControllerState,
+        desk: Desk,
+        head: str,
+        policy: GatePolicy | None,
+        result: TickResult,
     ) -> tuple[dict[str, StrategyDeployment], set[str]]:
         """The desired state to apply per strategy, and the promotions verified now.
 
+        Promotions are checked against ``policy``, the one in force.
         A strategy with a refused promotion keeps, as a whole, what was applied before.
         Refusals land in ``result.refused`` as (stage, version, verdict).
         """
@@ -323,7 +349,7 @@ class Reconciler:
                     continue
                 if commits is None:
                     commits = promotion_commits(self.repo, head)
-                verdict = self.authorizer.promotion(name, stage, version, commits)
+                verdict = self.authorizer.promotion(name, stage, version, commits, policy)
                 if verdict.allowed and source is not None:
                     verdict = self._capital(verdict, allocation, source, head)
                 if not verdict.allowed:
@@ -356,6 +382,28 @@ class Reconciler:
             + raised.reason,
             raised.commit or verdict.commit,
         )
+
+    def _record_rules(self, refused: Verdict | None, in_force: str | None) -> None:
+        """A rule change kept out of force: audited once, counted, alerted, marked failing."""
+        self.metrics.blocked.labels(reason="policy_refused").set(int(refused is not None))
+        if refused is None or refused.retryable:
+            return
+        sha = refused.commit
+        assert sha is not None
+        self.metrics.refusals.labels(reason="policy_refused").inc()
+        self.log.error(
+            "rule change refused: the last approved rules stay in force",
+            extra={"commit": sha, "code": refused.code, "in_force": in_force},
+        )
+        self._event(
+            f"policy_refused:{sha}:{refused.code}",
+            "policy_refused",
+            refused.reason,
+            commit=sha,
+            code=refused.code,
+            in_force=in_force,
+        )
+        self._status(sha, StatusState.FAILURE, f"rule change refused: {refused.reason}")
 
     def _refuse(self, name: str, stage: Stage, version: int, verdict: Verdict, head: str) -> None:
         self.metrics.refusals.labels(reason=verdict.code).inc()
@@ -439,14 +487,23 @@ class Reconciler:
                 self.metrics.blocked.labels(reason="history_rewritten").set(1)
             return None
         desk = self._desk(head)
+        rules_commit = state.rules_commit
         if desk.ok:
-            effective, verified = self._authorize(state, desk, head, result)
+            rules = self._rules(state, desk, head)
+            rules_commit, result.rules_refused = rules.commit, rules.refused
+            if rules.refused is not None:
+                result.problems.append(
+                    f"rule change {(rules.refused.commit or head)[:12]} refused "
+                    f"({rules.refused.code}): the rules of {rules.commit[:12]} stay in force"
+                )
+            effective, verified = self._authorize(state, desk, head, rules.policy, result)
         else:
             result.problems.append(
                 f"the desk at {head[:12]} does not validate: the last good state keeps running"
             )
             effective, verified = dict(state.applied), set()
         if record:
+            self._record_rules(result.rules_refused, rules_commit)
             self.metrics.blocked.labels(reason="history_rewritten").set(0)
             self.metrics.blocked.labels(reason="refused").set(len(result.refused))
             for name, (stage, version, verdict) in result.refused.items():
@@ -488,7 +545,9 @@ class Reconciler:
                         version=status.spec.version,
                         commit=status.spec.commit,
                     )
-        return _Prepared(state, desk.ok, head, commit, effective, verified, result.plan)
+        return _Prepared(
+            state, desk.ok, head, commit, effective, verified, result.plan, rules_commit
+        )
 
     def _act(self, result: TickResult, prepared: _Prepared) -> None:
         for action in prepared.plan.actions:
@@ -516,6 +575,7 @@ class Reconciler:
                     last_applied=head,
                     applied=prepared.effective,
                     verified=frozenset(state.verified | prepared.verified),
+                    rules_commit=prepared.rules_commit,
                 )
             )
             if head != state.last_applied or result.applied:
@@ -525,7 +585,11 @@ class Reconciler:
         self.metrics.last_success.set(time.time())
 
     def _deployed_status(self, head: str, result: TickResult) -> None:
-        if result.refused or result.failed:
+        if result.rules_refused is not None and not result.rules_refused.retryable:
+            self._status(
+                head, StatusState.FAILURE, f"rule change refused: {result.rules_refused.reason}"
+            )
+        elif result.refused or result.failed:
             refused = ", ".join(sorted(result.refused))
             why = f"refused: {refused}" if refused else f"{len(result.failed)} action(s) failed"
             self._status(head, StatusState.FAILURE, f"not fully deployed: {why}")
@@ -663,3 +727,21 @@ class Reconciler:
                 commit=commit,
                 recorded=drift.recorded,
             )
+
+
+def _load(repo: GitRepo, rev: str) -> Desk:
+    """The desk at ``rev``; a revision that cannot be loaded at all is a refused desk."""
+    try:
+        return desk_at(repo, rev)
+    except GitError:
+        raise
+    except Exception as exc:  # a hostile revision must not stop reconciliation
+        return Desk(
+            problems=[
+                Problem(
+                    file=MANIFESTS,
+                    message=f"the revision cannot be loaded ({type(exc).__name__}: {exc})",
+                    code="desk.unloadable",
+                )
+            ]
+        )

@@ -6,7 +6,9 @@
   there;
 - ``applied``: per strategy, the desired state actually applied (it differs from Git while a
   change is refused, so a refused promotion never takes effect on a later tick);
-- ``verified``: promotions whose gate report the controller recomputed and matched.
+- ``verified``: promotions whose gate report the controller recomputed and matched;
+- ``rules_commit``: the commit of main whose rules (``GatePolicy``, ``AnalysisTemplate``) are in
+  force: the last rule change accepted (see :meth:`Authorizer.rule_change`).
 
 Written atomically (temporary file and rename) and only when it changed.
 """
@@ -27,6 +29,7 @@ class ControllerState(BaseModel):
     last_applied: str | None = None
     applied: dict[str, StrategyDeployment] = Field(default_factory=dict)
     verified: frozenset[str] = frozenset()
+    rules_commit: str | None = None
 
 
 def verified_key(strategy: str, stage: str, version: int, allocation: float) -> str:

@@ -7,17 +7,21 @@ Pure: documents in, changes out (never text). Per strategy and stage entry:
   gated), except a canary entry whose version moved up to live in the same change: that is
   part of the promotion;
 - the same version with another allocation is a **reallocation** (listed, not gated).
+
+Apart from those, a change of the rules (a ``GatePolicy`` or an ``AnalysisTemplate`` added,
+edited or removed: :func:`rule_changes`) needs the policy owners' approval and never comes with
+a promotion in the same pull request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from stratops.gitops.evaluation import GateRequest, stage_of
-from stratops.model.base import STAGE_ORDER, Stage, StrategyType
+from stratops.model.base import STAGE_ORDER, Document, Stage, StrategyType
 from stratops.model.policy import GatePolicy
 from stratops.model.strategy import StrategyDeployment
 
@@ -109,3 +113,24 @@ def _kind(
             return None  # graduated to a higher stage in the same change
         return ChangeKind.ROLLBACK
     return None
+
+
+def rule_changes(old: Mapping[str, Document], new: Mapping[str, Document]) -> list[str]:
+    """The rule documents (``Kind/name``, as in :attr:`Desk.rules`) that differ, sorted."""
+    return sorted(
+        name
+        for name in set(old) | set(new)
+        if name not in old
+        or name not in new
+        or old[name].model_dump(mode="json") != new[name].model_dump(mode="json")
+    )
+
+
+def mixed_change(rules: Sequence[str], changes: Sequence[DesiredChange]) -> str | None:
+    """Why a change that edits the rules and promotes is refused; ``None`` if it does not both."""
+    if not rules or not any(c.kind is ChangeKind.PROMOTION for c in changes):
+        return None
+    return (
+        f"it changes the rules ({', '.join(rules)}) and promotes at the same time: a promotion "
+        "is gated by the rules in force, so the rule change must merge first, through its owners"
+    )

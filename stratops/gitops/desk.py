@@ -37,6 +37,9 @@ class Source:
     document: Document
 
 
+RULE_KINDS = (GatePolicy, AnalysisTemplate)
+
+
 @dataclass
 class Desk:
     sources: list[Source] = field(default_factory=list)
@@ -57,6 +60,15 @@ class Desk:
     def policy(self) -> GatePolicy | None:
         policies = self.of_kind(GatePolicy)
         return policies[0][1] if len(policies) == 1 else None
+
+    @property
+    def rules(self) -> dict[str, Document]:
+        """The documents that set the bar, by ``Kind/name``: only their owners may change them."""
+        return {
+            f"{s.document.kind}/{s.document.name}": s.document
+            for s in self.sources
+            if isinstance(s.document, RULE_KINDS)
+        }
 
     @property
     def evidence(self) -> list[EvidenceManifest]:

@@ -2,8 +2,9 @@
 
 The base is the merge base of the two commits (what a pull request's diff shows), the head
 must hold a valid desk, and as-of is the author date of the head commit, so the report of a
-promotion commit is the one ``stratops promote`` computed. Rollbacks and reallocations are
-listed, not gated.
+promotion commit is the one ``stratops promote`` computed. The gates are those of the policy
+at the base, never the head's: a pull request cannot lower its own bar, and one that changes
+the rules and promotes at once fails. Rollbacks and reallocations are listed, not gated.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from stratops.gates.report import GateReport
-from stratops.gitops.changes import ChangeKind, DesiredChange, desired_changes
+from stratops.gitops.changes import (
+    ChangeKind,
+    DesiredChange,
+    desired_changes,
+    mixed_change,
+    rule_changes,
+)
 from stratops.gitops.errors import InvalidManifests
 from stratops.gitops.evaluation import GateEvaluator
 from stratops.gitops.forge.base import Forge
@@ -41,10 +48,11 @@ class GatesCheck:
     as_of: datetime
     gated: list[GatedChange]
     listed: list[DesiredChange]  # rollbacks and reallocations: not gated
+    refusal: str | None = None  # the change can never pass, whatever its gates say
 
     @property
     def passed(self) -> bool:
-        return all(item.report.passed for item in self.gated)
+        return self.refusal is None and all(item.report.passed for item in self.gated)
 
     def markdown(self) -> str:
         if not self.gated:
@@ -59,6 +67,8 @@ class GatesCheck:
             f"{len(self.gated)} promotion(s), {len(self.listed)} other change(s)",
             "",
         ]
+        if self.refusal is not None:
+            lines += [f"**Refused:** {self.refusal}.", ""]
         lines += [item.report.markdown() for item in self.gated]
         if self.listed:
             lines += ["#### Not gated", "", "| strategy | change | kind |", "|---|---|---|"]
@@ -71,7 +81,8 @@ class GatesCheck:
             context=GATES_CONTEXT,
             state=StatusState.SUCCESS if self.passed else StatusState.FAILURE,
             creator=creator,
-            description=f"{len(self.gated)} promotion(s), {failing} failing",
+            description=f"{len(self.gated)} promotion(s), {failing} failing"
+            + ("" if self.refusal is None else "; promotes and changes the rules"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -80,6 +91,7 @@ class GatesCheck:
             "head": self.head,
             "asOf": self.as_of.isoformat(),
             "passed": self.passed,
+            "refusal": self.refusal,
             "promotions": [item.report.to_json() for item in self.gated],
             "notGated": [
                 {"strategy": c.strategy, "kind": c.kind.value, "change": c.describe()}
@@ -96,16 +108,19 @@ def check_gates(repo: GitRepo, evaluator: GateEvaluator, base: str, head: str) -
         raise InvalidManifests(
             f"the desk at {head} ({head_sha[:12]}) does not validate", after.problems
         )
-    changes = desired_changes(desk_at(repo, base_sha).strategies, after.strategies)
+    before = desk_at(repo, base_sha)
+    changes = desired_changes(before.strategies, after.strategies)
     as_of = repo.commit(head_sha).author_date
-    policy = after.policy  # one in a valid desk with strategies: none only if none is left
-    gated = [
-        GatedChange(c, evaluator(c.gate_request(as_of, policy)))
-        for c in changes
-        if c.kind is ChangeKind.PROMOTION and policy is not None
-    ]
+    policy = before.policy  # the bar in force, not the one the change proposes
+    promoted = [c for c in changes if c.kind is ChangeKind.PROMOTION]
+    if promoted and policy is None:
+        raise InvalidManifests(
+            f"the desk at the base {base_sha[:12]} has no single GatePolicy to gate with", []
+        )
+    gated = [GatedChange(c, evaluator(c.gate_request(as_of, policy))) for c in promoted if policy]
     listed = [c for c in changes if c.kind is not ChangeKind.PROMOTION]
-    return GatesCheck(base_sha, head_sha, as_of, gated, listed)
+    refusal = mixed_change(rule_changes(before.rules, after.rules), changes)
+    return GatesCheck(base_sha, head_sha, as_of, gated, listed, refusal)
 
 
 def publish(forge: Forge, check: GatesCheck, author: str) -> list[int]:

@@ -12,13 +12,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from stratops.gitops.changes import desired_changes
-from stratops.gitops.errors import AwaitingCI, InvalidManifests, MergeBlocked
+from stratops.gitops.changes import desired_changes, rule_changes
+from stratops.gitops.errors import AwaitingCI, GitOpsError, InvalidManifests, MergeBlocked
 from stratops.gitops.forge.base import Forge
-from stratops.gitops.forge.models import NewReview, PullRequest, Review
+from stratops.gitops.forge.models import NewPullRequest, NewReview, PullRequest, Review
 from stratops.gitops.git import MAIN, GitRepo
 from stratops.gitops.review import Blockers, Requirements, check_reviewer, merge_blockers
 from stratops.gitops.snapshot import desk_at
+
+
+def open_pull_request(
+    repo: GitRepo, forge: Forge, branch: str, *, title: str, body: str, author: str
+) -> PullRequest:
+    """Open a pull request of a pushed ``branch`` into main (a rule change, say): the review
+    rules apply at the merge, from what it changes."""
+    repo.fetch()
+    if repo.remote_branch(branch) is None:
+        raise GitOpsError(f"no branch {branch!r} on {repo.remote}: push it first")
+    return forge.open_pull_request(
+        NewPullRequest(title=title, body=body, head_branch=branch, base_branch=MAIN, author=author)
+    )
 
 
 def review_pull_request(forge: Forge, number: int, review: NewReview) -> Review:
@@ -38,7 +51,11 @@ def requirements(repo: GitRepo, pull: PullRequest) -> Requirements:
     if policy is None:
         raise InvalidManifests(f"no single GatePolicy on {MAIN}", [])
     before = desk_at(repo, repo.merge_base(main, pull.head_sha))
-    return Requirements.of(desired_changes(before.strategies, head.strategies), policy)
+    return Requirements.of(
+        desired_changes(before.strategies, head.strategies),
+        policy,
+        rule_changes(before.rules, head.rules),
+    )
 
 
 def merge_readiness(repo: GitRepo, forge: Forge, number: int) -> tuple[PullRequest, Blockers]:

@@ -8,6 +8,10 @@ pull request promoting to several stages needs the largest number). An approval 
 - its reviewer is not the author (separation of duties);
 - the reviewer's latest review on that head is still an approval.
 
+A change of the rules (``GatePolicy``, ``AnalysisTemplate``) needs ``owners.approvals``
+approvals from the policy's ``owners`` (absent: the approvals of a live promotion, at least one,
+from anyone but the author) and can never merge together with a promotion.
+
 Any reviewer whose latest review on the head requests changes blocks the merge. A pull request
 that promotes anything also needs CI's gate verdict: the ``stratops/gates`` status of the head
 set by the forge's CI identity. A status set by anyone else (``promote`` sets it pending for
@@ -21,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from stratops.gitops.changes import ChangeKind, DesiredChange
+from stratops.gitops.changes import ChangeKind, DesiredChange, mixed_change
 from stratops.gitops.errors import PromotionRefused
 from stratops.gitops.forge.models import (
     GATES_CONTEXT,
@@ -44,13 +48,55 @@ class Requirements:
     approvals: int
     gates: bool  # CI's gate verdict must be recorded and passing
     approval_ttl: timedelta  # an approval given longer before the merge does not count
+    owners: frozenset[str] | None = None  # a rule change: only these reviewers' approvals count
+    refusal: str | None = None  # why the change can never merge, whoever approves it
 
     @classmethod
-    def of(cls, changes: Sequence[DesiredChange], policy: GatePolicy) -> Requirements:
-        """What the changes of a pull request need under the policy in force on main."""
+    def of(
+        cls, changes: Sequence[DesiredChange], policy: GatePolicy, rules: Sequence[str] = ()
+    ) -> Requirements:
+        """What the changes of a pull request need under the policy in force on main.
+
+        ``rules``: the rule documents it changes (:func:`~stratops.gitops.changes.rule_changes`).
+        """
         stages = [c.stage for c in changes if c.kind is ChangeKind.PROMOTION]
         approvals = max((policy.spec.approvals.for_stage(s) for s in stages), default=0)
-        return cls(approvals=approvals, gates=bool(stages), approval_ttl=policy.approval_ttl)
+        owners = None
+        if rules:
+            declared = policy.spec.owners
+            if declared is None:
+                approvals = max(approvals, policy.spec.approvals.live, 1)
+            else:
+                approvals = max(approvals, declared.approvals)
+                owners = frozenset(declared.people)
+        return cls(
+            approvals=approvals,
+            gates=bool(stages),
+            approval_ttl=policy.approval_ttl,
+            owners=owners,
+            refusal=mixed_change(rules, changes),
+        )
+
+    def counted(self, approved: Sequence[str]) -> list[str]:
+        """The approvers whose approval counts: the owners', for a rule change."""
+        return [r for r in approved if self.owners is None or r in self.owners]
+
+    def shortfall(self, approved: Sequence[str], head: str) -> str | None:
+        """Why ``approved`` (valid approvals on ``head``) are not enough; ``None``: they are."""
+        counted = self.counted(approved)
+        if len(counted) >= self.approvals:
+            return None
+        who = f" ({', '.join(counted)})" if counted else ""
+        of_whom = (
+            ""
+            if self.owners is None
+            else f" from the rule owners ({', '.join(sorted(self.owners))})"
+        )
+        return (
+            f"approvals{of_whom} on head {head[:12]} ({len(counted)}{who}) < required "
+            f"({self.approvals}); the author's own and those older than "
+            f"{human_duration(self.approval_ttl.total_seconds())} do not count"
+        )
 
 
 @dataclass(frozen=True)
@@ -115,14 +161,12 @@ def merge_blockers(
     reasons: list[str] = []
     if pr.state is not PullState.OPEN:
         reasons.append(f"it is {pr.state.value}")
+    if needed.refusal is not None:
+        reasons.append(needed.refusal)
     approved, blocking = approvers(pr, reviews, ttl=needed.approval_ttl, at=now)
-    if len(approved) < needed.approvals:
-        who = f" ({', '.join(approved)})" if approved else ""
-        reasons.append(
-            f"approvals on head {pr.head_sha[:12]} ({len(approved)}{who}) < required "
-            f"({needed.approvals}); the author's own and those older than "
-            f"{human_duration(needed.approval_ttl.total_seconds())} do not count"
-        )
+    shortfall = needed.shortfall(approved, pr.head_sha)
+    if shortfall is not None:
+        reasons.append(shortfall)
     if blocking:
         reasons.append(f"changes requested by {', '.join(blocking)}")
     waiting = False

@@ -184,6 +184,25 @@ class Approvals(Spec):
         return value
 
 
+class PolicyOwners(Spec):
+    """Who may change the desk's rules (the ``GatePolicy``, every ``AnalysisTemplate``)."""
+
+    people: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description="Reviewers whose approval of a rule change counts."
+    )
+    approvals: Annotated[int, Field(ge=1)] = Field(
+        1, description="Approvals from owners, none of them the author, a rule change needs."
+    )
+
+    @model_validator(mode="after")
+    def _enough_people(self) -> PolicyOwners:
+        if self.approvals > len(self.people):
+            raise ValueError(
+                f"approvals ({self.approvals}) exceeds the number of people ({len(self.people)})"
+            )
+        return self
+
+
 class StageRules(Spec):
     canary: Checks | None = None
     live: Checks | None = None
@@ -194,6 +213,11 @@ class GatePolicySpec(Spec):
     approval_ttl: Duration = Field(
         "7d",
         description="How long an approval counts: one given longer before the merge is stale.",
+    )
+    owners: PolicyOwners | None = Field(
+        None,
+        description="Who may change the rules; absent: a change needs the approvals of a live "
+        "promotion (at least one), from anyone but its author.",
     )
     latency_budgets: dict[StrategyType, LatencyBudget] = Field(default_factory=dict)
     max_allocation: dict[StrategyType, StageAmounts] = Field(

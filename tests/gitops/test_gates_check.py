@@ -66,6 +66,28 @@ def test_a_failing_promotion_exits_1_and_rollbacks_are_listed(
     assert "### Gates: btc-trend v7 → canary: ❌ FAIL" in failing.stdout
 
 
+def test_a_pull_request_cannot_lower_its_own_bar(invoke: Invoke, desk: Scaffold) -> None:
+    """v7 fails the probability of backtest overfitting: relaxing it in the same PR fails."""
+    edit_and_commit(desk, "paper: {version: 5}", "paper: {version: 7}", "v7 to paper")
+    git(desk.root, "push", "--quiet", "origin", "HEAD:main")
+    policy = desk.root / "manifests" / "policy" / "desk-policy.yaml"
+    relaxed = policy.read_text().replace("pbo: {max: 0.30, blocks: 16}", "pbo: {max: 1.0}", 1)
+    policy.write_text(relaxed)
+    edit_and_commit(
+        desk,
+        "canary: {version: 4, allocation: 50000, analysis: trend-canary, minDuration: 24h}",
+        "canary: {version: 7, allocation: 50000, analysis: trend-canary, minDuration: 24h}",
+        "Relax the overfitting gate and promote v7 to canary",
+    )
+    result = invoke("gates", "check", "--base", "origin/main", "--head", "HEAD", "-o", "json")
+    assert result.exit_code == 1, result.output
+    verdict = json.loads(result.stdout)
+    assert "changes the rules (GatePolicy/desk-policy) and promotes" in verdict["refusal"]
+    [report] = verdict["promotions"]  # gated by the base's policy, not the head's
+    failing = [c["name"] for c in report["report"]["checks"] if c["status"] != "pass"]
+    assert failing == ["pbo"]
+
+
 def test_invalid_manifests_at_head_exit_2(invoke: Invoke, desk: Scaffold) -> None:
     edit_and_commit(desk, "halt: flatten", "halt: panic", "bad halt")
     result = invoke("gates", "check", "--base", "origin/main", "--head", "HEAD")

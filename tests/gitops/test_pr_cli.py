@@ -154,3 +154,25 @@ def test_list_show_and_close(invoke: Invoke) -> None:
     assert invoke("pr", "merge", "1").exit_code == 1
     missing = invoke("pr", "show", "9")
     assert missing.exit_code == 2 and "no pull request #9" in missing.stderr
+
+
+def test_a_policy_pull_request_merges_with_an_owners_approval_only(
+    invoke: Invoke, desk: Scaffold
+) -> None:
+    assert invoke("pr", "create", "--head", "policy/lenient", "--title", "x").exit_code == 2
+    git(desk.root, "switch", "--quiet", "-c", "policy/lenient")
+    policy = desk.root / "manifests" / "policy" / "desk-policy.yaml"
+    policy.write_text(policy.read_text().replace("minDuration: 7d}", "minDuration: 1s}", 1))
+    git(desk.root, "commit", "--quiet", "-am", "Policy: canaries after a second in paper")
+    git(desk.root, "push", "--quiet", "origin", "policy/lenient")
+    opened = invoke("pr", "create", "--head", "policy/lenient", "--title", "Policy: lenient")
+    assert opened.exit_code == 0, opened.output
+    assert "opened #1: policy/lenient → main" in opened.stdout
+    assert invoke("pr", "approve", "1", "--as", "alice").exit_code == 0  # no owner
+    blocked = invoke("pr", "merge", "1")
+    assert blocked.exit_code == 1
+    assert "approvals from the rule owners (bob, carol) on head" in blocked.stderr
+    assert "(0) < required (1)" in blocked.stderr
+    assert invoke("pr", "approve", "1", "--as", "carol").exit_code == 0
+    merged = invoke("pr", "merge", "1")  # no gates: a rule change promotes nothing
+    assert merged.exit_code == 0, merged.output

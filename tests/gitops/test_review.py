@@ -179,3 +179,36 @@ def test_author_cannot_approve_or_block_their_own_pull_request() -> None:
         check_reviewer(PR, NewReview(reviewer="rita", state=CHANGES))
     check_reviewer(PR, NewReview(reviewer="rita", state=ReviewState.COMMENTED, body="note"))
     check_reviewer(PR, NewReview(reviewer="alice", state=APPROVED))
+
+
+RULES = Requirements.of([], POLICY, ["GatePolicy/desk-policy"])  # owners: bob, carol; one
+
+
+@pytest.mark.parametrize(
+    ("author", "reviews", "merges"),
+    [
+        ("rita", [review(1, "bob", APPROVED)], True),
+        ("rita", [review(1, "alice", APPROVED), review(2, "dave", APPROVED)], False),  # no owner
+        ("bob", [review(1, "bob", APPROVED)], False),  # an owner's own approval of his change
+    ],
+)
+def test_a_rule_change_needs_the_approval_of_an_owner(
+    author: str, reviews: list[Review], merges: bool
+) -> None:
+    policy_pr = PR.model_copy(update={"title": "Policy: lower the bar", "author": author})
+    blockers = merge_blockers(policy_pr, reviews, [], RULES, ci=CI, now=NOW)
+    assert (blockers.reasons == []) is merges
+    if not merges:
+        assert "approvals from the rule owners (bob, carol)" in blockers.reasons[0]
+
+
+def test_a_rule_change_with_a_promotion_never_merges() -> None:
+    promotion = [change(ChangeKind.PROMOTION, Stage.CANARY)]
+    both = Requirements.of(promotion, POLICY, ["GatePolicy/desk-policy"])
+    everyone = [review(1, "bob", APPROVED), review(2, "carol", APPROVED)]
+    reasons = merge_blockers(PR, everyone, [PASS], both, ci=CI, now=NOW).reasons
+    assert reasons == [
+        "it changes the rules (GatePolicy/desk-policy) and promotes at the same time: a "
+        "promotion is gated by the rules in force, so the rule change must merge first, "
+        "through its owners"
+    ]
