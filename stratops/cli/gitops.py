@@ -109,7 +109,10 @@ def _handled() -> Iterator[None]:
         fail(str(exc), EXIT_BAD_INPUT)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc'])} {e['input']!r}: {e['msg']}"
+            if isinstance(e.get("input"), (str, int, float))
+            else f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors()
         )
         fail(problems, EXIT_BAD_INPUT)
 

@@ -33,7 +33,7 @@ from stratops.cli.output import (
     stderr,
     stdout,
 )
-from stratops.cli.registry import TRACKING_URI_OPTION, open_registry, registry_errors
+from stratops.cli.registry import TRACKING_URI_OPTION, locate, open_registry, registry_errors
 from stratops.cli.values import amount
 from stratops.examples import DATA_DIR_ENV
 from stratops.gitops.errors import GitError
@@ -93,7 +93,7 @@ BAD_DATA_OPTION = typer.Option(
     help="repair: fix gaps, duplicates, order and invalid rows and report them; "
     "reject: refuse such data (exit 2).",
 )
-SEED_OPTION = typer.Option(0, "--seed", help="Seed of the latency draws.")
+SEED_OPTION = typer.Option(0, "--seed", min=0, help="Seed of the latency draws.")
 MAX_FRACTION_OPTION = typer.Option(
     1.0, "--max-fraction", help="Risk limit of |target| per symbol, fraction of allocation."
 )
@@ -314,7 +314,10 @@ def backtest(
             max_fraction=max_fraction,
             execution=ExecutionConfig(order_type=order_type, participation=participation),
         )
-        with registry_errors(output, tracking_uri, desk):
+        with (
+            registry_errors(output, tracking_uri, desk),
+            _model_registry(model_uri, output, tracking_uri, desk),
+        ):
             summary, trials = _backtest(request, config)
     except PaperError as exc:
         fail(f"{exc} [{exc.code}]")
@@ -325,6 +328,32 @@ def backtest(
             runs = [_log_trial(registry, log_to, experiment, t, fingerprint) for t in trials]
         summary["trial_runs"] = {"experiment": experiment or log_to, "runs": len(runs)}
     _render(summary, output, "backtest")
+
+
+@contextmanager
+def _model_registry(
+    model_uri: str | None, output: OutputFormat, tracking_uri: str | None, desk: Path | None
+) -> Iterator[None]:
+    """MLflow's URIs set to the desk's registry while a ``models:/`` or ``runs:/`` URI loads.
+
+    Without them MLflow would resolve the URI against (and create) a store in the current
+    folder instead of the registry every other command uses.
+    """
+    if model_uri is None or not model_uri.startswith(("models:/", "runs:/")):
+        yield
+        return
+    import mlflow
+
+    with registry_errors(output, tracking_uri, desk):
+        uri = locate(tracking_uri, desk).tracking_uri
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
 
 
 def _log_trial(

@@ -22,6 +22,7 @@ from stratops.model.evidence import (
     EVIDENCE_FILES,
     PARQUET_COLUMNS,
     DataQuality,
+    DataRange,
     EvidenceKind,
     EvidenceMetadata,
 )
@@ -116,18 +117,34 @@ def _metadata_problems(metadata: EvidenceMetadata, expected: StrategyType | None
                 code="bundle.type_mismatch",
             )
         )
+    problems += _range_problems(METADATA_FILE, "dataRange.", metadata.data_range)
+    return problems
+
+
+def _range_problems(file: str, prefix: str, span: DataRange | DataQuality) -> list[Problem]:
+    """``start`` and ``end`` of ``span`` are ISO 8601 times in UTC, ``start`` not after ``end``."""
+    problems = []
     for key in ("start", "end"):
-        value = getattr(metadata.data_range, key)
+        value = getattr(span, key)
         if not _utc_text(value):
             problems.append(
                 Problem(
-                    file=METADATA_FILE,
-                    field=f"dataRange.{key}",
+                    file=file,
+                    field=f"{prefix}{key}",
                     message=f"expected an ISO 8601 time in UTC like 2024-01-01T00:00:00+00:00, "
                     f"got {value!r}",
                     code="bundle.non_utc_timestamp",
                 )
             )
+    if not problems and datetime.fromisoformat(span.start) > datetime.fromisoformat(span.end):
+        problems.append(
+            Problem(
+                file=file,
+                field=f"{prefix}start",
+                message=f"start {span.start} is after end {span.end}",
+                code="bundle.range_reversed",
+            )
+        )
     return problems
 
 
@@ -139,11 +156,7 @@ def _trial_problems(
     def add(field: str, message: str, code: str) -> None:
         problems.append(Problem(file=TRIALS_FILE, field=field, message=message, code=code))
 
-    if (
-        metadata is not None
-        and trials.value_columns
-        and len(trials.value_columns) != metadata.trials
-    ):
+    if metadata is not None and trials.rows and len(trials.value_columns) != metadata.trials:
         add(
             "",
             f"{len(trials.value_columns)} trial column(s) but metadata.json declares trials: "
@@ -204,6 +217,7 @@ def scan_bundle(
             problems += dq
         else:
             data_quality = dq
+            problems += _range_problems(dq_file, "", dq)
 
     facts: dict[EvidenceKind, TableFacts] = {}
     for kind in PARQUET_COLUMNS:

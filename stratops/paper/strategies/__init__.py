@@ -12,6 +12,7 @@ name               type        dataset      what it does
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -38,7 +39,9 @@ class StrategySpec:
         Raises
         ------
         ConfigError
-            For a parameter the strategy does not have.
+            For a parameter the strategy does not have, a value not of its default's type
+            (a float parameter also takes an integer), or a number that is negative or not
+            finite (every example parameter is a window, hour, threshold or size).
         """
         unknown = sorted(set(overrides or {}) - set(self.defaults))
         if unknown:
@@ -47,6 +50,20 @@ class StrategySpec:
                 f"{', '.join(sorted(self.defaults))}",
                 "config.parameter",
             )
+        for name, value in (overrides or {}).items():
+            default = self.defaults[name]
+            if not _same_kind(value, default):
+                raise ConfigError(
+                    f"{self.cls.name} parameter {name}: expected {type(default).__name__} "
+                    f"like {default!r}, got {value!r}",
+                    "config.parameter_type",
+                )
+            if not isinstance(value, (bool, str)) and not (math.isfinite(value) and value >= 0):
+                raise ConfigError(
+                    f"{self.cls.name} parameter {name}: expected a finite number >= 0, "
+                    f"got {value!r}",
+                    "config.parameter_range",
+                )
         return self.cls(self.symbols, {**self.defaults, **(overrides or {})})
 
     def configurations(
@@ -59,6 +76,15 @@ class StrategySpec:
             dict(zip(names, values, strict=True))
             for values in itertools.product(*(axes[n] for n in names))
         ]
+
+
+def _same_kind(value: Parameter, default: Parameter) -> bool:
+    """Whether ``value`` has the type of ``default`` (bool apart from int; int where float)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return type(value) is type(default)
 
 
 STRATEGIES: dict[str, StrategySpec] = {

@@ -158,9 +158,15 @@ class Rows:
         return values, present
 
     def timestamp(self, field: str, ns_per_unit: int) -> Int64Array:
-        """A required integer time column in some unit, as nanoseconds since the epoch."""
-        values, _ = self.integer(field)
-        return values * ns_per_unit
+        """A required integer time column in some unit, as nanoseconds since the epoch.
+
+        A time before 1970 or after 2262 (beyond int64 nanoseconds) is a problem of its row.
+        """
+        values, present = self.integer(field)
+        limit = np.iinfo(np.int64).max // ns_per_unit
+        bad = present & ((values < 0) | (values > limit))
+        self._flag(bad, field, f"a time from 0 (1970) to {limit} (2262)", "import.timestamp")
+        return np.where(bad, 0, values) * ns_per_unit
 
     def choice(
         self,
