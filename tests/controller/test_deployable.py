@@ -124,3 +124,28 @@ def test_evidence_tampered_after_deployment_blocks_its_restart(desk: Desk) -> No
     again = reconciler.tick()  # the same controller, which verified v1 before
     assert again.blocked[("btc-trend", Stage.PAPER)].code == "evidence_mismatch"
     assert again.applied == [] and desk.runtime().list() == []
+
+
+def test_evidence_tampered_after_the_merge_is_a_refusal_not_an_outage(desk: Desk) -> None:
+    reconciler = desk.reconciler()
+    reconciler.tick()
+    merge = desk.promote_and_merge(1, Stage.CANARY, 50_000)
+    run_id = desk.registry.get_version("btc-trend", 1).run_id
+    assert run_id is not None
+    stored = next((desk.root / ".stratops" / "artifacts").rglob(f"{run_id}/**/returns.parquet"))
+    stored.write_bytes(stored.read_bytes() + b"tampered")
+    result = reconciler.tick()
+    stage, version, verdict = result.refused["btc-trend"]
+    assert (stage, version, verdict.code, verdict.retryable) == (
+        Stage.CANARY,
+        1,
+        "evidence_mismatch",
+        False,
+    )
+    assert Stage.CANARY not in {s.spec.stage for s in desk.runtime().list()}
+    promotion = desk.repo.rev_parse(f"{merge}^2")
+    assert desk.forge.commit_statuses(promotion)[-1].description.startswith("refused:")
+    [event] = [e for e in reconciler.audit.events() if e.action == "promotion_refused"]
+    assert event.details["code"] == "evidence_mismatch"
+    metrics = reconciler.metrics.render().decode()
+    assert 'stratops_refusals_total{reason="evidence_mismatch"} 1.0' in metrics
