@@ -54,6 +54,7 @@ from stratops.paper.sweep import SweepResult, Trial, run_sweep, trial_of, trials
 from stratops.paper.telemetry import write_telemetry
 from stratops.registry import Registry
 from stratops.registry.registry import TAG_DATA_FINGERPRINT
+from stratops.registry.vendor import translated
 
 paper_app = typer.Typer(
     name="paper",
@@ -314,10 +315,7 @@ def backtest(
             max_fraction=max_fraction,
             execution=ExecutionConfig(order_type=order_type, participation=participation),
         )
-        with (
-            registry_errors(output, tracking_uri, desk),
-            _model_registry(model_uri, output, tracking_uri, desk),
-        ):
+        with registry_errors(output, tracking_uri, desk):
             summary, trials = _backtest(request, config)
     except PaperError as exc:
         fail(f"{exc} [{exc.code}]")
@@ -328,32 +326,6 @@ def backtest(
             runs = [_log_trial(registry, log_to, experiment, t, fingerprint) for t in trials]
         summary["trial_runs"] = {"experiment": experiment or log_to, "runs": len(runs)}
     _render(summary, output, "backtest")
-
-
-@contextmanager
-def _model_registry(
-    model_uri: str | None, output: OutputFormat, tracking_uri: str | None, desk: Path | None
-) -> Iterator[None]:
-    """MLflow's URIs set to the desk's registry while a ``models:/`` or ``runs:/`` URI loads.
-
-    Without them MLflow would resolve the URI against (and create) a store in the current
-    folder instead of the registry every other command uses.
-    """
-    if model_uri is None or not model_uri.startswith(("models:/", "runs:/")):
-        yield
-        return
-    import mlflow
-
-    with registry_errors(output, tracking_uri, desk):
-        uri = locate(tracking_uri, desk).tracking_uri
-    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(before[0])
-        mlflow.set_registry_uri(before[1])
 
 
 def _log_trial(
@@ -407,6 +379,7 @@ class Chosen:
 
 
 REGISTERED_MODEL_SCHEME = "models:/"
+RUN_SCHEME = "runs:/"
 
 
 @contextmanager
@@ -418,8 +391,20 @@ def verified_strategy(
     Loading a model unpickles it (runs its code), so a ``models:/`` model is downloaded from
     the registry, checked against the version's model digest, and loaded from that verified
     copy, which lives as long as the context. Raises :class:`EvidenceMismatch` before loading
-    when a stored model file changed. Paths and ``runs:/`` URIs are loaded as given.
+    when a stored model file changed. A ``runs:/`` URI is downloaded from the desk's registry
+    (MLflow's global URIs are never touched); a path is loaded as given.
     """
+    if model_uri.startswith(RUN_SCHEME):  # from the desk's registry, not ./mlruns
+        import mlflow
+
+        uri = locate(tracking_uri, desk).tracking_uri
+        with tempfile.TemporaryDirectory(prefix="stratops-model-") as scratch:
+            with translated(f"download {model_uri}"):
+                downloaded = mlflow.artifacts.download_artifacts(
+                    artifact_uri=model_uri, dst_path=scratch, tracking_uri=uri
+                )
+            yield PyfuncStrategy.load(model_uri, folder=Path(downloaded))
+        return
     if not model_uri.startswith(REGISTERED_MODEL_SCHEME):
         yield PyfuncStrategy.load(model_uri)
         return

@@ -10,6 +10,7 @@ on ``PYTHONPATH`` so it shadows the editable install; dependencies come from the
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +31,9 @@ DEMO_STEPS = (
     "opened pull request #1",
     "merged #1",
     "btc-trend/canary v1 @ 10,000 running",
-    "audit log intact: 6 event(s), chain verified",
 )
+# deploy and alias of both papers and of the canary, and each applied commit
+AUDIT_VERIFIED = re.compile(r"audit log intact: (\d+) event\(s\), chain verified")
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
@@ -87,5 +89,7 @@ def test_init_and_demo_run_from_the_installed_wheel(installed: Path, tmp_path: P
     output = _run([sys.executable, "-m", "stratops", "demo", "--workdir", str(workdir)], empty, env)
     for step in DEMO_STEPS:
         assert step in output, step
+    verified = AUDIT_VERIFIED.search(output)
+    assert verified is not None and int(verified.group(1)) >= 6, output[-2000:]
     assert (workdir / "desk" / "manifests").is_dir()
     assert not [pid for pid, cmd in process_table() if str(workdir) in cmd], "demo left processes"
