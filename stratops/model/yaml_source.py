@@ -63,6 +63,13 @@ class YamlError(Exception):
         super().__init__(problem.render())
 
 
+_SIZE_LIMITS: tuple[tuple[type[yaml.Node], int, str, str], ...] = (
+    (yaml.MappingNode, MAX_KEYS, "keys", "yaml.too_many_keys"),
+    (yaml.SequenceNode, MAX_ITEMS, "items", "yaml.too_many_items"),
+    (yaml.ScalarNode, MAX_STRING, "characters in a value", "yaml.too_long"),
+)
+
+
 class _Builder:
     def __init__(self, file: str, max_nodes: int) -> None:
         self.file = file
@@ -109,27 +116,11 @@ class _Builder:
     def _check_shape(self, node: yaml.Node, path: Path) -> None:
         if len(path) > MAX_DEPTH:
             raise self.fail(node, path, f"nested deeper than {MAX_DEPTH} levels", "yaml.too_deep")
-        if isinstance(node, yaml.MappingNode) and len(node.value) > MAX_KEYS:
-            raise self.fail(
-                node,
-                path,
-                f"{len(node.value)} keys, over the limit of {MAX_KEYS}",
-                "yaml.too_many_keys",
-            )
-        if isinstance(node, yaml.SequenceNode) and len(node.value) > MAX_ITEMS:
-            raise self.fail(
-                node,
-                path,
-                f"{len(node.value)} items, over the limit of {MAX_ITEMS}",
-                "yaml.too_many_items",
-            )
-        if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_STRING:
-            raise self.fail(
-                node,
-                path,
-                f"a value of {len(node.value)} characters, over the limit of {MAX_STRING}",
-                "yaml.too_long",
-            )
+        size = len(node.value)
+        for kind, limit, what, code in _SIZE_LIMITS:
+            if isinstance(node, kind) and size > limit:
+                message = f"{size} {what}, over the limit of {limit}"
+                raise self.fail(node, path, message, code)
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
