@@ -202,8 +202,10 @@ def implementation_shortfall(
     )
 
 
-_ORDER_COLUMNS: Final = ("order_id", "side", "qty", "decision_price", "arrival_price", "end_price")
-_FILL_COLUMNS: Final = ("order_id", "qty", "price")
+_ORDER_COLUMNS: Final = (
+    "order_id", "side", "quantity", "decision_price", "arrival_price", "end_price"
+)  # fmt: skip
+_FILL_COLUMNS: Final = ("order_id", "quantity", "price")  # the telemetry's column names
 
 
 def shortfall_table(orders: pd.DataFrame, fills: pd.DataFrame) -> pd.DataFrame:
@@ -212,18 +214,18 @@ def shortfall_table(orders: pd.DataFrame, fills: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     orders
-        One row per order: ``order_id``, ``side`` (+-1 or buy/sell), ``qty`` (``Q``),
+        One row per order: ``order_id``, ``side`` (+-1 or buy/sell), ``quantity`` (``Q``),
         ``decision_price``, ``arrival_price``, ``end_price``; optional ``fees`` (order-level
         fees, quote currency). Any other columns (``strategy``, ``symbol``, ``regime``, ...)
         are carried through unchanged for :func:`aggregate_shortfall`.
     fills
-        One row per fill: ``order_id``, ``qty``, ``price``; optional ``fee``. Fills whose
+        One row per fill: ``order_id``, ``quantity``, ``price``; optional ``fee``. Fills whose
         ``order_id`` is not in ``orders`` are ignored.
 
     Returns
     -------
     pandas.DataFrame
-        ``orders`` (same row order) plus ``filled_qty``, ``delay``, ``trading``,
+        ``orders`` (same row order) plus ``filled_quantity``, ``delay``, ``trading``,
         ``opportunity``, ``fees``, ``total``, ``decision_notional`` and ``*_bps`` of the
         decision notional.
     """
@@ -235,7 +237,7 @@ def shortfall_table(orders: pd.DataFrame, fills: pd.DataFrame) -> pd.DataFrame:
     codes = pd.Index(orders["order_id"]).get_indexer(fills["order_id"])
     if pd.Index(orders["order_id"]).has_duplicates:
         raise ValueError("orders.order_id has duplicates; one row per order is required")
-    fq = fills["qty"].to_numpy(np.float64)
+    fq = fills["quantity"].to_numpy(np.float64)
     fp = fills["price"].to_numpy(np.float64)
     ok = (codes >= 0) & np.isfinite(fq) & np.isfinite(fp)
     n = len(orders)
@@ -250,9 +252,9 @@ def shortfall_table(orders: pd.DataFrame, fills: pd.DataFrame) -> pd.DataFrame:
         fees += np.bincount(codes[ok], weights=ff[ok], minlength=n)
     if "fees" in orders.columns:
         fees += np.nan_to_num(orders["fees"].to_numpy(np.float64))
-    qty = orders["qty"].to_numpy(np.float64)
+    qty = orders["quantity"].to_numpy(np.float64)
     decision = orders["decision_price"].to_numpy(np.float64)
-    out["filled_qty"] = filled
+    out["filled_quantity"] = filled
     out["delay"] = d * qty * (arrival - decision)
     out["trading"] = d * (qp - arrival * filled)
     out["opportunity"] = d * (qty - filled) * (orders["end_price"].to_numpy(np.float64) - arrival)

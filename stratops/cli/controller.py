@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import socket
 import threading
@@ -39,6 +40,7 @@ from stratops.controller.reconcile import Reconciler, TickResult
 from stratops.gitops.errors import ForgeError, GitError
 from stratops.gitops.forge.select import ForgeKind
 from stratops.gitops.git import GitRepo
+from stratops.model.base import DNS_LABEL_PATTERN, DNS_LABEL_RULE
 from stratops.model.problems import InvalidDocumentError
 from stratops.registry.errors import RegistryError
 from stratops.runtime.base import DeploymentStatus, Runtime, RuntimeFailure
@@ -366,6 +368,8 @@ def audit_log(
 
     Example: stratops audit log --strategy btc-trend
     """
+    if strategy is not None and not re.fullmatch(DNS_LABEL_PATTERN, strategy):
+        fail(f"--strategy {strategy!r} is not a strategy name: {DNS_LABEL_RULE}", EXIT_BAD_INPUT)
     events = [
         e
         for e in AuditLog(_audit_path(desk)).events()

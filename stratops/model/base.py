@@ -16,15 +16,15 @@ from pydantic.alias_generators import to_camel
 API_VERSION = "stratops.io/v1alpha1"
 
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_LABEL_RULE = (
+    "DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or "
+    "digit, at most 63 characters"
+)
 
 DnsName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN),
-    Field(
-        description="DNS-1123 label: lowercase letters, digits and '-', starting and ending "
-        "with a letter or digit, at most 63 characters (becomes Kubernetes object and "
-        "branch names)."
-    ),
+    Field(description=DNS_LABEL_RULE + " (becomes Kubernetes object and branch names)."),
 ]
 
 _DURATION_RE = re.compile(r"^(?P<value>\d+(\.\d+)?)(?P<unit>s|m|h|d|w)$")

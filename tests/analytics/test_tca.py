@@ -73,7 +73,7 @@ def _random_book(rng, n_orders=200):
         {
             "order_id": rng.permutation(n_orders) + 1000,
             "side": rng.choice(["buy", "sell"], n_orders),
-            "qty": rng.uniform(1, 10, n_orders),
+            "quantity": rng.uniform(1, 10, n_orders),
             "decision_price": rng.uniform(90, 110, n_orders),
             "arrival_price": rng.uniform(90, 110, n_orders),
             "end_price": rng.uniform(90, 110, n_orders),
@@ -87,7 +87,7 @@ def _random_book(rng, n_orders=200):
     fills = pd.DataFrame(
         {
             "order_id": rng.choice(orders["order_id"].to_numpy(), n_fills),
-            "qty": rng.uniform(0, 1, n_fills),
+            "quantity": rng.uniform(0, 1, n_fills),
             "price": rng.uniform(90, 110, n_fills),
             "fee": rng.uniform(0, 0.1, n_fills),
         }
@@ -102,18 +102,18 @@ def test_shortfall_table_matches_per_fill_loop():
         mine = fills[fills["order_id"] == row.order_id]
         s = tca.implementation_shortfall(
             row.side,
-            row.qty,
+            row.quantity,
             row.decision_price,
             row.arrival_price,
             row.end_price,
-            mine["qty"],
+            mine["quantity"],
             mine["price"],
             mine["fee"],
         )
         # an independent loop over fills
         d = 1 if row.side == "buy" else -1
         trading = 0.0
-        for q, p in zip(mine["qty"], mine["price"], strict=True):
+        for q, p in zip(mine["quantity"], mine["price"], strict=True):
             trading += d * q * (p - row.arrival_price)
         assert row.trading == pytest.approx(trading, abs=1e-9)
         assert row.trading == pytest.approx(s.trading, abs=1e-9)

@@ -185,3 +185,9 @@ def test_audit_show_prints_one_event_whole(desk: dict[str, Any]) -> None:
     missing = _run("audit", "show", "9", "--desk", desk["root"])
     assert missing.exit_code == 2
     assert "no audit event 9: events are 1 to 2" in missing.stderr
+
+
+def test_audit_log_refuses_a_strategy_name_that_cannot_exist(desk: dict[str, Any]) -> None:
+    result = _run("audit", "log", "--strategy", "BAD NAME", "--desk", desk["root"])
+    assert result.exit_code == 2
+    assert "--strategy 'BAD NAME' is not a strategy name: DNS-1123 label" in result.stderr
