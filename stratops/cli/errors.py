@@ -12,14 +12,17 @@ from stratops.cli.output import EXIT_BAD_INPUT, EXIT_NEGATIVE, EXIT_RETRY
 
 
 def exit_code(exc: BaseException) -> int | None:
-    """The README's exit code for ``exc`` (1 verdict, 2 bad input, 3 retry); None: a bug."""
-    from stratops.gitops.errors import GitOpsError, MergeBlocked
+    """The README's exit code for ``exc`` (1 verdict, 2 bad input, 3 retry); None: a bug.
+
+    The one mapping: commands that handle their errors themselves take their codes from here.
+    """
+    from stratops.gitops.errors import AwaitingCI, GitOpsError, MergeBlocked, PushRejected
     from stratops.model.problems import InvalidDocumentError
     from stratops.registry.errors import EvidenceMismatch, RegistryError
     from stratops.runtime.base import RuntimeFailure
     from stratops.unavailable import Unavailable
 
-    if isinstance(exc, Unavailable):
+    if isinstance(exc, (Unavailable, AwaitingCI, PushRejected)):  # the same call may succeed
         return EXIT_RETRY
     if isinstance(exc, (EvidenceMismatch, MergeBlocked)):
         return EXIT_NEGATIVE

@@ -24,6 +24,7 @@ import typer
 from pydantic import ValidationError
 
 from stratops.cli.desk import DESK_OPTION, desk_root
+from stratops.cli.errors import exit_code
 from stratops.cli.gates import evaluate_command
 from stratops.cli.output import (
     EXIT_BAD_INPUT,
@@ -45,11 +46,8 @@ from stratops.cli.values import amount, version_argument
 from stratops.examples import example_manifests
 from stratops.gitops.errors import (
     AwaitingCI,
-    ForgeUnavailable,
     GitOpsError,
     InvalidManifests,
-    MergeBlocked,
-    PushRejected,
 )
 from stratops.gitops.evaluation import GateEvaluator
 from stratops.gitops.forge.base import Forge
@@ -99,14 +97,12 @@ def _handled() -> Iterator[None]:
     except InvalidManifests as exc:
         render_problems(exc.problems)
         fail(str(exc).splitlines()[0], EXIT_BAD_INPUT)
-    except AwaitingCI as exc:
-        fail(f"{exc} (temporary: merge again once CI has published its verdict)", EXIT_RETRY)
-    except MergeBlocked as exc:
-        fail(str(exc), EXIT_NEGATIVE)
-    except (ForgeUnavailable, PushRejected) as exc:
-        fail(f"{exc} (temporary: try again)", EXIT_RETRY)
     except GitOpsError as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
+        code = exit_code(exc)
+        assert code is not None  # every product error has its code
+        if isinstance(exc, AwaitingCI):
+            fail(f"{exc} (temporary: merge again once CI has published its verdict)", code)
+        fail(f"{exc} (temporary: try again)" if code == EXIT_RETRY else str(exc), code)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])} {e['input']!r}: {e['msg']}"

@@ -14,10 +14,9 @@ from typing import Any
 import typer
 
 from stratops.cli.desk import DESK_OPTION, desk_root
+from stratops.cli.errors import exit_code
 from stratops.cli.output import (
-    EXIT_BAD_INPUT,
     EXIT_NEGATIVE,
-    EXIT_RETRY,
     OUTPUT_OPTION,
     Format,
     FreeText,
@@ -95,13 +94,8 @@ def registry_errors(output: Format, tracking_uri: str | None, desk: Path | None)
         yield
     except RegistryError as exc:
         problems = exc.problems if isinstance(exc, (BundleError, EvidenceMismatch)) else []
-        code = (
-            EXIT_NEGATIVE
-            if isinstance(exc, EvidenceMismatch)
-            else EXIT_RETRY
-            if isinstance(exc, RegistryUnavailable)
-            else EXIT_BAD_INPUT
-        )
+        code = exit_code(exc)
+        assert code is not None  # every registry error has its code
         summary = exc.message.splitlines()[0]
         if isinstance(exc, RegistryUnavailable):
             location = locate(tracking_uri, desk)
