@@ -56,7 +56,8 @@ def test_one_namespace_holds_the_controller() -> None:
         "Role",
         "RoleBinding",
         "ConfigMap",
-        "Deployment",
+        "Service",
+        "StatefulSet",
     }
     assert objects["Namespace"]["metadata"]["name"] == NAMESPACE
     assert FILES[0].name.startswith("00-")  # kubectl apply -f applies in name order
@@ -109,10 +110,10 @@ def test_the_lease_is_the_only_one_the_elector_may_touch() -> None:
     assert config_map["STRATOPS_LEASE_NAME"] == LEASE
 
 
-def test_the_controller_deployment_is_locked_down() -> None:
-    deployment = by_kind()["Deployment"]
-    assert deployment["spec"]["replicas"] == 2
-    pod = deployment["spec"]["template"]["spec"]
+def test_the_controller_statefulset_is_locked_down() -> None:
+    statefulset = by_kind()["StatefulSet"]
+    assert statefulset["spec"]["replicas"] == 2
+    pod = statefulset["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == by_kind()["ServiceAccount"]["metadata"]["name"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     [container] = pod["containers"]
@@ -135,7 +136,21 @@ def test_the_controller_deployment_is_locked_down() -> None:
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert "emptyDir" in volumes[mounts["/tmp"]]
-    assert "emptyDir" in volumes[mounts["/var/lib/stratops"]]
+    # The journal and state outlive the pod: a restarted leader finishes its pending intents.
+    assert mounts["/var/lib/stratops"] not in volumes
+    [claim] = statefulset["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == mounts["/var/lib/stratops"]
+    assert args[args.index("--state") + 1] == "/var/lib/stratops"
+
+
+def test_the_headless_service_names_the_pods_and_serves_metrics() -> None:
+    objects = by_kind()
+    service, statefulset = objects["Service"], objects["StatefulSet"]
+    assert statefulset["spec"]["serviceName"] == service["metadata"]["name"]
+    assert service["spec"]["clusterIP"] == "None"
+    labels = statefulset["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["metrics"]
 
 
 def test_the_runtime_configuration_in_the_config_map_loads() -> None:
