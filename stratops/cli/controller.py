@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
 import socket
@@ -29,7 +30,7 @@ from stratops.cli.output import (
     stdout,
 )
 from stratops.cli.registry import TRACKING_URI_OPTION
-from stratops.controller.assembly import ControllerPaths, build_reconciler
+from stratops.controller.assembly import ControllerPaths, build_notifier, build_reconciler
 from stratops.controller.audit import AuditLog, verify_chain
 from stratops.controller.audit_remote import AUDIT_BRANCH, AUDIT_FILE, remote_audit
 from stratops.controller.cluster import api_client, kubernetes_parts, read_runtime_config
@@ -225,6 +226,7 @@ def controller_run(
             acquire_leadership=_leadership(elector, logger),
             once=once,
             logger=logger,
+            notifier=build_notifier(reconciler, os.environ, metrics),
         )
     finally:
         if elector is not None:

@@ -64,6 +64,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "regimes",
         "Market regimes: the hour-of-week profile of volume, volatility and spread.",
     ),
+    "notify": ("notify", "Notifications: controller events sent to the desk's webhooks."),
 }
 
 

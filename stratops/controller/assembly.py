@@ -21,6 +21,9 @@ from stratops.controller.reconcile import Reconciler
 from stratops.controller.state import StateStore
 from stratops.gitops.forge.select import ForgeKind, open_forge
 from stratops.gitops.git import GitRepo
+from stratops.gitops.snapshot import desk_at
+from stratops.model.notification import Notification, Webhook
+from stratops.notify.deliver import Delivery, Notifier, Sender
 from stratops.registry.location import resolve_location
 from stratops.registry.registry import Registry
 from stratops.runtime.base import Runtime
@@ -45,6 +48,10 @@ class ControllerPaths:
     @property
     def audit(self) -> Path:
         return self.root / CONTROLLER_DIR / "audit.jsonl"
+
+    @property
+    def notifications(self) -> Path:
+        return self.root / CONTROLLER_DIR / "notifications.json"
 
     @property
     def runtime(self) -> Path:
@@ -88,4 +95,42 @@ def build_reconciler(
         journal=IntentJournal(paths.journal),
         metrics=metrics,
         is_leader=is_leader,
+    )
+
+
+def webhooks_in_force(reconciler: Reconciler) -> Callable[[], list[Webhook]]:
+    """The webhooks of the ``Notification`` documents in force: those of the commit whose rules
+    the controller last accepted (a direct push cannot redirect the desk's notifications)."""
+    loaded: dict[str, list[Webhook]] = {}
+
+    def webhooks() -> list[Webhook]:
+        state = reconciler.store.load()
+        commit = state.rules_commit or state.last_applied
+        if commit is None:
+            return []
+        if commit not in loaded:
+            desk = desk_at(reconciler.repo, commit)
+            hooks = [hook for _, doc in desk.of_kind(Notification) for hook in doc.spec.webhooks]
+            loaded.clear()
+            loaded[commit] = hooks
+        return loaded[commit]
+
+    return webhooks
+
+
+def build_notifier(
+    reconciler: Reconciler, env: Mapping[str, str], metrics: Metrics | None = None
+) -> Notifier:
+    def count(delivery: Delivery) -> None:
+        if metrics is not None:
+            metrics.notifications.labels(delivery.webhook, delivery.outcome).inc()
+
+    root = reconciler.repo.root
+    return Notifier(
+        reconciler.audit,
+        ControllerPaths(root).notifications,
+        webhooks_in_force(reconciler),
+        Sender(env),
+        desk=root.name,
+        on_delivery=count,
     )

@@ -17,6 +17,7 @@ from stratops.controller.audit_remote import AuditDiverged, replicate, restore
 from stratops.controller.observability import Probes
 from stratops.controller.reconcile import Reconciler, TickResult
 from stratops.gitops.errors import GitError
+from stratops.notify.deliver import Notifier
 
 MAX_BACKOFF_SECONDS = 300.0
 
@@ -39,6 +40,28 @@ def summary(result: TickResult) -> dict[str, object]:
     }
 
 
+def _notify(notifier: Notifier, log: logging.Logger) -> None:
+    """Send the tick's events to the webhooks; a failure is logged, never fatal."""
+    try:
+        deliveries = notifier.flush()
+    except Exception:  # notifications must never stop reconciliation
+        log.exception("notifications not sent")
+        return
+    for delivery in deliveries:
+        level = logging.INFO if delivery.outcome == "sent" else logging.WARNING
+        log.log(
+            level,
+            "notification",
+            extra={
+                "webhook": delivery.webhook,
+                "event": delivery.action,
+                "sequence": delivery.sequence,
+                "outcome": delivery.outcome,
+                "detail": delivery.detail,
+            },
+        )
+
+
 def run(
     reconciler: Reconciler,
     *,
@@ -50,6 +73,7 @@ def run(
     acquire_leadership: Callable[[], bool] = lambda: True,
     once: bool = False,
     logger: logging.Logger | None = None,
+    notifier: Notifier | None = None,
 ) -> TickResult | None:
     """Tick until ``stop``; with ``once``, tick once and return that tick's result.
 
@@ -84,6 +108,8 @@ def run(
                 replicate(reconciler.repo, audit_log)
             except (GitError, AuditDiverged) as exc:
                 log.warning("audit log not replicated", extra={"error": str(exc)})
+            if notifier is not None:
+                _notify(notifier, log)
         if once:
             return result
         wait = min(interval * 2**failures, MAX_BACKOFF_SECONDS) if failures else interval

@@ -46,6 +46,12 @@ class Metrics:
             ["stage"],
             registry=self.registry,
         )
+        self.notifications = Counter(
+            "stratops_notifications_total",
+            "Events offered to webhooks, by webhook and outcome (sent, rejected, unavailable).",
+            ["webhook", "outcome"],
+            registry=self.registry,
+        )
         self.drift = Gauge(
             "stratops_drift",
             "Actions the last plan held: deployments that differ from Git.",

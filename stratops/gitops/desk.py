@@ -17,6 +17,7 @@ from stratops.model.analysis import AnalysisTemplate
 from stratops.model.base import Document
 from stratops.model.documents import load_document
 from stratops.model.evidence import EvidenceManifest
+from stratops.model.notification import Notification
 from stratops.model.policy import GatePolicy
 from stratops.model.problems import Problem
 from stratops.model.strategy import StrategyDeployment
@@ -37,7 +38,7 @@ class Source:
     document: Document
 
 
-RULE_KINDS = (GatePolicy, AnalysisTemplate)
+RULE_KINDS = (GatePolicy, AnalysisTemplate, Notification)
 
 
 @dataclass

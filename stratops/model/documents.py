@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from stratops.model.analysis import AnalysisTemplate
 from stratops.model.base import API_VERSION, DNS_LABEL_PATTERN, Document
 from stratops.model.evidence import SHA256_PATTERN, EvidenceManifest
+from stratops.model.notification import Notification
 from stratops.model.policy import GatePolicy
 from stratops.model.problems import Problem
 from stratops.model.strategy import SYMBOL_PATTERN, StrategyDeployment
@@ -21,6 +22,7 @@ KINDS: dict[str, type[Document]] = {
     "GatePolicy": GatePolicy,
     "AnalysisTemplate": AnalysisTemplate,
     "EvidenceManifest": EvidenceManifest,
+    "Notification": Notification,
 }
 
 

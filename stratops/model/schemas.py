@@ -18,6 +18,7 @@ from stratops.model.evidence import (
     EvidenceMetadata,
     ModelManifest,
 )
+from stratops.model.notification import Notification
 from stratops.model.policy import GatePolicy
 from stratops.model.strategy import StrategyDeployment
 
@@ -29,6 +30,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "evidence-metadata": EvidenceMetadata,
     "model-manifest": ModelManifest,
     "evidence-data-quality": DataQuality,
+    "notification": Notification,
 }
 
 

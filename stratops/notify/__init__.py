@@ -1,0 +1,1 @@
+"""Notifications: controller events sent to webhooks (generic JSON or Slack-compatible)."""
