@@ -33,7 +33,7 @@ def receiver(answers: list[int] | None = None) -> Iterator[Receiver]:
     state = Receiver(url="", answers=list(answers or []))
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server protocol
+        def do_POST(self) -> None:
             length = int(self.headers["Content-Length"])
             state.received.append(Received(dict(self.headers.items()), self.rfile.read(length)))
             status = state.answers.pop(0) if state.answers else 200

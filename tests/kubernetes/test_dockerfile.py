@@ -7,7 +7,6 @@ the same numeric user, entry point and port, and no write outside the mounted vo
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import dockerfile
@@ -70,7 +69,12 @@ def lint(text: str) -> list[str]:
     ports = {str(p["containerPort"]) for p in container["ports"]}
     if exposed != ports:
         problem(stages[-1], "expose", f"EXPOSE {sorted(ports)}, the container's ports")
-    env = {k: v for c in final if c.cmd == "ENV" for k, v in zip(c.value[::2], c.value[1::2])}
+    env = {
+        k: v
+        for c in final
+        if c.cmd == "ENV"
+        for k, v in zip(c.value[::2], c.value[1::2], strict=True)
+    }
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     if env.get("HOME") not in mounts:
         problem(stages[-1], "read-only", f"HOME must be a mounted volume ({sorted(mounts)})")
