@@ -46,6 +46,9 @@ from stratops.model.problems import InvalidDocumentError
 from stratops.registry.errors import RegistryError
 from stratops.runtime.base import DeploymentStatus, Runtime, RuntimeFailure
 from stratops.runtime.k8s_api import KubeConfigError
+from stratops.status.board import StatusBoard, dashboard
+from stratops.status.endpoint import TOKEN_OPTION, write_endpoint
+from stratops.status.web import is_loopback
 
 
 def register(app: typer.Typer) -> None:
@@ -170,6 +173,7 @@ def controller_run(
     ),
     tracking_uri: str = TRACKING_URI_OPTION,
     forge: ForgeKind = FORGE_OPTION,
+    token: str = TOKEN_OPTION,
 ) -> None:
     """Watch the desk's main branch and make the running deployments match it.
 
@@ -209,12 +213,24 @@ def controller_run(
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGINT, stop_on_signal)
     server = None
+    board = StatusBoard(reconciler)
+    endpoint = ControllerPaths(reconciler.repo.root).endpoint
     if listen:
         host, _, port = listen.rpartition(":")
+        host = host or "127.0.0.1"
+        pages = None
+        if token or is_loopback(host):
+            pages = dashboard(board, token or None)
+        else:
+            logger.warning(
+                "dashboard off: bound to a non-loopback address without a token",
+                extra={"listen": listen, "hint": "set --token or $STRATOPS_UI_TOKEN"},
+            )
         try:
-            server, _ = serve(metrics, probes, host or "127.0.0.1", int(port), trigger.set)
+            server, _ = serve(metrics, probes, host, int(port), trigger.set, pages=pages)
         except (OSError, ValueError) as exc:
             fail(f"cannot listen on {listen}: {exc}")
+        write_endpoint(endpoint, host, server.server_address[1])
     try:
         result = run(
             reconciler,
@@ -227,12 +243,14 @@ def controller_run(
             once=once,
             logger=logger,
             notifier=build_notifier(reconciler, os.environ, metrics),
+            on_tick=board.update if server is not None else None,
         )
     finally:
         if elector is not None:
             elector.release()
         if server is not None:
             server.shutdown()
+            endpoint.unlink(missing_ok=True)
     if once:
         _report_once(result, reconciler.runtime, output)
 

@@ -65,6 +65,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Market regimes: the hour-of-week profile of volume, volatility and spread.",
     ),
     "notify": ("notify", "Notifications: controller events sent to the desk's webhooks."),
+    "status": (
+        "status",
+        "The desk at a glance: a row per deployment with sync, health and last event.",
+    ),
+    "ui": ("status", "Serve the read-only dashboard of a desk without a controller."),
 }
 
 

@@ -50,6 +50,11 @@ class ControllerPaths:
         return self.root / CONTROLLER_DIR / "audit.jsonl"
 
     @property
+    def endpoint(self) -> Path:
+        """Where a running controller says where it serves its API (for ``stratops status``)."""
+        return self.root / CONTROLLER_DIR / "endpoint.json"
+
+    @property
     def notifications(self) -> Path:
         return self.root / CONTROLLER_DIR / "notifications.json"
 

@@ -74,6 +74,7 @@ def run(
     once: bool = False,
     logger: logging.Logger | None = None,
     notifier: Notifier | None = None,
+    on_tick: Callable[[TickResult], None] | None = None,
 ) -> TickResult | None:
     """Tick until ``stop``; with ``once``, tick once and return that tick's result.
 
@@ -110,6 +111,11 @@ def run(
                 log.warning("audit log not replicated", extra={"error": str(exc)})
             if notifier is not None:
                 _notify(notifier, log)
+            if on_tick is not None and result is not None:
+                try:
+                    on_tick(result)
+                except Exception:  # the status board must never stop reconciliation
+                    log.exception("status not refreshed")
         if once:
             return result
         wait = min(interval * 2**failures, MAX_BACKOFF_SECONDS) if failures else interval

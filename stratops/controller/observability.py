@@ -11,7 +11,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -100,32 +101,56 @@ class Probes:
         return True, self.last_error or "ok"
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer: status, content type, body and any further headers."""
+
+    status: int
+    content_type: str
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+Pages = Callable[[str, Mapping[str, str]], Answer | None]
+
+
 def serve(
     metrics: Metrics,
     probes: Probes,
     host: str,
     port: int,
     on_webhook: Callable[[], None] = lambda: None,
+    pages: Pages | None = None,
 ) -> tuple[ThreadingHTTPServer, threading.Thread]:
     """Serve ``/metrics``, ``/healthz``, ``/readyz`` and ``POST /webhook`` in a daemon thread.
 
-    A POST to ``/webhook`` (a forge's push event, say) starts a reconcile tick at once.
+    A POST to ``/webhook`` (a forge's push event, say) starts a reconcile tick at once. Any
+    other GET goes to ``pages`` (the dashboard and its API), when given.
     """
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {
-                "/metrics": lambda: (200, CONTENT_TYPE_LATEST, metrics.render()),
-                "/healthz": lambda: (200, "text/plain", b"ok\n"),
+            routes: dict[str, Callable[[], Answer]] = {
+                "/metrics": lambda: Answer(200, CONTENT_TYPE_LATEST, metrics.render()),
+                "/healthz": lambda: Answer(200, "text/plain", b"ok\n"),
                 "/readyz": self._ready,
             }
             route = routes.get(self.path.split("?")[0])
-            status, kind, body = route() if route else (404, "text/plain", b"not found\n")
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
+            answer = route() if route else None
+            if answer is None and pages is not None:
+                try:
+                    answer = pages(self.path, dict(self.headers.items()))
+                except Exception as exc:  # a page's bug must answer 500, not drop the connection
+                    logging.getLogger("stratops.controller").exception("page failed")
+                    answer = Answer(500, "text/plain", f"internal error: {exc}\n".encode())
+            answer = answer or Answer(404, "text/plain", b"not found\n")
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(answer.body)))
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(answer.body)
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -139,9 +164,9 @@ def serve(
             self.end_headers()
             self.wfile.write(body)
 
-        def _ready(self) -> tuple[int, str, bytes]:
+        def _ready(self) -> Answer:
             ok, why = probes.ready()
-            return (200 if ok else 503), "text/plain", f"{why}\n".encode()
+            return Answer(200 if ok else 503, "text/plain", f"{why}\n".encode())
 
         def log_message(self, format: str, *args: Any) -> None:
             del format, args  # requests are not worth a log line

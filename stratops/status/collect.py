@@ -1,0 +1,78 @@
+"""Gather a desk's status from the parts the controller already holds (no second source).
+
+With a running controller, its last tick is the view; without one, a preview of a tick (what
+``stratops controller plan`` computes, nothing changed or recorded) stands in for it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from stratops.controller.reconcile import Reconciler, TickResult
+from stratops.gitops.snapshot import desk_at
+from stratops.status.rows import StatusRow, TickView, status_rows
+
+
+class DeskStatus(BaseModel):
+    """The desk at one moment: main's head, a row per deployment, what the tick complained of."""
+
+    model_config = ConfigDict(frozen=True)
+
+    desk: str
+    head: str | None
+    source: str  # "controller" (its last tick) or "preview" (computed without a controller)
+    at: AwareDatetime
+    rows: list[StatusRow]
+    problems: list[str]
+
+
+def tick_view(result: TickResult) -> TickView:
+    def key(strategy: str, stage: object) -> str:
+        return f"{strategy}/{getattr(stage, 'value', stage)}"
+
+    pending: dict[str, str] = {}
+    for action in result.plan.actions if result.plan else []:  # the first action of a row says
+        pending.setdefault(
+            key(action.strategy, action.stage), f"{action.kind.value}: {action.reason}"
+        )
+    pending.update(
+        {key(a.strategy, a.stage): f"{a.kind.value} failed: {why}" for a, why in result.failed}
+    )
+    return TickView(
+        head=result.head,
+        pending=pending,
+        refused={
+            key(name, stage): f"v{version} {verdict.code}: {verdict.reason}"
+            for name, (stage, version, verdict) in result.refused.items()
+        },
+        blocked={
+            key(name, stage): f"v{b.version} {b.code}: {b.reason}"
+            for (name, stage), b in result.blocked.items()
+        },
+        problems=list(result.problems),
+    )
+
+
+def collect(
+    reconciler: Reconciler, last_tick: TickResult | None = None, *, fetch: bool = True
+) -> DeskStatus:
+    """The status now: ``last_tick`` when a controller ran one, else a preview."""
+    result = last_tick if last_tick is not None else reconciler.preview(fetch=fetch)
+    view = tick_view(result)
+    declared = {} if view.head is None else desk_at(reconciler.repo, view.head).strategies
+    rows = status_rows(
+        declared.values(),
+        reconciler.runtime.list(),
+        view,
+        reconciler.audit.events(),
+    )
+    return DeskStatus(
+        desk=reconciler.repo.root.name,
+        head=view.head,
+        source="preview" if last_tick is None else "controller",
+        at=datetime.now(UTC).replace(microsecond=0),
+        rows=rows,
+        problems=view.problems,
+    )

@@ -1,0 +1,104 @@
+"""One strategy's story: its stages, its versions with their evidence, and what happened to them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from stratops.controller.audit import AuditEvent
+from stratops.registry.models import StrategyVersion
+from stratops.status.rows import StatusRow
+
+# The audit actions that make a strategy's history (the rest is in the audit log).
+HISTORY_ACTIONS = frozenset(
+    {
+        "deploy",
+        "replace",
+        "reallocate",
+        "remove",
+        "halt",
+        "set_alias",
+        "clear_alias",
+        "promotion_refused",
+        "deployment_blocked",
+        "crash_loop",
+        "alias_drift",
+        "evidence_mismatch",
+        "halted",
+        "analysis_passed",
+        "analysis_failed",
+        "analysis_inconclusive",
+        "rollback_opened",
+        "rollback_merged",
+    }
+)
+
+
+class HistoryEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sequence: int
+    at: str
+    action: str
+    stage: str | None
+    version: int | None
+    actor: str
+    reason: str
+    pull_request: int | None = None
+    pull_request_url: str | None = None
+    approvers: tuple[str, ...] = ()
+    commit: str | None = None
+
+
+class StrategyDetail(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    strategy: str
+    rows: list[StatusRow]
+    versions: list[StrategyVersion]
+    history: list[HistoryEntry]
+
+
+def history(events: Iterable[AuditEvent], strategy: str) -> list[HistoryEntry]:
+    """The strategy's promotions, rollbacks, refusals and incidents, newest first."""
+    entries = []
+    for event in events:
+        if event.strategy != strategy or event.action not in HISTORY_ACTIONS:
+            continue
+        pull = event.details.get("pull_request")
+        approvers = event.details.get("approvers") or ()
+        entries.append(
+            HistoryEntry(
+                sequence=event.sequence,
+                at=event.at.isoformat(),
+                action=event.action,
+                stage=event.stage,
+                version=event.version,
+                actor=event.actor,
+                reason=event.reason,
+                pull_request=pull if isinstance(pull, int) else None,
+                pull_request_url=_text(event.details.get("pull_request_url")),
+                approvers=tuple(str(a) for a in approvers),
+                commit=event.commit,
+            )
+        )
+    return entries[::-1]
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def detail(
+    strategy: str,
+    rows: Sequence[StatusRow],
+    versions: Sequence[StrategyVersion],
+    events: Iterable[AuditEvent],
+) -> StrategyDetail:
+    return StrategyDetail(
+        strategy=strategy,
+        rows=[row for row in rows if row.strategy == strategy],
+        versions=sorted(versions, key=lambda v: -v.version),
+        history=history(events, strategy),
+    )

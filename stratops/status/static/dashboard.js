@@ -1,0 +1,80 @@
+// The desk table filters as you type and refreshes from /api/v1/status every 5 seconds.
+(function () {
+  "use strict";
+  var table = document.getElementById("desk");
+  var filter = document.getElementById("filter");
+  if (!table || !filter) { return; }
+
+  function applyFilter() {
+    var words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
+    table.querySelectorAll("tbody tr").forEach(function (tr) {
+      var text = tr.textContent.toLowerCase();
+      var shown = words.every(function (w) { return text.indexOf(w) >= 0; });
+      tr.classList.toggle("hidden", !shown);
+    });
+  }
+
+  function cell(text) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    return td;
+  }
+
+  function money(version, allocation) {
+    return version ? "v" + version + " @ " + Math.round(allocation).toLocaleString("en-US") : "-";
+  }
+
+  function pill(kind, value, title) {
+    var td = document.createElement("td");
+    if (!value) { td.textContent = "-"; return td; }
+    var span = document.createElement("span");
+    span.className = "pill " + kind + "-" + value;
+    span.title = title || "";
+    span.textContent = value;
+    td.appendChild(span);
+    return td;
+  }
+
+  function render(rows) {
+    var body = table.querySelector("tbody");
+    var fresh = document.createElement("tbody");
+    rows.forEach(function (r) {
+      var tr = document.createElement("tr");
+      tr.dataset.key = r.strategy + "/" + r.stage;
+      var name = document.createElement("td");
+      var link = document.createElement("a");
+      link.href = "/strategies/" + encodeURIComponent(r.strategy);
+      link.textContent = r.strategy;
+      name.appendChild(link);
+      tr.appendChild(name);
+      tr.appendChild(cell(r.stage));
+      tr.appendChild(cell(money(r.desired_version, r.desired_allocation)));
+      tr.appendChild(cell(money(r.running_version, r.running_allocation)));
+      tr.appendChild(pill("sync", r.sync, r.sync_reason));
+      tr.appendChild(pill("health", r.health, r.health_detail));
+      tr.appendChild(cell(r.canary_phase || "-"));
+      tr.appendChild(cell(r.recon_breaks === null ? "-" : String(r.recon_breaks)));
+      tr.appendChild(cell(r.alerts.length ? r.alerts.join(", ") : "-"));
+      tr.appendChild(cell(r.last_event || "-"));
+      fresh.appendChild(tr);
+    });
+    body.replaceWith(fresh);
+    applyFilter();
+  }
+
+  function refresh() {
+    fetch("/api/v1/status", { credentials: "same-origin" })
+      .then(function (answer) { return answer.ok ? answer.json() : null; })
+      .then(function (status) {
+        if (!status) { return; }
+        render(status.rows);
+        var updated = document.getElementById("updated");
+        if (updated) { updated.textContent = status.at; }
+      })
+      .catch(function () { /* the next refresh tries again */ });
+  }
+
+  filter.addEventListener("input", applyFilter);
+  applyFilter();
+  setInterval(refresh, 5000);
+})();

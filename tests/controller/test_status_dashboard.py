@@ -1,0 +1,165 @@
+"""`stratops status` and the dashboard, against a real controller process and a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from browser import chromium, page
+from desks import Desk
+
+from stratops.controller.assembly import ControllerPaths
+from stratops.status.endpoint import read_endpoint
+
+
+def stratops(desk: Desk, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stratops", *args, "--desk", str(desk.root)],
+        capture_output=True, text=True, env=_env(desk), timeout=120, **kwargs,  # type: ignore[call-overload]
+    )  # fmt: skip
+
+
+def _env(desk: Desk) -> dict[str, str]:
+    return {**os.environ, "MLFLOW_TRACKING_URI": desk.registry.location.tracking_uri}
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def wait_for(check, seconds: float = 60.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {seconds}s waiting for {check}")
+
+
+@contextmanager
+def controller(desk: Desk, *extra: str) -> Iterator[str]:
+    """`stratops controller run` on a free loopback port; yields its URL once it has ticked."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stratops", "controller", "run", "--desk", str(desk.root),
+         "--listen", "127.0.0.1:0", "--interval", "1", "--forge", "local", *extra],
+        env=_env(desk), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    endpoint = ControllerPaths(desk.root).endpoint
+    try:
+        url = wait_for(lambda: read_endpoint(endpoint))
+        wait_for(lambda: get(f"{url}/api/v1/status")[0] == 200)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert not endpoint.exists()
+
+
+def test_status_without_a_controller_is_a_preview(desk: Desk) -> None:
+    done = stratops(desk, "status", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["source"] == "preview"
+    [row] = found["rows"]
+    assert (row["strategy"], row["stage"], row["sync"], row["health"]) == (
+        "btc-trend", "paper", "OutOfSync", "Missing",
+    )  # fmt: skip
+    assert row["sync_reason"].startswith("deploy: ")
+    done = stratops(desk, "status", "nosuch")
+    assert done.returncode == 1 and "no strategy 'nosuch'" in done.stderr
+
+
+def test_status_and_pages_against_a_running_controller(desk: Desk) -> None:
+    with controller(desk) as url:
+        status = wait_for(lambda: _synced(url))
+        [row] = status["rows"]
+        assert (row["running_version"], row["health"]) == (1, "Healthy")
+
+        done = stratops(desk, "status", "-o", "wide")
+        assert done.returncode == 0, done.stderr
+        assert "(controller)" in done.stdout
+        line = next(x for x in done.stdout.splitlines() if "btc-trend" in x)
+        assert "Synced" in line and "Healthy" in line and "v1 @ 100,000" in line
+        done = stratops(desk, "status", "btc-trend", "-o", "json")
+        detail = json.loads(done.stdout)
+        assert [v["version"] for v in detail["versions"]] == [2, 1]
+        assert [h["action"] for h in detail["history"]][-1] == "deploy"
+
+        with chromium() as browser, page(browser) as tab:
+            tab.open(f"{url}/")
+            assert tab.page.locator("#desk tbody tr").count() == 1
+            cells = tab.page.locator("#desk tbody tr td").all_inner_texts()
+            assert cells[:6] == ["btc-trend", "paper", "v1 @ 100,000", "v1 @ 100,000",
+                                 "Synced", "Healthy"]  # fmt: skip
+            tab.page.fill("#filter", "no-such-strategy")
+            assert tab.page.locator("#desk tbody tr.hidden").count() == 1
+            tab.page.fill("#filter", "")
+            tab.screenshot("dashboard-desk")
+
+            tab.page.click("text=btc-trend")
+            tab.page.wait_for_url("**/strategies/btc-trend")
+            assert tab.page.locator("#versions tbody tr").count() == 2
+            assert "deploy" in tab.page.locator("#history").inner_text()
+            tab.screenshot("dashboard-strategy")
+
+            tab.open(f"{url}/audit?action=deploy")
+            assert "chain verified" in tab.page.locator("#verification").inner_text()
+            events = tab.page.locator("#audit tbody tr").all_inner_texts()
+            assert events and all("deploy" in e for e in events)
+            tab.screenshot("dashboard-audit")
+            tab.page.wait_for_timeout(5500)  # one refresh from the API, in the page's script
+            assert tab.page.locator("#desk").count() == 0  # (the audit page has no desk table)
+            assert tab.errors == []
+
+
+def _synced(url: str) -> dict[str, object] | None:
+    status = json.loads(get(f"{url}/api/v1/status")[1])
+    rows = status["rows"]
+    return status if rows and rows[0]["sync"] == "Synced" and rows[0]["health"] else None
+
+
+def test_a_token_guards_the_dashboard_off_loopback(desk: Desk) -> None:
+    refused = stratops(desk, "ui", "--listen", "0.0.0.0:0")
+    assert refused.returncode == 2 and "needs a token" in refused.stderr
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stratops", "ui", "--desk", str(desk.root), "--listen",
+         "0.0.0.0:0", "--token", "t0ken"],
+        env=_env(desk), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        url = line.split(" on ")[-1].split("/ ")[0].replace("0.0.0.0", "127.0.0.1")
+        assert get(f"{url}/")[0] == 401
+        assert get(f"{url}/api/v1/status", {"Authorization": "Bearer wrong"})[0] == 401
+        status, body = get(f"{url}/api/v1/status", {"Authorization": "Bearer t0ken"})
+        assert status == 200 and json.loads(body)["source"] == "preview"
+        assert get(f"{url}/healthz")[0] == 200  # probes stay open
+        with chromium() as browser, page(browser) as tab:
+            tab.open(f"{url}/?token=t0ken")  # sets the cookie, then the page loads
+            assert tab.page.locator("#desk tbody tr").count() == 1
+            assert tab.errors == []
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_controller(desk: Desk) -> Iterator[None]:
+    yield
+    assert read_endpoint(ControllerPaths(desk.root).endpoint) is None
