@@ -96,9 +96,9 @@ from stratops.gitops.pulls import merge_pull_request, review_pull_request
 from stratops.gitops.scaffold import init_desk
 from stratops.gitops.snapshot import desk_at
 from stratops.model.base import Stage, StrategyType
+from stratops.model.deployment import DeploymentState
 from stratops.registry.location import resolve_location
 from stratops.registry.registry import Registry
-from stratops.runtime.base import DeploymentState
 from stratops.runtime.local import RECORD, LocalRuntime, process_table
 
 GOAL_IDLE_SECONDS = 1.0

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import event
 
 from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentSpec, DeploymentState
 from stratops.registry.registry import TAG_DIGEST, TAG_RUN_ID, TAG_TYPE, Registry
-from stratops.runtime.base import DeploymentSpec, DeploymentState
 from stratops.runtime.local import RECORD, LocalRuntime, Record
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,9 +14,9 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from stratops.model.base import STAGE_ORDER, Stage
+from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus, Replay
 from stratops.model.strategy import StrategyDeployment
 from stratops.registry.history import AliasDrift
-from stratops.runtime.base import DeploymentSpec, DeploymentState, DeploymentStatus, Replay
 
 Key = tuple[str, Stage]
 

@@ -37,19 +37,14 @@ from stratops.gitops.forge.models import CommitStatus, StatusState
 from stratops.gitops.git import GitRepo
 from stratops.gitops.snapshot import MANIFESTS, desk_at
 from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentState, DeploymentStatus, Replay
 from stratops.model.policy import GatePolicy
 from stratops.model.problems import Problem
 from stratops.model.strategy import StrategyDeployment
 from stratops.registry.errors import EvidenceMismatch, NotFound, RegistryError
 from stratops.registry.history import AliasDrift, ObservedAliases
 from stratops.registry.registry import Registry
-from stratops.runtime.base import (
-    DeploymentState,
-    DeploymentStatus,
-    Replay,
-    Runtime,
-    RuntimeFailure,
-)
+from stratops.runtime.base import Runtime, RuntimeFailure
 
 DEPLOYED_CONTEXT = "stratops/deployed"
 Key = tuple[str, Stage]

@@ -36,15 +36,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from stratops.model.base import STAGE_ORDER, Stage
+from stratops.model.deployment import DeploymentSpec, DeploymentStatus
 from stratops.retry import RetriesExhausted, call_with_retries
-from stratops.runtime.base import (
-    DeploymentSpec,
-    DeploymentStatus,
-    RuntimeFailure,
-    RuntimeHealth,
-    RuntimeRejected,
-    RuntimeUnavailable,
-)
+from stratops.runtime.base import RuntimeFailure, RuntimeHealth, RuntimeRejected, RuntimeUnavailable
 from stratops.runtime.k8s_api import (
     CONFIG_MAPS,
     DEPLOYMENTS,

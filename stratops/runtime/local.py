@@ -29,11 +29,9 @@ import psutil
 from pydantic import BaseModel, ConfigDict
 
 from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus
 from stratops.runtime.backoff import BackoffPolicy, CrashState
 from stratops.runtime.base import (
-    DeploymentSpec,
-    DeploymentState,
-    DeploymentStatus,
     RuntimeHealth,
     RuntimeRejected,
     RuntimeUnavailable,

@@ -20,7 +20,7 @@ from stratops.controller.plan import ActionKind
 from stratops.controller.reconcile import TickResult
 from stratops.gitops.forge.models import StatusState
 from stratops.model.base import Stage
-from stratops.runtime.base import DeploymentState
+from stratops.model.deployment import DeploymentState
 from stratops.runtime.local import _pids_mentioning
 
 

@@ -20,7 +20,7 @@ from stratops.controller.assembly import build_reconciler
 from stratops.controller.leader import LeaseElector
 from stratops.controller.reconcile import Reconciler
 from stratops.gitops.forge.select import ForgeKind
-from stratops.runtime.base import DeploymentState
+from stratops.model.deployment import DeploymentState
 from stratops.runtime.k8s_objects import object_name
 from stratops.runtime.kubernetes import KubernetesRuntime
 

@@ -8,8 +8,8 @@ import pytest
 
 from stratops.controller.plan import ActionKind, desired_specs, plan
 from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus
 from stratops.model.strategy import StrategyDeployment
-from stratops.runtime.base import DeploymentSpec, DeploymentState, DeploymentStatus
 
 COMMIT = "c0ffee"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

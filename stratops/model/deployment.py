@@ -1,0 +1,71 @@
+"""A deployment as the controller and every runtime see it: what should run, what runs.
+
+A deployment is identified by (strategy, stage). These are values: the planner and the
+judge use them without importing a runtime adapter.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from stratops.model.base import Stage
+from stratops.model.strategy import HaltBehaviour
+
+
+class Replay(BaseModel):
+    """The market data a deployment replays: the dataset and window of its version's evidence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dataset: str
+    start: str
+    end: str
+
+
+class DeploymentSpec(BaseModel):
+    """What should run for one (strategy, stage)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    strategy: str
+    stage: Stage
+    version: int = Field(ge=1)
+    allocation: float = Field(gt=0)
+    model_uri: str
+    strategy_type: str
+    venue: str
+    symbols: tuple[str, ...]
+    halt: HaltBehaviour
+    commit: str = Field(description="Desk commit the deployment was made from.")
+    replay: Replay | None = Field(
+        None, description="What the evidence was computed on; None: the engine's default."
+    )
+
+    @property
+    def key(self) -> tuple[str, Stage]:
+        return (self.strategy, self.stage)
+
+
+class DeploymentState(StrEnum):
+    RUNNING = "running"
+    HALTED = "halted"
+    FAILED = "failed"  # should run but does not (process died): restart it
+    CRASH_LOOP = "crash_loop"  # keeps dying: backing off before the next restart
+
+
+class DeploymentStatus(BaseModel):
+    """What the runtime observes for one (strategy, stage)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: DeploymentSpec
+    state: DeploymentState
+    since: AwareDatetime
+    instance: str = Field(description="Runtime-specific id: a pid, a Deployment uid.")
+    detail: str = ""
+
+    @property
+    def key(self) -> tuple[str, Stage]:
+        return self.spec.key
