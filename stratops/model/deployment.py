@@ -7,6 +7,8 @@ judge use them without importing a runtime adapter.
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -69,3 +71,20 @@ class DeploymentStatus(BaseModel):
     @property
     def key(self) -> tuple[str, Stage]:
         return self.spec.key
+
+
+class TelemetrySource(BaseModel):
+    """Where a deployment's telemetry is read: a local folder or an S3-compatible prefix."""
+
+    model_config = ConfigDict(frozen=True)
+
+    uri: str = Field(
+        description="file:///... for a folder; s3://bucket/prefix for an S3-compatible store."
+    )
+    endpoint: str | None = Field(None, description="The S3-compatible endpoint; None: AWS.")
+
+    @property
+    def folder(self) -> Path | None:
+        """The local folder of a ``file://`` source; None for an object store."""
+        parsed = urlparse(self.uri)
+        return Path(unquote(parsed.path)) if parsed.scheme == "file" else None

@@ -1,4 +1,4 @@
-"""The runtime interface: list, deploy, halt, remove, health.
+"""The runtime interface: list, deploy, halt, remove, health, telemetry.
 
 A deployment is identified by (strategy, stage); its values (:mod:`stratops.model.deployment`)
 are the model's. Implementations are adapters: vendor types and exceptions stay inside them,
@@ -12,7 +12,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from stratops.model.base import Stage
-from stratops.model.deployment import DeploymentSpec, DeploymentStatus
+from stratops.model.deployment import DeploymentSpec, DeploymentStatus, TelemetrySource
 from stratops.unavailable import Unavailable
 
 
@@ -63,3 +63,7 @@ class Runtime(Protocol):
         ...
 
     def health(self) -> RuntimeHealth: ...
+
+    def telemetry(self, spec: DeploymentSpec) -> TelemetrySource:
+        """Where the deployment of ``spec`` writes its telemetry, for the telemetry reader."""
+        ...

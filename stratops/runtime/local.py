@@ -29,7 +29,12 @@ import psutil
 from pydantic import BaseModel, ConfigDict
 
 from stratops.model.base import Stage
-from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus
+from stratops.model.deployment import (
+    DeploymentSpec,
+    DeploymentState,
+    DeploymentStatus,
+    TelemetrySource,
+)
 from stratops.runtime.backoff import BackoffPolicy, CrashState
 from stratops.runtime.base import (
     RuntimeHealth,
@@ -256,7 +261,7 @@ class LocalRuntime:
             )
         if running:
             _stop(running, self.stop_grace_seconds)
-        telemetry = folder / f"v{spec.version}" / "telemetry"
+        telemetry = self._telemetry_folder(spec)
         telemetry.mkdir(parents=True, exist_ok=True)
         try:
             with (folder / "process.log").open("ab") as log:
@@ -313,6 +318,13 @@ class LocalRuntime:
                 json.dumps({"by": actor, "reason": reason, "at": _now().isoformat()}),
                 encoding="utf-8",
             )
+
+    def _telemetry_folder(self, spec: DeploymentSpec) -> Path:
+        return self.folder(spec.strategy, spec.stage) / f"v{spec.version}" / "telemetry"
+
+    def telemetry(self, spec: DeploymentSpec) -> TelemetrySource:
+        """The version's telemetry folder, where its paper process writes."""
+        return TelemetrySource(uri=self._telemetry_folder(spec).absolute().as_uri())
 
     def health(self) -> RuntimeHealth:
         try:
