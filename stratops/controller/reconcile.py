@@ -116,8 +116,11 @@ class Reconciler:
         self.repo = repo
         self.registry = registry
         self.runtime = runtime
+        self.forge = forge
         self.authorizer = authorizer
         self.audit = audit
+        self.store = store
+        self.journal = journal
         self.metrics = metrics or Metrics()
         self.is_leader = is_leader
         self.observer = Observer(

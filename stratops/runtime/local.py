@@ -87,14 +87,19 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def _alive(pid: int) -> bool:
-    """True when ``pid`` runs and is not a zombie (reaped here if it is our child)."""
+def _reaped(pid: int) -> bool:
+    """True when ``pid`` is our child and has exited: it is reaped now."""
     try:
         finished, _ = os.waitpid(pid, os.WNOHANG)
-        if finished == pid:
-            return False
     except ChildProcessError:
-        pass  # not our child: adopted after a restart
+        return False  # not our child: adopted after a restart
+    return finished == pid
+
+
+def _alive(pid: int) -> bool:
+    """True when ``pid`` runs and is not a zombie (reaped here if it is our child)."""
+    if _reaped(pid):
+        return False
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
@@ -193,7 +198,8 @@ class LocalRuntime:
             at = cmdline.find(prefix)
             if at >= 0:
                 name = cmdline[at + len(prefix) :].split(os.sep, 1)[0]
-                if name and " " not in name and _alive(process.pid):
+                # the pass read its status already: only a child that just exited is left out
+                if name and " " not in name and not _reaped(process.pid):
                     found.setdefault(name, []).append(process.pid)
         return found
 
