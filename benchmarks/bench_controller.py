@@ -8,16 +8,17 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_controller.py --strategies 200 --skip-latency
 
 Goals: with 1,000 strategies and nothing to do, one reconcile tick (git fetch
-excluded) takes <= 1 s on the embedded MLflow; a merge reaches a running deployment within
+excluded) takes <= 0.25 s on the embedded MLflow; a merge reaches a running deployment within
 the controller's interval + 5 s.
 
 1. **Idle tick.** A desk (``init_desk``: local bare remote and local forge) declares
-   ``s0000``... each in paper only; the embedded MLflow holds one dummy version of each (created
-   through MLflow's client, not timed). The real ``LocalRuntime`` runs one tiny ``sleep`` per
-   deployment (its argv[0] is the deployment's telemetry path, which is how the runtime finds
-   its processes in ``/proc``). A first, converging tick starts the deployments and moves the
-   ``paper`` aliases (timed and reported on its own, with its cost per action); then
-   ``Reconciler.tick(fetch=False)`` runs on the idle desk:
+   ``s0000``... each in paper only; the embedded MLflow holds one version of each (``s0000``
+   registered with a real trend model and synthetic evidence, the others created through
+   MLflow's client on the same run, so each verifies; not timed). The real ``LocalRuntime``
+   runs one tiny ``sleep`` per deployment (its argv[0] is the deployment's telemetry path,
+   which is how the runtime finds its processes in ``/proc``). A first, converging tick starts
+   the deployments and moves the ``paper`` aliases (timed and reported on its own, with its
+   cost per action); then ``Reconciler.tick(fetch=False)`` runs on the idle desk:
 
    - *warm*: the same reconciler tick after tick, as ``stratops controller run`` does (the desk
      parsed at a commit is kept while main does not move);
@@ -71,19 +72,21 @@ from controller_fixtures import (
     TEST_DESK,
     free_port,
     isolate_git,
-    register_dummy_versions,
+    register_shared_versions,
     seed_deployments,
     set_aliases_directly,
     sleep_command,
     strategy_name,
+    trend_model_and_bundle,
     unsynchronised_sqlite,
     write_manifests,
 )
 from mlflow.tracking import MlflowClient
 
+from stratops.controller.admit import admit
 from stratops.controller.assembly import ControllerPaths, build_reconciler
 from stratops.controller.gate_evaluation import registry_evaluator
-from stratops.controller.plan import ActionKind, desired_specs, plan
+from stratops.controller.plan import ActionKind, desired_specs, plan_tick
 from stratops.controller.reconcile import Reconciler, TickResult
 from stratops.gitops.forge.local import LocalForge
 from stratops.gitops.forge.models import NewReview, ReviewState
@@ -96,12 +99,12 @@ from stratops.gitops.pulls import merge_pull_request, review_pull_request
 from stratops.gitops.scaffold import init_desk
 from stratops.gitops.snapshot import desk_at
 from stratops.model.base import Stage, StrategyType
+from stratops.model.deployment import DeploymentState
 from stratops.registry.location import resolve_location
 from stratops.registry.registry import Registry
-from stratops.runtime.base import DeploymentState
 from stratops.runtime.local import RECORD, LocalRuntime, process_table
 
-GOAL_IDLE_SECONDS = 1.0
+GOAL_IDLE_SECONDS = 0.25
 GOAL_LATENCY_SLACK_SECONDS = 5.0
 SAMPLE = 20
 REFERENCE_RUNS = 3
@@ -269,8 +272,9 @@ def build_idle_desk(scratch: Path, count: int) -> IdleDesk:
     setup["desk_s"] = time.perf_counter() - start
     start = time.perf_counter()
     registry = Registry(resolve_location(None, environ={}, desk=lambda: scaffold.root))
+    model, bundle = trend_model_and_bundle(scratch)
     with unsynchronised_sqlite(registry):
-        register_dummy_versions(registry, names)
+        register_shared_versions(registry, names, model, bundle)
     setup["registry_s"] = time.perf_counter() - start
     runtime = LocalRuntime(ControllerPaths(scaffold.root).runtime, command=sleep_command)
     reconciler = build_reconciler(
@@ -344,9 +348,11 @@ def _mean(samples: list[float]) -> float:
 
 def _idle_tick(reconciler: Reconciler) -> TickResult:
     result = reconciler.tick(fetch=False)
-    if result.plan is None or not result.plan.empty or result.applied or result.problems:
+    idle = result.plan is not None and result.plan.empty and not result.applied
+    if not idle or result.problems or result.blocked:
         planned = None if result.plan is None else result.plan.actions[:3]
-        raise RuntimeError(f"the desk is not idle: {planned} {result.problems}")
+        blocked = list(result.blocked.items())[:3]
+        raise RuntimeError(f"the desk is not idle: {planned} {result.problems} {blocked}")
     return result
 
 
@@ -361,21 +367,29 @@ def breakdown(desk: IdleDesk) -> dict[str, float]:
         parts[label] = time.perf_counter() - start
         return value
 
-    head = timed("git rev-parse origin/main", reconciler.repo.remote_main)
-    state = timed("load state.json", reconciler.store.load)
-    timed("git merge-base --is-ancestor", lambda: reconciler._descends(head, head))
-    desk_now = timed("read + validate the desk (cold only)", lambda: desk_at(reconciler.repo, head))
-    timed(
-        "authorize (Desk.strategies per name)",
-        lambda: reconciler._authorize(state, desk_now, head, TickResult()),
+    head = timed("read origin/main (refs, in process)", reconciler.repo.remote_main)
+    state = timed("load state.json", reconciler.observer.state)
+    timed("is main a descendant of the applied", lambda: reconciler.repo.is_ancestor(head, head))
+    timed("read + validate the desk (cold only)", lambda: reconciler.observer.desk(head))
+    snapshot = timed("the whole snapshot", lambda: reconciler.observer.read(fetch=False))
+    timed("runtime.list() (/proc scan + records)", reconciler.runtime.list)
+    timed("registry.observe_stage_aliases()", reconciler.registry.observe_stage_aliases)
+    admission = timed(
+        "admit",
+        lambda: admit(snapshot, reconciler.repo, reconciler.authorizer, reconciler.observer.desk),
     )
-    observed = timed("runtime.list() (/proc scan + records)", reconciler.runtime.list)
-    aliases = timed("registry.observe_stage_aliases()", reconciler.registry.observe_stage_aliases)
-    effective = dict(desk_now.strategies)
-    specs = timed("desired specs", lambda: desired_specs(effective.values(), head))
-    by_key = {status.key: status for status in observed}
-    timed("plan()", lambda: plan(specs, by_key, aliases, head))
-    timed("save state.json", lambda: reconciler.store.save(state))
+    assert snapshot.observed is not None
+    timed(
+        "plan",
+        lambda: plan_tick(
+            admission.effective,
+            snapshot.observed or {},
+            snapshot.aliases,
+            snapshot.evidence,
+            snapshot.commit,
+        ),
+    )
+    timed("save state.json", lambda: reconciler.observer.store.save(state))
     return parts
 
 
@@ -580,18 +594,8 @@ def measure_latency(
 
 
 def run_latency(scratch: Path, interval: float, quiet: bool) -> list[dict[str, Any]]:
-    from stratops.paper.datasets import load_dataset
-    from stratops.paper.strategies import strategy_spec
-    from stratops.paper.strategies.base import save_strategy
-    from stratops.registry.synthetic import write_synthetic_bundle
-
     _note("merge → running: trend model and evidence", quiet)
-    market = load_dataset("binance-1m").select(["BTC/USDT"])
-    model = scratch / "trend-model"
-    save_strategy(
-        strategy_spec("trend").build({"fast": 10, "slow": 60}), model, market.bars_frame(5)
-    )
-    bundle = write_synthetic_bundle(scratch / "bundle", strategy_type=StrategyType.TREND)
+    model, bundle = trend_model_and_bundle(scratch)
     return [
         measure_latency(scratch, model, bundle, interval, webhook, quiet)
         for webhook in (False, True)

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentSpec
 from stratops.model.strategy import HaltBehaviour
-from stratops.runtime.base import DeploymentSpec
 from stratops.runtime.local import LocalRuntime
 
 

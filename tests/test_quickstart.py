@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from stratops.model.base import Stage
-from stratops.runtime.base import DeploymentState
+from stratops.model.deployment import DeploymentState
 from stratops.runtime.local import LocalRuntime
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -42,9 +42,10 @@ from stratops.gitops.errors import ForgeError, GitError
 from stratops.gitops.forge.select import ForgeKind
 from stratops.gitops.git import GitRepo
 from stratops.model.base import DNS_LABEL_PATTERN, DNS_LABEL_RULE
+from stratops.model.deployment import DeploymentStatus
 from stratops.model.problems import InvalidDocumentError
 from stratops.registry.errors import RegistryError
-from stratops.runtime.base import DeploymentStatus, Runtime, RuntimeFailure
+from stratops.runtime.base import Runtime, RuntimeFailure
 from stratops.runtime.k8s_api import KubeConfigError
 from stratops.status.board import StatusBoard, dashboard
 from stratops.status.endpoint import TOKEN_OPTION, write_endpoint

@@ -3,22 +3,26 @@
 Like a terraform plan it is a plain value tied to the snapshot it was built from (the desk
 commit); reasons are for people, never for decisions. Order: deployments into live first,
 then canary, then paper (a promotion starts the new version before anything is removed), then
-re-allocations and restarts, then removals, then registry alias moves.
+re-allocations and restarts, then removals, then registry alias moves. ``HALT`` and
+``OPEN_ROLLBACK`` are in the vocabulary for the canary judge, which emits them; the planner of
+desired state never does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stratops.model.aliases import AliasDrift, ObservedAliases
 from stratops.model.base import STAGE_ORDER, Stage
+from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus, Replay
 from stratops.model.strategy import StrategyDeployment
-from stratops.registry.history import AliasDrift
-from stratops.runtime.base import DeploymentSpec, DeploymentState, DeploymentStatus, Replay
 
 Key = tuple[str, Stage]
+VersionKey = tuple[str, int]
 
 
 class ActionKind(StrEnum):
@@ -29,6 +33,8 @@ class ActionKind(StrEnum):
     REMOVE = "remove"  # the stage left the desired state
     SET_ALIAS = "set_alias"  # registry stage alias → version
     CLEAR_ALIAS = "clear_alias"  # registry stage alias removed
+    HALT = "halt"  # stop trading, apply the deployment's halt behaviour, keep it halted
+    OPEN_ROLLBACK = "open_rollback"  # open the rollback pull request of a failed canary
 
 
 RUNTIME_KINDS = {
@@ -208,3 +214,104 @@ def plan(
                     )
                 )
     return Plan(commit=commit, actions=[*changes, *removals, *alias_moves])
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A declared deployment the controller will not start: ``code`` is stable."""
+
+    version: int
+    code: str  # not_registered | evidence_mismatch | registry_unavailable
+    reason: str
+
+
+Evidence = Mapping[VersionKey, Replay | Blocked | None]
+"""Per (strategy, version) the registry was asked about: what it replays, or why it is blocked."""
+
+ALIAS_KINDS = frozenset({ActionKind.SET_ALIAS, ActionKind.CLEAR_ALIAS})
+
+
+@dataclass(frozen=True)
+class TickPlan:
+    """The plan of one tick, with the deployments it leaves out and the aliases it moves back."""
+
+    plan: Plan
+    blocked: Mapping[Key, Blocked]
+    drift: Mapping[Key, AliasDrift]  # aliases moved outside Git that the plan moves back
+
+
+def replays(
+    effective: Mapping[str, StrategyDeployment],
+    observed: Mapping[Key, DeploymentStatus],
+    evidence: Evidence,
+) -> tuple[dict[VersionKey, Replay | None], dict[Key, Blocked]]:
+    """What each declared version replays, and the deployments blocked from (re)starting.
+
+    A version running everywhere it is declared replays what it runs: nothing is to be
+    (re)started, so it needs no verification. Any other version takes its replay from the
+    registry's ``evidence``: one that is not registered, or whose evidence does not verify,
+    blocks every deployment that declares it (a running one is not restarted either).
+    """
+    declaring: dict[VersionKey, list[Key]] = {}
+    for name, strategy in effective.items():
+        for stage, entry in strategy.spec.stages.items():
+            declaring.setdefault((name, entry.version), []).append((name, stage))
+    found: dict[VersionKey, Replay | None] = {}
+    blocked: dict[Key, Blocked] = {}
+    for version, keys in declaring.items():
+        running = [observed.get(key) for key in keys]
+        if all(
+            status is not None
+            and status.spec.version == version[1]
+            and status.state is DeploymentState.RUNNING
+            for status in running
+        ):
+            status = running[0]
+            assert status is not None
+            found[version] = status.spec.replay
+            continue
+        verified = evidence.get(version)
+        if isinstance(verified, Blocked):
+            blocked.update(dict.fromkeys(keys, verified))
+        else:
+            found[version] = verified
+    return found, blocked
+
+
+def plan_tick(
+    effective: Mapping[str, StrategyDeployment],
+    observed: Mapping[Key, DeploymentStatus],
+    aliases: ObservedAliases | None,
+    evidence: Evidence,
+    commit: str,
+) -> TickPlan:
+    """The plan towards ``effective``: blocked deployments left out, aliases only when read.
+
+    ``aliases`` is None when the registry could not be read: no alias is moved then. Aliases
+    of strategies that left the desk but still run are managed until they are removed.
+    """
+    versions, blocked = replays(effective, observed, evidence)
+    desired = desired_specs(effective.values(), commit, versions)
+    current = {} if aliases is None else aliases.current
+    managed = {name: current.get(name, {}) for name in effective}
+    for name in {key[0] for key in observed} - set(effective):
+        if name in current:
+            managed[name] = current[name]
+    drift = {
+        (d.strategy, d.stage): d
+        for d in ([] if aliases is None else aliases.drift)
+        if d.strategy in managed
+    }
+    full = plan(desired, observed, managed, commit, drift)
+    actions = [
+        a
+        for a in full.actions
+        if (a.strategy, a.stage) not in blocked
+        and (aliases is not None or a.kind not in ALIAS_KINDS)
+    ]
+    moved_back = {
+        (a.strategy, a.stage): drift[(a.strategy, a.stage)]
+        for a in actions
+        if a.kind in ALIAS_KINDS and (a.strategy, a.stage) in drift
+    }
+    return TickPlan(Plan(commit=commit, actions=actions), blocked, moved_back)

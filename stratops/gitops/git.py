@@ -173,6 +173,8 @@ class GitRepo:
         A commit this repository does not have (one a rewritten history dropped) is an ancestor
         of nothing.
         """
+        if ancestor == descendant and len(ancestor) == 40:  # a sha: no need to ask git
+            return True
         later = self._commit(descendant)
         try:
             earlier = self._commit(ancestor)
@@ -246,8 +248,16 @@ class GitRepo:
             self._repo.git.fetch("--quiet", "--prune", self.remote, *refspecs)
 
     def remote_main(self) -> str:
-        """The commit ``main`` of the remote had at the last fetch."""
-        return self.rev_parse(f"{self.remote}/{MAIN}")
+        """The commit ``main`` of the remote had at the last fetch.
+
+        Read from the ref files (loose or packed) in process, without a git subprocess: the
+        controller asks every tick.
+        """
+        ref = f"refs/remotes/{self.remote}/{MAIN}"
+        try:
+            return str(git.SymbolicReference.dereference_recursive(self._repo, ref))
+        except _LOOKUP_ERRORS as exc:
+            raise GitError(f"{ref!r} is not a commit in {self.root}") from exc
 
     def remote_branch(self, branch: str) -> str | None:
         """The commit ``branch`` points at on the remote now, None if it does not exist."""

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from functools import lru_cache
 
 from pydantic import ValidationError
 
+from stratops.model.aliases import AliasDrift
 from stratops.model.base import Stage
 from stratops.registry.errors import RegistryError
 from stratops.registry.models import AliasChange
@@ -31,6 +32,12 @@ def new_entry_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+@lru_cache(maxsize=1 << 16)
+def _change(value: str) -> AliasChange:
+    """An entry parsed once: tags are never changed, and the controller reads all each tick."""
+    return AliasChange.model_validate_json(value)
+
+
 def read_history(strategy: str, tags: Mapping[str, str]) -> list[AliasChange]:
     """The alias changes recorded in a registered model's tags, oldest first."""
     changes = []
@@ -38,7 +45,7 @@ def read_history(strategy: str, tags: Mapping[str, str]) -> list[AliasChange]:
         if not key.startswith(HISTORY_PREFIX):
             continue
         try:
-            change = AliasChange.model_validate_json(value)
+            change = _change(value)
         except ValidationError as exc:
             raise RegistryError(
                 f"alias history of {strategy!r} is corrupt: tag {key} does not hold an alias "
@@ -59,17 +66,6 @@ def next_sequence(history: list[AliasChange]) -> int:
     return max((change.sequence for change in history), default=0) + 1
 
 
-@dataclass(frozen=True)
-class AliasDrift:
-    """A stage alias that MLflow holds where stratops did not put it: moved by hand."""
-
-    strategy: str
-    stage: Stage
-    found: int | None  # the version MLflow's alias points at (None: the alias was deleted)
-    recorded: int | None  # the version stratops last set (None: never set, or cleared)
-    sequence: int  # of the last recorded change of this stage (0: none)
-
-
 def alias_drift(
     strategy: str, aliases: Mapping[Stage, int], history: list[AliasChange]
 ) -> list[AliasDrift]:
@@ -86,11 +82,3 @@ def alias_drift(
         for stage in Stage
         if aliases.get(stage) != (recorded := last[stage].to_version if stage in last else None)
     ]
-
-
-@dataclass(frozen=True)
-class ObservedAliases:
-    """The stage aliases as MLflow holds them, and those that drifted from the history."""
-
-    current: dict[str, dict[Stage, int]]
-    drift: list[AliasDrift]

@@ -24,16 +24,16 @@ from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.tracking import MlflowClient
 
 from stratops.analytics.returns import DailyReturns
+from stratops.model.aliases import AliasDrift, ObservedAliases
 from stratops.model.base import DNS_LABEL_PATTERN, Stage, StrategyType
 from stratops.model.evidence import EVIDENCE_FILES, EvidenceFile, ModelFile
 from stratops.model.problems import Problem
+from stratops.registry.alias_index import read_alias_rows
 from stratops.registry.arrays import load_trials
 from stratops.registry.bundle import scan_bundle
 from stratops.registry.clock import Clock, WallClock
 from stratops.registry.errors import BadInput, EvidenceMismatch, NotFound, RegistryError
 from stratops.registry.history import (
-    AliasDrift,
-    ObservedAliases,
     alias_drift,
     history_key,
     new_entry_id,
@@ -813,8 +813,30 @@ class Registry:
     def observe_stage_aliases(self) -> ObservedAliases:
         """Stage aliases of every registered strategy, and where they drifted from the history.
 
-        A few paged calls (not one per model): the history is in the models' tags.
+        Three queries on a database store (:mod:`.alias_index`), else a few paged calls (not
+        one per model): the history is in the models' tags.
         """
+        with translated("list the registered strategies"):
+            rows = read_alias_rows(self._client)
+        if rows is None:
+            return self._search_stage_aliases()
+        found: dict[str, dict[Stage, int]] = {name: {} for name in rows.names}
+        stages = {stage.value: stage for stage in Stage}
+        for name, alias, version in rows.aliases:
+            if alias in stages and name in found:
+                found[name][stages[alias]] = version
+        tags: dict[str, dict[str, str]] = {}
+        for name, key, value in rows.history:
+            tags.setdefault(name, {})[key] = value
+        drift: list[AliasDrift] = []
+        for name in sorted(found):
+            found[name] = {stage: found[name][stage] for stage in Stage if stage in found[name]}
+            history = read_history(name, tags.get(name, {}))
+            drift.extend(alias_drift(name, found[name], history))
+        return ObservedAliases(found, drift)
+
+    def _search_stage_aliases(self) -> ObservedAliases:
+        """:meth:`observe_stage_aliases` through MLflow's paged search (any store)."""
         found: dict[str, dict[Stage, int]] = {}
         drift: list[AliasDrift] = []
         token = None

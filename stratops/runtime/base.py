@@ -1,53 +1,19 @@
-"""The runtime interface: list, deploy, halt, remove, health.
+"""The runtime interface: list, deploy, halt, remove, health, telemetry.
 
-A deployment is identified by (strategy, stage). Implementations are adapters: vendor types
-and exceptions stay inside them, callers see these models and the :class:`RuntimeFailure` family.
+A deployment is identified by (strategy, stage); its values (:mod:`stratops.model.deployment`)
+are the model's. Implementations are adapters: vendor types and exceptions stay inside them,
+callers see those values and the :class:`RuntimeFailure` family.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from stratops.model.base import Stage
-from stratops.model.strategy import HaltBehaviour
+from stratops.model.deployment import DeploymentSpec, DeploymentStatus, TelemetrySource
 from stratops.unavailable import Unavailable
-
-
-class Replay(BaseModel):
-    """The market data a deployment replays: the dataset and window of its version's evidence."""
-
-    model_config = ConfigDict(frozen=True)
-
-    dataset: str
-    start: str
-    end: str
-
-
-class DeploymentSpec(BaseModel):
-    """What should run for one (strategy, stage)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    strategy: str
-    stage: Stage
-    version: int = Field(ge=1)
-    allocation: float = Field(gt=0)
-    model_uri: str
-    strategy_type: str
-    venue: str
-    symbols: tuple[str, ...]
-    halt: HaltBehaviour
-    commit: str = Field(description="Desk commit the deployment was made from.")
-    replay: Replay | None = Field(
-        None, description="What the evidence was computed on; None: the engine's default."
-    )
-
-    @property
-    def key(self) -> tuple[str, Stage]:
-        return (self.strategy, self.stage)
 
 
 def paper_arguments(spec: DeploymentSpec) -> list[str]:
@@ -58,29 +24,6 @@ def paper_arguments(spec: DeploymentSpec) -> list[str]:
         else ["--data", spec.replay.dataset, "--start", spec.replay.start, "--end", spec.replay.end]
     )
     return ["--model-uri", spec.model_uri, "--allocation", repr(spec.allocation), *replay]
-
-
-class DeploymentState(StrEnum):
-    RUNNING = "running"
-    HALTED = "halted"
-    FAILED = "failed"  # should run but does not (process died): restart it
-    CRASH_LOOP = "crash_loop"  # keeps dying: backing off before the next restart
-
-
-class DeploymentStatus(BaseModel):
-    """What the runtime observes for one (strategy, stage)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    spec: DeploymentSpec
-    state: DeploymentState
-    since: AwareDatetime
-    instance: str = Field(description="Runtime-specific id: a pid, a Deployment uid.")
-    detail: str = ""
-
-    @property
-    def key(self) -> tuple[str, Stage]:
-        return self.spec.key
 
 
 class RuntimeHealth(BaseModel):
@@ -120,3 +63,7 @@ class Runtime(Protocol):
         ...
 
     def health(self) -> RuntimeHealth: ...
+
+    def telemetry(self, spec: DeploymentSpec) -> TelemetrySource:
+        """Where the deployment of ``spec`` writes its telemetry, for the telemetry reader."""
+        ...

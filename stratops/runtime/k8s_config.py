@@ -52,6 +52,16 @@ class KubernetesRuntimeConfig(_Config):
         description="PersistentVolumeClaim for telemetry (sub-path per deployment); "
         "without it telemetry goes to an emptyDir and dies with the pod.",
     )
+    telemetry_bucket: str | None = Field(
+        None,
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
+        description="S3-compatible bucket (and prefix) the pods' telemetry is kept in, e.g. "
+        "s3://desk-telemetry/strategies, the store of MLflow's artifacts at scale; the "
+        "controller reads a deployment's telemetry below it.",
+    )
+    telemetry_endpoint: str | None = Field(
+        None, description="Endpoint URL of the S3-compatible store (None: AWS S3)."
+    )
     run_as_user: int = Field(10001, ge=1, description="Non-root uid of strategy containers.")
     termination_grace_seconds: int = Field(
         60, ge=1, description="Time a halted strategy gets to apply its halt behaviour."

@@ -22,7 +22,8 @@ from typing import Any
 
 from stratops.model.base import DNS_LABEL_PATTERN, Stage
 from stratops.model.canonical import canonical_digest
-from stratops.runtime.base import DeploymentSpec, paper_arguments
+from stratops.model.deployment import DeploymentSpec
+from stratops.runtime.base import paper_arguments
 from stratops.runtime.k8s_api import CONFIG_MAPS, DEPLOYMENTS, Json
 from stratops.runtime.k8s_config import KubernetesRuntimeConfig
 

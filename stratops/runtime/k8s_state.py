@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from stratops.runtime.base import DeploymentSpec, DeploymentState, DeploymentStatus
+from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus
 from stratops.runtime.k8s_api import Json
 from stratops.runtime.k8s_objects import (
     CONFIG_DIGEST,

@@ -36,15 +36,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from stratops.model.base import STAGE_ORDER, Stage
+from stratops.model.deployment import DeploymentSpec, DeploymentStatus, TelemetrySource
 from stratops.retry import RetriesExhausted, call_with_retries
-from stratops.runtime.base import (
-    DeploymentSpec,
-    DeploymentStatus,
-    RuntimeFailure,
-    RuntimeHealth,
-    RuntimeRejected,
-    RuntimeUnavailable,
-)
+from stratops.runtime.base import RuntimeFailure, RuntimeHealth, RuntimeRejected, RuntimeUnavailable
 from stratops.runtime.k8s_api import (
     CONFIG_MAPS,
     DEPLOYMENTS,
@@ -361,6 +355,17 @@ class KubernetesRuntime:
         self._api(lambda: self.api.delete(CONFIG_MAPS, self.namespace, name))
         if removed:
             log.info("removed %s/%s by %s: %s", self.namespace, name, actor, reason)
+
+    def telemetry(self, spec: DeploymentSpec) -> TelemetrySource:
+        """``<telemetryBucket>/<object name>/v<version>``: where the version's pods write."""
+        bucket = self.config.telemetry_bucket
+        if bucket is None:
+            raise RuntimeRejected(
+                "no telemetryBucket in the runtime configuration: the controller cannot read "
+                f"the telemetry of {spec.strategy}/{spec.stage.value}"
+            )
+        prefix = f"{bucket.rstrip('/')}/{object_name(spec.strategy, spec.stage)}/v{spec.version}"
+        return TelemetrySource(uri=prefix, endpoint=self.config.telemetry_endpoint)
 
     def health(self) -> RuntimeHealth:
         try:

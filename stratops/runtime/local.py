@@ -29,11 +29,14 @@ import psutil
 from pydantic import BaseModel, ConfigDict
 
 from stratops.model.base import Stage
-from stratops.runtime.backoff import BackoffPolicy, CrashState
-from stratops.runtime.base import (
+from stratops.model.deployment import (
     DeploymentSpec,
     DeploymentState,
     DeploymentStatus,
+    TelemetrySource,
+)
+from stratops.runtime.backoff import BackoffPolicy, CrashState
+from stratops.runtime.base import (
     RuntimeHealth,
     RuntimeRejected,
     RuntimeUnavailable,
@@ -84,14 +87,19 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def _alive(pid: int) -> bool:
-    """True when ``pid`` runs and is not a zombie (reaped here if it is our child)."""
+def _reaped(pid: int) -> bool:
+    """True when ``pid`` is our child and has exited: it is reaped now."""
     try:
         finished, _ = os.waitpid(pid, os.WNOHANG)
-        if finished == pid:
-            return False
     except ChildProcessError:
-        pass  # not our child: adopted after a restart
+        return False  # not our child: adopted after a restart
+    return finished == pid
+
+
+def _alive(pid: int) -> bool:
+    """True when ``pid`` runs and is not a zombie (reaped here if it is our child)."""
+    if _reaped(pid):
+        return False
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
@@ -190,7 +198,8 @@ class LocalRuntime:
             at = cmdline.find(prefix)
             if at >= 0:
                 name = cmdline[at + len(prefix) :].split(os.sep, 1)[0]
-                if name and " " not in name and _alive(process.pid):
+                # the pass read its status already: only a child that just exited is left out
+                if name and " " not in name and not _reaped(process.pid):
                     found.setdefault(name, []).append(process.pid)
         return found
 
@@ -258,7 +267,7 @@ class LocalRuntime:
             )
         if running:
             _stop(running, self.stop_grace_seconds)
-        telemetry = folder / f"v{spec.version}" / "telemetry"
+        telemetry = self._telemetry_folder(spec)
         telemetry.mkdir(parents=True, exist_ok=True)
         try:
             with (folder / "process.log").open("ab") as log:
@@ -315,6 +324,13 @@ class LocalRuntime:
                 json.dumps({"by": actor, "reason": reason, "at": _now().isoformat()}),
                 encoding="utf-8",
             )
+
+    def _telemetry_folder(self, spec: DeploymentSpec) -> Path:
+        return self.folder(spec.strategy, spec.stage) / f"v{spec.version}" / "telemetry"
+
+    def telemetry(self, spec: DeploymentSpec) -> TelemetrySource:
+        """The version's telemetry folder, where its paper process writes."""
+        return TelemetrySource(uri=self._telemetry_folder(spec).absolute().as_uri())
 
     def health(self) -> RuntimeHealth:
         try:

@@ -20,7 +20,7 @@ from stratops.controller.assembly import ControllerPaths
 from stratops.controller.audit import AuditLog, verify_chain
 from stratops.controller.faults import CRASH_ENV, CRASH_POINTS
 from stratops.model.base import Stage
-from stratops.runtime.base import DeploymentState
+from stratops.model.deployment import DeploymentState
 from stratops.runtime.local import _pids_mentioning
 
 

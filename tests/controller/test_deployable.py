@@ -33,13 +33,13 @@ def test_an_unregistered_version_is_blocked_once_not_restarted_forever(
     try:
         reconciler = desk.reconciler()
         first = reconciler.tick()
-        assert first.applied == [] and first.failed == []
+        assert first.applied == () and first.failed == ()
         blocked = first.blocked[("btc-trend", Stage.PAPER)]
         assert (blocked.version, blocked.code) == (1, "not_registered")
         assert desk.runtime().list() == []
         for _ in range(3):
             again = reconciler.tick()
-            assert ("btc-trend", Stage.PAPER) in again.blocked and again.applied == []
+            assert ("btc-trend", Stage.PAPER) in again.blocked and again.applied == ()
         events = [e for e in reconciler.audit.events() if e.action == "deployment_blocked"]
         assert len(events) == 1  # when the state begins, not once per tick
         assert 'stratops_strategies_blocked{reason="not_registered"} 1.0' in (
@@ -123,7 +123,7 @@ def test_evidence_tampered_after_deployment_blocks_its_restart(desk: Desk) -> No
     desk.runtime().remove("btc-trend", Stage.PAPER, actor="test", reason="it died")
     again = reconciler.tick()  # the same controller, which verified v1 before
     assert again.blocked[("btc-trend", Stage.PAPER)].code == "evidence_mismatch"
-    assert again.applied == [] and desk.runtime().list() == []
+    assert again.applied == () and desk.runtime().list() == []
 
 
 def test_evidence_tampered_after_the_merge_is_a_refusal_not_an_outage(desk: Desk) -> None:

@@ -10,7 +10,7 @@ import time
 from desks import Desk
 
 from stratops.controller.plan import ActionKind
-from stratops.runtime.base import DeploymentState
+from stratops.model.deployment import DeploymentState
 
 
 def _push(desk: Desk, name: str, text: str) -> None:

@@ -20,7 +20,7 @@ from stratops.controller.assembly import build_reconciler
 from stratops.controller.leader import LeaseElector
 from stratops.controller.reconcile import Reconciler
 from stratops.gitops.forge.select import ForgeKind
-from stratops.runtime.base import DeploymentState
+from stratops.model.deployment import DeploymentState
 from stratops.runtime.k8s_objects import object_name
 from stratops.runtime.kubernetes import KubernetesRuntime
 
@@ -61,7 +61,7 @@ def test_only_the_leader_acts_and_a_standby_takes_over(
     assert lease_b.try_acquire_or_renew() is False
 
     standby = b.tick()
-    assert standby.applied == []
+    assert standby.applied == ()
     assert "lost leadership: stopped acting" in standby.problems
     leader = a.tick()
     assert [a.kind.value for a in leader.applied] == ["deploy", "set_alias"]
@@ -75,7 +75,7 @@ def test_only_the_leader_acts_and_a_standby_takes_over(
     assert lease_b.try_acquire_or_renew() is True
     name = object_name(deployed.spec.strategy, deployed.spec.stage)
     apiserver.delete_by_hand("deployments", NAMESPACE, name)
-    assert a.tick().applied == []  # the old leader stays quiet
+    assert a.tick().applied == ()  # the old leader stays quiet
     healed = b.tick()
     assert [x.kind.value for x in healed.applied] == ["deploy"]
     assert len(runtime.list()) == 1

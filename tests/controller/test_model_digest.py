@@ -63,7 +63,7 @@ def test_a_tampered_model_blocks_the_version_and_starts_nothing(desk: Desk) -> N
     blocked = result.blocked[("btc-trend", Stage.PAPER)]
     assert (blocked.version, blocked.code) == (1, "evidence_mismatch")
     assert "model" in blocked.reason
-    assert result.applied == []
+    assert result.applied == ()
     assert desk.runtime().list() == []
 
 

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from stratops.controller.plan import ActionKind, desired_specs, plan
+from stratops.controller.plan import ActionKind, Blocked, desired_specs, plan, plan_tick
+from stratops.model.aliases import ObservedAliases
 from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus, Replay
 from stratops.model.strategy import StrategyDeployment
-from stratops.runtime.base import DeploymentSpec, DeploymentState, DeploymentStatus
 
 COMMIT = "c0ffee"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -127,3 +128,37 @@ def test_action_keys_are_stable_per_commit() -> None:
     again = plan(desired, {}, {}, COMMIT)
     assert [a.key(COMMIT) for a in first.actions] == [a.key(COMMIT) for a in again.actions]
     assert len({a.key(COMMIT) for a in first.actions}) == len(first.actions)
+
+
+def test_halt_and_rollback_are_actions_the_desired_state_planner_never_emits() -> None:
+    assert {"halt", "open_rollback"} <= {kind.value for kind in ActionKind}
+    desired = desired_specs([LIVE6_CANARY7], COMMIT)
+    halted = {key: running(spec, DeploymentState.HALTED) for key, spec in desired.items()}
+    for observed in (halted, {}):
+        kinds = {a.kind for a in plan(desired, observed, {}, COMMIT).actions}
+        assert kinds.isdisjoint({ActionKind.HALT, ActionKind.OPEN_ROLLBACK})
+
+
+REPLAY = Replay(dataset="binance-1m", start="2024-08-01", end="2024-08-08")
+
+
+def test_a_version_running_everywhere_replays_what_it_runs_without_asking_the_registry() -> None:
+    specs = desired_specs([LIVE6_CANARY7], COMMIT, {("btc-trend", v): REPLAY for v in (6, 7, 8)})
+    aliases = ObservedAliases({"btc-trend": {Stage.LIVE: 6, Stage.CANARY: 7, Stage.PAPER: 8}}, [])
+    ticked = plan_tick(
+        {"btc-trend": LIVE6_CANARY7}, observed_from(*specs.values()), aliases, {}, COMMIT
+    )
+    assert ticked.plan.empty and not ticked.blocked and not ticked.drift
+
+
+def test_a_blocked_version_is_left_out_and_aliases_wait_for_the_registry() -> None:
+    blocked = Blocked(8, "evidence_mismatch", "returns.parquet changed")
+    evidence = {("btc-trend", 6): REPLAY, ("btc-trend", 7): None, ("btc-trend", 8): blocked}
+    ticked = plan_tick({"btc-trend": LIVE6_CANARY7}, {}, None, evidence, COMMIT)
+    assert ticked.blocked == {("btc-trend", Stage.PAPER): blocked}
+    assert [(a.kind, a.stage) for a in ticked.plan.actions] == [
+        (ActionKind.DEPLOY, Stage.LIVE),
+        (ActionKind.DEPLOY, Stage.CANARY),
+    ]
+    live = ticked.plan.actions[0].spec
+    assert live is not None and live.replay == REPLAY

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "controller"))
 from desks import Desk, make_desk, save_trend_model, stop_deployments
 
 from stratops.model.base import Stage, StrategyType
+from stratops.model.deployment import DeploymentState
 from stratops.registry.synthetic import write_synthetic_bundle
-from stratops.runtime.base import DeploymentState
 
 pytestmark = pytest.mark.slow
 

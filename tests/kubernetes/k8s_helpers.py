@@ -10,9 +10,9 @@ import yaml
 from kubernetes import client
 
 from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentSpec
 from stratops.model.strategy import HaltBehaviour
 from stratops.retry import RetryPolicy
-from stratops.runtime.base import DeploymentSpec
 from stratops.runtime.k8s_config import KubernetesRuntimeConfig
 
 DEPLOY = Path(__file__).resolve().parents[2] / "manifests" / "deploy"

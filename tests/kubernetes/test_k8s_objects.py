@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from k8s_helpers import T0, make_spec, runtime_config
 
 from stratops.model.base import DNS_LABEL_PATTERN, Stage
-from stratops.runtime.base import DeploymentState
+from stratops.model.deployment import DeploymentState
 from stratops.runtime.k8s_config import Resources
 from stratops.runtime.k8s_objects import (
     CONFIG_DIGEST,

@@ -14,14 +14,9 @@ from k8s_helpers import NAMESPACE, TOKEN, FakeClock, configuration, make_spec, r
 
 from stratops.controller.plan import ActionKind, plan
 from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus
 from stratops.retry import RetryPolicy
-from stratops.runtime.base import (
-    DeploymentSpec,
-    DeploymentState,
-    DeploymentStatus,
-    RuntimeRejected,
-    RuntimeUnavailable,
-)
+from stratops.runtime.base import RuntimeRejected, RuntimeUnavailable
 from stratops.runtime.k8s_objects import (
     HALT_REASON,
     HALTED_AT,

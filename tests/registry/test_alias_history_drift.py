@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from stratops.model.aliases import AliasDrift
 from stratops.model.base import Stage
-from stratops.registry.history import AliasDrift, alias_drift
+from stratops.registry.history import alias_drift
 from stratops.registry.models import AliasChange
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentSpec, DeploymentState
 from stratops.model.strategy import HaltBehaviour
 from stratops.paper.datasets import load_dataset
 from stratops.paper.strategies import strategy_spec
 from stratops.paper.strategies.base import save_strategy
-from stratops.runtime.base import DeploymentSpec, DeploymentState
 from stratops.runtime.local import LocalRuntime, _pids_mentioning
 
 ACTOR = {"actor": "test", "reason": "test"}

@@ -1,0 +1,182 @@
+"""Admission: which of the desired changes a tick may apply, as a frozen :class:`Admission`.
+
+It decides and records nothing: the rules in force (each rule change since the last accepted
+one must be accepted under the rules before it), then, per strategy, whether its promotions
+and capital increases came through reviewed, gated pull requests. What it needs to know about
+the past it asks the :class:`~stratops.controller.authorize.Authorizer` (Git history, the
+forge, the recomputed gate report), only for the changes not verified before: an idle tick
+asks nothing. A strategy with a refused change keeps, as a whole, what was applied before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from stratops.controller.authorize import (
+    Authorizer,
+    PromotionCommit,
+    Verdict,
+    promotion_commits,
+    reallocations,
+    risk_changes,
+)
+from stratops.controller.snapshot import Snapshot
+from stratops.controller.state import ControllerState, verified_key
+from stratops.gitops.changes import rule_changes
+from stratops.gitops.desk import Desk
+from stratops.gitops.git import GitRepo
+from stratops.model.base import Stage
+from stratops.model.policy import GatePolicy
+from stratops.model.strategy import StrategyDeployment
+
+Refusal = tuple[Stage, int, Verdict]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rules in force: those of ``commit``, the last rule change accepted on main."""
+
+    commit: str
+    policy: GatePolicy | None
+    refused: Verdict | None = None  # the first later rule change on main, not accepted
+
+
+@dataclass(frozen=True)
+class Admission:
+    effective: Mapping[str, StrategyDeployment]  # the desired state to apply, per strategy
+    verified: frozenset[str]  # promotions verified now (see :func:`verified_key`)
+    refused: Mapping[str, Refusal]
+    rules_commit: str | None
+    rules_refused: Verdict | None = None  # a rule change on main kept out of force
+    problems: tuple[str, ...] = ()
+
+
+def rules_in_force(
+    state: ControllerState,
+    desk: Desk,
+    head: str,
+    repo: GitRepo,
+    authorizer: Authorizer,
+    load: Callable[[str], Desk],
+) -> Rules:
+    """The rules in force at ``head``: each rule change since the last accepted one must
+    be accepted by the authorizer, under the rules before it; the first that is not stops
+    them (until main's rules are back to those in force). The first tick trusts ``head``.
+    """
+    start = state.rules_commit or state.last_applied
+    if start is None:
+        return Rules(head, desk.policy)
+    in_force = load(start)
+    if not rule_changes(in_force.rules, desk.rules):
+        return Rules(head, desk.policy)
+    for change in reversed(repo.log(head, since=start, first_parent=True)):
+        after = load(change.sha)
+        if not rule_changes(in_force.rules, after.rules):
+            continue
+        verdict = authorizer.rule_change(change.sha, in_force.policy)
+        if not verdict.allowed:
+            return Rules(start, in_force.policy, verdict)
+        start, in_force = change.sha, after
+    return Rules(start, in_force.policy)
+
+
+def capital(
+    authorizer: Authorizer, verdict: Verdict, allocation: float, source: str, head: str
+) -> Verdict:
+    """Capital in canary or live is at most what a merged, approved PR set.
+
+    ``verdict`` allowed a promotion at the capital its PR set; main may hold more only if
+    the last change of the manifest since then came through a merged PR as well.
+    """
+    granted = verdict.allocation
+    if granted is None or allocation <= granted or verdict.commit is None:
+        return verdict
+    raised = authorizer.reallocation(source, verdict.commit, head)
+    if raised.allowed:
+        return verdict
+    return Verdict(
+        False,
+        raised.code if raised.retryable else "capital_exceeds_review",
+        f"main allocates {allocation:,.0f}, the merged promotion set {granted:,.0f}: "
+        + raised.reason,
+        raised.commit or verdict.commit,
+    )
+
+
+def authorize(
+    state: ControllerState,
+    desk: Desk,
+    head: str,
+    policy: GatePolicy | None,
+    repo: GitRepo,
+    authorizer: Authorizer,
+) -> tuple[dict[str, StrategyDeployment], set[str], dict[str, Refusal]]:
+    """The desired state to apply per strategy, the promotions verified now, the refusals.
+
+    Promotions are checked against ``policy``, the one in force.
+    """
+    effective: dict[str, StrategyDeployment] = {}
+    verified: set[str] = set()
+    refused: dict[str, Refusal] = {}
+    commits: list[PromotionCommit] | None = None
+    strategies = desk.strategies  # built once: a property that makes a new dict each call
+    sources = {doc.name: found.file for found, doc in desk.of_kind(StrategyDeployment)}
+    for name in sorted(set(strategies) | set(state.applied)):
+        wanted, applied = strategies.get(name), state.applied.get(name)
+        refusal = None
+        source = sources.get(name)
+        if wanted and state.last_applied and source is not None:
+            for stage in reallocations(applied, wanted):
+                verdict = authorizer.reallocation(source, state.last_applied, head)
+                if not verdict.allowed:
+                    refusal = (stage, getattr(wanted.spec.stages, stage.value).version, verdict)
+                    break
+        for stage, version in [] if refusal else risk_changes(applied, wanted):
+            assert wanted is not None  # risk changes are stages that main declares
+            allocation = getattr(wanted.spec.stages, stage.value).allocation
+            key = verified_key(name, stage.value, version, allocation)
+            if key in state.verified:
+                continue
+            if commits is None:
+                commits = promotion_commits(repo, head)
+            verdict = authorizer.promotion(name, stage, version, commits, policy)
+            if verdict.allowed and source is not None:
+                verdict = capital(authorizer, verdict, allocation, source, head)
+            if not verdict.allowed:
+                refusal = (stage, version, verdict)
+                break
+            verified.add(key)
+        chosen = wanted if refusal is None else applied
+        if refusal is not None:
+            refused[name] = refusal
+        if chosen is not None:
+            effective[name] = chosen
+    return effective, verified, refused
+
+
+def admit(
+    snapshot: Snapshot, repo: GitRepo, authorizer: Authorizer, load: Callable[[str], Desk]
+) -> Admission:
+    """What the tick may apply; a desk that does not validate keeps the last good state."""
+    state, desk, head = snapshot.state, snapshot.desk, snapshot.head
+    assert desk is not None  # a rewritten history is not admitted at all
+    if not desk.ok:
+        return Admission(
+            effective=dict(state.applied),
+            verified=frozenset(),
+            refused={},
+            rules_commit=state.rules_commit,
+            problems=(
+                f"the desk at {head[:12]} does not validate: the last good state keeps running",
+            ),
+        )
+    rules = rules_in_force(state, desk, head, repo, authorizer, load)
+    problems: tuple[str, ...] = ()
+    if rules.refused is not None:
+        problems = (
+            f"rule change {(rules.refused.commit or head)[:12]} refused "
+            f"({rules.refused.code}): the rules of {rules.commit[:12]} stay in force",
+        )
+    effective, verified, refused = authorize(state, desk, head, rules.policy, repo, authorizer)
+    return Admission(effective, frozenset(verified), refused, rules.commit, rules.refused, problems)

@@ -1,0 +1,411 @@
+"""Apply: journal, execute and record; it decides nothing.
+
+Each action is journalled before it runs and crossed out after (:mod:`.journal`), executed
+through the runtime or the registry, and recorded in the audit log (keyed, so a replay after a
+crash never records twice) with the provenance of the change it applies. What a tick observed
+and decided (refusals, rules kept out of force, blocked deployments, aliases moved by hand,
+crash loops) is recorded here too, once, in the audit log, the metrics and commit statuses.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from stratops.controller.admit import Admission
+from stratops.controller.audit import COMMIT_APPLIED, AuditLog
+from stratops.controller.authorize import Verdict
+from stratops.controller.faults import crash_point
+from stratops.controller.journal import IntentJournal
+from stratops.controller.observability import Metrics
+from stratops.controller.plan import RUNTIME_KINDS, Action, ActionKind, Blocked, Key
+from stratops.controller.provenance import Provenance, trace
+from stratops.controller.snapshot import Snapshot
+from stratops.controller.state import ControllerState, StateStore
+from stratops.gitops.desk import Desk
+from stratops.gitops.errors import ForgeError
+from stratops.gitops.forge.base import Forge
+from stratops.gitops.forge.models import CommitStatus, StatusState
+from stratops.gitops.git import GitRepo
+from stratops.gitops.snapshot import MANIFESTS
+from stratops.model.aliases import AliasDrift
+from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentState
+from stratops.model.strategy import StrategyDeployment
+from stratops.registry.errors import RegistryError
+from stratops.registry.registry import Registry
+from stratops.runtime.base import Runtime, RuntimeFailure
+
+DEPLOYED_CONTEXT = "stratops/deployed"
+FAILURES = (RuntimeFailure, RegistryError)  # what a failed action raises
+
+
+class Applier:
+    def __init__(
+        self,
+        *,
+        repo: GitRepo,
+        registry: Registry,
+        runtime: Runtime,
+        forge: Forge,
+        audit: AuditLog,
+        store: StateStore,
+        journal: IntentJournal,
+        metrics: Metrics,
+        actor: str,
+        now: Callable[[], datetime],
+        log: logging.Logger,
+    ) -> None:
+        self.repo = repo
+        self.registry = registry
+        self.runtime = runtime
+        self.forge = forge
+        self.audit = audit
+        self.store = store
+        self.journal = journal
+        self.metrics = metrics
+        self.actor = actor
+        self.now = now
+        self.log = log
+
+    # record
+
+    def event(
+        self,
+        key: str,
+        action: str,
+        reason: str,
+        *,
+        strategy: str | None = None,
+        stage: Stage | None = None,
+        version: int | None = None,
+        commit: str | None = None,
+        **details: object,
+    ) -> None:
+        self.audit.append(
+            key=key,
+            at=self.now(),
+            actor=self.actor,
+            action=action,
+            reason=reason,
+            strategy=strategy,
+            stage=None if stage is None else stage.value,
+            version=version,
+            commit=commit,
+            details=details,
+        )
+
+    def status(self, sha: str, state: StatusState, description: str) -> None:
+        try:
+            self.forge.set_commit_status(
+                sha,
+                CommitStatus(
+                    context=DEPLOYED_CONTEXT,
+                    state=state,
+                    creator=self.actor,
+                    description=description[:140],
+                ),
+            )
+        except ForgeError as exc:
+            self.metrics.refusals.labels(reason="forge_unavailable").inc()
+            self.log.warning("cannot set commit status", extra={"commit": sha, "error": str(exc)})
+
+    def record_snapshot(self, snapshot: Snapshot) -> None:
+        """A remote that could not be fetched, a rewritten history."""
+        if snapshot.fetch_problem is not None:
+            self.metrics.refusals.labels(reason="remote_unreachable").inc()
+        if snapshot.rewritten:
+            head = snapshot.head
+            self.event(
+                f"history:{head}",
+                "history_rewritten",
+                snapshot.problems()[-1],
+                commit=head,
+                applied=snapshot.state.last_applied,
+            )
+            self.metrics.blocked.labels(reason="history_rewritten").set(1)
+
+    def record_admission(self, snapshot: Snapshot, admission: Admission) -> None:
+        """Rules kept out of force, refused changes, a desk that does not validate."""
+        head, desk = snapshot.head, snapshot.desk
+        assert desk is not None
+        self._record_rules(admission.rules_refused, admission.rules_commit)
+        self.metrics.blocked.labels(reason="history_rewritten").set(0)
+        self.metrics.blocked.labels(reason="refused").set(len(admission.refused))
+        for name, (stage, version, verdict) in admission.refused.items():
+            self._refuse(name, stage, version, verdict, head)
+        if not desk.ok:
+            self.event(
+                f"invalid:{head}",
+                "revision_refused",
+                admission.problems[-1],
+                commit=head,
+                problems=[p.render() for p in desk.problems[:20]],
+            )
+        if snapshot.observed is None:
+            self.metrics.blocked.labels(reason="runtime_unavailable").set(1)
+
+    def record_plan(
+        self,
+        snapshot: Snapshot,
+        blocked: Mapping[Key, Blocked],
+        drift: Mapping[Key, AliasDrift],
+        planned: int,
+    ) -> None:
+        """Blocked deployments, aliases moved by hand, crash loops, the registry's outage."""
+        commit = snapshot.commit
+        if snapshot.aliases is None:
+            self.metrics.blocked.labels(reason="registry_unavailable").set(1)
+        self._record_blocked(blocked, commit)
+        self._record_drift(drift, commit)
+        self.metrics.blocked.labels(reason="runtime_unavailable").set(0)
+        self.metrics.drift.set(planned)
+        for status in (snapshot.observed or {}).values():
+            if status.state is DeploymentState.CRASH_LOOP:  # one event per crashed instance
+                self.event(
+                    f"crash_loop:{status.spec.strategy}:{status.spec.stage.value}:"
+                    f"{status.instance}",
+                    "crash_loop",
+                    status.detail,
+                    strategy=status.spec.strategy,
+                    stage=status.spec.stage,
+                    version=status.spec.version,
+                    commit=status.spec.commit,
+                )
+
+    def _record_rules(self, refused: Verdict | None, in_force: str | None) -> None:
+        """A rule change kept out of force: audited once, counted, alerted, marked failing."""
+        self.metrics.blocked.labels(reason="policy_refused").set(int(refused is not None))
+        if refused is None or refused.retryable:
+            return
+        sha = refused.commit
+        assert sha is not None
+        self.metrics.refusals.labels(reason="policy_refused").inc()
+        self.log.error(
+            "rule change refused: the last approved rules stay in force",
+            extra={"commit": sha, "code": refused.code, "in_force": in_force},
+        )
+        self.event(
+            f"policy_refused:{sha}:{refused.code}",
+            "policy_refused",
+            refused.reason,
+            commit=sha,
+            code=refused.code,
+            in_force=in_force,
+        )
+        self.status(sha, StatusState.FAILURE, f"rule change refused: {refused.reason}")
+
+    def _refuse(self, name: str, stage: Stage, version: int, verdict: Verdict, head: str) -> None:
+        self.metrics.refusals.labels(reason=verdict.code).inc()
+        self.event(
+            f"refused:{head}:{name}:{stage.value}:{version}:{verdict.code}",
+            "promotion_refused",
+            verdict.reason,
+            strategy=name,
+            stage=stage,
+            version=version,
+            commit=verdict.commit or head,
+            code=verdict.code,
+        )
+        if verdict.commit and not verdict.retryable:
+            self.status(verdict.commit, StatusState.FAILURE, f"refused: {verdict.reason}")
+
+    def _record_blocked(self, blocked: Mapping[Key, Blocked], commit: str) -> None:
+        """One audit event when a deployment becomes blocked (keyed: not one per tick)."""
+        counts: dict[str, int] = {}
+        for (name, stage), found in sorted(blocked.items()):
+            counts[found.code] = counts.get(found.code, 0) + 1
+            self.log.warning(
+                "deployment blocked",
+                extra={"deployment": f"{name}/{stage.value}", "code": found.code},
+            )
+            if found.code == "registry_unavailable":
+                continue  # an outage, not a state of the deployment
+            self.event(
+                f"blocked:{name}:{stage.value}:{found.version}:{found.code}",
+                "deployment_blocked",
+                found.reason,
+                strategy=name,
+                stage=stage,
+                version=found.version,
+                commit=commit,
+                code=found.code,
+            )
+        for code in ("not_registered", "evidence_mismatch", "registry_unavailable"):
+            self.metrics.blocked.labels(reason=code).set(counts.get(code, 0))
+
+    def _record_drift(self, drift: Mapping[Key, AliasDrift], commit: str) -> None:
+        """An alias moved outside Git: audited once, counted, logged; the plan moves it back."""
+        for (name, stage), moved in drift.items():  # in plan order
+            self.metrics.alias_drift.labels(stage=stage.value).inc()
+            self.log.warning(
+                "stage alias moved outside Git",
+                extra={"deployment": f"{name}/{stage.value}", "found": moved.found},
+            )
+            self.event(
+                f"alias_drift:{name}:{stage.value}:{moved.sequence}:{moved.found}",
+                "alias_drift",
+                f"the {stage.value} alias of {name} points at "
+                + ("nothing" if moved.found is None else f"v{moved.found}")
+                + " in the registry, moved outside Git; stratops last set "
+                + ("none" if moved.recorded is None else f"v{moved.recorded}"),
+                strategy=name,
+                stage=stage,
+                version=moved.found,
+                commit=commit,
+                recorded=moved.recorded,
+            )
+
+    # act
+
+    def _execute(self, action: Action, provenance: Provenance) -> None:
+        if action.kind in RUNTIME_KINDS:
+            assert action.spec is not None
+            self.runtime.deploy(action.spec, actor=self.actor, reason=action.reason)
+        elif action.kind is ActionKind.REMOVE:
+            self.runtime.remove(
+                action.strategy, action.stage, actor=self.actor, reason=action.reason
+            )
+        elif action.kind is ActionKind.HALT:
+            self.runtime.halt(action.strategy, action.stage, actor=self.actor, reason=action.reason)
+        elif action.kind is ActionKind.SET_ALIAS:
+            assert action.version is not None
+            self.registry.set_stage_alias(
+                action.strategy,
+                action.stage,
+                action.version,
+                actor=self.actor,
+                reason=action.reason,
+                pull_request=provenance.pull_request,
+                approvers=provenance.approvers,
+            )
+        elif action.kind is ActionKind.CLEAR_ALIAS:
+            self.registry.clear_stage_alias(
+                action.strategy,
+                action.stage,
+                actor=self.actor,
+                reason=action.reason,
+                pull_request=provenance.pull_request,
+                approvers=provenance.approvers,
+            )
+        else:  # OPEN_ROLLBACK: planned only by the canary judge, which brings its executor
+            raise NotImplementedError(f"no executor for {action.kind.value} actions yet")
+
+    def _provenance(self, action: Action, commit: str, desk: Desk | None) -> Provenance:
+        """Where the change an action applies came from (best effort: never blocks it)."""
+        sources = [] if desk is None else desk.of_kind(StrategyDeployment)
+        path = next((s.file for s, doc in sources if doc.name == action.strategy), MANIFESTS)
+        found = trace(self.repo, self.forge, commit, path)
+        if action.version is None:
+            return found
+        try:
+            digest = self.registry.get_version(action.strategy, action.version).evidence_digest
+        except RegistryError:
+            return found
+        return replace(found, evidence_digest=digest)
+
+    def _finish(self, key: str, commit: str, action: Action, desk: Desk | None) -> None:
+        """Run an action whose intent is journalled, record it, cross the intent out."""
+        provenance = self._provenance(action, commit, desk)
+        try:
+            self._execute(action, provenance)
+        except FAILURES as exc:
+            self.event(
+                f"{key}:error",
+                f"{action.kind.value}_failed",
+                f"{action.reason}: {exc}",
+                strategy=action.strategy,
+                stage=action.stage,
+                version=action.version,
+                commit=commit,
+                **provenance.details(),
+            )
+            self.journal.done(key)
+            self.metrics.actions.labels(kind=action.kind.value, outcome="error").inc()
+            raise
+        crash_point("after-act")
+        self.event(
+            key,
+            action.kind.value,
+            action.reason,
+            strategy=action.strategy,
+            stage=action.stage,
+            version=action.version,
+            commit=commit,
+            from_version=action.from_version,
+            **provenance.details(),
+        )
+        crash_point("after-audit")
+        self.journal.done(key)
+        self.metrics.actions.labels(kind=action.kind.value, outcome="applied").inc()
+
+    def apply(self, action: Action, commit: str, desk: Desk | None = None) -> None:
+        """Journal ``action``, run it, record it; raises what a failed action raises."""
+        key = action.key(commit)
+        self.journal.begin(key, commit, action)
+        crash_point("after-intent")
+        self._finish(key, commit, action, desk)
+
+    def recover(self) -> list[Action]:
+        """Finish the intents a crash left pending, before anything else."""
+        finished = []
+        for key, commit, action in self.journal.pending():
+            try:
+                self._finish(key, commit, action, None)
+                finished.append(action)
+            except FAILURES as exc:
+                self.log.warning("pending intent failed", extra={"key": key, "error": str(exc)})
+        return finished
+
+    def save(
+        self,
+        snapshot: Snapshot,
+        admission: Admission,
+        applied: Sequence[Action],
+        failed: Sequence[tuple[Action, str]],
+    ) -> None:
+        """Every action done: the commit applied, the state saved, the commit's status set."""
+        crash_point("before-state")
+        state, desk = snapshot.state, snapshot.desk
+        if desk is not None and desk.ok:
+            head = snapshot.head
+            self.event(  # keyed: once per commit, also when a crash lost the state saved next
+                f"applied:{head}",
+                COMMIT_APPLIED,
+                f"reconciled towards {head[:12]}",
+                commit=head,
+                previous=state.last_applied,
+            )
+            self.store.save(
+                ControllerState(
+                    last_applied=head,
+                    applied=dict(admission.effective),
+                    verified=frozenset(state.verified | admission.verified),
+                    rules_commit=admission.rules_commit,
+                )
+            )
+            if head != state.last_applied or applied:
+                self._deployed_status(head, admission, applied, failed)
+            self.metrics.applied_commit.labels(commit=head).set(1)
+        self.journal.compact()
+        self.metrics.last_success.set(time.time())
+
+    def _deployed_status(
+        self,
+        head: str,
+        admission: Admission,
+        applied: Sequence[Action],
+        failed: Sequence[tuple[Action, str]],
+    ) -> None:
+        rules = admission.rules_refused
+        if rules is not None and not rules.retryable:
+            self.status(head, StatusState.FAILURE, f"rule change refused: {rules.reason}")
+        elif admission.refused or failed:
+            refused = ", ".join(sorted(admission.refused))
+            why = f"refused: {refused}" if refused else f"{len(failed)} action(s) failed"
+            self.status(head, StatusState.FAILURE, f"not fully deployed: {why}")
+        else:
+            self.status(head, StatusState.SUCCESS, f"deployed: {len(applied)} action(s)")

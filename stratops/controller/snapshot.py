@@ -1,0 +1,268 @@
+"""The snapshot: what one tick decides on, read once from Git, the runtime, the registry and
+the telemetry of the canaries.
+
+Reading decides nothing, and a part that cannot be read is a state, not an error: the remote
+unreachable (the last fetched main is used), history rewritten (nothing more is read), the
+runtime or the registry unavailable (None, with the problem). The :class:`Snapshot` is a frozen
+value; admission, the plan and apply read it.
+
+The registry is asked only about versions that are declared (at main's head or in the applied
+state) somewhere they do not run: a version running everywhere needs no verification
+(:func:`stratops.controller.plan.replays`), so an idle tick makes no evidence call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+
+from stratops.controller.audit import AuditLog, last_applied_commit
+from stratops.controller.plan import Blocked, Evidence, Key, VersionKey
+from stratops.controller.state import ControllerState, StateStore
+from stratops.gitops.desk import Desk
+from stratops.gitops.errors import GitError
+from stratops.gitops.git import GitRepo
+from stratops.gitops.snapshot import MANIFESTS, desk_at
+from stratops.model.aliases import ObservedAliases
+from stratops.model.base import Stage, duration_seconds
+from stratops.model.deployment import (
+    DeploymentState,
+    DeploymentStatus,
+    Replay,
+    TelemetrySource,
+)
+from stratops.model.problems import InvalidDocumentError, Problem
+from stratops.model.strategy import StrategyDeployment
+from stratops.registry.errors import EvidenceMismatch, NotFound, RegistryError
+from stratops.registry.registry import Registry
+from stratops.runtime.base import Runtime, RuntimeFailure
+from stratops.telemetry import reader
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """The fills of a running canary over its analysis window, or why they could not be read."""
+
+    source: TelemetrySource | None
+    window: reader.Window
+    fills: pa.Table | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    head: str
+    state: ControllerState
+    fetch_problem: str | None = None
+    desk: Desk | None = None  # None: main's history was rewritten, nothing else was read
+    observed: Mapping[Key, DeploymentStatus] | None = None  # None: the runtime is unavailable
+    runtime_problem: str | None = None
+    aliases: ObservedAliases | None = None  # None: the registry is unavailable
+    registry_problem: str | None = None
+    evidence: Evidence = field(default_factory=dict)
+    telemetry: Mapping[Key, Telemetry] = field(default_factory=dict)
+
+    @property
+    def rewritten(self) -> bool:
+        return self.desk is None
+
+    def problems(self) -> list[str]:
+        """What could not be read, for people, in the order a tick meets it."""
+        found = [] if self.fetch_problem is None else [self.fetch_problem]
+        if self.rewritten:
+            applied = self.state.last_applied or ""
+            found.append(
+                f"history rewritten: main {self.head[:12]} does not descend from the applied "
+                f"{applied[:12]}; reconciliation stopped until main is restored"
+            )
+        return found
+
+    @property
+    def commit(self) -> str:
+        """What the tick reconciles towards: main's head, or the last good one if it is invalid."""
+        if self.desk is not None and self.desk.ok:
+            return self.head
+        return self.state.last_applied or self.head
+
+
+def why_blocked(version: int, error: RegistryError) -> Blocked:
+    """Why the registry cannot vouch for ``version``."""
+    if isinstance(error, NotFound):
+        return Blocked(version, "not_registered", str(error))
+    if isinstance(error, EvidenceMismatch):
+        return Blocked(version, "evidence_mismatch", error.message.splitlines()[0])
+    return Blocked(version, "registry_unavailable", f"cannot verify: {error}")
+
+
+def load_desk(repo: GitRepo, rev: str) -> Desk:
+    """The desk at ``rev``; a revision that cannot be loaded at all is a refused desk."""
+    try:
+        return desk_at(repo, rev)
+    except GitError:
+        raise
+    except Exception as exc:  # a hostile revision must not stop reconciliation
+        return Desk(
+            problems=[
+                Problem(
+                    file=MANIFESTS,
+                    message=f"the revision cannot be loaded ({type(exc).__name__}: {exc})",
+                    code="desk.unloadable",
+                )
+            ]
+        )
+
+
+def unverified(
+    declared: Iterable[StrategyDeployment], observed: Mapping[Key, DeploymentStatus]
+) -> set[VersionKey]:
+    """The (strategy, version)s declared for a stage where that version does not run."""
+    return {
+        (strategy.name, entry.version)
+        for strategy in declared
+        for stage, entry in strategy.spec.stages.items()
+        if (status := observed.get((strategy.name, stage))) is None
+        or status.spec.version != entry.version
+        or status.state is not DeploymentState.RUNNING
+    }
+
+
+class Observer:
+    """Reads a :class:`Snapshot`; keeps only the desk parsed at main's head between ticks."""
+
+    def __init__(
+        self,
+        *,
+        repo: GitRepo,
+        registry: Registry,
+        runtime: Runtime,
+        audit: AuditLog,
+        store: StateStore,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.repo = repo
+        self.registry = registry
+        self.runtime = runtime
+        self.audit = audit
+        self.store = store
+        self.now = now
+        self._desks: dict[str, Desk] = {}
+
+    def desk(self, rev: str) -> Desk:
+        """The desk at ``rev``; main's head is parsed once (heads only move forward)."""
+        if rev in self._desks:
+            return self._desks[rev]
+        return load_desk(self.repo, rev)
+
+    def state(self) -> ControllerState:
+        """The saved state; lacking a last applied commit, the one the audit log last recorded.
+
+        A controller starting on an empty state folder (a new pod, a lost disk) restores the
+        audit log from its replica on the remote first (:func:`stratops.controller.loop.run`),
+        so the rewrite check still holds: wiping the local state does not make any history
+        acceptable. The replica is only as trustworthy as the remote's branch protection:
+        whoever can rewrite ``stratops/audit`` can drop events there too; ``stratops audit
+        verify`` flags a replica that is not a prefix of a surviving local log.
+        """
+        state = self.store.load()
+        if state.last_applied is None:
+            recorded = last_applied_commit(self.audit.events())
+            if recorded is not None:
+                state = state.model_copy(update={"last_applied": recorded})
+        return state
+
+    def read(self, *, fetch: bool) -> Snapshot:
+        fetch_problem = None
+        if fetch:
+            try:
+                self.repo.fetch()
+            except GitError as exc:
+                fetch_problem = f"remote unreachable, using the last fetched main: {exc}"
+        head = self.repo.remote_main()
+        state = self.state()
+        if state.last_applied and not self.repo.is_ancestor(state.last_applied, head):
+            return Snapshot(head, state, fetch_problem)
+        if head not in self._desks:
+            self._desks = {head: load_desk(self.repo, head)}
+        desk = self._desks[head]
+        try:
+            observed = {status.key: status for status in self.runtime.list()}
+        except RuntimeFailure as exc:
+            return Snapshot(head, state, fetch_problem, desk, runtime_problem=str(exc))
+        declared = [*(desk.strategies.values() if desk.ok else ()), *state.applied.values()]
+        evidence = self._evidence(unverified(declared, observed))
+        try:
+            aliases, registry_problem = self.registry.observe_stage_aliases(), None
+        except RegistryError as exc:
+            aliases, registry_problem = None, str(exc)
+        return Snapshot(
+            head,
+            state,
+            fetch_problem,
+            desk,
+            observed,
+            None,
+            aliases,
+            registry_problem,
+            evidence,
+            self._telemetry(desk, observed),
+        )
+
+    def _evidence(
+        self, versions: Iterable[VersionKey]
+    ) -> dict[VersionKey, Replay | Blocked | None]:
+        """Verify each version (registered, evidence intact) and read what it replays.
+
+        With MLflow unreachable, a version is blocked as ``registry_unavailable``: it waits
+        for a later tick.
+        """
+        found: dict[VersionKey, Replay | Blocked | None] = {}
+        for name, version in sorted(versions):
+            try:
+                metadata = self.registry.evidence_summary(name, version).metadata
+            except RegistryError as exc:
+                found[(name, version)] = why_blocked(version, exc)
+                continue
+            found[(name, version)] = (
+                None
+                if metadata.dataset is None
+                else Replay(
+                    dataset=metadata.dataset,
+                    start=metadata.data_range.start,
+                    end=metadata.data_range.end,
+                )
+            )
+        return found
+
+    def _telemetry(
+        self, desk: Desk, observed: Mapping[Key, DeploymentStatus]
+    ) -> dict[Key, Telemetry]:
+        """The fills of each running canary over the trailing window of its analysis."""
+        found: dict[Key, Telemetry] = {}
+        strategies, templates = desk.strategies, desk.templates
+        for key, status in sorted(observed.items()):
+            declared = strategies.get(key[0])
+            entry = None if declared is None else declared.spec.stages.canary
+            if key[1] is not Stage.CANARY or status.state is not DeploymentState.RUNNING:
+                continue
+            if entry is None or entry.analysis not in templates:
+                continue
+            end = self.now()
+            span = timedelta(seconds=duration_seconds(templates[entry.analysis].spec.window))
+            found[key] = self._fills(status, reader.Window(end - span, end))
+        return found
+
+    def _fills(self, status: DeploymentStatus, window: reader.Window) -> Telemetry:
+        try:
+            source = self.runtime.telemetry(status.spec)
+        except RuntimeFailure as exc:
+            return Telemetry(None, window, None, str(exc))
+        folder = source.folder
+        if folder is None:
+            return Telemetry(source, window, None, f"{source.uri}: not readable by this reader")
+        try:
+            return Telemetry(source, window, reader.read(folder, "fills", window))
+        except (InvalidDocumentError, OSError, pa.ArrowException) as exc:
+            return Telemetry(source, window, None, str(exc))
