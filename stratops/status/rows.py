@@ -20,8 +20,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stratops.controller.audit import AuditEvent
 from stratops.model.base import STAGE_ORDER, Stage, human_duration
+from stratops.model.deployment import DeploymentState, DeploymentStatus
 from stratops.model.strategy import StrategyDeployment
-from stratops.runtime.base import DeploymentState, DeploymentStatus
 
 
 class Sync(StrEnum):

@@ -8,8 +8,8 @@ import pytest
 
 from stratops.controller.audit import AuditLog
 from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus
 from stratops.model.strategy import HaltBehaviour, StrategyDeployment
-from stratops.runtime.base import DeploymentSpec, DeploymentState, DeploymentStatus
 from stratops.status.rows import Health, Sync, TickView, age, status_rows
 
 AT = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
