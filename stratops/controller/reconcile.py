@@ -28,6 +28,7 @@ from stratops.controller.journal import IntentJournal
 from stratops.controller.observability import Metrics
 from stratops.controller.plan import RUNTIME_KINDS, Action, ActionKind, Plan, desired_specs, plan
 from stratops.controller.provenance import Provenance, trace
+from stratops.controller.signatures import Signers, required_signers
 from stratops.controller.state import ControllerState, StateStore, verified_key
 from stratops.gitops.changes import rule_changes
 from stratops.gitops.desk import Desk
@@ -70,6 +71,7 @@ class _Rules:
 
     commit: str
     policy: GatePolicy | None
+    signers: Signers | None  # whose signatures count, None: no signature is required
     refused: Verdict | None = None  # the first later rule change on main, not accepted
 
 
@@ -298,31 +300,32 @@ class Reconciler:
         """
         start = state.rules_commit or state.last_applied
         if start is None:
-            return _Rules(head, desk.policy)
+            return _Rules(head, desk.policy, required_signers(desk))
         in_force = _load(self.repo, start)
         if not rule_changes(in_force.rules, desk.rules):
-            return _Rules(head, desk.policy)
+            return _Rules(head, desk.policy, required_signers(desk))
         for change in reversed(self.repo.log(head, since=start, first_parent=True)):
             after = _load(self.repo, change.sha)
             if not rule_changes(in_force.rules, after.rules):
                 continue
-            verdict = self.authorizer.rule_change(change.sha, in_force.policy)
+            signers = required_signers(in_force)
+            verdict = self.authorizer.rule_change(change.sha, in_force.policy, signers)
             if not verdict.allowed:
-                return _Rules(start, in_force.policy, verdict)
+                return _Rules(start, in_force.policy, signers, verdict)
             start, in_force = change.sha, after
-        return _Rules(start, in_force.policy)
+        return _Rules(start, in_force.policy, required_signers(in_force))
 
     def _authorize(
         self,
         state: ControllerState,
         desk: Desk,
         head: str,
-        policy: GatePolicy | None,
+        rules: _Rules,
         result: TickResult,
     ) -> tuple[dict[str, StrategyDeployment], set[str]]:
         """The desired state to apply per strategy, and the promotions verified now.
 
-        Promotions are checked against ``policy``, the one in force.
+        Promotions are checked against ``rules``, those in force.
         A strategy with a refused promotion keeps, as a whole, what was applied before.
         Refusals land in ``result.refused`` as (stage, version, verdict).
         """
@@ -337,7 +340,9 @@ class Reconciler:
             source = sources.get(name)
             if wanted and state.last_applied and source is not None:
                 for stage in reallocations(applied, wanted):
-                    verdict = self.authorizer.reallocation(source, state.last_applied, head)
+                    verdict = self.authorizer.reallocation(
+                        source, state.last_applied, head, rules.signers
+                    )
                     if not verdict.allowed:
                         refusal = (stage, getattr(wanted.spec.stages, stage.value).version, verdict)
                         break
@@ -349,9 +354,11 @@ class Reconciler:
                     continue
                 if commits is None:
                     commits = promotion_commits(self.repo, head)
-                verdict = self.authorizer.promotion(name, stage, version, commits, policy)
+                verdict = self.authorizer.promotion(
+                    name, stage, version, commits, rules.policy, rules.signers
+                )
                 if verdict.allowed and source is not None:
-                    verdict = self._capital(verdict, allocation, source, head)
+                    verdict = self._capital(verdict, allocation, source, head, rules.signers)
                 if not verdict.allowed:
                     refusal = (stage, version, verdict)
                     break
@@ -363,7 +370,9 @@ class Reconciler:
                 effective[name] = chosen
         return effective, verified
 
-    def _capital(self, verdict: Verdict, allocation: float, source: str, head: str) -> Verdict:
+    def _capital(
+        self, verdict: Verdict, allocation: float, source: str, head: str, signers: Signers | None
+    ) -> Verdict:
         """Capital in canary or live is at most what a merged, approved PR set.
 
         ``verdict`` allowed a promotion at the capital its PR set; main may hold more only if
@@ -372,7 +381,7 @@ class Reconciler:
         granted = verdict.allocation
         if granted is None or allocation <= granted or verdict.commit is None:
             return verdict
-        raised = self.authorizer.reallocation(source, verdict.commit, head)
+        raised = self.authorizer.reallocation(source, verdict.commit, head, signers)
         if raised.allowed:
             return verdict
         return Verdict(
@@ -496,7 +505,7 @@ class Reconciler:
                     f"rule change {(rules.refused.commit or head)[:12]} refused "
                     f"({rules.refused.code}): the rules of {rules.commit[:12]} stay in force"
                 )
-            effective, verified = self._authorize(state, desk, head, rules.policy, result)
+            effective, verified = self._authorize(state, desk, head, rules, result)
         else:
             result.problems.append(
                 f"the desk at {head[:12]} does not validate: the last good state keeps running"

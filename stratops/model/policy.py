@@ -7,6 +7,7 @@ thresholds and ``required`` (a check that is not required is reported but never 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, model_validator
@@ -203,6 +204,45 @@ class PolicyOwners(Spec):
         return self
 
 
+class Signatures(Spec):
+    """Which commits count: signed by a key of the desk's allowed-signers file (SSH)."""
+
+    required: bool = Field(
+        True,
+        description="Refuse a promotion, merge or rule-change commit that no listed key signed.",
+    )
+    allowed_signers: str = Field(
+        description="The allowed-signers file (git's gpg.ssh.allowedSignersFile format), a path "
+        "in the desk repository; read from the rules in force, so changing it is a rule change.",
+    )
+
+    @model_validator(mode="after")
+    def _inside_the_repository(self) -> Signatures:
+        path = PurePosixPath(self.allowed_signers)
+        if path.is_absolute() or ".." in path.parts or not path.parts or "\\" in str(path):
+            raise ValueError(
+                f"allowedSigners {self.allowed_signers!r} must be a relative path inside the "
+                "desk repository, like security/allowed_signers"
+            )
+        return self
+
+
+class AllowedSignersSpec(Spec):
+    path: str
+    content: str
+
+
+class AllowedSigners(Document):
+    """The allowed-signers file a ``GatePolicy`` names, read from Git as a rule document.
+
+    Never written as YAML: the desk at a commit carries it (:func:`stratops.gitops.snapshot.
+    desk_at`), so a change of the file is a rule change that only the policy's owners approve.
+    """
+
+    kind: Literal["AllowedSigners"] = "AllowedSigners"
+    spec: AllowedSignersSpec
+
+
 class StageRules(Spec):
     canary: Checks | None = None
     live: Checks | None = None
@@ -218,6 +258,9 @@ class GatePolicySpec(Spec):
         None,
         description="Who may change the rules; absent: a change needs the approvals of a live "
         "promotion (at least one), from anyone but its author.",
+    )
+    signatures: Signatures | None = Field(
+        None, description="Commit signatures the controller requires; absent: none."
     )
     latency_budgets: dict[StrategyType, LatencyBudget] = Field(default_factory=dict)
     max_allocation: dict[StrategyType, StageAmounts] = Field(

@@ -1,0 +1,80 @@
+"""Signing and verifying commits through the git adapter, with keys from ``ssh-keygen``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from stratops.gitops.git import GitRepo, SignatureStatus
+
+from .helpers import git
+from .signing import SshKey, ssh_key
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> dict[str, SshKey]:
+    return {name: ssh_key(tmp_path / "keys", f"{name}@desk") for name in ("alice", "mallory")}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    repo = GitRepo.init(tmp_path / "work")
+    git(repo.root, "config", "user.name", "Alice")
+    git(repo.root, "config", "user.email", "alice@desk.invalid")
+    return repo
+
+
+def test_commit_file_signs_as_configured_and_keeps_the_commit(
+    repo: GitRepo, keys: dict[str, SshKey]
+) -> None:
+    allowed = keys["alice"].allowed.encode()
+    unsigned = repo.commit_file(None, "a/b.yaml", b"x: 1\n", "Plain\n")
+    assert repo.verify_commit(unsigned, allowed).status is SignatureStatus.UNSIGNED
+
+    repo.sign_with(keys["alice"].private)
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5)))
+    message = "Promote a v2\n\nStrategy: a\nVersion: 2\n"
+    signed = repo.commit_file(unsigned, "a/b.yaml", b"x: 2\n", message, when)
+
+    signature = repo.verify_commit(signed, allowed)
+    assert (signature.status, signature.format, signature.signer) == (
+        SignatureStatus.GOOD,
+        "ssh",
+        "alice@desk",
+    )
+    assert signature.key.startswith("SHA256:")
+    commit = repo.commit(signed)
+    assert (commit.message, commit.author_date, commit.parents) == (message, when, (unsigned,))
+    assert repo.read_file(signed, "a/b.yaml") == b"x: 2\n"
+    listed = repo.root / ".git" / "allowed"
+    listed.write_bytes(allowed)
+    git(repo.root, "-c", f"gpg.ssh.allowedSignersFile={listed}", "verify-commit", signed)
+
+
+def test_a_key_the_list_does_not_name_is_unknown(repo: GitRepo, keys: dict[str, SshKey]) -> None:
+    repo.sign_with(keys["mallory"].private)
+    sha = repo.commit_file(None, "f", b"1\n", "Signed by mallory\n")
+    signature = repo.verify_commit(sha, keys["alice"].allowed.encode())
+    assert (signature.status, signature.signer) == (SignatureStatus.UNKNOWN, "")
+    both = (keys["alice"].allowed + keys["mallory"].allowed).encode()
+    assert repo.verify_commit(sha, both).signer == "mallory@desk"
+    assert repo.verify_commit(sha, b"").status is SignatureStatus.UNKNOWN
+
+
+def test_a_commit_altered_after_signing_has_a_bad_signature(
+    repo: GitRepo, keys: dict[str, SshKey]
+) -> None:
+    repo.sign_with(keys["alice"].private)
+    sha = repo.commit_file(None, "f", b"1\n", "Genuine\n")
+    raw = git(repo.root, "cat-file", "commit", sha) + "\n"
+    forged = git_object(repo.root, raw.replace("Genuine", "Forged"))
+    signature = repo.verify_commit(forged, keys["alice"].allowed.encode())
+    assert signature.status is SignatureStatus.BAD
+
+
+def git_object(root: Path, raw: str) -> str:
+    path = root / ".git" / "forged"
+    path.write_text(raw)
+    return git(root, "hash-object", "-t", "commit", "-w", str(path))
