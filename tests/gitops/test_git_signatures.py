@@ -1,4 +1,5 @@
-"""Signing and verifying commits through the git adapter, with keys from ``ssh-keygen``."""
+"""Signing and verifying commits through the git adapter, with keys from ``ssh-keygen``; the
+allowed-signers file as a rule of the desk at a commit."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from stratops.gitops.changes import rule_changes
 from stratops.gitops.git import GitRepo, SignatureStatus
+from stratops.gitops.snapshot import desk_at
 
 from .helpers import git
 from .signing import SshKey, ssh_key
@@ -78,3 +81,40 @@ def git_object(root: Path, raw: str) -> str:
     path = root / ".git" / "forged"
     path.write_text(raw)
     return git(root, "hash-object", "-t", "commit", "-w", str(path))
+
+
+POLICY = """\
+apiVersion: stratops.io/v1alpha1
+kind: GatePolicy
+metadata:
+  name: p
+spec:
+  signatures: {required: true, allowedSigners: security/allowed_signers}
+  rules:
+    trend:
+      canary:
+        stage_order: {}
+"""
+
+
+def test_the_allowed_signers_file_is_a_rule_of_the_desk_at_a_commit(
+    repo: GitRepo, keys: dict[str, SshKey]
+) -> None:
+    policy = "manifests/policy/policy.yaml"
+    without = repo.commit_file(None, policy, POLICY.encode(), "Policy\n")
+    [problem] = desk_at(repo, without).problems
+    assert (problem.file, problem.line, problem.field, problem.code) == (
+        policy,
+        6,
+        "spec.signatures.allowedSigners",
+        "policy.allowed_signers",
+    )
+    assert "security/allowed_signers is not in the repository" in problem.message
+
+    listed = keys["alice"].allowed.encode()
+    one = repo.commit_file(without, "security/allowed_signers", listed, "Signers\n")
+    two = repo.commit_file(one, "security/allowed_signers", listed + b"\n", "Signers too\n")
+    first, second = desk_at(repo, one), desk_at(repo, two)
+    assert first.ok and first.signers is not None
+    assert first.signers.spec.content == keys["alice"].allowed
+    assert rule_changes(first.rules, second.rules) == ["AllowedSigners/security/allowed_signers"]
