@@ -5,7 +5,9 @@ The commits a decision rests on are verified: the promotion commit and the merge
 brought it to main, the commit of main that changes the rules, the one that raises capital.
 The list of keys is the one of the rules in force (the allowed-signers file is a rule document,
 :attr:`stratops.gitops.desk.Desk.rules`): a push that edits it changes nothing until the
-policy's owners approve it. Only SSH signatures count (git's ``gpg.ssh.allowedSignersFile``).
+policy's owners approve it. SSH signatures count by git's ``gpg.ssh.allowedSignersFile``;
+OpenPGP signatures (GnuPG, with the controller's keyring) when their key's fingerprint is one
+of the policy's ``openpgpKeys``.
 
 :func:`judge` decides from a :class:`~stratops.gitops.git.Signature` value; :func:`verify` asks
 git for the signatures and judges them.
@@ -26,10 +28,12 @@ BAD_SIGNATURE = "bad_signature"
 
 @dataclass(frozen=True)
 class Signers:
-    """The keys whose signatures count: the allowed-signers file of the rules in force."""
+    """The keys whose signatures count: the allowed-signers file of the rules in force, and
+    the fingerprints of the OpenPGP keys their policy lists."""
 
     path: str
     content: bytes
+    openpgp: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -49,12 +53,20 @@ def required_signers(desk: Desk) -> Signers | None:
         return None
     if desk.signers is None:  # the desk does not validate then; trust nobody
         return Signers(wanted.allowed_signers, b"")
-    return Signers(desk.signers.spec.path, desk.signers.spec.content.encode())
+    openpgp = frozenset(wanted.openpgp_keys)
+    return Signers(desk.signers.spec.path, desk.signers.spec.content.encode(), openpgp)
 
 
 def judge(sha: str, what: str, signature: Signature, signers: Signers) -> Unsigned | None:
     """Whether ``signature`` of the commit ``sha`` (``what`` it is, for people) counts."""
-    if signature.status is SignatureStatus.GOOD and signature.format == "ssh":
+    good = signature.status is SignatureStatus.GOOD
+    if good and signature.format == "ssh":
+        return None
+    if (
+        good
+        and signature.format == "openpgp"
+        and {signature.key, signature.primary_key} & (signers.openpgp)
+    ):
         return None
     where = f"the {what} {sha[:12]}"
     if signature.status is SignatureStatus.UNSIGNED:
@@ -62,12 +74,19 @@ def judge(sha: str, what: str, signature: Signature, signers: Signers) -> Unsign
     if signature.status is SignatureStatus.BAD:
         return Unsigned(sha, BAD_SIGNATURE, f"{where} has a signature that does not match it")
     key = f" ({signature.key})" if signature.key else ""
+    if signature.format == "openpgp":
+        return Unsigned(
+            sha,
+            UNKNOWN_SIGNER,
+            f"{where} is signed by an OpenPGP key{key} that is not among the policy's "
+            "openpgpKeys, or that the controller's keyring cannot check",
+        )
     if signature.format != "ssh":
         return Unsigned(
             sha,
             UNKNOWN_SIGNER,
             f"{where} carries an {signature.format or 'unrecognised'} signature{key}: only SSH "
-            f"signatures by a key of {signers.path} count",
+            f"signatures by a key of {signers.path} and OpenPGP signatures count",
         )
     return Unsigned(
         sha,

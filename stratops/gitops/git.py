@@ -57,12 +57,16 @@ class Commit:
 
 
 class SignatureStatus(StrEnum):
-    """What git says of a commit's signature (``%G?``), told apart by what follows from it."""
+    """What git says of a commit's signature (``%G?``), told apart by what follows from it.
 
-    GOOD = "good"  # valid, by a key of the allowed signers
+    ``GOOD``: valid, and for SSH by a key of the allowed signers; for OpenPGP by ``key``, a key
+    of the keyring whatever trust the keyring gives it (the caller judges the fingerprint).
+    """
+
+    GOOD = "good"
     UNSIGNED = "unsigned"
     BAD = "bad"  # does not match the commit: the commit or the signature was altered
-    UNKNOWN = "unknown"  # valid or not, by no allowed key (or expired, revoked, uncheckable)
+    UNKNOWN = "unknown"  # by no allowed key, or expired, revoked, not checkable here
 
 
 _SIGNATURE_STATUS = {
@@ -70,6 +74,7 @@ _SIGNATURE_STATUS = {
     "N": SignatureStatus.UNSIGNED,
     "B": SignatureStatus.BAD,
 }
+_VALID_OPENPGP = {"G", "U"}  # good signature; U: the keyring does not vouch for the key
 _SIGNATURE_FORMATS = {
     "-----BEGIN SSH SIGNATURE-----": "ssh",
     "-----BEGIN PGP SIGNATURE-----": "openpgp",
@@ -82,13 +87,15 @@ class Signature:
     """The signature of a commit, as ``git verify-commit`` judges it.
 
     ``format`` is ``ssh``, ``openpgp`` or ``x509`` (None: unsigned); ``signer`` the principal of
-    the allowed-signers line that matched (SSH, good signatures); ``key`` the key's fingerprint.
+    the allowed-signers line that matched (SSH) or the key's user id (OpenPGP); ``key`` the
+    fingerprint of the signing key, ``primary_key`` of its primary key (OpenPGP).
     """
 
     status: SignatureStatus
     format: str | None
     signer: str
     key: str
+    primary_key: str = ""
 
 
 def parse_trailers(message: str) -> tuple[tuple[str, str], ...]:
@@ -266,7 +273,8 @@ class GitRepo:
         ``allowed_signers`` is the content of an allowed-signers file (``ssh-keygen(1)``, ALLOWED
         SIGNERS), given to git as ``gpg.ssh.allowedSignersFile`` for this one command, whatever
         the repository's configuration says. OpenPGP and X.509 signatures are checked by git's
-        configured programs; the caller decides whether their format counts.
+        configured programs (GnuPG: its keyring, ``GNUPGHOME``); the caller decides whether
+        their key counts.
         """
         commit = self._commit(rev)
         armor = (commit.gpgsig or "").lstrip()
@@ -277,14 +285,16 @@ class GitRepo:
             with _command_errors(self.root):
                 said = str(
                     self._repo.git(c=f"gpg.ssh.allowedSignersFile={signers}").log(
-                        "-1", "--format=%G?%x00%GS%x00%GF", commit.hexsha
+                        "-1", "--format=%G?%x00%GS%x00%GF%x00%GP", commit.hexsha
                     )
                 )
-        code, signer, key = [*said.split("\0"), "", ""][:3]
-        status = _SIGNATURE_STATUS.get(code.strip(), SignatureStatus.UNKNOWN)
+        code, signer, key, primary = [part.strip() for part in [*said.split("\0"), "", "", ""][:4]]
+        status = _SIGNATURE_STATUS.get(code, SignatureStatus.UNKNOWN)
+        if kind == "openpgp" and code in _VALID_OPENPGP:
+            status = SignatureStatus.GOOD
         if kind is None and status is not SignatureStatus.UNSIGNED:
             status = SignatureStatus.UNKNOWN  # a signature header git reads and we do not
-        return Signature(status=status, format=kind, signer=signer.strip(), key=key.strip())
+        return Signature(status, kind, signer, key, primary)
 
     def sign_with(self, key: Path) -> None:
         """Sign every commit made here from now on with the SSH key ``key`` (git config)."""

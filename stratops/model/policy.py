@@ -25,6 +25,7 @@ Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Fingerprint = Annotated[str, Field(pattern=r"^([0-9A-F]{40}|[0-9A-F]{64})$")]
 TargetStage = Literal["canary", "live"]
 
 
@@ -205,7 +206,8 @@ class PolicyOwners(Spec):
 
 
 class Signatures(Spec):
-    """Which commits count: signed by a key of the desk's allowed-signers file (SSH)."""
+    """Which commits count: signed by a key of the allowed-signers file (SSH) or, where the
+    controller has a GnuPG keyring, by one of ``openpgpKeys``."""
 
     required: bool = Field(
         True,
@@ -214,6 +216,11 @@ class Signatures(Spec):
     allowed_signers: str = Field(
         description="The allowed-signers file (git's gpg.ssh.allowedSignersFile format), a path "
         "in the desk repository; read from the rules in force, so changing it is a rule change.",
+    )
+    openpgp_keys: list[Fingerprint] = Field(
+        default_factory=list,
+        description="Fingerprints (upper-case hex) of OpenPGP keys whose signatures count too, "
+        "checked with the controller's GnuPG keyring: GitHub's web-flow key for its merges.",
     )
 
     @model_validator(mode="after")

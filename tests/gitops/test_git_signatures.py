@@ -3,11 +3,15 @@ allowed-signers file as a rule of the desk at a commit."""
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from stratops.controller.signatures import Signers, judge
 from stratops.gitops.changes import rule_changes
 from stratops.gitops.git import GitRepo, SignatureStatus
 from stratops.gitops.snapshot import desk_at
@@ -118,3 +122,43 @@ def test_the_allowed_signers_file_is_a_rule_of_the_desk_at_a_commit(
     assert first.ok and first.signers is not None
     assert first.signers.spec.content == keys["alice"].allowed
     assert rule_changes(first.rules, second.rules) == ["AllowedSigners/security/allowed_signers"]
+
+
+@pytest.fixture
+def gnupg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A GnuPG keyring of its own with one signing key; its fingerprint. The agent is stopped."""
+    home = tmp_path / "gpg"
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("GNUPGHOME", str(home))
+    new_key = ["--quick-gen-key", "Forge <forge@desk>", "ed25519", "sign", "never"]
+    subprocess.run(
+        ["gpg", "--batch", "--quiet", "--passphrase", "", *new_key],
+        check=True,
+        capture_output=True,
+    )
+    listed = subprocess.run(
+        ["gpg", "--list-keys", "--with-colons", "forge@desk"], check=True, capture_output=True
+    ).stdout.decode()
+    yield next(line.split(":")[9] for line in listed.splitlines() if line.startswith("fpr:"))
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], check=False)
+
+
+def test_an_openpgp_signature_counts_only_by_a_listed_fingerprint(
+    repo: GitRepo, gnupg: str, keys: dict[str, SshKey]
+) -> None:
+    git(repo.root, "config", "gpg.format", "openpgp")
+    git(repo.root, "config", "user.signingkey", gnupg)
+    git(repo.root, "config", "commit.gpgsign", "true")
+    sha = repo.commit_file(None, "f", b"1\n", "Merged on the forge\n")
+    signature = repo.verify_commit(sha, keys["alice"].allowed.encode())
+    assert (signature.status, signature.format, signature.key) == (
+        SignatureStatus.GOOD,
+        "openpgp",
+        gnupg,
+    )
+    signers = Signers("allowed_signers", keys["alice"].allowed.encode())
+    listed = replace(signers, openpgp=frozenset({gnupg}))
+    assert judge(sha, "merge commit", signature, listed) is None
+    refused = judge(sha, "merge commit", signature, signers)
+    assert refused is not None and refused.code == "unknown_signer"
+    assert "not among the policy's openpgpKeys" in refused.reason
