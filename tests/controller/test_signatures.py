@@ -17,6 +17,8 @@ from desks import Desk
 
 from stratops.controller.reconcile import Reconciler
 from stratops.gitops.forge.local import SIGNING_KEY
+from stratops.gitops.forge.models import NewPullRequest
+from stratops.gitops.pulls import merge_pull_request
 from stratops.model.base import Stage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gitops"))
@@ -119,3 +121,32 @@ def test_a_signer_list_pushed_to_main_does_not_count(signed: Desk, keys: dict[st
     refused(signed, reconciler, "unknown_signer")
     [event] = [e for e in reconciler.audit.events() if e.action == "policy_refused"]
     assert (event.commit, event.details["code"]) == (pushed, "unknown_signer")
+
+
+def test_a_signer_the_owners_approved_counts(signed: Desk, keys: dict[str, SshKey]) -> None:
+    """The same change as a pull request bob (an owner) approves: mallory's promotion runs."""
+    signed.git("fetch", "--quiet", "origin")
+    signed.git("switch", "--quiet", "-c", "signers/mallory", "origin/main")
+    (signed.root / SIGNERS).write_text(
+        (signed.root / SIGNERS).read_text() + keys["mallory"].allowed
+    )
+    signed.git("commit", "--quiet", "-am", "Add mallory as a signer")
+    signed.git("push", "--quiet", "origin", "signers/mallory")
+    signed.git("switch", "--quiet", "--detach", "origin/main")
+    pull = signed.forge.open_pull_request(
+        NewPullRequest(
+            title="Add a signer",
+            body="",
+            head_branch="signers/mallory",
+            base_branch="main",
+            author="rita",
+        )
+    )
+    signed.approve(pull)
+    merge_pull_request(signed.repo, signed.forge, pull.number)
+    assert signed.reconciler().tick().rules_refused is None
+
+    signed.repo.sign_with(keys["mallory"].private)
+    signed.promote_and_merge(1, Stage.CANARY, 10_000)
+    result = signed.reconciler().tick()
+    assert not result.refused and canary(signed)
