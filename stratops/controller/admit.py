@@ -21,6 +21,7 @@ from stratops.controller.authorize import (
     reallocations,
     risk_changes,
 )
+from stratops.controller.signatures import Signers, required_signers
 from stratops.controller.snapshot import Snapshot
 from stratops.controller.state import ControllerState, verified_key
 from stratops.gitops.changes import rule_changes
@@ -39,6 +40,7 @@ class Rules:
 
     commit: str
     policy: GatePolicy | None
+    signers: Signers | None  # whose signatures count, None: no signature is required
     refused: Verdict | None = None  # the first later rule change on main, not accepted
 
 
@@ -66,23 +68,29 @@ def rules_in_force(
     """
     start = state.rules_commit or state.last_applied
     if start is None:
-        return Rules(head, desk.policy)
+        return Rules(head, desk.policy, required_signers(desk))
     in_force = load(start)
     if not rule_changes(in_force.rules, desk.rules):
-        return Rules(head, desk.policy)
+        return Rules(head, desk.policy, required_signers(desk))
     for change in reversed(repo.log(head, since=start, first_parent=True)):
         after = load(change.sha)
         if not rule_changes(in_force.rules, after.rules):
             continue
-        verdict = authorizer.rule_change(change.sha, in_force.policy)
+        signers = required_signers(in_force)
+        verdict = authorizer.rule_change(change.sha, in_force.policy, signers)
         if not verdict.allowed:
-            return Rules(start, in_force.policy, verdict)
+            return Rules(start, in_force.policy, signers, verdict)
         start, in_force = change.sha, after
-    return Rules(start, in_force.policy)
+    return Rules(start, in_force.policy, required_signers(in_force))
 
 
 def capital(
-    authorizer: Authorizer, verdict: Verdict, allocation: float, source: str, head: str
+    authorizer: Authorizer,
+    verdict: Verdict,
+    allocation: float,
+    source: str,
+    head: str,
+    signers: Signers | None,
 ) -> Verdict:
     """Capital in canary or live is at most what a merged, approved PR set.
 
@@ -92,7 +100,7 @@ def capital(
     granted = verdict.allocation
     if granted is None or allocation <= granted or verdict.commit is None:
         return verdict
-    raised = authorizer.reallocation(source, verdict.commit, head)
+    raised = authorizer.reallocation(source, verdict.commit, head, signers)
     if raised.allowed:
         return verdict
     return Verdict(
@@ -108,13 +116,13 @@ def authorize(
     state: ControllerState,
     desk: Desk,
     head: str,
-    policy: GatePolicy | None,
+    rules: Rules,
     repo: GitRepo,
     authorizer: Authorizer,
 ) -> tuple[dict[str, StrategyDeployment], set[str], dict[str, Refusal]]:
     """The desired state to apply per strategy, the promotions verified now, the refusals.
 
-    Promotions are checked against ``policy``, the one in force.
+    Promotions are checked against ``rules``, those in force (policy and signers).
     """
     effective: dict[str, StrategyDeployment] = {}
     verified: set[str] = set()
@@ -128,7 +136,7 @@ def authorize(
         source = sources.get(name)
         if wanted and state.last_applied and source is not None:
             for stage in reallocations(applied, wanted):
-                verdict = authorizer.reallocation(source, state.last_applied, head)
+                verdict = authorizer.reallocation(source, state.last_applied, head, rules.signers)
                 if not verdict.allowed:
                     refusal = (stage, getattr(wanted.spec.stages, stage.value).version, verdict)
                     break
@@ -140,9 +148,11 @@ def authorize(
                 continue
             if commits is None:
                 commits = promotion_commits(repo, head)
-            verdict = authorizer.promotion(name, stage, version, commits, policy)
+            verdict = authorizer.promotion(
+                name, stage, version, commits, rules.policy, rules.signers
+            )
             if verdict.allowed and source is not None:
-                verdict = capital(authorizer, verdict, allocation, source, head)
+                verdict = capital(authorizer, verdict, allocation, source, head, rules.signers)
             if not verdict.allowed:
                 refusal = (stage, version, verdict)
                 break
@@ -178,5 +188,5 @@ def admit(
             f"rule change {(rules.refused.commit or head)[:12]} refused "
             f"({rules.refused.code}): the rules of {rules.commit[:12]} stay in force",
         )
-    effective, verified, refused = authorize(state, desk, head, rules.policy, repo, authorizer)
+    effective, verified, refused = authorize(state, desk, head, rules, repo, authorizer)
     return Admission(effective, frozenset(verified), refused, rules.commit, rules.refused, problems)

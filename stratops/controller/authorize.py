@@ -14,6 +14,10 @@ that puts a version into canary or live must have arrived as the desk intends:
 - the gate report recomputed here from the same inputs has the digest of the trailer, and
   passes: the controller never trusts CI's verdict alone.
 
+With ``GatePolicy.spec.signatures`` required, the promotion commit and its merge commit must
+also be signed by a key of the allowed signers in force (:mod:`stratops.controller.signatures`),
+and so must the commit of main that changes the rules or raises capital.
+
 A change that fails any of these is refused: the strategy keeps what was applied before.
 
 The gates and approvals a promotion is checked against are those of the rules in force (the
@@ -29,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from stratops.controller.signatures import Signers, Unsigned, verify
 from stratops.gitops.changes import ChangeKind, desired_changes, rule_changes
 from stratops.gitops.errors import ForgeError, GitError, UnknownVersion
 from stratops.gitops.evaluation import GateEvaluator
@@ -117,8 +122,10 @@ class Authorizer:
         version: int,
         commits: Iterable[PromotionCommit],
         policy: GatePolicy | None,
+        signers: Signers | None,
     ) -> Verdict:
-        """Whether ``version`` may run in ``stage``, under ``policy``: the one in force."""
+        """Whether ``version`` may run in ``stage``, under ``policy`` and ``signers``: the rules
+        in force (``signers`` None: no signature is required)."""
         candidates = [
             c for c in commits if (c.strategy, c.stage, c.version) == (strategy, stage, version)
         ]
@@ -131,7 +138,7 @@ class Authorizer:
             )
         commit = candidates[0]
         try:
-            return self._check(commit, policy)
+            return self._check(commit, policy, signers)
         except Unavailable as exc:
             return Verdict(False, UNAVAILABLE, f"cannot verify: {exc}", commit.sha)
         except EvidenceMismatch as exc:
@@ -139,13 +146,17 @@ class Authorizer:
         except (GitError, UnknownVersion, ForgeError, RegistryError) as exc:
             return Verdict(False, "unverifiable", str(exc), commit.sha)
 
-    def reallocation(self, path: str, since: str, head: str) -> Verdict:
-        """An allocation change of ``path`` since ``since`` must come from a merged PR."""
+    def reallocation(self, path: str, since: str, head: str, signers: Signers | None) -> Verdict:
+        """An allocation change of ``path`` since ``since`` must come from a merged PR (and,
+        with ``signers``, a signed commit)."""
         try:
             changes = self.repo.log(head, since=since, path=path, first_parent=True, limit=1)
             if not changes:
                 return ALLOWED
             found = changes[0].sha
+            unsigned = verify(self.repo, [(found, "allocation change")], signers)
+            if unsigned is not None:
+                return _refused(unsigned)
             pulls = self.forge.pull_requests_of_commit(found)
         except Unavailable as exc:
             return Verdict(False, UNAVAILABLE, f"cannot verify: {exc}", found)
@@ -160,12 +171,16 @@ class Authorizer:
             found,
         )
 
-    def rule_change(self, sha: str, policy: GatePolicy | None) -> Verdict:
+    def rule_change(self, sha: str, policy: GatePolicy | None, signers: Signers | None) -> Verdict:
         """Whether the rule change that ``sha`` (a commit of main) makes may take effect.
 
-        ``policy`` is the one in force before it: its owners are those who may change it.
+        ``policy`` and ``signers`` are those in force before it: its owners are those who may
+        change it, and with ``signers`` the commit must be signed by one of them.
         """
         try:
+            unsigned = verify(self.repo, [(sha, "rule change")], signers)
+            if unsigned is not None:
+                return _refused(unsigned)
             return self._check_rules(sha, policy)
         except Unavailable as exc:
             return Verdict(False, UNAVAILABLE, f"cannot verify: {exc}", sha)
@@ -209,7 +224,12 @@ class Authorizer:
             return Verdict(False, "unapproved", f"PR #{pull.number}: {shortfall}", sha)
         return Verdict(True, "ok", f"PR #{pull.number}", sha)
 
-    def _check(self, commit: PromotionCommit, policy: GatePolicy | None) -> Verdict:
+    def _check(
+        self, commit: PromotionCommit, policy: GatePolicy | None, signers: Signers | None
+    ) -> Verdict:
+        unsigned = verify(self.repo, [(commit.sha, "promotion commit")], signers)
+        if unsigned is not None:
+            return _refused(unsigned)
         merged = [
             p for p in self.forge.pull_requests_of_commit(commit.sha) if p.state is PullState.MERGED
         ]
@@ -218,6 +238,11 @@ class Authorizer:
                 False, "unreviewed", f"{commit.sha[:12]} is in no merged pull request", commit.sha
             )
         pull = merged[0]
+        if pull.merge_sha is not None:
+            merge = [(pull.merge_sha, f"merge commit of PR #{pull.number}")]
+            unsigned = verify(self.repo, merge, signers)
+            if unsigned is not None:
+                return _refused(unsigned)
         parent = self.repo.rev_parse(f"{commit.sha}^")
         before, after = desk_at(self.repo, parent), desk_at(self.repo, commit.sha)
         changes = desired_changes(before.strategies, after.strategies)
@@ -281,6 +306,10 @@ class Authorizer:
             commit.sha,
             allocation=change.allocation,
         )
+
+
+def _refused(unsigned: Unsigned) -> Verdict:
+    return Verdict(False, unsigned.code, unsigned.reason, unsigned.commit)
 
 
 def _brings(

@@ -8,9 +8,9 @@ directory named ``deploy`` holds Kubernetes manifests of the controller itself a
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from stratops.model.analysis import AnalysisTemplate
@@ -18,7 +18,7 @@ from stratops.model.base import Document
 from stratops.model.documents import load_document
 from stratops.model.evidence import EvidenceManifest
 from stratops.model.notification import Notification
-from stratops.model.policy import GatePolicy
+from stratops.model.policy import AllowedSigners, GatePolicy
 from stratops.model.problems import Problem
 from stratops.model.strategy import StrategyDeployment
 from stratops.model.yaml_source import MAX_BYTES, ParsedYaml, YamlError, dotted, parse_yaml
@@ -45,6 +45,7 @@ RULE_KINDS = (GatePolicy, AnalysisTemplate, Notification)
 class Desk:
     sources: list[Source] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    signers: AllowedSigners | None = None  # the policy's allowed-signers file, read from Git
 
     def of_kind(self, kind: type[T]) -> list[tuple[Source, T]]:
         return [(s, s.document) for s in self.sources if isinstance(s.document, kind)]
@@ -64,12 +65,18 @@ class Desk:
 
     @property
     def rules(self) -> dict[str, Document]:
-        """The documents that set the bar, by ``Kind/name``: only their owners may change them."""
-        return {
+        """The documents that set the bar, by ``Kind/name``: only their owners may change them.
+
+        The policy's allowed-signers file is one of them: who may sign is part of the bar.
+        """
+        found: dict[str, Document] = {
             f"{s.document.kind}/{s.document.name}": s.document
             for s in self.sources
             if isinstance(s.document, RULE_KINDS)
         }
+        if self.signers is not None:
+            found[f"{self.signers.kind}/{self.signers.spec.path}"] = self.signers
+        return found
 
     @property
     def evidence(self) -> list[EvidenceManifest]:
@@ -203,6 +210,36 @@ def desk_from_blobs(blobs: Mapping[str, bytes]) -> Desk:
     with :func:`is_desk_file`.
     """
     return _assemble((parse_source(raw, name) for name, raw in sorted(blobs.items())), [])
+
+
+def with_signers(desk: Desk, read: Callable[[str], bytes | None]) -> Desk:
+    """``desk`` with the allowed-signers file its policy names, ``read`` by repository path.
+
+    A missing or unreadable file is a problem of the policy: the desk does not validate.
+    """
+    policies = desk.of_kind(GatePolicy)
+    if len(policies) != 1 or policies[0][1].spec.signatures is None:
+        return desk
+    source, policy = policies[0]
+    assert policy.spec.signatures is not None
+    path = str(PurePosixPath(policy.spec.signatures.allowed_signers))
+    raw = read(path)
+    text = None
+    if raw is not None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    if text is None:
+        field = ("spec", "signatures", "allowedSigners")
+        what = "is not in the repository" if raw is None else "is not UTF-8 text"
+        message = f"the allowed-signers file {path} {what}: commit it, in git's format"
+        problem = _problem(source, field, message, "policy.allowed_signers")
+        return replace(desk, problems=[*desk.problems, problem])
+    signers = AllowedSigners(
+        metadata={"name": "allowed-signers"}, spec={"path": path, "content": text}
+    )
+    return replace(desk, signers=signers)
 
 
 def _problem(source: Source, path: tuple[str | int, ...], message: str, code: str) -> Problem:

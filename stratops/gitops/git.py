@@ -6,16 +6,22 @@ trees on the file's path, a commit object), so a promotion never touches the wor
 index or the checked-out branch. Pushes use ``--force-with-lease`` with the value the caller
 last saw, so a branch that moved meanwhile is never overwritten: the push is rejected
 (:class:`PushRejected`) and the caller retries.
+
+Signing follows git's configuration: with ``commit.gpgSign`` set, the commits written here are
+signed with ``user.signingKey`` in ``gpg.format`` (``ssh``: an SSH key), as ``git commit`` would
+sign them; :meth:`GitRepo.verify_commit` checks a signature against an allowed-signers list.
 """
 
 from __future__ import annotations
 
 import configparser
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from io import BytesIO
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -48,6 +54,48 @@ class Commit:
     author_date: datetime
     message: str
     trailers: tuple[tuple[str, str], ...]
+
+
+class SignatureStatus(StrEnum):
+    """What git says of a commit's signature (``%G?``), told apart by what follows from it.
+
+    ``GOOD``: valid, and for SSH by a key of the allowed signers; for OpenPGP by ``key``, a key
+    of the keyring whatever trust the keyring gives it (the caller judges the fingerprint).
+    """
+
+    GOOD = "good"
+    UNSIGNED = "unsigned"
+    BAD = "bad"  # does not match the commit: the commit or the signature was altered
+    UNKNOWN = "unknown"  # by no allowed key, or expired, revoked, not checkable here
+
+
+_SIGNATURE_STATUS = {
+    "G": SignatureStatus.GOOD,
+    "N": SignatureStatus.UNSIGNED,
+    "B": SignatureStatus.BAD,
+}
+_VALID_OPENPGP = {"G", "U"}  # good signature; U: the keyring does not vouch for the key
+_SIGNATURE_FORMATS = {
+    "-----BEGIN SSH SIGNATURE-----": "ssh",
+    "-----BEGIN PGP SIGNATURE-----": "openpgp",
+    "-----BEGIN SIGNED MESSAGE-----": "x509",
+}
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The signature of a commit, as ``git verify-commit`` judges it.
+
+    ``format`` is ``ssh``, ``openpgp`` or ``x509`` (None: unsigned); ``signer`` the principal of
+    the allowed-signers line that matched (SSH) or the key's user id (OpenPGP); ``key`` the
+    fingerprint of the signing key, ``primary_key`` of its primary key (OpenPGP).
+    """
+
+    status: SignatureStatus
+    format: str | None
+    signer: str
+    key: str
+    primary_key: str = ""
 
 
 def parse_trailers(message: str) -> tuple[tuple[str, str], ...]:
@@ -221,6 +269,42 @@ class GitRepo:
         head = git.Head(self._repo, f"refs/heads/{branch}")
         return head.commit.hexsha if head.is_valid() else None
 
+    def verify_commit(self, rev: str, allowed_signers: bytes) -> Signature:
+        """The signature of ``rev`` checked against ``allowed_signers``.
+
+        ``allowed_signers`` is the content of an allowed-signers file (``ssh-keygen(1)``, ALLOWED
+        SIGNERS), given to git as ``gpg.ssh.allowedSignersFile`` for this one command, whatever
+        the repository's configuration says. OpenPGP and X.509 signatures are checked by git's
+        configured programs (GnuPG: its keyring, ``GNUPGHOME``); the caller decides whether
+        their key counts.
+        """
+        commit = self._commit(rev)
+        armor = (commit.gpgsig or "").lstrip()
+        kind = next((f for a, f in _SIGNATURE_FORMATS.items() if armor.startswith(a)), None)
+        with tempfile.TemporaryDirectory(prefix="stratops-signers-") as folder:
+            signers = Path(folder) / "allowed_signers"
+            signers.write_bytes(allowed_signers)
+            with _command_errors(self.root):
+                said = str(
+                    self._repo.git(c=f"gpg.ssh.allowedSignersFile={signers}").log(
+                        "-1", "--format=%G?%x00%GS%x00%GF%x00%GP", commit.hexsha
+                    )
+                )
+        code, signer, key, primary = [part.strip() for part in [*said.split("\0"), "", "", ""][:4]]
+        status = _SIGNATURE_STATUS.get(code, SignatureStatus.UNKNOWN)
+        if kind == "openpgp" and code in _VALID_OPENPGP:
+            status = SignatureStatus.GOOD
+        if kind is None and status is not SignatureStatus.UNSIGNED:
+            status = SignatureStatus.UNKNOWN  # a signature header git reads and we do not
+        return Signature(status, kind, signer, key, primary)
+
+    def sign_with(self, key: Path) -> None:
+        """Sign every commit made here from now on with the SSH key ``key`` (git config)."""
+        with _command_errors(self.root), self._repo.config_writer() as config:
+            config.set_value("gpg", "format", "ssh")
+            config.set_value("user", "signingkey", str(key.resolve()))
+            config.set_value("commit", "gpgsign", "true")
+
     def user_name(self) -> str | None:
         """``user.name`` of the git configuration, None when unset."""
         try:
@@ -278,7 +362,8 @@ class GitRepo:
         """A new commit on ``parent`` (None: a first commit) that sets one file to ``content``.
 
         Nothing but the object database changes: no branch, index or working tree. Author and
-        committer are who git would record (``git var``); ``author_date`` defaults to now.
+        committer are who git would record (``git var``); ``author_date`` defaults to now. With
+        ``commit.gpgSign`` configured, the commit is signed (:meth:`_signed`).
         """
         base = None if parent is None else self._commit(parent)
         with _command_errors(self.root):
@@ -296,6 +381,8 @@ class GitRepo:
                 committer=self._identity("GIT_COMMITTER_IDENT"),
                 author_date=author_date,
             )
+            if self._signing():
+                return self._signed(made)
         return made.hexsha
 
     def commit_all(self, message: str) -> str:
@@ -355,6 +442,45 @@ class GitRepo:
         serialized = BytesIO()
         tree_to_stream(ordered, serialized.write)
         return self._store("tree", serialized.getvalue())
+
+    def _signing(self) -> bool:
+        """Whether git is configured to sign commits (``commit.gpgSign``)."""
+        try:
+            value = self._repo.config_reader().get_value("commit", "gpgsign", False)
+        except (configparser.Error, ValueError):
+            return False
+        return value is True or str(value).lower() in ("true", "yes", "on", "1")
+
+    def _signed(self, commit: git.Commit) -> str:
+        """The same commit (tree, parents, author, committer, message), signed as configured.
+
+        ``git commit-tree -S`` signs with ``user.signingKey`` in ``gpg.format``; the message is
+        given as a file, so it is kept byte for byte.
+        """
+
+        def stamp(seconds: int, offset: float) -> str:  # GitPython's offset: seconds west of UTC
+            east = -int(offset)
+            sign = "+" if east >= 0 else "-"
+            return f"@{seconds} {sign}{abs(east) // 3600:02d}{abs(east) % 3600 // 60:02d}"
+
+        message = commit.message
+        text = message.encode() if isinstance(message, str) else message
+        env = {
+            "GIT_AUTHOR_NAME": commit.author.name or "",
+            "GIT_AUTHOR_EMAIL": commit.author.email or "",
+            "GIT_AUTHOR_DATE": stamp(commit.authored_date, commit.author_tz_offset),
+            "GIT_COMMITTER_NAME": commit.committer.name or "",
+            "GIT_COMMITTER_EMAIL": commit.committer.email or "",
+            "GIT_COMMITTER_DATE": stamp(commit.committed_date, commit.committer_tz_offset),
+        }
+        parents = [arg for parent in commit.parents for arg in ("-p", parent.hexsha)]
+        with tempfile.NamedTemporaryFile(prefix="stratops-message-") as file:
+            file.write(text)
+            file.flush()
+            sha = self._repo.git.commit_tree(
+                "-S", commit.tree.hexsha, *parents, "-F", file.name, env=env
+            )
+        return str(sha).strip()
 
     def _identity(self, variable: str) -> git.Actor:
         ident = str(self._repo.git.var(variable))

@@ -7,6 +7,7 @@ thresholds and ``required`` (a check that is not required is reported but never 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, model_validator
@@ -24,6 +25,7 @@ Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Fingerprint = Annotated[str, Field(pattern=r"^([0-9A-F]{40}|[0-9A-F]{64})$")]
 TargetStage = Literal["canary", "live"]
 
 
@@ -203,6 +205,51 @@ class PolicyOwners(Spec):
         return self
 
 
+class Signatures(Spec):
+    """Which commits count: signed by a key of the allowed-signers file (SSH) or, where the
+    controller has a GnuPG keyring, by one of ``openpgpKeys``."""
+
+    required: bool = Field(
+        True,
+        description="Refuse a promotion, merge or rule-change commit that no listed key signed.",
+    )
+    allowed_signers: str = Field(
+        description="The allowed-signers file (git's gpg.ssh.allowedSignersFile format), a path "
+        "in the desk repository; read from the rules in force, so changing it is a rule change.",
+    )
+    openpgp_keys: list[Fingerprint] = Field(
+        default_factory=list,
+        description="Fingerprints (upper-case hex) of OpenPGP keys whose signatures count too, "
+        "checked with the controller's GnuPG keyring: GitHub's web-flow key for its merges.",
+    )
+
+    @model_validator(mode="after")
+    def _inside_the_repository(self) -> Signatures:
+        path = PurePosixPath(self.allowed_signers)
+        if path.is_absolute() or ".." in path.parts or not path.parts or "\\" in str(path):
+            raise ValueError(
+                f"allowedSigners {self.allowed_signers!r} must be a relative path inside the "
+                "desk repository, like security/allowed_signers"
+            )
+        return self
+
+
+class AllowedSignersSpec(Spec):
+    path: str
+    content: str
+
+
+class AllowedSigners(Document):
+    """The allowed-signers file a ``GatePolicy`` names, read from Git as a rule document.
+
+    Never written as YAML: the desk at a commit carries it (:func:`stratops.gitops.snapshot.
+    desk_at`), so a change of the file is a rule change that only the policy's owners approve.
+    """
+
+    kind: Literal["AllowedSigners"] = "AllowedSigners"
+    spec: AllowedSignersSpec
+
+
 class StageRules(Spec):
     canary: Checks | None = None
     live: Checks | None = None
@@ -218,6 +265,9 @@ class GatePolicySpec(Spec):
         None,
         description="Who may change the rules; absent: a change needs the approvals of a live "
         "promotion (at least one), from anyone but its author.",
+    )
+    signatures: Signatures | None = Field(
+        None, description="Commit signatures the controller requires; absent: none."
     )
     latency_budgets: dict[StrategyType, LatencyBudget] = Field(default_factory=dict)
     max_allocation: dict[StrategyType, StageAmounts] = Field(

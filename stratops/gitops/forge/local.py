@@ -6,12 +6,15 @@ For a bare repository ``X/remote.git`` the records live in ``X/remote.forge/``::
       forge.lock            serialises every read-modify-write (filelock: processes, threads)
       pulls/<number>.json   one pull request with its reviews (head and time) and comments
       statuses/<sha>.json   commit statuses of one commit, oldest first, with their creator
+      signing_key           optional: the SSH private key the forge signs its merge commits with
 
 Records are written atomically (a temporary file renamed over the old one) and only when they
 changed. The head of an open pull request is read from the bare repository each time: when it
 moved (a new push) the decisive reviews of the old head are marked dismissed. Merging makes a
 merge commit (``--no-ff``, the PR number in its message) in a temporary clone and pushes it to
-the base branch with a lease, so a concurrent push to main is never overwritten.
+the base branch with a lease, so a concurrent push to main is never overwritten. With a
+``signing_key`` in the forge folder the merge commit is signed with it, as GitHub signs the
+merges it makes: list its public key in the desk's allowed signers.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from stratops.gitops.git import GitRepo
 
 LOCK_TIMEOUT_SECONDS = 30.0
 LOCAL_CI = "ci"
+SIGNING_KEY = "signing_key"
 """The actor CI acts as on the local forge (``gates check --publish --as ci``)."""
 
 
@@ -113,6 +117,12 @@ class LocalForge:
 
     def ci_identity(self) -> str:
         return self.ci
+
+    @property
+    def signing_key(self) -> Path | None:
+        """The SSH key merge commits are signed with, None: they are not signed."""
+        key = self.root / SIGNING_KEY
+        return key if key.is_file() else None
 
     # pull requests
 
@@ -336,6 +346,8 @@ class LocalForge:
             for attempt in range(2):
                 clone = Path(scratch) / f"attempt-{attempt}"
                 with GitRepo.clone(str(self.bare.root), clone, record.base_branch) as work:
+                    if self.signing_key is not None:
+                        work.sign_with(self.signing_key)
                     base = work.rev_parse("HEAD")
                     try:
                         merge = work.merge(record.head_sha, message)
