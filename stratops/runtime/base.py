@@ -77,6 +77,13 @@ class DeploymentStatus(BaseModel):
     since: AwareDatetime
     instance: str = Field(description="Runtime-specific id: a pid, a Deployment uid.")
     detail: str = ""
+    halted: HaltBehaviour | None = Field(
+        None, description="The halt the deployment's process acknowledged; None: not halted."
+    )
+    positions: dict[str, float] = Field(
+        default_factory=dict, description="Position per symbol, as the process last reported."
+    )
+    caught_up: bool = Field(False, description="The replay reached the end of its data.")
 
     @property
     def key(self) -> tuple[str, Stage]:
@@ -112,7 +119,11 @@ class Runtime(Protocol):
         ...
 
     def halt(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> DeploymentStatus:
-        """Stop trading, apply the halt behaviour, keep the deployment (state HALTED)."""
+        """Stop trading, apply the halt behaviour, keep the deployment (state HALTED).
+
+        The deployment's process receives the command and applies ``spec.halt`` (flatten,
+        reduce-only, hold); the status tells what it acknowledged and the resulting positions.
+        """
         ...
 
     def remove(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> None:
