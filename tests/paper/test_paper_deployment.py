@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 
 from stratops.model.strategy import HaltBehaviour
 from stratops.paper.clock import ManualClock
 from stratops.paper.config import EngineConfig
 from stratops.paper.control import CONTROL_FILE, HaltCommand, read_status, write_command
+from stratops.paper.datasets import load_dataset
 from stratops.paper.engine import Pacing, run_backtest
 from stratops.paper.market import Market
 from stratops.paper.process import RunIdentity, run_paper_process
@@ -56,6 +63,10 @@ def _run(model: Path, market: Market, folder: Path, act: object) -> None:
         clock=OperatorClock(operator),
         stop=stop,
     )
+
+
+def _ns(day: str) -> int:
+    return int(pd.Timestamp(day, tz="UTC").value)
 
 
 def _tables(folder: Path) -> dict[str, pa.Table]:
@@ -179,3 +190,55 @@ def test_reduce_only_never_grows_the_position(
     positions = tables["positions"].to_pandas()
     held = positions[positions["ts"] > at]["position"].abs().to_numpy()
     assert (held[1:] <= held[:-1]).all()
+
+
+def _paper_process(model: Path, folder: Path) -> subprocess.Popen[str]:
+    command = [
+        sys.executable, "-m", "stratops", "paper", "run", "--model-uri", str(model),
+        "--allocation", "100000", "--telemetry", str(folder), "--data", "binance-1m",
+        "--start", "2024-08-05", "--end", "2024-08-06", "--speed", "40000",
+        "--poll-seconds", "0.05", "--flush-seconds", "0.2", "--wake-seconds", "0.05",
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _wait(folder: Path, done: object, process: subprocess.Popen[str]) -> None:
+    assert callable(done)
+    deadline = time.monotonic() + 60
+    while not done(read_status(folder)):
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_sigkilled_and_restarted_process_equals_one_backtest(
+    tmp_path: Path, trend_model: Path
+) -> None:
+    folder = tmp_path / "run"
+    first = _paper_process(trend_model, folder)
+    try:
+        _wait(folder, lambda s: s is not None and s.bars_done > 200, first)
+        os.kill(first.pid, signal.SIGKILL)  # no flush, no checkpoint: maybe stray parts
+        first.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    status = read_status(folder)
+    assert status is not None and status.bars_done < status.bars_total
+    second = _paper_process(trend_model, folder)
+    try:
+        _wait(folder, lambda s: s is not None and s.status == "caught_up", second)
+        os.kill(second.pid, signal.SIGTERM)
+        assert second.wait(timeout=30) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+    strategy = PyfuncStrategy.load(str(trend_model))
+    market = load_dataset("binance-1m").select(list(strategy.info.symbols))
+    day = market.between(_ns("2024-08-05"), _ns("2024-08-06"))
+    once_session = run_backtest(day, strategy, EngineConfig(allocation=100_000))
+    write_telemetry(tmp_path / "once", once_session.tables(), {"status": "completed"})
+    once, resumed = _tables(tmp_path / "once"), _tables(folder)
+    assert once["fills"].num_rows > 10
+    for name in TABLES:
+        assert resumed[name].equals(once[name]), name
