@@ -34,7 +34,7 @@ from stratops.cli.output import (
     stdout,
 )
 from stratops.cli.registry import TRACKING_URI_OPTION, locate, open_registry, registry_errors
-from stratops.cli.values import amount
+from stratops.cli.values import amount, replay_speed
 from stratops.examples import DATA_DIR_ENV
 from stratops.gitops.errors import GitError
 from stratops.gitops.git import GitRepo
@@ -545,7 +545,17 @@ def paper_run(
     ),
     telemetry: Path = typer.Option(..., "--telemetry", help="Folder for this run's telemetry."),
     speed: float = typer.Option(
-        3600.0, "--speed", help="Market seconds per wall-clock second (60, 3600, ...)."
+        "3600",
+        "--speed",
+        parser=replay_speed,
+        metavar="SPEED",
+        help="Market seconds per wall-clock second: 1 (real time), 3600 (an hour of bars a "
+        "second), or max (as fast as possible).",
+    ),
+    control: Path | None = typer.Option(
+        None,
+        "--control",
+        help="Control file read at every wake-up (halt commands); default TELEMETRY/control.json.",
     ),
     data: str = DATA_OPTION,
     data_dir: Path = DATA_DIR_OPTION,
@@ -561,14 +571,21 @@ def paper_run(
     flush_seconds: float = typer.Option(
         5.0, "--flush-seconds", help="Wall-clock time between two telemetry writes."
     ),
+    wake_seconds: float = typer.Option(
+        1.0, "--wake-seconds", help="Most wall-clock time between two reads of the control file."
+    ),
     tracking_uri: str = TRACKING_URI_OPTION,
     desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Paper-trade a strategy model on replayed data until the data ends or SIGTERM.
+    """Run a strategy model as a paper deployment on replayed data, until SIGTERM.
 
-    Telemetry is rewritten atomically every --flush-seconds and at the end; SIGTERM stops
-    after the current chunk, flushes and exits 0 (run.json status: stopped).
+    Only the bars that closed since the last wake-up are simulated; every --flush-seconds the
+    new rows are appended to the telemetry as one more part (never rewriting older ones) and a
+    checkpoint is written, so the same command on the same --telemetry folder resumes where
+    it stopped. When the data is exhausted the process stays up, idle (run.json status:
+    caught_up). A halt command in the control file (docs/paper.md) flattens, reduces or holds
+    the position. SIGTERM stops after the current chunk, flushes and exits 0 (status: stopped).
 
     A registered model (models:/NAME/VERSION or models:/NAME@ALIAS) is verified against its
     version's model digest before it is loaded: exit 1 and nothing loaded if a file changed.
@@ -582,7 +599,12 @@ def paper_run(
         ):
             market = _market(data, data_dir, bars, strategy.info.symbols, start, end, on_bad_data)
             config = EngineConfig(allocation=allocation, seed=seed, max_fraction=max_fraction)
-            pacing = Pacing(speed=speed, poll_seconds=poll_seconds, flush_seconds=flush_seconds)
+            pacing = Pacing(
+                speed=speed,
+                poll_seconds=poll_seconds,
+                flush_seconds=flush_seconds,
+                wake_seconds=wake_seconds,
+            )
             stderr.print(
                 f"paper: {strategy.info.name} on {market.name} ({market.bars} bars, "
                 f"{format_step(market.step_ns)}) at {speed:g}x → {telemetry}",
@@ -595,6 +617,7 @@ def paper_run(
                 config=config,
                 telemetry=telemetry,
                 pacing=pacing,
+                control=control,
             )
     except PaperError as exc:
         fail(f"{exc} [{exc.code}]")

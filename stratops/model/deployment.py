@@ -67,6 +67,13 @@ class DeploymentStatus(BaseModel):
     since: AwareDatetime
     instance: str = Field(description="Runtime-specific id: a pid, a Deployment uid.")
     detail: str = ""
+    halted: HaltBehaviour | None = Field(
+        None, description="The halt the deployment's process acknowledged; None: not halted."
+    )
+    positions: dict[str, float] = Field(
+        default_factory=dict, description="Position per symbol, as the process last reported."
+    )
+    caught_up: bool = Field(False, description="The replay reached the end of its data.")
 
     @property
     def key(self) -> tuple[str, Stage]:

@@ -7,19 +7,22 @@ symbol (:func:`stratops.paper.execution.simulate_symbol`). ``backtest`` is one c
 bar, as fast as possible; ``paper`` is chunks paced by a clock at ``speed`` times real time.
 Simulating in chunks gives the same records as simulating at once, so the two modes agree
 fill for fill — and a strategy that peeks at future rows is caught, because in paper mode
-those rows do not exist yet.
+those rows do not exist yet. A session can also start from a checkpoint (:meth:`Session.resume`:
+the bar it stopped at and each symbol's state) and carry on as if it had never stopped.
 """
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
+from stratops.model.strategy import HaltBehaviour
 from stratops.paper.clock import Clock
 from stratops.paper.config import EngineConfig, OrderType
 from stratops.paper.errors import ConfigError, StrategyError
@@ -87,12 +90,17 @@ def symbol_data(market: Market, config: EngineConfig) -> list[SymbolData]:
 
 @dataclass
 class Session:
-    """The state of one run; :meth:`advance` is the only way it moves."""
+    """The state of one run; :meth:`advance` is the only way it moves.
+
+    ``records`` and ``events`` hold what was simulated since the last :meth:`take` (every bar
+    of a backtest, which never takes). ``halt`` is the halt in force (:meth:`halt_now`).
+    """
 
     market: Market
     strategy: Strategy
     config: EngineConfig
     cursor: int = 0
+    halt: HaltBehaviour | None = None
     datas: list[SymbolData] = field(init=False)
     states: list[SymbolState] = field(init=False)
     records: list[list[BarRecords]] = field(init=False)
@@ -103,6 +111,54 @@ class Session:
         self.states = [initial_state(d) for d in self.datas]
         self.records = [[] for _ in self.datas]
         self.events = [[] for _ in self.datas]
+
+    def resume(
+        self, cursor: int, states: Sequence[SymbolState], halt: HaltBehaviour | None
+    ) -> None:
+        """Continue a run that stopped before bar ``cursor`` with each symbol in ``states``.
+
+        Raises
+        ------
+        ConfigError
+            When the market has fewer bars or other symbols than the stopped run.
+        """
+        if cursor > self.market.bars or len(states) != len(self.datas):
+            raise ConfigError(
+                f"cannot resume at bar {cursor} with {len(states)} symbol(s): the market has "
+                f"{self.market.bars} bars of {len(self.datas)} symbol(s)",
+                "paper.checkpoint",
+            )
+        self.cursor, self.states, self.halt = cursor, list(states), halt
+
+    def take(self) -> tuple[list[BarRecords], list[list[RiskEvents]]]:
+        """Records (one per symbol) and events simulated since the last take; forget them."""
+        records, events = self._simulated(), self.events
+        self.records = [[] for _ in self.datas]
+        self.events = [[] for _ in self.datas]
+        return records, events
+
+    def halt_now(self, halt: HaltBehaviour) -> None:
+        """Halt from the next bar on, and record a ``halt`` event per symbol.
+
+        The event is at the close of the last bar simulated (where the next decision is
+        taken): ``value`` is the exposure then (notional over allocation, signed), ``applied``
+        the exposure the halt aims for (0 when flattening, the same otherwise) and ``action``
+        the behaviour.
+        """
+        self.halt = halt
+        bar = np.array([max(self.cursor - 1, 0)], dtype=np.int64)
+        for column, state in enumerate(self.states):
+            exposure = state.position * state.mark / self.config.allocation
+            aim = 0.0 if halt is HaltBehaviour.FLATTEN else exposure
+            self.events[column].append(
+                RiskEvents(
+                    bar,
+                    np.array(["halt"]),
+                    np.array([exposure]),
+                    np.array([aim]),
+                    np.array([halt.value]),
+                )
+            )
 
     @property
     def done(self) -> bool:
@@ -143,6 +199,7 @@ class Session:
                 self.states[column],
                 self.config.allocation,
                 self.config.execution,
+                self.halt,
             )
             self.records[column].append(records)
             self.events[column].append(
@@ -176,15 +233,21 @@ class Session:
         return self.config.horizons(self.market.step_ns / NS_PER_SECOND)
 
     def tables(self) -> dict[str, pa.Table]:
-        """Telemetry of every bar simulated so far (markouts only from data seen)."""
+        """Telemetry of every bar simulated since the last :meth:`take` (markouts: data seen)."""
+        return self.build(self._simulated(), self.events)
+
+    def _simulated(self) -> list[BarRecords]:
+        return [concat_records(chunks) if chunks else _empty_records() for chunks in self.records]
+
+    def build(
+        self, records: Sequence[BarRecords], events: Sequence[Sequence[RiskEvents]]
+    ) -> dict[str, pa.Table]:
+        """Telemetry of ``records`` and ``events`` (one entry per symbol), markouts: data seen."""
         liquidity = "maker" if self.config.execution.order_type is OrderType.LIMIT else "taker"
-        records = [
-            concat_records(chunks) if chunks else _empty_records() for chunks in self.records
-        ]
         return build_tables(
             self.datas,
             records,
-            self.events,
+            events,
             allocation=self.config.allocation,
             max_fraction=self.config.max_fraction,
             liquidity=liquidity,
@@ -251,21 +314,31 @@ def run_backtest(market: Market, strategy: Strategy, config: EngineConfig) -> Se
 class Pacing:
     """How a paper run follows the clock.
 
-    ``speed`` is market seconds per clock second (60, 3600, ...). ``poll_seconds`` is the
-    least clock time between two wake-ups: at high speed one wake-up processes every bar that
-    closed meanwhile, which changes nothing in the results (chunking is exact) and keeps a
-    fast replay cheap. ``flush_seconds`` is the clock time between two telemetry writes.
+    ``speed`` is market seconds per clock second (60, 3600, ...; ``math.inf``: as fast as the
+    machine goes, every bar at the first wake-up). ``poll_seconds`` is the least clock time
+    between two wake-ups: at high speed one wake-up processes every bar that closed meanwhile,
+    which changes nothing in the results (chunking is exact) and keeps a fast replay cheap.
+    ``wake_seconds`` is the most clock time between two wake-ups, however far the next bar
+    (a paper process reads its control file at each). ``flush_seconds`` is the clock time
+    between two telemetry writes.
     """
 
     speed: float
     poll_seconds: float = 1.0
     flush_seconds: float = 5.0
+    wake_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
             raise ConfigError(f"speed must be > 0, got {self.speed}", "config.speed")
-        if not self.poll_seconds > 0 or not self.flush_seconds > 0:
-            raise ConfigError("poll and flush intervals must be > 0", "config.pacing")
+        if not min(self.poll_seconds, self.flush_seconds, self.wake_seconds) > 0:
+            raise ConfigError("poll, wake and flush intervals must be > 0", "config.pacing")
+
+    def sleep_seconds(self, until_next_bar: float) -> float:
+        """Clock time to sleep when the next bar closes in ``until_next_bar`` seconds."""
+        return min(
+            max(until_next_bar, self.poll_seconds), max(self.wake_seconds, self.poll_seconds)
+        )
 
 
 def run_paper(
@@ -273,26 +346,27 @@ def run_paper(
     clock: Clock,
     pacing: Pacing,
     stop: threading.Event,
-    flush: Callable[[Session], None],
+    wake: Callable[[Session], None],
 ) -> bool:
     """Replay ``session``'s market on ``clock`` at ``pacing.speed`` until done or stopped.
 
-    The replay starts with the close of the first bar at the clock's current time; a bar is
-    revealed once the clock has reached its close. ``flush`` is called every
-    ``pacing.flush_seconds`` and once at the end, stopped or not.
+    The replay starts at the close of the last bar simulated (of the first bar for a fresh
+    session) at the clock's current time; a bar is revealed once the clock has reached its
+    close. ``wake`` is called at every wake-up before the due bars are simulated (a paper
+    process reads its control channel and flushes there), and once after the last.
 
     Parameters
     ----------
     session
-        A fresh or partly advanced session.
+        A fresh or resumed session.
     clock
         Wall clock in production, :class:`~stratops.paper.clock.ManualClock` in tests.
     pacing
         Speed and intervals.
     stop
         Set it (e.g. from a SIGTERM handler) to end the run after the current chunk.
-    flush
-        Writes telemetry.
+    wake
+        Called at each wake-up.
 
     Returns
     -------
@@ -301,21 +375,21 @@ def run_paper(
     """
     market = session.market
     close_ts = market.close_ts
-    origin_ns = int(close_ts[0])
+    origin_ns = int(close_ts[max(session.cursor - 1, 0)])
     started = clock.now()
-    last_flush = started
     while not session.done and not stop.is_set():
+        wake(session)
+        if math.isinf(pacing.speed):
+            session.advance(market.bars)
+            break
         elapsed = clock.now() - started
         market_now = origin_ns + int(elapsed * pacing.speed * NS_PER_SECOND)
         due = int(np.searchsorted(close_ts, market_now, side="right"))
         session.advance(due)
-        if clock.now() - last_flush >= pacing.flush_seconds:
-            flush(session)
-            last_flush = clock.now()
         if session.done:
             break
         wait = (int(close_ts[session.cursor]) - market_now) / NS_PER_SECOND / pacing.speed
-        if not clock.sleep(max(wait, pacing.poll_seconds), stop):
+        if not clock.sleep(pacing.sleep_seconds(wait), stop):
             break
-    flush(session)
+    wake(session)
     return session.done

@@ -24,8 +24,8 @@ from stratops.model.evidence import (
 from stratops.paper.datasets import DATASETS
 from stratops.paper.engine import Session
 from stratops.paper.marketdata.schema import NS_PER_SECOND, format_step, iso_utc
-from stratops.paper.telemetry import write_table
 from stratops.telemetry.schema import TS
+from stratops.telemetry.writer import write_table
 
 SECONDS_PER_YEAR = 365 * 86_400
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stratops.model.strategy import HaltBehaviour
 from stratops.paper.config import ExecutionConfig, OrderType
 from stratops.paper.features import SymbolFeatures
 from stratops.paper.impact import sqrt_impact
@@ -184,6 +185,31 @@ def _forward_fill(values: FloatArray) -> FloatArray:
     return values[index]
 
 
+def halted_targets(
+    halt: HaltBehaviour | None,
+    target: FloatArray,
+    cap_buy: FloatArray,
+    cap_sell: FloatArray,
+    start: float,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Targets and participation caps of a halted deployment, for :func:`follow_targets`.
+
+    ``flatten`` targets zero (the position is closed at market, within the participation cap,
+    bar after bar); ``hold`` targets the position held (no order is sent); ``reduce_only``
+    keeps the strategy's targets on the side of the position, with no capacity to trade away
+    from zero, so the position can only shrink. None: not halted, unchanged.
+    """
+    if halt is None:
+        return target, cap_buy, cap_sell
+    if halt is HaltBehaviour.FLATTEN:
+        return np.zeros_like(target), cap_buy, cap_sell
+    if halt is HaltBehaviour.HOLD:
+        return np.full_like(target, start), cap_buy, cap_sell
+    side = np.sign(start)
+    reduced = np.maximum(target * side, 0.0) * side
+    return reduced, cap_buy * (side < 0), cap_sell * (side > 0)
+
+
 def simulate_symbol(
     data: SymbolData,
     fractions: FloatArray,
@@ -191,6 +217,7 @@ def simulate_symbol(
     state: SymbolState,
     allocation: float,
     config: ExecutionConfig,
+    halt: HaltBehaviour | None = None,
 ) -> tuple[BarRecords, SymbolState]:
     """Simulate bars ``[start, start + len(fractions))`` of one symbol.
 
@@ -208,6 +235,9 @@ def simulate_symbol(
         Capital in quote currency that fractions refer to.
     config
         Execution settings.
+    halt
+        The halt in force for these bars (:func:`halted_targets`); the strategy's fractions
+        still move its sizing state, so ``fraction`` records what it wanted.
 
     Returns
     -------
@@ -247,8 +277,11 @@ def simulate_symbol(
         cap_sell = np.where(data.high[start:stop] > sell_limit, cap, 0.0)
     else:
         cap_buy = cap_sell = cap
+    target, cap_buy, cap_sell = halted_targets(halt, target, cap_buy, cap_sell, state.position)
     position = follow_targets(target, cap_buy, cap_sell, state.position)
     before = np.r_[state.position, position[:-1]]
+    if halt is HaltBehaviour.REDUCE_ONLY:  # an order never asks for more than the position
+        target = np.clip(target, np.minimum(before, 0.0), np.maximum(before, 0.0))
     filled = position - before
     ordered = target - before
     side = np.sign(filled)

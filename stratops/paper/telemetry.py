@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from stratops.paper.execution import BarRecords, SymbolData, mids_after
 from stratops.paper.marketdata.schema import NS_PER_SECOND, BoolArray, FloatArray
 from stratops.telemetry.schema import RUN_FILE, SCHEMAS, fills_schema, horizon_label
+from stratops.telemetry.writer import write_table
 
 
 def concat_records(chunks: Sequence[BarRecords]) -> BarRecords:
@@ -32,14 +32,20 @@ def concat_records(chunks: Sequence[BarRecords]) -> BarRecords:
     )
 
 
+def select_records(records: BarRecords, keep: np.ndarray) -> BarRecords:
+    """The rows of ``records`` where ``keep`` (a boolean mask) is True."""
+    return BarRecords(**{f.name: getattr(records, f.name)[keep] for f in fields(BarRecords)})
+
+
 @dataclass(frozen=True)
 class RiskEvents:
-    """Risk events of one symbol: bar of the decision, kind, raw and applied target."""
+    """Risk events of one symbol: bar of the decision, kind, raw and applied target, action."""
 
     bar: np.ndarray
     kind: np.ndarray
     value: FloatArray
     applied: FloatArray
+    action: np.ndarray
 
 
 def risk_events(
@@ -49,7 +55,8 @@ def risk_events(
     hit = not_finite | over
     index = np.flatnonzero(hit)
     kind = np.where(not_finite[index], "nan_target", "over_limit")
-    return RiskEvents(index + first_bar, kind, raw[index], applied[index])
+    action = np.where(not_finite[index], "flatten", "clip")
+    return RiskEvents(index + first_bar, kind, raw[index], applied[index], action)
 
 
 def _side(quantity: FloatArray) -> np.ndarray:
@@ -206,9 +213,7 @@ def build_tables(
                     "value": np.concatenate([e.value for e in ev]),
                     "applied": np.concatenate([e.applied for e in ev]),
                     "limit": np.full(len(bar), max_fraction),
-                    "action": np.where(
-                        np.concatenate([e.kind for e in ev]) == "nan_target", "flatten", "clip"
-                    ),
+                    "action": np.concatenate([e.action for e in ev]),
                     "_key": bar * count + column,
                 }
             )
@@ -223,13 +228,6 @@ def build_tables(
         order = _order(merged["ts"], merged["_key"])
         tables[name] = _table({k: v[order] for k, v in merged.items()}, schema)
     return tables
-
-
-def write_table(table: pa.Table, path: Path) -> None:
-    """Write a Parquet file atomically (temporary file in the same folder, then rename)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, temporary, compression="zstd")
-    os.replace(temporary, path)
 
 
 def write_telemetry(folder: Path, tables: Mapping[str, pa.Table], run: Mapping[str, Any]) -> None:
@@ -247,6 +245,11 @@ def write_telemetry(folder: Path, tables: Mapping[str, pa.Table], run: Mapping[s
     folder.mkdir(parents=True, exist_ok=True)
     for name, table in sorted(tables.items()):
         write_table(table, folder / f"{name}.parquet")
+    write_run(folder, run)
+
+
+def write_run(folder: Path, run: Mapping[str, Any]) -> None:
+    """Replace ``run.json`` in ``folder`` atomically."""
     temporary = folder / f".{RUN_FILE}.tmp"
     temporary.write_text(
         json.dumps(run, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"

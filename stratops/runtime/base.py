@@ -55,7 +55,11 @@ class Runtime(Protocol):
         ...
 
     def halt(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> DeploymentStatus:
-        """Stop trading, apply the halt behaviour, keep the deployment (state HALTED)."""
+        """Stop trading, apply the halt behaviour, keep the deployment (state HALTED).
+
+        The deployment's process receives the command and applies ``spec.halt`` (flatten,
+        reduce-only, hold); the status tells what it acknowledged and the resulting positions.
+        """
         ...
 
     def remove(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> None:

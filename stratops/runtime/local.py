@@ -7,8 +7,13 @@ deployment with a ``deployment.json`` record, so the runtime survives controller
   psutil: Linux and macOS) by the deployment folder in their command line, whether or not the
   record that started them was written (a crash between spawn and record);
 - a process that died is reported FAILED, so the controller restarts it (self-heal);
-- a halt stops the process gracefully (SIGTERM: the paper engine flushes its telemetry) and
-  records who halted it and why; the record stays until the deployment is removed.
+- a halt writes a halt command into the process's control file (``v<version>/telemetry/
+  control.json``, :mod:`stratops.paper.control`) and waits, bounded, for the process to
+  acknowledge it in ``run.json``; the process keeps running, flattened, reduce-only or holding.
+  A process that does not acknowledge in time is stopped (SIGTERM) so that it trades no more.
+  The record keeps who halted it and why until the deployment is removed;
+- the status carries what the process reports: the halt it acknowledged, its positions, and
+  whether its replay is caught up.
 
 Processes start in their own session, so they outlive the controller.
 """
@@ -21,6 +26,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +42,13 @@ from stratops.model.deployment import (
     DeploymentStatus,
     TelemetrySource,
 )
+from stratops.paper.control import (
+    CONTROL_FILE,
+    HaltCommand,
+    ProcessStatus,
+    read_status,
+    write_command,
+)
 from stratops.runtime.backoff import BackoffPolicy, CrashState
 from stratops.runtime.base import (
     RuntimeHealth,
@@ -45,6 +59,7 @@ from stratops.runtime.base import (
 
 RECORD = "deployment.json"
 STOP_GRACE_SECONDS = 10.0
+HALT_ACK_SECONDS = 10.0
 LOG_TAIL_LINES = 20
 CommandFactory = Callable[[DeploymentSpec, Path], list[str]]
 
@@ -106,6 +121,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _acknowledges(status: ProcessStatus | None, command: HaltCommand) -> bool:
+    return status is not None and status.halt is not None and status.halt.command == command.id
+
+
 def _processes() -> list[tuple[psutil.Process, str]]:
     """(process, command line) of every live process, in one pass of psutil."""
     table = []
@@ -149,6 +168,7 @@ class LocalRuntime:
         command: CommandFactory | None = None,
         env: dict[str, str] | None = None,
         stop_grace_seconds: float = STOP_GRACE_SECONDS,
+        halt_ack_seconds: float = HALT_ACK_SECONDS,
         backoff: BackoffPolicy | None = None,
         now: Callable[[], datetime] = _now,
     ) -> None:
@@ -158,6 +178,7 @@ class LocalRuntime:
         self.command = command or paper_command()
         self.env = env or {}
         self.stop_grace_seconds = stop_grace_seconds
+        self.halt_ack_seconds = halt_ack_seconds
 
     def folder(self, strategy: str, stage: Stage) -> Path:
         return self.root / f"{strategy}--{stage.value}"
@@ -224,12 +245,16 @@ class LocalRuntime:
             else:
                 state = DeploymentState.FAILED
                 detail = f"process {record.pid} is not running" + (f": {tail[-1]}" if tail else "")
+        reported = read_status(self._telemetry_folder(record.spec))
         return DeploymentStatus(
             spec=record.spec,
             state=state,
             since=record.since,
             instance=",".join(map(str, pids)) or str(record.pid or ""),
             detail=detail,
+            halted=None if reported is None or reported.halt is None else reported.halt.mode,
+            positions={} if reported is None else reported.positions,
+            caught_up=reported is not None and reported.status == "caught_up",
         )
 
     def list(self) -> list[DeploymentStatus]:
@@ -302,16 +327,35 @@ class LocalRuntime:
         record = self._read(folder)
         if record is None:
             raise RuntimeRejected(f"no deployment {strategy}/{stage.value} to halt")
-        self._stop_all(folder)
+        if record.state is DeploymentState.HALTED:
+            return self._status(folder, record)  # a second halt keeps the first
+        mode = record.spec.halt
+        detail = f"halted ({mode.value}) by {actor}: {reason}"
+        running = self._mine(folder)
+        acknowledged = running and self._command_acknowledged(
+            self._telemetry_folder(record.spec),
+            HaltCommand(mode=mode, id=f"{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+                        by=actor, reason=reason),
+        )  # fmt: skip
+        if not acknowledged:
+            self._stop_all(folder)
+            if running:
+                detail += f"; no acknowledgement within {self.halt_ack_seconds:g}s: stopped"
         halted = record.model_copy(
-            update={
-                "state": DeploymentState.HALTED,
-                "since": _now(),
-                "detail": f"halted ({record.spec.halt.value}) by {actor}: {reason}",
-            }
+            update={"state": DeploymentState.HALTED, "since": _now(), "detail": detail}
         )
         self._write(folder, halted)
-        return self._status(folder, halted, [])
+        return self._status(folder, halted, [p.pid for p in running] if acknowledged else [])
+
+    def _command_acknowledged(self, run: Path, command: HaltCommand) -> bool:
+        """Send ``command`` through the control file; True once ``run.json`` acknowledges it."""
+        write_command(run / CONTROL_FILE, command)
+        deadline = time.monotonic() + self.halt_ack_seconds
+        while time.monotonic() < deadline:
+            if _acknowledges(read_status(run), command):
+                return True
+            time.sleep(0.05)
+        return _acknowledges(read_status(run), command)
 
     def remove(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> None:
         folder = self.folder(strategy, stage)

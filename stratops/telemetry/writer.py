@@ -1,4 +1,4 @@
-"""Write imported telemetry atomically: a new folder appears whole, or not at all.
+"""Write telemetry atomically: a new import folder whole, or a running deployment's new part.
 
 ``import_file`` reads one file (plain or gzip), parses it with the format's importer
 (:mod:`stratops.telemetry.importers`) and writes a new run folder::
@@ -10,6 +10,12 @@
 Everything is written into a temporary folder next to ``OUT`` and renamed into place at the
 end; on any error the temporary folder is removed, so a failed import leaves nothing behind.
 :mod:`stratops.telemetry.reader` reads the result.
+
+A running paper deployment appends instead (:func:`append_part`): every flush adds part ``N``
+of each table, ``<run>/<table>/date=YYYY-MM-DD/part-<N>.parquet`` (each file written under a
+dot-name the reader ignores, then renamed), and never rewrites an older part. A process that
+dies between its parts and its checkpoint left parts the checkpoint does not count:
+:func:`discard_parts` removes them before the resumed process writes them again.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from stratops.model.problems import InvalidDocumentError, Problem
 from stratops.telemetry.importers import PARSERS, ImportFormat
@@ -36,6 +43,7 @@ from stratops.telemetry.reader import DATE_PARTITION, PARTITIONING
 from stratops.telemetry.schema import IMPORT_FILE
 
 ROWS_PER_GROUP: Final = 65_536
+PART_PREFIX: Final = "part-"
 NS_PER_DAY: Final = 86_400_000_000_000
 
 
@@ -157,3 +165,54 @@ def import_file(
     tables = PARSERS[format](str(path), _lines(path))
     facts = {"format": format.value, "source": str(path), "sha256": _sha256(path)}
     return write_tables(out, tables, facts, rows_per_group=rows_per_group)
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Write a Parquet file atomically (temporary file in the same folder, then rename)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, temporary, compression="zstd")
+    os.replace(temporary, path)
+
+
+def part_name(part: int) -> str:
+    """File name of part ``part`` of a table: zero-padded, so names sort like numbers."""
+    return f"{PART_PREFIX}{part:08d}.parquet"
+
+
+def append_part(folder: Path, tables: Mapping[str, pa.Table], part: int) -> None:
+    """Add ``tables`` to the run ``folder`` as part ``part``: one file per table and UTC day.
+
+    Empty tables write nothing. Existing parts are never touched.
+
+    Parameters
+    ----------
+    folder
+        The run folder (``run.json`` is its marker, written by the caller).
+    tables
+        Telemetry tables (:mod:`stratops.telemetry.schema`), each sorted by ``ts``.
+    part
+        The part number, larger than every part already written.
+    """
+    for name, table in sorted(tables.items()):
+        if not table.num_rows:
+            continue
+        dated = _with_day(table)
+        for day in pc.unique(dated[DATE_PARTITION]).to_pylist():
+            rows = table.filter(pc.equal(dated[DATE_PARTITION], pa.scalar(day, pa.date32())))
+            target = folder / name / f"{DATE_PARTITION}={day.isoformat()}" / part_name(part)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_table(rows, target)
+
+
+def discard_parts(folder: Path, first: int) -> list[Path]:
+    """Remove every part numbered ``first`` or more below ``folder``; return what was removed.
+
+    These are the writes of a process that died before its checkpoint counted them.
+    """
+    removed = []
+    for path in sorted(folder.glob(f"*/{DATE_PARTITION}=*/{PART_PREFIX}*.parquet")):
+        number = path.name.removeprefix(PART_PREFIX).removesuffix(".parquet")
+        if number.isdigit() and int(number) >= first:
+            path.unlink()
+            removed.append(path)
+    return removed

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +24,9 @@ from stratops.model.evidence import (
     DataQuality,
     EvidenceMetadata,
 )
+from stratops.paper.control import read_status
 from stratops.paper.datasets import DEFAULT_DATA_DIR
+from stratops.telemetry import reader
 
 WINDOW = ["--start", "2024-07-28", "--end", "2024-07-31"]
 
@@ -165,22 +172,43 @@ def test_bad_input_exits_2_with_a_message(app: typer.Typer, args: list[str], mes
     assert "Traceback" not in err + out
 
 
-def test_paper_run_completes_and_prints_json(
-    app: typer.Typer, tmp_path: Path, meanrev_model: Path
+def test_paper_run_catches_up_idles_and_stops_on_sigterm(
+    tmp_path: Path, meanrev_model: Path
 ) -> None:
-    code, out, err = invoke(
-        app, "paper", "run", "--model-uri", str(meanrev_model), "--allocation", "100000",
-        "--telemetry", str(tmp_path / "run"), "--start", "2024-08-05", "--end", "2024-08-06",
-        "--speed", "1e9", "--poll-seconds", "0.01", "--output", "json",
-    )  # fmt: skip
-    assert code == 0, err
-    assert json.loads(out) == {
-        "status": "completed",
+    script = (
+        "import typer\n"
+        "from stratops.cli import paper\n"
+        "app = typer.Typer()\n"
+        "paper.register(app)\n"
+        "@app.callback()\n"
+        "def root() -> None: ...\n"
+        "app()\n"
+    )
+    command = [
+        sys.executable, "-c", script, "paper", "run", "--model-uri", str(meanrev_model),
+        "--allocation", "100000", "--telemetry", str(tmp_path / "run"), "--start", "2024-08-05",
+        "--end", "2024-08-06", "--speed", "max", "--wake-seconds", "0.05", "--output", "json",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while (status := read_status(tmp_path / "run")) is None or status.status != "caught_up":
+            assert process.poll() is None and time.monotonic() < deadline, "not caught up"
+            time.sleep(0.05)
+        assert process.poll() is None  # caught up, still running
+        os.kill(process.pid, signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert json.loads(stdout) == {
+        "status": "stopped",
         "bars_done": 1440,
         "bars_total": 1440,
         "telemetry": str(tmp_path / "run"),
     }
-    fills = pq.read_table(tmp_path / "run" / "fills.parquet").to_pandas()
+    fills = reader.read(tmp_path / "run", "fills").to_pandas()
     assert set(fills["symbol"]) == {"ETH/USDT", "BTC/USDT"}
 
 

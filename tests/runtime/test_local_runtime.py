@@ -106,16 +106,34 @@ def test_replace_stops_the_old_version(runtime: LocalRuntime, model: Path) -> No
     assert runtime.list()[0].spec.version == 2
 
 
-def test_halt_stops_gracefully_and_holds(runtime: LocalRuntime, model: Path) -> None:
-    runtime.deploy(spec(model), **ACTOR)
+def test_halt_is_sent_to_the_process_which_flattens_and_keeps_running(
+    runtime: LocalRuntime, model: Path
+) -> None:
+    started = runtime.deploy(spec(model), **ACTOR)
     telemetry = runtime.folder("btc-trend", Stage.CANARY) / "v1" / "telemetry"
     wait_for(lambda: (telemetry / "run.json").exists())
     halted = runtime.halt("btc-trend", Stage.CANARY, actor="oncall", reason="drawdown")
     assert halted.state is DeploymentState.HALTED
-    assert "halted (flatten) by oncall: drawdown" in halted.detail
-    assert processes(runtime) == []
-    assert json.loads((telemetry / "run.json").read_text())["status"] == "stopped"
-    assert LocalRuntime(runtime.root).list()[0].state is DeploymentState.HALTED
+    assert halted.detail == "halted (flatten) by oncall: drawdown"
+    assert halted.halted is HaltBehaviour.FLATTEN and set(halted.positions) == {"BTC/USDT"}
+    assert processes(runtime) == [int(started.instance)]  # halted, not stopped
+    wait_for(lambda: runtime.list()[0].positions == {"BTC/USDT": 0.0})  # flattened
+    again = LocalRuntime(runtime.root).halt("btc-trend", Stage.CANARY, actor="x", reason="y")
+    assert again.detail == halted.detail  # a second halt keeps the first
+    (status,) = LocalRuntime(runtime.root).list()
+    assert (status.state, status.halted) == (DeploymentState.HALTED, HaltBehaviour.FLATTEN)
+
+
+def test_a_process_that_does_not_acknowledge_a_halt_is_stopped(tmp_path: Path, model: Path) -> None:
+    def silent(spec: DeploymentSpec, telemetry: Path) -> list[str]:
+        return [sys.executable, "-c", "import time; time.sleep(60)", str(telemetry)]
+
+    local = LocalRuntime(tmp_path / "runtime", command=silent, halt_ack_seconds=0.3)
+    local.deploy(spec(model), **ACTOR)
+    halted = local.halt("btc-trend", Stage.CANARY, actor="oncall", reason="drawdown")
+    assert halted.state is DeploymentState.HALTED
+    assert "no acknowledgement within 0.3s: stopped" in halted.detail
+    assert _pids_mentioning(f"{local.folder('btc-trend', Stage.CANARY)}{os.sep}") == []
 
 
 def test_remove_archives_and_forgets(runtime: LocalRuntime, model: Path) -> None:
