@@ -64,6 +64,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "regimes",
         "Market regimes: the hour-of-week profile of volume, volatility and spread.",
     ),
+    "recon": (
+        "recon",
+        "Reconciliation: each deployment's ledger (telemetry) against the venue's statement.",
+    ),
 }
 
 

@@ -13,6 +13,7 @@ from stratops.model.base import API_VERSION, DNS_LABEL_PATTERN, Document
 from stratops.model.evidence import SHA256_PATTERN, EvidenceManifest
 from stratops.model.policy import GatePolicy
 from stratops.model.problems import Problem
+from stratops.model.reconciliation import ReconciliationPolicy
 from stratops.model.strategy import SYMBOL_PATTERN, StrategyDeployment
 from stratops.model.yaml_source import ParsedYaml, dotted
 
@@ -21,6 +22,7 @@ KINDS: dict[str, type[Document]] = {
     "GatePolicy": GatePolicy,
     "AnalysisTemplate": AnalysisTemplate,
     "EvidenceManifest": EvidenceManifest,
+    "ReconciliationPolicy": ReconciliationPolicy,
 }
 
 

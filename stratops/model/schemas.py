@@ -19,6 +19,7 @@ from stratops.model.evidence import (
     ModelManifest,
 )
 from stratops.model.policy import GatePolicy
+from stratops.model.reconciliation import ReconciliationPolicy
 from stratops.model.strategy import StrategyDeployment
 
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
@@ -29,6 +30,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "evidence-metadata": EvidenceMetadata,
     "model-manifest": ModelManifest,
     "evidence-data-quality": DataQuality,
+    "reconciliation-policy": ReconciliationPolicy,
 }
 
 

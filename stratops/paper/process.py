@@ -23,6 +23,7 @@ from stratops.paper.engine import Pacing, Session, Strategy, run_paper
 from stratops.paper.market import Market
 from stratops.paper.marketdata.schema import format_step, iso_utc
 from stratops.paper.telemetry import write_telemetry
+from stratops.paper.venue import write_session_statement
 
 TELEMETRY_VERSION = 1
 
@@ -162,6 +163,7 @@ def run_paper_process(
             current.tables(),
             run_document(current, identity, "paper", RunStatus.RUNNING, pacing.speed),
         )
+        write_session_statement(telemetry, current)
 
     try:
         completed = run_paper(session, clock or WallClock(), pacing, event, flush)
@@ -172,4 +174,5 @@ def run_paper_process(
     write_telemetry(
         telemetry, session.tables(), run_document(session, identity, "paper", status, pacing.speed)
     )
+    write_session_statement(telemetry, session)
     return PaperOutcome(status, session.cursor, market.bars, telemetry)
