@@ -29,7 +29,7 @@ from stratops.paper.telemetry import concat_records, order_ids
 
 VENUE_DIR: Final = "venue"
 NS_PER_MS: Final = 1_000_000
-VENUE_ORDER_PREFIX: Final = "paper-"
+VENUE_ORDER_OFFSET: Final = 10**12  # venue order ids: integers (the importer reads them as such)
 FRAME_COLUMNS: Final = (
     "symbol",
     "order",
@@ -93,7 +93,7 @@ def statement(
     trades = pd.DataFrame(
         {
             "id": filled["order"].astype(str),
-            "order": VENUE_ORDER_PREFIX + filled["order"].astype(str),
+            "order": (filled["order"] + VENUE_ORDER_OFFSET).astype(str),
             "timestamp": filled["ts"] // NS_PER_MS,
             "symbol": filled["symbol"],
             "type": "market" if liquidity == "taker" else "limit",
@@ -111,7 +111,7 @@ def statement(
     complete = sent["filled"].abs() >= sent["ordered"].abs()
     orders = pd.DataFrame(
         {
-            "id": VENUE_ORDER_PREFIX + sent["order"].astype(str),
+            "id": (sent["order"] + VENUE_ORDER_OFFSET).astype(str),
             "clientOrderId": sent["order"].astype(str),
             "timestamp": sent["ts"] // NS_PER_MS,
             "symbol": sent["symbol"],

@@ -98,3 +98,30 @@ def test_sigterm_stops_a_paper_process_gracefully(tmp_path: Path, trend_model: P
     assert run["status"] == "stopped" and run["mode"] == "paper"
     assert 0 < run["bars_done"] < run["bars_total"]
     assert _read_all(telemetry)["positions"] == run["bars_done"]  # one symbol: BTC/USDT
+
+
+def test_the_paper_venue_statement_reconciles_with_the_ledger(
+    tmp_path: Path, trend_model: Path, btc_minute: Market
+) -> None:
+    from stratops.model.reconciliation import ReconciliationPolicySpec
+    from stratops.ops.reconciliation.compare import reconcile
+    from stratops.ops.reconciliation.ledger import read_ledger
+    from stratops.ops.reconciliation.statement import VENUE_DIR, read_statement
+
+    strategy = PyfuncStrategy.load(str(trend_model))
+    stop = threading.Event()
+    run_paper_process(
+        strategy=strategy,
+        identity=RunIdentity(str(trend_model), {"name": strategy.info.name}),
+        market=btc_minute,
+        config=EngineConfig(allocation=100_000),
+        telemetry=tmp_path / "run",
+        pacing=Pacing(speed=3600.0, poll_seconds=1.0, flush_seconds=3.0),
+        clock=StoppingClock(stop, after=12),
+        stop=stop,
+    )
+    ledger = read_ledger(tmp_path / "run")
+    venue, _ = read_statement(tmp_path / "run" / VENUE_DIR)
+    assert len(venue.fills) == len(ledger.fills) > 0
+    breaks = reconcile(ledger, venue, ReconciliationPolicySpec(), 0)
+    assert breaks["class"].tolist() == []
