@@ -120,10 +120,12 @@ def main() -> None:
     slow = reference(ledger, venue, set(known.tolist()))
     slow_seconds = time.perf_counter() - start
     print(
-        f"ledger {len(ledger):,} fills, venue {len(venue):,} fills, {sum(expected.values()):,} breaks injected"
+        f"ledger {len(ledger):,} fills, venue {len(venue):,} fills, "
+        f"{sum(expected.values()):,} breaks injected"
     )
     print(
-        f"vectorised: {best:.3f} s (best of 3); reference per-fill dictionaries: {slow_seconds:.3f} s;"
+        f"vectorised: {best:.3f} s (best of 3); "
+        f"reference per-fill dictionaries: {slow_seconds:.3f} s;"
         f" ratio {slow_seconds / best:.1f}x"
     )
     print("found:", dict(sorted(found.items())))

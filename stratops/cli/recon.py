@@ -58,7 +58,7 @@ class StateChoice(StrEnum):
 
 
 def _policy(root: Path) -> tuple[ReconciliationPolicySpec, str]:
-    desk = load_desk([root])
+    desk = load_desk([root / "manifests"])
     policies = desk.of_kind(ReconciliationPolicy)
     if len(policies) > 1:
         files = ", ".join(source.file for source, _ in policies)
