@@ -70,6 +70,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "The desk at a glance: a row per deployment with sync, health and last event.",
     ),
     "ui": ("status", "Serve the read-only dashboard of a desk without a controller."),
+    "recon": (
+        "recon",
+        "Reconciliation: each deployment's ledger (telemetry) against the venue's statement.",
+    ),
 }
 
 

@@ -59,6 +59,11 @@ class ControllerPaths:
         return self.root / CONTROLLER_DIR / "notifications.json"
 
     @property
+    def recon(self) -> Path:
+        """The reconciliation breaks (:mod:`stratops.ops.reconciliation.store`)."""
+        return self.root / CONTROLLER_DIR / "recon.json"
+
+    @property
     def runtime(self) -> Path:
         return self.root / RUNTIME_DIR
 

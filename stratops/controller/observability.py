@@ -69,6 +69,12 @@ class Metrics:
             "Unix time of the last completed reconcile tick.",
             registry=self.registry,
         )
+        self.recon_breaks = Gauge(
+            "stratops_recon_breaks",
+            "Open and aged reconciliation breaks (ledger vs venue), by class and severity.",
+            ["strategy", "class", "severity"],
+            registry=self.registry,
+        )
         self.applied_commit = Gauge(
             "stratops_applied_commit_info",
             "The desk commit last applied (label commit), value 1.",

@@ -36,6 +36,18 @@ class GateContext(BaseModel):
     canary_analysis: Literal["passed", "failed"] | None = Field(
         None, description="Outcome of the version's canary analysis, None if none exists."
     )
+    open_breaks: int | None = Field(
+        None,
+        ge=0,
+        description="The strategy's open and aged reconciliation breaks that block promotions "
+        "(stratops.ops.reconciliation.lifecycle.blocking); None when not reconciled.",
+    )
+
+    def digested(self) -> dict[str, object]:
+        """The context as the report digests it: ``open_breaks`` only once given, so reports
+        of contexts without it keep the digests they had before the field existed."""
+        unset = {"open_breaks"} if self.open_breaks is None else set()
+        return self.model_dump(mode="json", exclude=unset)
 
     def seconds_in_stage(self) -> float | None:
         if self.in_stage_since is None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stratops.gates import ENGINE_VERSION
-from stratops.gates.checks import data_quality, latency, risk, stage, statistics
+from stratops.gates.checks import data_quality, latency, reconciliation, risk, stage, statistics
 from stratops.gates.checks.inputs import GateInputs
 from stratops.gates.context import GateContext
 from stratops.gates.report import GateReport, ReportInputs
@@ -38,6 +38,7 @@ CHECKS: dict[str, CheckFunction] = {
     "stage_order": stage.stage_order,
     "min_time_in_stage": stage.min_time_in_stage,
     "canary_analysis": stage.canary_analysis,
+    "reconciliation": reconciliation.reconciliation,
 }
 
 
@@ -74,7 +75,7 @@ def evaluate(evidence: EvidenceData, policy: GatePolicy, context: GateContext) -
             evidence_files=dict(sorted(evidence.file_digests.items())),
             policy=policy.name,
             policy_digest=policy_digest(policy),
-            context_digest=canonical_digest(context.model_dump(mode="json")),
+            context_digest=canonical_digest(context.digested()),
         ),
         verdict="fail" if any(result.blocks for result in results) else "pass",
         checks=results,

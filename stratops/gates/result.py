@@ -26,6 +26,7 @@ class Family(StrEnum):
     RISK = "risk"
     STATISTICS = "statistics"
     STAGE = "stage"
+    OPERATIONS = "operations"
 
 
 Comparison = Literal[">=", "<="]

@@ -14,6 +14,7 @@ from stratops.model.evidence import SHA256_PATTERN, EvidenceManifest
 from stratops.model.notification import Notification
 from stratops.model.policy import GatePolicy
 from stratops.model.problems import Problem
+from stratops.model.reconciliation import ReconciliationPolicy
 from stratops.model.strategy import SYMBOL_PATTERN, StrategyDeployment
 from stratops.model.yaml_source import ParsedYaml, dotted
 
@@ -23,6 +24,7 @@ KINDS: dict[str, type[Document]] = {
     "AnalysisTemplate": AnalysisTemplate,
     "EvidenceManifest": EvidenceManifest,
     "Notification": Notification,
+    "ReconciliationPolicy": ReconciliationPolicy,
 }
 
 

@@ -112,6 +112,13 @@ class CanaryAnalysisCheck(Check):
     pass
 
 
+# operations
+class ReconciliationCheck(Check):
+    max_open: Count = Field(
+        0, description="Open or aged reconciliation breaks the strategy may have and promote."
+    )
+
+
 class Checks(Spec):
     """The checks of one (strategy type, target stage); an absent check is not evaluated.
 
@@ -140,6 +147,7 @@ class Checks(Spec):
     stage_order: StageOrderCheck | None = None
     min_time_in_stage: MinTimeInStageCheck | None = None
     canary_analysis: CanaryAnalysisCheck | None = None
+    reconciliation: ReconciliationCheck | None = None
 
     def configured(self) -> dict[str, Check]:
         """The checks present, by name, in declaration order."""

@@ -20,6 +20,7 @@ from stratops.model.evidence import (
 )
 from stratops.model.notification import Notification
 from stratops.model.policy import GatePolicy
+from stratops.model.reconciliation import ReconciliationPolicy
 from stratops.model.strategy import StrategyDeployment
 
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
@@ -31,6 +32,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "model-manifest": ModelManifest,
     "evidence-data-quality": DataQuality,
     "notification": Notification,
+    "reconciliation-policy": ReconciliationPolicy,
 }
 
 

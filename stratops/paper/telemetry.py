@@ -59,6 +59,11 @@ def risk_events(
     return RiskEvents(index + first_bar, kind, raw[index], applied[index], action)
 
 
+def order_ids(bars: np.ndarray, symbols: int, column: int) -> np.ndarray:
+    """The engine's order id of each bar of symbol ``column`` (of ``symbols``): unique per run."""
+    return bars * symbols + column
+
+
 def _side(quantity: FloatArray) -> np.ndarray:
     return np.where(quantity > 0, "buy", "sell")
 
@@ -114,7 +119,7 @@ def build_tables(
     horizons_ns = tuple(h * NS_PER_SECOND for h in horizons)
     for column, (data, rec) in enumerate(zip(datas, records, strict=True)):
         symbol = np.full(len(rec.bar), data.symbol, dtype=object)
-        order_id = rec.bar * count + column
+        order_id = order_ids(rec.bar, count, column)
         close_ts = data.ts[rec.bar] + data.step_ns
         sent = rec.ordered != 0
         filled = rec.filled != 0

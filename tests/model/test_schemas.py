@@ -17,6 +17,7 @@ SCHEMA_BY_KIND = {
     "StrategyDeployment": "strategy-deployment",
     "GatePolicy": "gate-policy",
     "AnalysisTemplate": "analysis-template",
+    "ReconciliationPolicy": "reconciliation-policy",
 }
 
 

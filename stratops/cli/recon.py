@@ -1,0 +1,205 @@
+"""``stratops recon``: reconcile each deployment's ledger with its venue statement."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from stratops.cli.desk import DESK_OPTION, desk_root
+from stratops.cli.output import (
+    OUTPUT_OPTION,
+    OutputFormat,
+    emit,
+    fail,
+    new_table,
+    render_problems,
+    stdout,
+)
+from stratops.controller.assembly import ControllerPaths
+from stratops.controller.audit import AuditLog
+from stratops.gitops.desk import load_desk
+from stratops.model.problems import InvalidDocumentError
+from stratops.model.reconciliation import ReconciliationPolicy, ReconciliationPolicySpec
+from stratops.ops.reconciliation.lifecycle import BreakRecord, BreakState
+from stratops.ops.reconciliation.run import (
+    DeploymentRecon,
+    deployments,
+    merge,
+    publish,
+    reconcile_deployment,
+)
+from stratops.ops.reconciliation.store import BreakStore
+
+HELP = "Reconciliation: each deployment's ledger (telemetry) against the venue's statement."
+
+recon_app = typer.Typer(
+    help=f"{HELP}\n\nExample: stratops recon run --strategy btc-trend",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+EXIT_BREAKS = 1
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``recon`` sub-app to ``app``."""
+    app.add_typer(recon_app, name="recon")
+
+
+class StateChoice(StrEnum):
+    SETTLING = "settling"
+    OPEN = "open"
+    AGED = "aged"
+    CLEARED = "cleared"
+
+
+def _policy(root: Path) -> tuple[ReconciliationPolicySpec, str]:
+    desk = load_desk([root / "manifests"])
+    policies = desk.of_kind(ReconciliationPolicy)
+    if len(policies) > 1:
+        files = ", ".join(source.file for source, _ in policies)
+        fail(f"the desk holds {len(policies)} ReconciliationPolicy documents ({files}); keep one")
+    if not policies:
+        return ReconciliationPolicySpec(), "defaults (the desk has no ReconciliationPolicy)"
+    source, policy = policies[0]
+    return policy.spec, f"{policy.name} ({source.file})"
+
+
+def _row(record: BreakRecord) -> dict[str, Any]:
+    return record.model_dump(mode="json")
+
+
+def _summary(outcome: DeploymentRecon) -> dict[str, Any]:
+    counts = {state.value: 0 for state in BreakState}
+    for record in outcome.records:
+        counts[record.state.value] += 1
+    return {
+        "strategy": outcome.deployment.strategy,
+        "stage": outcome.deployment.stage,
+        "run": str(outcome.deployment.run),
+        "found": outcome.found,
+        **counts,
+        "halt": sorted({r.kind.value for r in outcome.halt}),
+    }
+
+
+@recon_app.command("run")
+def run(
+    desk: Path | None = DESK_OPTION,
+    strategy: str | None = typer.Option(
+        None, "--strategy", help="Reconcile only this strategy's deployments."
+    ),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Reconcile every deployment of the local runtime with its venue statement.
+
+    Reads each deployment's newest run (its telemetry and the venue/ statement), finds the
+    breaks under the desk's ReconciliationPolicy, stores them in .stratops/controller/recon.json
+    (atomically), and records every break opened, aged or cleared in the audit log.
+    Exit 0 when no break is open or aged, 1 when one is, 2 on unreadable input.
+
+    Example: stratops recon run --strategy btc-trend -o json
+    """
+    root = desk_root(desk)
+    policy, policy_name = _policy(root)
+    paths = ControllerPaths(root)
+    store = BreakStore(paths.recon)
+    known = store.load()
+    chosen = [d for d in deployments(paths.runtime) if strategy in (None, d.strategy)]
+    now = datetime.now(UTC)
+    try:
+        outcomes = [reconcile_deployment(d, policy, known, now) for d in chosen]
+    except InvalidDocumentError as exc:
+        render_problems(exc.problems)
+        raise typer.Exit(2) from exc
+    audit = AuditLog(paths.audit)
+    for outcome in outcomes:
+        publish(outcome, known, audit)
+    store.save(merge(known, outcomes))
+    summaries = [_summary(o) for o in outcomes]
+
+    def human() -> None:
+        table = new_table(
+            f"Reconciliation ({policy_name})",
+            "strategy",
+            "stage",
+            "found",
+            "settling",
+            "open",
+            "aged",
+            "cleared",
+            "halts",
+        )
+        for s in summaries:
+            table.add_row(
+                s["strategy"],
+                s["stage"],
+                str(s["found"]),
+                str(s["settling"]),
+                str(s["open"]),
+                str(s["aged"]),
+                str(s["cleared"]),
+                ", ".join(s["halt"]) or "-",
+            )
+        stdout.print(table)
+        if not summaries:
+            stdout.print("no deployment with a venue statement")
+
+    emit({"policy": policy_name, "deployments": summaries}, output, human)
+    if any(o.active() for o in outcomes):
+        raise typer.Exit(EXIT_BREAKS)
+
+
+@recon_app.command("breaks")
+def breaks(
+    desk: Path | None = DESK_OPTION,
+    state: list[StateChoice] = typer.Option(
+        [StateChoice.OPEN, StateChoice.AGED],
+        "--state",
+        help="States to list (repeat the option); default open and aged.",
+    ),
+    strategy: str | None = typer.Option(None, "--strategy", help="Only this strategy's breaks."),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """List the stored reconciliation breaks, as of the last `stratops recon run`.
+
+    Example: stratops recon breaks --state cleared --strategy btc-trend
+    """
+    root = desk_root(desk)
+    wanted = {BreakState(s.value) for s in state}
+    records = [
+        r
+        for r in BreakStore(ControllerPaths(root).recon).load()
+        if r.state in wanted and strategy in (None, r.strategy)
+    ]
+
+    def human() -> None:
+        table = new_table(
+            "Reconciliation breaks",
+            "strategy",
+            "stage",
+            "class",
+            "severity",
+            "state",
+            "symbol",
+            "order",
+            "detail",
+        )
+        for r in records:
+            table.add_row(
+                r.strategy,
+                r.stage,
+                r.kind.value,
+                r.severity.value,
+                r.state.value,
+                r.symbol,
+                str(r.order_key) if r.order_key >= 0 else "-",
+                r.detail,
+            )
+        stdout.print(table)
+
+    emit([_row(r) for r in records], output, human)

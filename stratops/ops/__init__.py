@@ -1,0 +1,1 @@
+"""Operations as code: reconciliation of the ledger with the venue (:mod:`.reconciliation`)."""

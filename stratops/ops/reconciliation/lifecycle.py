@@ -1,0 +1,163 @@
+"""A break's life between runs: settling, open, aged, cleared (pure).
+
+Each run finds the breaks of that moment; :func:`advance` folds them into what was known:
+
+- a timing break (a missing fill, a funding payment) younger than the settle window is
+  ``settling``: the venue may still report it, and it clears itself if it does;
+- any other break is ``open`` from the run that first saw it, ``aged`` once open longer than
+  ``ageAfter``, when its severity escalates one level;
+- a break a run no longer finds is ``cleared`` (kept, with the time it cleared).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from stratops.model.reconciliation import (
+    TIMING_CLASSES,
+    BreakClass,
+    ReconciliationPolicySpec,
+    Severity,
+)
+
+NS_PER_SECOND = 1_000_000_000
+
+
+class BreakState(StrEnum):
+    SETTLING = "settling"
+    OPEN = "open"
+    AGED = "aged"
+    CLEARED = "cleared"
+
+
+ACTIVE = frozenset({BreakState.OPEN, BreakState.AGED})
+
+
+class BreakRecord(BaseModel):
+    """One break of one deployment, as stored between runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    strategy: str
+    stage: str
+    kind: BreakClass
+    source: str
+    symbol: str
+    ts: int
+    order_key: int
+    trade_key: int
+    ledger: float | None
+    venue: float | None
+    detail: str
+    state: BreakState
+    severity: Severity
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    cleared_at: AwareDatetime | None = None
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        return (self.strategy, self.stage, self.key)
+
+
+def _number(value: Any) -> float | None:
+    number = float(value)
+    return None if number != number else number
+
+
+def _state(
+    kind: BreakClass,
+    ts_ns: int,
+    first_seen: datetime,
+    now: datetime,
+    policy: ReconciliationPolicySpec,
+) -> tuple[BreakState, Severity]:
+    severity = policy.severity(kind)
+    age_of_item = now.timestamp() - ts_ns / NS_PER_SECOND
+    if kind in TIMING_CLASSES and age_of_item < policy.settle_seconds:
+        return BreakState.SETTLING, severity
+    if now - first_seen > timedelta(seconds=policy.age_seconds):
+        return BreakState.AGED, severity.escalated()
+    return BreakState.OPEN, severity
+
+
+def advance(
+    known: Iterable[BreakRecord],
+    found: pd.DataFrame,
+    *,
+    strategy: str,
+    stage: str,
+    now: datetime,
+    policy: ReconciliationPolicySpec,
+) -> list[BreakRecord]:
+    """The deployment's breaks after a run that found ``found`` (:mod:`.breaks` columns).
+
+    Records of other deployments in ``known`` are ignored (the caller keeps them).
+    """
+    previous: Mapping[str, BreakRecord] = {
+        r.key: r for r in known if (r.strategy, r.stage) == (strategy, stage)
+    }
+    records = []
+    seen = set()
+    for values in found.rename(columns={"class": "kind"}).to_dict("records"):
+        key = str(values["key"])
+        kind = BreakClass(values["kind"])
+        seen.add(key)
+        before = previous.get(key)
+        fresh = before is None or before.state in (BreakState.CLEARED, BreakState.SETTLING)
+        first_seen = now if fresh or before is None else before.first_seen
+        state, severity = _state(kind, int(values["ts"]), first_seen, now, policy)
+        records.append(
+            BreakRecord(
+                key=key,
+                strategy=strategy,
+                stage=stage,
+                kind=kind,
+                source=str(values["source"]),
+                symbol=str(values["symbol"]),
+                ts=int(values["ts"]),
+                order_key=int(values["order_key"]),
+                trade_key=int(values["trade_key"]),
+                ledger=_number(values["ledger"]),
+                venue=_number(values["venue"]),
+                detail=str(values["detail"]),
+                state=state,
+                severity=severity,
+                first_seen=first_seen,
+                last_seen=now,
+            )
+        )
+    for key, record in previous.items():
+        if key in seen:
+            continue
+        if record.state is BreakState.CLEARED:
+            records.append(record)
+        else:
+            records.append(
+                record.model_copy(update={"state": BreakState.CLEARED, "cleared_at": now})
+            )
+    return sorted(records, key=lambda r: r.key)
+
+
+def halting(records: Iterable[BreakRecord], policy: ReconciliationPolicySpec) -> list[BreakRecord]:
+    """The active breaks whose class the policy says halts the deployment."""
+    return [r for r in records if r.state in ACTIVE and r.kind in policy.halt]
+
+
+def blocking(
+    records: Iterable[BreakRecord], strategy: str, policy: ReconciliationPolicySpec
+) -> int:
+    """Active breaks of ``strategy`` that block its promotions (0 when the policy says none do).
+
+    The value of :attr:`GateContext.open_breaks` for the ``reconciliation`` gate check.
+    """
+    if not policy.block_promotions:
+        return 0
+    return sum(1 for r in records if r.strategy == strategy and r.state in ACTIVE)

@@ -1,0 +1,143 @@
+"""Reconcile deployments: read both sides, find the breaks, advance them, record them.
+
+:func:`reconcile_deployment` is what the controller calls each tick for a deployment;
+``stratops recon run`` calls it for every deployment of the local runtime
+(:func:`deployments`). :func:`publish` turns the transitions into audit events and sets the
+``stratops_recon_breaks`` gauge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import product
+from pathlib import Path
+
+from stratops.controller.audit import AuditLog
+from stratops.controller.observability import Metrics
+from stratops.model.reconciliation import BreakClass, ReconciliationPolicySpec, Severity
+from stratops.ops.reconciliation.compare import reconcile
+from stratops.ops.reconciliation.ledger import read_ledger
+from stratops.ops.reconciliation.lifecycle import (
+    ACTIVE,
+    BreakRecord,
+    BreakState,
+    advance,
+    halting,
+)
+from stratops.ops.reconciliation.statement import VENUE_DIR, read_statement
+
+ACTOR = "stratops-recon"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A deployment's run whose ledger is reconciled with its venue statement."""
+
+    strategy: str
+    stage: str
+    run: Path
+
+
+@dataclass(frozen=True)
+class DeploymentRecon:
+    """The outcome for one deployment: its breaks now, and which of them halt it."""
+
+    deployment: Deployment
+    found: int
+    records: list[BreakRecord]
+    halt: list[BreakRecord]
+
+    def active(self) -> list[BreakRecord]:
+        return [r for r in self.records if r.state in ACTIVE]
+
+
+def deployments(runtime_root: Path) -> list[Deployment]:
+    """The local runtime's deployments with a venue statement: the newest version of each."""
+    found = []
+    for folder in sorted(runtime_root.glob("*--*")):
+        strategy, _, stage = folder.name.rpartition("--")
+        runs = sorted(
+            folder.glob(f"v*/telemetry/{VENUE_DIR}"),
+            key=lambda p: (
+                int(p.parent.parent.name[1:]) if p.parent.parent.name[1:].isdigit() else 0
+            ),
+        )
+        if runs:
+            found.append(Deployment(strategy, stage, runs[-1].parent))
+    return found
+
+
+def reconcile_deployment(
+    deployment: Deployment,
+    policy: ReconciliationPolicySpec,
+    known: Sequence[BreakRecord],
+    now: datetime,
+) -> DeploymentRecon:
+    """Reconcile one deployment's ledger with its venue statement as of ``now``.
+
+    ``known`` are the stored breaks (of any deployment); the outcome's records replace this
+    deployment's.
+
+    Raises
+    ------
+    InvalidDocumentError
+        A telemetry or statement file that cannot be read (file, line, field).
+    """
+    ledger = read_ledger(deployment.run)
+    venue, _ = read_statement(deployment.run / VENUE_DIR)
+    as_of_ns = int(now.timestamp() * 1e9)
+    found = reconcile(ledger, venue, policy, as_of_ns)
+    records = advance(
+        known,
+        found,
+        strategy=deployment.strategy,
+        stage=deployment.stage,
+        now=now,
+        policy=policy,
+    )
+    return DeploymentRecon(deployment, len(found), records, halting(records, policy))
+
+
+def merge(known: Sequence[BreakRecord], outcomes: Sequence[DeploymentRecon]) -> list[BreakRecord]:
+    """The stored breaks with each reconciled deployment's replaced by its new ones."""
+    replaced = {(o.deployment.strategy, o.deployment.stage) for o in outcomes}
+    kept = [r for r in known if (r.strategy, r.stage) not in replaced]
+    return sorted([*kept, *(r for o in outcomes for r in o.records)], key=lambda r: r.identity)
+
+
+def publish(outcome: DeploymentRecon, known: Sequence[BreakRecord], audit: AuditLog) -> int:
+    """Audit every break of ``outcome`` whose state changed since ``known``; events written.
+
+    A settling break is not an event (it may clear itself); opening, ageing and clearing are.
+    """
+    before = {r.identity: r.state for r in known}
+    written = 0
+    for record in outcome.records:
+        if record.state is BreakState.SETTLING or before.get(record.identity) is record.state:
+            continue
+        moment = record.cleared_at or record.last_seen
+        audit.append(
+            key=f"recon/{record.strategy}/{record.stage}/{record.key}/{record.state.value}"
+            f"/{record.first_seen.isoformat()}",
+            at=moment.astimezone(UTC),
+            actor=ACTOR,
+            action=f"recon_break_{record.state.value}",
+            reason=f"{record.kind.value} ({record.severity.value}): {record.detail}",
+            strategy=record.strategy,
+            stage=record.stage,
+            details=record.model_dump(mode="json", exclude={"strategy", "stage"}),
+        )
+        written += 1
+    return written
+
+
+def set_gauge(metrics: Metrics, records: Sequence[BreakRecord]) -> None:
+    """``stratops_recon_breaks``: active breaks of every strategy in ``records``, zeros included."""
+    for strategy in sorted({r.strategy for r in records}):
+        active = [r for r in records if r.strategy == strategy and r.state in ACTIVE]
+        for kind, severity in product(BreakClass, Severity):
+            count = sum(1 for r in active if r.kind is kind and r.severity is severity)
+            labels = {"strategy": strategy, "class": kind.value, "severity": severity.value}
+            metrics.recon_breaks.labels(**labels).set(count)
