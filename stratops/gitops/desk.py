@@ -1,7 +1,8 @@
 """Load a desk's manifests from files and check them against each other.
 
-A desk is a set of documents: one ``GatePolicy``, ``AnalysisTemplate`` documents and one
-``StrategyDeployment`` per strategy. Directories are walked for ``*.yaml``/``*.yml``; a
+A desk is a set of documents: one ``GatePolicy``, ``AnalysisTemplate`` documents, one
+``StrategyDeployment`` per strategy, and the ``AlertRule`` and ``Runbook`` documents of its
+operations. Directories are walked for ``*.yaml``/``*.yml``; a
 directory named ``deploy`` holds Kubernetes manifests of the controller itself and is skipped.
 """
 
@@ -13,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from stratops.model.alerts import AlertRule
 from stratops.model.analysis import AnalysisTemplate
 from stratops.model.base import Document
 from stratops.model.documents import load_document
 from stratops.model.evidence import EvidenceManifest
 from stratops.model.policy import GatePolicy
 from stratops.model.problems import Problem
+from stratops.model.runbook import Runbook
 from stratops.model.strategy import StrategyDeployment
 from stratops.model.yaml_source import MAX_BYTES, ParsedYaml, YamlError, dotted, parse_yaml
 
@@ -37,7 +40,7 @@ class Source:
     document: Document
 
 
-RULE_KINDS = (GatePolicy, AnalysisTemplate)
+RULE_KINDS = (GatePolicy, AnalysisTemplate, AlertRule, Runbook)
 
 
 @dataclass
@@ -297,4 +300,24 @@ def cross_check(sources: list[Source]) -> list[Problem]:
                         "desk.allocation_over_limit",
                     )
                 )
+    problems.extend(_runbook_links(sources))
+    return problems
+
+
+def _runbook_links(sources: list[Source]) -> list[Problem]:
+    """Every ``AlertRule`` links a ``Runbook`` of the desk."""
+    runbooks = {s.document.name for s in sources if isinstance(s.document, Runbook)}
+    problems = []
+    for source in sources:
+        rule = source.document
+        if isinstance(rule, AlertRule) and rule.spec.runbook not in runbooks:
+            known = ", ".join(sorted(runbooks)) or "none"
+            problems.append(
+                _problem(
+                    source,
+                    ("spec", "runbook"),
+                    f"Runbook {rule.spec.runbook!r} does not exist (known: {known})",
+                    "desk.unknown_runbook",
+                )
+            )
     return problems

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from stratops.model.alerts import AlertRule
 from stratops.model.analysis import AnalysisTemplate
 from stratops.model.evidence import (
     DataQuality,
@@ -19,6 +20,7 @@ from stratops.model.evidence import (
     ModelManifest,
 )
 from stratops.model.policy import GatePolicy
+from stratops.model.runbook import Runbook
 from stratops.model.strategy import StrategyDeployment
 
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
@@ -29,6 +31,8 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "evidence-metadata": EvidenceMetadata,
     "model-manifest": ModelManifest,
     "evidence-data-quality": DataQuality,
+    "alert-rule": AlertRule,
+    "runbook": Runbook,
 }
 
 
