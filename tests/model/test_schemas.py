@@ -17,6 +17,8 @@ SCHEMA_BY_KIND = {
     "StrategyDeployment": "strategy-deployment",
     "GatePolicy": "gate-policy",
     "AnalysisTemplate": "analysis-template",
+    "AlertRule": "alert-rule",
+    "Runbook": "runbook",
 }
 
 
