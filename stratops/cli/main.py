@@ -74,6 +74,15 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "recon",
         "Reconciliation: each deployment's ledger (telemetry) against the venue's statement.",
     ),
+    "alerts": ("alerts", "Alert rules by market context, for Prometheus and Alertmanager."),
+    "runbook": (
+        "alerts",
+        "Runbooks: what an alert means and what to do in the current market context.",
+    ),
+    "incident": (
+        "incidents",
+        "Incidents: open, note the runbook steps taken, close; kept in the audit log.",
+    ),
 }
 
 

@@ -83,20 +83,9 @@ def show(
     """
     try:
         rules = RegimeRules(thin_below=thin, peak_above=peak)
-        market = load_dataset(data, data_dir=data_dir, symbols=[symbol])
-    except (PaperError, ValueError) as exc:
+    except ValueError as exc:
         fail(f"{exc}")
-    quotes = market.quotes[0]
-    hourly = hourly_measures(
-        market.ts,
-        market.close[:, 0],
-        market.volume[:, 0],
-        market.step_ns,
-        *((quotes.ts, quotes.bid, quotes.ask) if quotes is not None else ()),
-    )
-    if hourly.empty:
-        fail(f"{data} has no complete hour of {symbol} bars; a profile needs hours.")
-    profile = hour_of_week_profile(hourly, symbol=symbol, window=pd.Timedelta(weeks=weeks))
+    profile = dataset_profile(symbol, data, data_dir, weeks)
     ratios = profile.ratios(measure.value)
     regimes = profile.regimes(rules)
     result = {
@@ -110,6 +99,25 @@ def show(
         "profile": profile.for_storage(),
     }
     emit(result, output, lambda: _heat_table(profile, ratios, regimes, measure.value, rules))
+
+
+def dataset_profile(symbol: str, data: str, data_dir: Path | None, weeks: int) -> HourOfWeekProfile:
+    """The hour-of-week profile of ``symbol`` in a dataset, or exit 2 saying why there is none."""
+    try:
+        market = load_dataset(data, data_dir=data_dir, symbols=[symbol])
+    except (PaperError, ValueError) as exc:
+        fail(f"{exc}")
+    quotes = market.quotes[0]
+    hourly = hourly_measures(
+        market.ts,
+        market.close[:, 0],
+        market.volume[:, 0],
+        market.step_ns,
+        *((quotes.ts, quotes.bid, quotes.ask) if quotes is not None else ()),
+    )
+    if hourly.empty:
+        fail(f"{data} has no complete hour of {symbol} bars; a profile needs hours.")
+    return hour_of_week_profile(hourly, symbol=symbol, window=pd.Timedelta(weeks=weeks))
 
 
 def _plain(value: float) -> float | None:

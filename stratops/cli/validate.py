@@ -15,6 +15,7 @@ from stratops.cli.output import (
     stdout,
 )
 from stratops.gitops.desk import load_desk
+from stratops.runbooks.commands import command_problems
 
 
 def register(app: typer.Typer) -> None:
@@ -30,19 +31,21 @@ def validate(
 ) -> None:
     """Validate desk documents: schemas, safe YAML, and references between documents.
 
-    Exit 0 when every document is valid, 2 when any is not.
+    Runbook step commands are parsed against this CLI (never run). Exit 0 when every document
+    is valid, 2 when any is not.
 
     Example: stratops validate manifests/
     """
     desk = load_desk(paths or [Path("manifests")])
+    problems = [*desk.problems, *command_problems(desk.sources)]
 
     def human() -> None:
-        if desk.ok:
+        if not problems:
             stdout.print(f"[green]valid:[/] {len(desk.sources)} document(s)")
         else:
-            render_problems(desk.problems)
+            render_problems(problems)
 
-    verdict = {"valid": desk.ok, "problems": [p.model_dump() for p in desk.problems]}
+    verdict = {"valid": not problems, "problems": [p.model_dump() for p in problems]}
     emit(verdict, output, human)
-    if not desk.ok:
+    if problems:
         raise typer.Exit(EXIT_BAD_INPUT)

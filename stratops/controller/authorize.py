@@ -22,9 +22,10 @@ A change that fails any of these is refused: the strategy keeps what was applied
 
 The gates and approvals a promotion is checked against are those of the rules in force (the
 last rule change the controller accepted), never the ones the promotion's own history carries.
-A rule change (``GatePolicy``, ``AnalysisTemplate``) on main is accepted only from a merged
-pull request approved by enough of the policy's owners (of the rules in force before it), none
-of them its author, that promotes nothing (:meth:`Authorizer.rule_change`).
+A rule change (``GatePolicy``, ``AnalysisTemplate``, ``AlertRule``, ``Runbook``) on main is
+accepted only from a merged pull request approved by enough of the policy's owners (of the rules
+in force before it), none of them its author, that promotes nothing
+(:meth:`Authorizer.rule_change`).
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from stratops.alerts.regime import MarketContext
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -81,6 +83,26 @@ class Metrics:
             ["commit"],
             registry=self.registry,
         )
+
+        self.market_regime = Gauge(
+            "stratops_market_regime",
+            "1 for the liquidity regime the market is in (peak, normal, thin), 0 for the others.",
+            ["venue", "symbol", "regime"],
+            registry=self.registry,
+        )
+        self.market_overlay = Gauge(
+            "stratops_market_overlay",
+            "1 while an event overlay (funding_window, volatility_shock) is on, else 0.",
+            ["venue", "symbol", "overlay"],
+            registry=self.registry,
+        )
+
+    def export_context(self, venue: str, symbol: str, context: MarketContext) -> None:
+        """Set the market-context gauges of (venue, symbol) to ``context``."""
+        for regime, value in context.regime.items():
+            self.market_regime.labels(venue, symbol, regime.value).set(value)
+        for overlay, value in context.overlays.items():
+            self.market_overlay.labels(venue, symbol, overlay.value).set(value)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

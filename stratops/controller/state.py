@@ -7,8 +7,9 @@
 - ``applied``: per strategy, the desired state actually applied (it differs from Git while a
   change is refused, so a refused promotion never takes effect on a later tick);
 - ``verified``: promotions whose gate report the controller recomputed and matched;
-- ``rules_commit``: the commit of main whose rules (``GatePolicy``, ``AnalysisTemplate``) are in
-  force: the last rule change accepted (see :meth:`Authorizer.rule_change`).
+- ``rules_commit``: the commit of main whose rules (``GatePolicy``, ``AnalysisTemplate``,
+  ``AlertRule``, ``Runbook``) are in force: the last rule change accepted (see
+  :meth:`Authorizer.rule_change`).
 
 Written atomically (temporary file and rename) and only when it changed.
 """

@@ -1,7 +1,8 @@
 """Load a desk's manifests from files and check them against each other.
 
-A desk is a set of documents: one ``GatePolicy``, ``AnalysisTemplate`` documents and one
-``StrategyDeployment`` per strategy. Directories are walked for ``*.yaml``/``*.yml``; a
+A desk is a set of documents: one ``GatePolicy``, ``AnalysisTemplate`` documents, one
+``StrategyDeployment`` per strategy, and the ``AlertRule`` and ``Runbook`` documents of its
+operations. Directories are walked for ``*.yaml``/``*.yml``; a
 directory named ``deploy`` holds Kubernetes manifests of the controller itself and is skipped.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
+from stratops.model.alerts import AlertRule
 from stratops.model.analysis import AnalysisTemplate
 from stratops.model.base import Document
 from stratops.model.documents import load_document
@@ -20,6 +22,8 @@ from stratops.model.evidence import EvidenceManifest
 from stratops.model.notification import Notification
 from stratops.model.policy import AllowedSigners, GatePolicy
 from stratops.model.problems import Problem
+from stratops.model.reconciliation import ReconciliationPolicy
+from stratops.model.runbook import Runbook
 from stratops.model.strategy import StrategyDeployment
 from stratops.model.yaml_source import MAX_BYTES, ParsedYaml, YamlError, dotted, parse_yaml
 
@@ -38,7 +42,7 @@ class Source:
     document: Document
 
 
-RULE_KINDS = (GatePolicy, AnalysisTemplate, Notification)
+RULE_KINDS = (GatePolicy, AnalysisTemplate, AlertRule, Runbook, Notification, ReconciliationPolicy)
 
 
 @dataclass
@@ -335,4 +339,24 @@ def cross_check(sources: list[Source]) -> list[Problem]:
                         "desk.allocation_over_limit",
                     )
                 )
+    problems.extend(_runbook_links(sources))
+    return problems
+
+
+def _runbook_links(sources: list[Source]) -> list[Problem]:
+    """Every ``AlertRule`` links a ``Runbook`` of the desk."""
+    runbooks = {s.document.name for s in sources if isinstance(s.document, Runbook)}
+    problems = []
+    for source in sources:
+        rule = source.document
+        if isinstance(rule, AlertRule) and rule.spec.runbook not in runbooks:
+            known = ", ".join(sorted(runbooks)) or "none"
+            problems.append(
+                _problem(
+                    source,
+                    ("spec", "runbook"),
+                    f"Runbook {rule.spec.runbook!r} does not exist (known: {known})",
+                    "desk.unknown_runbook",
+                )
+            )
     return problems

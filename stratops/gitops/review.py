@@ -8,9 +8,10 @@ pull request promoting to several stages needs the largest number). An approval 
 - its reviewer is not the author (separation of duties);
 - the reviewer's latest review on that head is still an approval.
 
-A change of the rules (``GatePolicy``, ``AnalysisTemplate``) needs ``owners.approvals``
-approvals from the policy's ``owners`` (absent: the approvals of a live promotion, at least one,
-from anyone but the author) and can never merge together with a promotion.
+A change of the rules (``GatePolicy``, ``AnalysisTemplate``, ``AlertRule``, ``Runbook``) needs
+``owners.approvals`` approvals from the policy's ``owners`` (absent: the approvals of a live
+promotion, at least one, from anyone but the author) and can never merge together with a
+promotion.
 
 Any reviewer whose latest review on the head requests changes blocks the merge. A pull request
 that promotes anything also needs CI's gate verdict: the ``stratops/gates`` status of the head

@@ -8,6 +8,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from stratops.model.alerts import AlertRule
 from stratops.model.analysis import AnalysisTemplate
 from stratops.model.base import API_VERSION, DNS_LABEL_PATTERN, Document
 from stratops.model.evidence import SHA256_PATTERN, EvidenceManifest
@@ -15,6 +16,7 @@ from stratops.model.notification import Notification
 from stratops.model.policy import GatePolicy
 from stratops.model.problems import Problem
 from stratops.model.reconciliation import ReconciliationPolicy
+from stratops.model.runbook import Runbook
 from stratops.model.strategy import SYMBOL_PATTERN, StrategyDeployment
 from stratops.model.yaml_source import ParsedYaml, dotted
 
@@ -25,6 +27,8 @@ KINDS: dict[str, type[Document]] = {
     "EvidenceManifest": EvidenceManifest,
     "Notification": Notification,
     "ReconciliationPolicy": ReconciliationPolicy,
+    "AlertRule": AlertRule,
+    "Runbook": Runbook,
 }
 
 

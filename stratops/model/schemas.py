@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from stratops.model.alerts import AlertRule
 from stratops.model.analysis import AnalysisTemplate
 from stratops.model.evidence import (
     DataQuality,
@@ -21,6 +22,7 @@ from stratops.model.evidence import (
 from stratops.model.notification import Notification
 from stratops.model.policy import GatePolicy
 from stratops.model.reconciliation import ReconciliationPolicy
+from stratops.model.runbook import Runbook
 from stratops.model.strategy import StrategyDeployment
 
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
@@ -33,6 +35,8 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "evidence-data-quality": DataQuality,
     "notification": Notification,
     "reconciliation-policy": ReconciliationPolicy,
+    "alert-rule": AlertRule,
+    "runbook": Runbook,
 }
 
 

@@ -174,4 +174,3 @@ def write_statement(folder: Path, files: Mapping[str, list[dict[str, Any]]]) -> 
     folder.mkdir(parents=True, exist_ok=True)
     for name, rows in sorted(files.items()):
         _write_lines(folder / f"{name}.jsonl", rows)
-

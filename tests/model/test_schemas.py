@@ -18,6 +18,8 @@ SCHEMA_BY_KIND = {
     "GatePolicy": "gate-policy",
     "AnalysisTemplate": "analysis-template",
     "ReconciliationPolicy": "reconciliation-policy",
+    "AlertRule": "alert-rule",
+    "Runbook": "runbook",
 }
 
 

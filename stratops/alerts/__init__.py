@@ -1,0 +1,1 @@
+"""Alert rules by market context, rendered for Prometheus and Alertmanager."""

@@ -1,0 +1,1 @@
+"""Incidents: a timeline in the audit log of who opened, worked and closed each one."""

@@ -1,0 +1,1 @@
+"""Runbooks as code: rendered for people, their commands checked against the CLI."""
