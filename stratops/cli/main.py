@@ -67,7 +67,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "notify": ("notify", "Notifications: controller events sent to the desk's webhooks."),
     "status": (
         "status",
-        "The desk at a glance: a row per deployment with sync, health and last event.",
+        "One row per (strategy, stage): Git, what runs, sync, health, canary, breaks, alerts.",
     ),
     "ui": ("status", "Serve the read-only dashboard of a desk without a controller."),
     "recon": (

@@ -239,9 +239,9 @@ def ui(
     tracking_uri: str = TRACKING_URI_OPTION,
     forge: ForgeKind = FORGE_OPTION,
 ) -> None:
-    """Serve the read-only dashboard of a desk without a controller (Ctrl-C stops it).
+    """Serve the read-only dashboard of a desk without a controller.
 
-    The same pages and /api/v1 as `stratops controller run --listen`, computed from the desk
+    Ctrl-C stops it. The same pages and /api/v1 as `stratops controller run --listen`, computed from the desk
     and the registry on request. On a non-loopback address a token is required.
 
     Example: stratops ui --listen 127.0.0.1:8080
