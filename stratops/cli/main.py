@@ -64,6 +64,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "regimes",
         "Market regimes: the hour-of-week profile of volume, volatility and spread.",
     ),
+    "report": (
+        "report",
+        "Report a strategy's post-trade analytics as one HTML page, markdown or JSON.",
+    ),
 }
 
 
