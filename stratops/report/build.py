@@ -71,6 +71,8 @@ MAX_POINTS: Final = 720
 """Most points of a curve in the report; longer series keep the last (equity) or the lowest
 (underwater) value of each of this many equal time buckets."""
 MAX_EPISODES: Final = 10
+JUDGED_EPISODES: Final = 3
+"""The deepest episodes whose probability under the backtest is computed (a bootstrap each)."""
 BOOTSTRAP_PATHS: Final = 1000
 MIN_COST_SIGMA_BPS: Final = 0.5
 PNL_PARTS: Final = (
@@ -300,7 +302,7 @@ def _drawdowns(
     step = _spacing(backtest.net.index) if backtest is not None else 0
     periods = max(1, int((times[-1] - times[0]) // step) + 1) if step > 0 else len(times)
     rows = []
-    for _, row in costed.iterrows():  # at most MAX_EPISODES episodes
+    for rank, (_, row) in enumerate(costed.iterrows()):  # at most MAX_EPISODES episodes
         peak = int(pd.Timestamp(row["peak"]).value)
         trough = int(pd.Timestamp(row["trough"]).value)
         recovered = not pd.isna(row["recovery"])
@@ -323,7 +325,7 @@ def _drawdowns(
                 n_paths=BOOTSTRAP_PATHS,
                 seed=seed,
             )
-            if backtest is not None
+            if backtest is not None and rank < JUDGED_EPISODES
             else math.nan
         )
         rows.append(

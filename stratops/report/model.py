@@ -127,7 +127,8 @@ class DrawdownRow:
     regimes: tuple[str, ...]
     risk_events: int
     probability: float
-    """Probability of an episode this deep under the backtest's returns (NaN without one)."""
+    """Probability of an episode this deep under the backtest's returns: NaN without a
+    backtest and beyond the deepest few (:data:`stratops.report.build.JUDGED_EPISODES`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {

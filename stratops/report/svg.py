@@ -44,23 +44,20 @@ def _finite(values: Sequence[float]) -> list[float]:
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values covering ``[low, high]``: steps of 1, 2 or 5 times a power of ten."""
+    """Round tick values covering ``[low, high]``: steps of 1, 2 or 5 times a power of ten.
+
+    A range too narrow to divide (a constant series) is widened around its value.
+    """
     if not (math.isfinite(low) and math.isfinite(high)):
-        return [0.0]
-    if high <= low:
-        high = low + (abs(low) or 1.0)
+        return [0.0, 1.0]
+    if high - low <= 1e-9 * max(abs(low), abs(high), 1e-300):
+        pad = abs(low) * 0.1 or 1.0
+        low, high = low - pad, high + pad
     raw = (high - low) / max(count, 1)
     power = 10.0 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= raw)
-    first = math.floor(low / step) * step
-    ticks = []
-    value = first
-    while value <= high + step * 1e-9:
-        ticks.append(round(value, 12))
-        value += step
-    if ticks[-1] < high:
-        ticks.append(round(value, 12))
-    return ticks
+    first, last = math.floor(low / step), math.ceil(high / step)
+    return [k * step for k in range(first, last + 1)]
 
 
 @dataclass(frozen=True)
