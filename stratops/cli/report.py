@@ -131,28 +131,41 @@ def report(
         help="Strategy version. Default: the version the stage's alias points at.",
     ),
     start: str | None = typer.Option(
-        None, "--from", help="Start of the window, ISO 8601 (UTC if no zone), inclusive."
+        None,
+        "--from",
+        metavar="TIME",
+        help="Start of the window, ISO 8601 (UTC if no zone), inclusive.",
     ),
     end: str | None = typer.Option(
-        None, "--to", help="End of the window, ISO 8601 (UTC if no zone), exclusive."
+        None,
+        "--to",
+        metavar="TIME",
+        help="End of the window, ISO 8601 (UTC if no zone), exclusive.",
     ),
     telemetry: Path | None = typer.Option(
         None,
         "--telemetry",
+        metavar="FOLDER",
         help="A run or deployment telemetry folder. Default: the desk's local runtime "
         "deployment of STRATEGY at --stage.",
     ),
-    html: Path | None = typer.Option(None, "--html", help="Write the HTML page here."),
-    markdown: Path | None = typer.Option(None, "--markdown", help="Write markdown here."),
+    html: Path | None = typer.Option(
+        None, "--html", metavar="FILE", help="Write the HTML page here."
+    ),
+    markdown: Path | None = typer.Option(
+        None, "--markdown", metavar="FILE", help="Write the markdown here."
+    ),
     allocation: float | None = typer.Option(
         None,
         "--allocation",
+        metavar="AMOUNT",
         callback=amount,
         help="Capital the returns are of. Default: the runs' allocation (run.json).",
     ),
     data_dir: Path | None = typer.Option(
         None,
         "--data-dir",
+        metavar="FOLDER",
         envvar=DATA_DIR_ENV,
         help="Market data folder for the regime profile (default: the packaged data).",
     ),

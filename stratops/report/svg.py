@@ -249,8 +249,9 @@ def waterfall(
             f'height="{_c(max(bottom - top, 0.5))}" fill="{colour}">'
             f"<title>{escape(step.label)}: {escape(y_format(step.value))}</title></rect>"
         )
+        label_y = top - 3 if end >= start else bottom + 12  # outside the bar's far end
         parts.append(
-            f'<text x="{_c(left + 0.35 * slot)}" y="{_c(top - 3)}" {FONT} '
+            f'<text x="{_c(left + 0.35 * slot)}" y="{_c(label_y)}" {FONT} '
             f'text-anchor="middle">{escape(y_format(step.value))}</text>'
         )
     parts += _x_labels(frame, [(i + 0.5, s.label) for i, s in enumerate(steps)])

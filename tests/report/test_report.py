@@ -7,6 +7,8 @@ import itertools
 import json
 import math
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from typer.testing import CliRunner
 
 from stratops.analytics.decay import Verdict
 from stratops.cli.main import app
+from stratops.model.base import Stage
 from stratops.report.html import render_html
 from stratops.report.markdown import render_markdown
 from stratops.report.model import Report
@@ -168,3 +171,21 @@ def test_ticks_cover_the_range_in_round_steps(low: float, width: float) -> None:
     assert ticks[0] <= low and ticks[-1] >= low + width
     assert all(b > a for a, b in itertools.pairwise(ticks))
     assert 2 <= len(ticks) <= 12
+
+
+def test_by_default_the_command_reads_the_stage_deployment_of_the_desk(
+    life: Life, report: Report, tmp_path: Path
+) -> None:
+    """--stage alone: the version from the stage's alias, the telemetry from the runtime."""
+    desk = tmp_path / "desk"
+    (desk / "manifests").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(desk)], check=True)
+    deployment = desk / ".stratops" / "runtime" / f"{STRATEGY}--paper"
+    shutil.copytree(life.run, deployment / f"v{life.version}" / "telemetry")
+    life.registry.set_stage_alias(
+        STRATEGY, Stage.PAPER, life.version, actor="test", reason="the paper run reported on"
+    )
+    args = ["report", STRATEGY, "--stage", "paper", "--desk", str(desk), "-o", "json"]
+    result = runner.invoke(app, [*args, "--tracking-uri", life.location.tracking_uri])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == report.as_dict()
