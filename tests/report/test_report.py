@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from conftest import ALLOCATION, STRATEGY, Life, build
@@ -94,6 +95,8 @@ def test_the_page_is_self_contained_with_every_plot_once(report: Report) -> None
     page = render_html(report)
     ids = re.findall(r'<svg [^>]*id="([^"]+)"', page)
     assert ids == list(PLOT_IDS)
+    for plot in re.findall(r"<svg .*?</svg>", page, flags=re.S):
+        ElementTree.fromstring(plot)  # well-formed XML
     assert "<script" not in page and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', ""
     )
@@ -189,3 +192,16 @@ def test_by_default_the_command_reads_the_stage_deployment_of_the_desk(
     result = runner.invoke(app, [*args, "--tracking-uri", life.location.tracking_uri])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == report.as_dict()
+
+
+def test_without_the_registry_there_is_no_verdict_and_the_report_says_why(
+    life: Life, tmp_path: Path
+) -> None:
+    page = tmp_path / "run.md"
+    args = ["report", STRATEGY, "--telemetry", str(life.run), "--no-registry"]
+    result = runner.invoke(app, [*args, "--markdown", str(page)])
+    assert result.exit_code == 0, result.output
+    text = page.read_text(encoding="utf-8")
+    assert "**not judged**: no backtest evidence" in text
+    assert "- no backtest evidence: no decay verdict, no drawdown probabilities" in text
+    assert "backtest.evidence" not in text
