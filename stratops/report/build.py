@@ -110,7 +110,7 @@ class Backtest:
 
 @dataclass(frozen=True)
 class Subject:
-    """What the report is about: the strategy, its stage and version, the window asked for."""
+    """What the report is about: the strategy, its stage and its version, as reported."""
 
     strategy: str
     stage: str | None = None
@@ -128,10 +128,6 @@ def frame_digest(frame: pd.DataFrame) -> str:
 
 def _ns(values: pd.Series | pd.Index) -> NDArray[np.int64]:
     return np.asarray(pd.DatetimeIndex(values).as_unit("ns").asi8, dtype=np.int64)
-
-
-def _utc_index(ns: NDArray[np.int64]) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(ns.view("datetime64[ns]"), tz="UTC")
 
 
 def _spacing(index: pd.Index) -> int:
