@@ -83,6 +83,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "incidents",
         "Incidents: open, note the runbook steps taken, close; kept in the audit log.",
     ),
+    "report": (
+        "report",
+        "Report a strategy's post-trade analytics as one HTML page, markdown or JSON.",
+    ),
 }
 
 

@@ -241,8 +241,9 @@ def ui(
 ) -> None:
     """Serve the read-only dashboard of a desk without a controller.
 
-    Ctrl-C stops it. The same pages and /api/v1 as `stratops controller run --listen`, computed from the desk
-    and the registry on request. On a non-loopback address a token is required.
+    The same pages and /api/v1 as `stratops controller run --listen`, computed from the desk
+    and the registry on request. On a non-loopback address a token is required. Ctrl-C stops
+    it.
 
     Example: stratops ui --listen 127.0.0.1:8080
     """

@@ -82,6 +82,7 @@ EVIDENCE_PATH = "evidence"
 MODEL_PATH = "model"
 MODEL_MANIFEST_PATH = "model-manifest"
 TRIAL_PATH = "trial"
+REPORT_PATH = "reports"
 TRIAL_RETURNS_FILE = "daily_returns.parquet"
 _PAGE = 10_000
 _RUN_IDS_PER_TAG = 2_000  # 2,000 ids of 32 characters and commas fit a version tag (100,000)
@@ -802,6 +803,24 @@ class Registry:
             data_quality=bundle.data_quality,
             facts=bundle.facts,
         )
+
+    def log_report(self, strategy: str, version: int, files: Sequence[Path], folder: str) -> str:
+        """Store report files as artifacts of the version's run, under ``reports/<folder>``.
+
+        Returns the artifact path (``reports/<folder>``); files of the same name there are
+        replaced. Only versions registered with evidence have a run to hold them.
+        """
+        run_id, _, _ = self._evidence_of(strategy, version)
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", folder):
+            raise BadInput(
+                f"report folder {folder!r}: letters, digits, '_', '.', '-' only",
+                "registry.bad_report_folder",
+            )
+        path = f"{REPORT_PATH}/{folder}"
+        with translated(f"store the report of v{version} of {strategy!r}"):
+            for file in files:
+                self._client.log_artifact(run_id, str(file), path)
+        return path
 
     # stage aliases
 
