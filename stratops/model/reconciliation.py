@@ -137,4 +137,4 @@ class ReconciliationPolicySpec(Spec):
 
 class ReconciliationPolicy(Document):
     kind: Literal["ReconciliationPolicy"] = "ReconciliationPolicy"
-    spec: ReconciliationPolicySpec = Field(default_factory=ReconciliationPolicySpec)
+    spec: ReconciliationPolicySpec

@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from stratops.model.base import Document, Spec
 
@@ -40,6 +40,15 @@ class Step(Spec):
     when: list[Context] = Field(
         default_factory=list, description="Contexts the step applies in; empty: every context."
     )
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _no_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError(
+                "expected a stratops command; leave the key out for a step without one"
+            )
+        return value
 
     def applies(self, context: Context) -> bool:
         return not self.when or context in self.when

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # building offline needs setuptools and wheel: the dev extras
 
 DEMO_STEPS = (
-    "valid: 6 documents",
+    "valid: 24 documents",
     "### Gates: btc-overfit v1 → canary: ❌ FAIL",
     "the gates fail: nothing was pushed and no pull request opened",
     "### Gates: btc-trend v1 → canary: ✅ PASS",

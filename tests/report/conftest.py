@@ -35,6 +35,19 @@ DAY_NS = 86_400 * 1_000_000_000
 BACKTEST_END = "2024-07-29T14:16Z"  # three days after the data's first bar
 
 
+class CaughtUpClock(ManualClock):
+    """A manual clock that stops the deployment once it has idled caught up for a while."""
+
+    def __init__(self, stop: threading.Event, after: int = 10) -> None:
+        super().__init__()
+        self._stop, self._after = stop, after
+
+    def sleep(self, seconds: float, stop: threading.Event) -> bool:
+        if len(self.sleeps) >= self._after:
+            self._stop.set()
+        return super().sleep(seconds, stop)
+
+
 @dataclass(frozen=True)
 class Life:
     registry: Registry
@@ -67,6 +80,7 @@ def life(tmp_path_factory: pytest.TempPathFactory) -> Life:
     strategy = PyfuncStrategy.load(str(root / "model"))
     market = load_dataset("binance-1m").select(list(strategy.info.symbols))
     start = int(market.ts[0]) + 3 * DAY_NS
+    stop = threading.Event()  # a deployment idles once caught up: stopped by its clock
     outcome = run_paper_process(
         strategy=strategy,
         identity=RunIdentity(str(root / "model"), {"name": STRATEGY}),
@@ -74,8 +88,8 @@ def life(tmp_path_factory: pytest.TempPathFactory) -> Life:
         config=EngineConfig(allocation=ALLOCATION, seed=5),
         telemetry=root / "paper",
         pacing=Pacing(speed=86_400.0, poll_seconds=1.0, flush_seconds=1e9),
-        clock=ManualClock(),
-        stop=threading.Event(),
+        clock=CaughtUpClock(stop),
+        stop=stop,
     )
     assert outcome.bars_done == outcome.bars_total
     return Life(registry, location, registration.version.version, root / "paper")
