@@ -57,6 +57,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     power = 10.0 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= raw)
     first, last = math.floor(low / step), math.ceil(high / step)
+    first -= first * step > low  # low / step can round (or underflow) past low
+    last += last * step < high
     return [k * step for k in range(first, last + 1)]
 
 
