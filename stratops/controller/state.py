@@ -16,11 +16,11 @@ Written atomically (temporary file and rename) and only when it changed.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stratops.files import replace_file
 from stratops.model.strategy import StrategyDeployment
 
 
@@ -51,10 +51,4 @@ class StateStore:
         text = state.model_dump_json(indent=1, by_alias=True)
         if self.path.exists() and self.path.read_text(encoding="utf-8") == text:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        replace_file(self.path, text, durable=True)

@@ -12,7 +12,6 @@ the first time starts at the events appended since the previous flush, not at th
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +22,7 @@ from typing import Literal
 
 from stratops import __version__
 from stratops.controller.audit import AuditEvent, AuditLog
+from stratops.files import replace_file
 from stratops.model.notification import Webhook
 from stratops.notify import payload
 from stratops.retry import (
@@ -157,13 +157,8 @@ class Notifier:
         return {str(name): int(sequence) for name, sequence in loaded["webhooks"].items()}
 
     def _save(self, cursors: Mapping[str, int]) -> None:
-        self.cursor_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.cursor_path.with_suffix(".tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            json.dump({"webhooks": dict(sorted(cursors.items()))}, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.cursor_path)
+        text = json.dumps({"webhooks": dict(sorted(cursors.items()))}, indent=1)
+        replace_file(self.cursor_path, text, durable=True)
 
     def flush(self) -> list[Delivery]:
         """Send what is new; returns every delivery attempted, in order."""

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 
+from stratops.files import replace_file
 from stratops.model.strategy import HaltBehaviour
 from stratops.paper.config import EngineConfig
 from stratops.paper.errors import ConfigError
@@ -103,9 +103,7 @@ def _array_from_storage(stored: dict[str, Any]) -> np.ndarray:
 
 def write_checkpoint(folder: Path, checkpoint: Checkpoint) -> None:
     """Replace ``folder/checkpoint.json`` atomically."""
-    temporary = folder / f".{CHECKPOINT_FILE}.tmp"
-    temporary.write_text(json.dumps(checkpoint.for_storage()) + "\n", encoding="utf-8")
-    os.replace(temporary, folder / CHECKPOINT_FILE)
+    replace_file(folder / CHECKPOINT_FILE, json.dumps(checkpoint.for_storage()) + "\n")
 
 
 def read_checkpoint(folder: Path, expected: str) -> Checkpoint | None:

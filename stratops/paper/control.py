@@ -17,12 +17,12 @@ that acknowledgement back for the runtime.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from stratops.files import replace_file
 from stratops.model.strategy import HaltBehaviour
 from stratops.paper.errors import ConfigError
 from stratops.telemetry.schema import RUN_FILE
@@ -65,10 +65,7 @@ class ProcessStatus(BaseModel):
 
 def write_command(path: Path, command: HaltCommand) -> None:
     """Write ``control.json`` atomically (the process never reads half a command)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(command.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    replace_file(path, command.model_dump_json(indent=2) + "\n")
 
 
 def read_command(path: Path) -> HaltCommand | None:

@@ -10,7 +10,6 @@ run is still writing.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from stratops.files import replace_file
 from stratops.paper.execution import BarRecords, SymbolData, mids_after
 from stratops.paper.marketdata.schema import NS_PER_SECOND, BoolArray, FloatArray
 from stratops.telemetry.schema import RUN_FILE, SCHEMAS, fills_schema, horizon_label
@@ -255,8 +255,4 @@ def write_telemetry(folder: Path, tables: Mapping[str, pa.Table], run: Mapping[s
 
 def write_run(folder: Path, run: Mapping[str, Any]) -> None:
     """Replace ``run.json`` in ``folder`` atomically."""
-    temporary = folder / f".{RUN_FILE}.tmp"
-    temporary.write_text(
-        json.dumps(run, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
-    )
-    os.replace(temporary, folder / RUN_FILE)
+    replace_file(folder / RUN_FILE, json.dumps(run, indent=2, sort_keys=True, default=str) + "\n")

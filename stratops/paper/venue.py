@@ -14,7 +14,6 @@ the quote currency, moved by every trade and fee) and ``funding.jsonl`` (funding
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -22,6 +21,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from stratops.files import replace_file
 from stratops.paper.execution import BarRecords, SymbolData
 from stratops.paper.telemetry import order_ids
 
@@ -162,11 +162,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _write_lines(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, sort_keys=True) + "\n")
-    os.replace(temporary, path)
+    replace_file(path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
 
 
 def write_statement(folder: Path, files: Mapping[str, list[dict[str, Any]]]) -> None:

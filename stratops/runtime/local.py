@@ -35,6 +35,7 @@ from pathlib import Path
 import psutil
 from pydantic import BaseModel, ConfigDict
 
+from stratops.files import replace_file
 from stratops.model.base import Stage
 from stratops.model.deployment import (
     DeploymentSpec,
@@ -198,10 +199,7 @@ class LocalRuntime:
             _stop(others, self.stop_grace_seconds)
 
     def _write(self, folder: Path, record: Record) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{RECORD}.tmp"
-        temporary.write_text(record.model_dump_json(indent=2), encoding="utf-8")
-        os.replace(temporary, folder / RECORD)
+        replace_file(folder / RECORD, record.model_dump_json(indent=2))
 
     def _read(self, folder: Path) -> Record | None:
         try:

@@ -16,6 +16,8 @@ from typing import Any
 
 import typer
 
+from stratops.files import replace_file
+
 TOKEN_ENV = "STRATOPS_UI_TOKEN"
 TOKEN_OPTION = typer.Option(
     "",
@@ -29,10 +31,7 @@ TOKEN_OPTION = typer.Option(
 
 def write_endpoint(path: Path, host: str, port: int) -> None:
     shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"url": f"http://{shown}:{port}", "pid": os.getpid()}))
-    os.replace(temporary, path)
+    replace_file(path, json.dumps({"url": f"http://{shown}:{port}", "pid": os.getpid()}))
 
 
 def read_endpoint(path: Path) -> str | None:

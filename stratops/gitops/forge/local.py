@@ -20,7 +20,6 @@ merges it makes: list its public key in the desk's allowed signers.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from stratops.files import replace_file
 from stratops.gitops.errors import ForgeRejected, ForgeUnavailable, GitError, PushRejected
 from stratops.gitops.forge.models import (
     Comment,
@@ -325,10 +325,7 @@ class LocalForge:
         self._write(self._file(record.number), record.model_dump(mode="json"))
 
     def _write(self, path: Path, value: object) -> None:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(handle, "w") as out:
-            json.dump(value, out, indent=2, sort_keys=True)
-        os.replace(temporary, path)
+        replace_file(path, json.dumps(value, indent=2, sort_keys=True))
 
     def _public(self, record: PullRecord) -> PullRequest:
         return PullRequest(

@@ -6,11 +6,11 @@ sees half of it and a failed run leaves the previous state.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stratops.files import replace_file
 from stratops.ops.reconciliation.lifecycle import BreakRecord
 
 
@@ -33,10 +33,4 @@ class BreakStore:
         text = ReconState(breaks=records).model_dump_json(indent=1)
         if self.path.exists() and self.path.read_text(encoding="utf-8") == text:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        replace_file(self.path, text, durable=True)
