@@ -65,8 +65,8 @@ def chromium() -> Iterator[Any]:
 
 
 @contextmanager
-def page(browser: Any, **context: Any) -> Iterator[Page]:
-    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, **context)
+def page(browser: Any, width: int = 1280, height: int = 720) -> Iterator[Page]:
+    ctx = browser.new_context(viewport={"width": width, "height": height})
     tab = ctx.new_page()
     watched = Page(tab)
     tab.on("console", lambda m: m.type == "error" and watched.errors.append(m.text))
