@@ -14,13 +14,11 @@ from stratops.analytics.regimes import (
     WEEKDAYS,
     HourOfWeekProfile,
     RegimeRules,
-    hour_of_week_profile,
-    hourly_measures,
 )
 from stratops.cli.output import OUTPUT_OPTION, OutputFormat, emit, fail, new_table, stdout
 from stratops.examples import DATA_DIR_ENV
 from stratops.model.analysis import Regime
-from stratops.paper.datasets import DATASETS, load_dataset
+from stratops.paper.datasets import DATASETS, load_dataset, symbol_profile
 from stratops.paper.errors import PaperError
 
 HELP = "Market regimes: the hour-of-week profile of volume, volatility and spread."
@@ -107,17 +105,10 @@ def dataset_profile(symbol: str, data: str, data_dir: Path | None, weeks: int) -
         market = load_dataset(data, data_dir=data_dir, symbols=[symbol])
     except (PaperError, ValueError) as exc:
         fail(f"{exc}")
-    quotes = market.quotes[0]
-    hourly = hourly_measures(
-        market.ts,
-        market.close[:, 0],
-        market.volume[:, 0],
-        market.step_ns,
-        *((quotes.ts, quotes.bid, quotes.ask) if quotes is not None else ()),
-    )
-    if hourly.empty:
+    profile = symbol_profile(market, window=pd.Timedelta(weeks=weeks))
+    if profile is None:
         fail(f"{data} has no complete hour of {symbol} bars; a profile needs hours.")
-    return hour_of_week_profile(hourly, symbol=symbol, window=pd.Timedelta(weeks=weeks))
+    return profile
 
 
 def _plain(value: float) -> float | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stratops.analytics.regimes import HourOfWeekProfile, hour_of_week_profile, hourly_measures
 from stratops.examples import DATA_DIR_ENV, market_data_dir, packaged_market_data
 from stratops.paper.errors import ConfigError
 from stratops.paper.market import Market, build_market
@@ -229,3 +230,21 @@ def load_bar_files(
         for symbol, path in files.items()
     }
     return build_market("+".join(p.name for p in files.values()), venue, bars)
+
+
+def symbol_profile(
+    market: Market, window: pd.Timedelta = pd.Timedelta(weeks=4)
+) -> HourOfWeekProfile | None:
+    """The hour-of-week profile of the market's first symbol (its quotes' spreads where it has
+    quotes); None when the market holds no complete hour of bars."""
+    quotes = market.quotes[0]
+    hourly = hourly_measures(
+        market.ts,
+        market.close[:, 0],
+        market.volume[:, 0],
+        market.step_ns,
+        *((quotes.ts, quotes.bid, quotes.ask) if quotes is not None else ()),
+    )
+    if hourly.empty:
+        return None
+    return hour_of_week_profile(hourly, symbol=market.symbols[0], window=window)

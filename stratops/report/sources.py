@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from stratops.analytics.regimes import HourOfWeekProfile, hour_of_week_profile, hourly_measures
+from stratops.analytics.regimes import HourOfWeekProfile
 from stratops.model.base import Stage
 from stratops.model.problems import InvalidDocumentError, Problem
-from stratops.paper.datasets import DATASETS, load_dataset
+from stratops.paper.datasets import DATASETS, load_dataset, symbol_profile
 from stratops.registry import Registry
 from stratops.registry.arrays import load_evidence_arrays
 from stratops.registry.bundle import scan_bundle
@@ -95,18 +95,7 @@ def profile_of(
     name, symbols = str(market.get("name")), list(market.get("symbols") or [])
     if name not in DATASETS or not symbols:
         return None
-    data = load_dataset(name, data_dir=data_dir, symbols=[str(symbols[0])])
-    quotes = data.quotes[0]
-    hourly = hourly_measures(
-        data.ts,
-        data.close[:, 0],
-        data.volume[:, 0],
-        data.step_ns,
-        *((quotes.ts, quotes.bid, quotes.ask) if quotes is not None else ()),
-    )
-    if hourly.empty:
-        return None
-    return hour_of_week_profile(hourly, symbol=str(symbols[0]))
+    return symbol_profile(load_dataset(name, data_dir=data_dir, symbols=[str(symbols[0])]))
 
 
 __all__ = [
