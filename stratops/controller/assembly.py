@@ -21,7 +21,6 @@ from stratops.controller.reconcile import Reconciler
 from stratops.controller.state import StateStore
 from stratops.gitops.forge.select import ForgeKind, open_forge
 from stratops.gitops.git import GitRepo
-from stratops.gitops.snapshot import desk_at
 from stratops.model.notification import Notification, Webhook
 from stratops.notify.deliver import Delivery, Notifier, Sender
 from stratops.registry.location import resolve_location
@@ -119,7 +118,7 @@ def webhooks_in_force(reconciler: Reconciler) -> Callable[[], list[Webhook]]:
         if commit is None:
             return []
         if commit not in loaded:
-            desk = desk_at(reconciler.repo, commit)
+            desk = reconciler.observer.desk(commit)
             hooks = [hook for _, doc in desk.of_kind(Notification) for hook in doc.spec.webhooks]
             loaded.clear()
             loaded[commit] = hooks

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from stratops.controller.reconcile import Reconciler, TickResult
-from stratops.gitops.snapshot import desk_at
+from stratops.model.base import Stage
 from stratops.status.rows import StatusRow, TickView, status_rows
 
 
@@ -29,8 +29,8 @@ class DeskStatus(BaseModel):
 
 
 def tick_view(result: TickResult) -> TickView:
-    def key(strategy: str, stage: object) -> str:
-        return f"{strategy}/{getattr(stage, 'value', stage)}"
+    def key(strategy: str, stage: Stage) -> str:
+        return f"{strategy}/{stage.value}"
 
     pending: dict[str, str] = {}
     for action in result.plan.actions if result.plan else []:  # the first action of a row says
@@ -61,7 +61,7 @@ def collect(
     """The status now: ``last_tick`` when a controller ran one, else a preview."""
     result = last_tick if last_tick is not None else reconciler.preview(fetch=fetch)
     view = tick_view(result)
-    declared = {} if view.head is None else desk_at(reconciler.repo, view.head).strategies
+    declared = {} if view.head is None else reconciler.observer.desk(view.head).strategies
     rows = status_rows(
         declared.values(),
         reconciler.runtime.list(),
