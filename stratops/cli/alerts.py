@@ -24,8 +24,14 @@ from stratops.cli.output import (
     render_problems,
     stdout,
 )
-from stratops.cli.regimes import dataset_profile
-from stratops.examples import DATA_DIR_ENV
+from stratops.cli.regimes import (
+    DATA_DIR_OPTION,
+    DATA_OPTION,
+    PEAK_OPTION,
+    THIN_OPTION,
+    WEEKS_OPTION,
+    dataset_profile,
+)
 from stratops.gitops.desk import Desk, load_desk
 from stratops.model.alerts import AlertRule, Overlay
 from stratops.model.runbook import Context, Runbook
@@ -43,13 +49,6 @@ PROFILE_OPTION = typer.Option(
 )
 SYMBOL_OPTION = typer.Option("BTC/USDT", "--symbol", help="The reference market's symbol.")
 VENUE_OPTION = typer.Option("binance", "--venue", help="The reference market's venue.")
-DATA_OPTION = typer.Option("binance-1m", "--data", help="Dataset the profile is computed from.")
-DATA_DIR_OPTION = typer.Option(
-    None, "--data-dir", envvar=DATA_DIR_ENV, help="Folder of the datasets (default: packaged)."
-)
-WEEKS_OPTION = typer.Option(4, "--weeks", min=1, help="Trailing window of the profile, weeks.")
-THIN_OPTION = typer.Option(0.5, "--thin", help="Thin below this ratio to the median volume.")
-PEAK_OPTION = typer.Option(1.5, "--peak", help="Peak above this ratio to the median volume.")
 
 
 def register(app: typer.Typer) -> None:

@@ -30,6 +30,25 @@ regimes_app = typer.Typer(
 )
 
 
+# The options of a profile computed from a dataset (also those of `stratops alerts`).
+DATA_OPTION = typer.Option(
+    "binance-1m",
+    "--data",
+    help="Dataset of the data folder: "
+    + "; ".join(f"{name}: {d.description}" for name, d in sorted(DATASETS.items()))
+    + ".",
+)
+DATA_DIR_OPTION = typer.Option(
+    None,
+    "--data-dir",
+    envvar=DATA_DIR_ENV,
+    help="Folder of the datasets (default: the market data shipped in the package).",
+)
+WEEKS_OPTION = typer.Option(4, "--weeks", min=1, help="Length of the trailing window, weeks.")
+THIN_OPTION = typer.Option(0.5, "--thin", help="Thin below this ratio to the median volume.")
+PEAK_OPTION = typer.Option(1.5, "--peak", help="Peak above this ratio to the median volume.")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``regimes`` sub-app to ``app``."""
     app.add_typer(regimes_app, name="regimes")
@@ -47,27 +66,16 @@ _STYLE = {Regime.THIN: "blue", Regime.NORMAL: "", Regime.PEAK: "bold red"}
 @regimes_app.command("show")
 def show(
     symbol: str = typer.Option("BTC/USDT", "--symbol", help="Symbol of the dataset."),
-    data: str = typer.Option(
-        "binance-1m",
-        "--data",
-        help="Dataset of the data folder: "
-        + "; ".join(f"{name}: {d.description}" for name, d in sorted(DATASETS.items()))
-        + ".",
-    ),
-    data_dir: Path | None = typer.Option(
-        None,
-        "--data-dir",
-        envvar=DATA_DIR_ENV,
-        help="Folder of the datasets (default: the market data shipped in the package).",
-    ),
-    weeks: int = typer.Option(4, "--weeks", min=1, help="Length of the trailing window, weeks."),
+    data: str = DATA_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
+    weeks: int = WEEKS_OPTION,
     measure: MeasureChoice = typer.Option(
         MeasureChoice.VOLUME,
         "--measure",
         help="Which ratio the table shows; the regime colours always follow volume.",
     ),
-    thin: float = typer.Option(0.5, "--thin", help="Thin below this ratio to the median."),
-    peak: float = typer.Option(1.5, "--peak", help="Peak above this ratio to the median."),
+    thin: float = THIN_OPTION,
+    peak: float = PEAK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Print a symbol's hour-of-week profile as a 7 x 24 table of ratios to its median.
