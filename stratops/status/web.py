@@ -96,7 +96,7 @@ class Dashboard:
             "/": lambda q: self._page("desk.html", self._desk_context(q)),
             "/audit": lambda q: self._page("audit.html", self._audit_context(q)),
             "/api/v1/status": lambda q: self._json(self.status()),
-            "/api/v1/audit": lambda q: self._json(self._audit_data(q)),
+            "/api/v1/audit": lambda q: self._json(self._audit_data(q, self.audit())),
             "/static/dashboard.js": lambda q: self._asset("dashboard.js", "text/javascript"),
             "/static/dashboard.css": lambda q: self._asset("dashboard.css", "text/css"),
         }
@@ -121,8 +121,7 @@ class Dashboard:
         now = datetime.now(UTC)
         return {"status": self.status(), "filter": query.get("q", ""), "age": lambda m: age(m, now)}
 
-    def _audit_data(self, query: dict[str, str]) -> dict[str, Any]:
-        view = self.audit()
+    def _audit_data(self, query: dict[str, str], view: AuditView) -> dict[str, Any]:
         events = [
             e
             for e in view.events
@@ -136,9 +135,9 @@ class Dashboard:
         }
 
     def _audit_context(self, query: dict[str, str]) -> dict[str, Any]:
-        data = self._audit_data(query)
-        actions = sorted({e.action for e in self.audit().events})
-        return {**data, "query": query, "actions": actions}
+        view = self.audit()  # one read of the log (and of its chain) per page
+        actions = sorted({e.action for e in view.events})
+        return {**self._audit_data(query, view), "query": query, "actions": actions}
 
     def _page(self, template: str, context: dict[str, Any]) -> Answer:
         html = _environment.get_template(template).render(links=self.links, **context)
