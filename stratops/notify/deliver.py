@@ -1,10 +1,11 @@
 """Send new audit events to the desk's webhooks, at least once, never twice in the normal case.
 
 Each webhook has a cursor: the sequence of the last audit event it was offered. A flush sends
-the events after it that the webhook wants, in order, advancing and saving the cursor after each
-(atomically), so a controller restarted later carries on where it stopped and sends nothing
-twice. A webhook that cannot be reached (no answer, 5xx, 429, after the retries) keeps its
-cursor: the same event goes again at the next flush, with the same delivery id. A refusal (4xx)
+the events after it that the webhook wants, in order, saving the cursor after each delivery
+(atomically, synced), so a controller restarted later carries on where it stopped and sends
+nothing twice; the cursor moves over the events it does not want with one save per flush. A
+webhook that cannot be reached (no answer, 5xx, 429, after the retries) keeps its cursor: the
+same event goes again at the next flush, with the same delivery id. A refusal (4xx)
 is final for that event: it is logged and counted, and the cursor moves on. A webhook seen for
 the first time starts at the events appended since the previous flush, not at the log's start.
 """
@@ -163,7 +164,8 @@ class Notifier:
     def flush(self) -> list[Delivery]:
         """Send what is new; returns every delivery attempted, in order."""
         events = self.audit.events()
-        cursors = self._cursors()
+        saved = self._cursors()
+        cursors = dict(saved)
         deliveries: list[Delivery] = []
         for webhook in self.webhooks():
             position = cursors.setdefault(webhook.name, self._previous_end)
@@ -176,8 +178,11 @@ class Notifier:
                     self.on_delivery(delivery)
                     if delivery.outcome == "unavailable":
                         break  # the same event goes first next time: order is kept
+                    cursors[webhook.name] = event.sequence
+                    self._save(cursors)  # at once: a restart must not send it again
+                    saved = dict(cursors)
                 position = cursors[webhook.name] = event.sequence
-                self._save(cursors)
+        if cursors != saved:  # events no webhook wanted: skipping them again costs nothing
             self._save(cursors)
         self._previous_end = self._end(events)
         return deliveries
