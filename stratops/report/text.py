@@ -6,7 +6,6 @@ import math
 
 import pandas as pd
 
-from stratops.analytics.regimes import WEEKDAYS
 from stratops.report.model import DrawdownRow, Report
 
 DASH = "–"
@@ -54,10 +53,6 @@ def duration(seconds: float | None) -> str:
     days, rest = divmod(minutes, 24 * 60)
     clock = f"{rest // 60:02d}:{rest % 60:02d}"
     return f"{days}d {clock}" if days else clock
-
-
-def hour_of_week_label(bucket: int) -> str:
-    return f"{WEEKDAYS[bucket // 24]} {bucket % 24:02d}:00"
 
 
 def title(report: Report) -> str:
