@@ -15,9 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from stratops.canary import AnalysisRun, RunPhase
 from stratops.controller.admit import Admission
+from stratops.controller.analyses import AnalysisStore
 from stratops.controller.audit import COMMIT_APPLIED, AuditLog
 from stratops.controller.authorize import Verdict
+from stratops.controller.canaries import changed
 from stratops.controller.faults import crash_point
 from stratops.controller.journal import IntentJournal
 from stratops.controller.observability import Metrics
@@ -54,6 +57,7 @@ class Applier:
         audit: AuditLog,
         store: StateStore,
         journal: IntentJournal,
+        analyses: AnalysisStore,
         metrics: Metrics,
         actor: str,
         now: Callable[[], datetime],
@@ -66,6 +70,7 @@ class Applier:
         self.audit = audit
         self.store = store
         self.journal = journal
+        self.analyses = analyses
         self.metrics = metrics
         self.actor = actor
         self.now = now
@@ -176,6 +181,42 @@ class Applier:
                     commit=status.spec.commit,
                 )
 
+    def record_analyses(
+        self, runs: Mapping[Key, AnalysisRun], previous: Mapping[Key, AnalysisRun | None]
+    ) -> None:
+        """Store each canary's run; audit a run's start and each change of its phase or of
+        what it asks for, once; set the phase gauge."""
+        for key, run in changed(runs, previous):
+            self.event(
+                f"analysis:{run.strategy}:v{run.version}:{run.step}:"
+                f"{run.phase.value}:{run.action.value}",
+                "canary_analysis",
+                run.reason,
+                strategy=run.strategy,
+                stage=key[1],
+                version=run.version,
+                phase=run.phase.value,
+                analysis_action=run.action.value,
+                template=run.template,
+                digest=run.digest,
+                measurements=len(run.measurements),
+            )
+            if run.phase in (RunPhase.FAILED, RunPhase.ERROR, RunPhase.INCONCLUSIVE):
+                self.log.warning(
+                    "%s/%s v%d: canary analysis %s: %s",
+                    run.strategy,
+                    key[1].value,
+                    run.version,
+                    run.phase.value,
+                    run.reason,
+                )
+        for key, run in runs.items():
+            self.analyses.save(run)
+            for phase in RunPhase:
+                self.metrics.canary_phase.labels(key[0], key[1].value, phase.value).set(
+                    float(phase is run.phase)
+                )
+
     def _record_rules(self, refused: Verdict | None, in_force: str | None) -> None:
         """A rule change kept out of force: audited once, counted, alerted, marked failing."""
         self.metrics.blocked.labels(reason="policy_refused").set(int(refused is not None))
@@ -270,7 +311,13 @@ class Applier:
                 action.strategy, action.stage, actor=self.actor, reason=action.reason
             )
         elif action.kind is ActionKind.HALT:
-            self.runtime.halt(action.strategy, action.stage, actor=self.actor, reason=action.reason)
+            self.runtime.halt(
+                action.strategy,
+                action.stage,
+                actor=self.actor,
+                reason=action.reason,
+                mode=action.halt,
+            )
         elif action.kind is ActionKind.SET_ALIAS:
             assert action.version is not None
             self.registry.set_stage_alias(

@@ -77,6 +77,13 @@ class Metrics:
             ["strategy", "class", "severity"],
             registry=self.registry,
         )
+        self.canary_phase = Gauge(
+            "stratops_canary_analysis_phase",
+            "1 for the phase the canary's analysis run is in (running, passed, failed, "
+            "inconclusive, error), 0 for the others.",
+            ["strategy", "stage", "phase"],
+            registry=self.registry,
+        )
         self.applied_commit = Gauge(
             "stratops_applied_commit_info",
             "The desk commit last applied (label commit), value 1.",

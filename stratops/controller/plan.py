@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stratops.model.aliases import AliasDrift, ObservedAliases
 from stratops.model.base import STAGE_ORDER, Stage
 from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus, Replay
-from stratops.model.strategy import StrategyDeployment
+from stratops.model.strategy import HaltBehaviour, StrategyDeployment
 
 Key = tuple[str, Stage]
 VersionKey = tuple[str, int]
@@ -55,6 +55,9 @@ class Action(BaseModel):
     from_version: int | None = None
     spec: DeploymentSpec | None = None
     instance: str | None = Field(None, description="The failed instance a restart replaces.")
+    halt: HaltBehaviour | None = Field(
+        None, description="How a HALT stops trading; None: the deployment's own behaviour."
+    )
     reason: str
 
     def key(self, commit: str) -> str:

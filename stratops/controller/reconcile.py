@@ -1,9 +1,10 @@
-"""One reconcile tick: snapshot → admit → plan → apply.
+"""One reconcile tick: snapshot → admit → judge → plan → apply.
 
 Level-triggered, like a controller-runtime reconciler: nothing is carried from one tick to the
-next but the controller state, the intent journal and the audit log; every tick reads Git,
-the runtime and the registry afresh (:mod:`.snapshot`), decides what may change
-(:mod:`.admit`) and what to do (:mod:`.plan`), then journals, executes and records
+next but the controller state, the canaries' analysis runs, the intent journal and the audit
+log; every tick reads Git, the runtime, the registry and the canaries' telemetry afresh
+(:mod:`.snapshot`), decides what may change (:mod:`.admit`), judges the canaries
+(:mod:`.canaries`) and what to do (:mod:`.plan`), then journals, executes and records
 (:mod:`.apply`). :meth:`Reconciler.preview` runs the same steps but the last. A failure in one
 part (the remote, the forge, MLflow, a runtime call) stops only what depends on it, is
 reported once in the audit log and in the metrics, and never crashes the loop.
@@ -14,13 +15,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from stratops.canary import AnalysisRun
 from stratops.controller.admit import Admission, Refusal, admit
+from stratops.controller.analyses import AnalysisStore
 from stratops.controller.apply import DEPLOYED_CONTEXT, FAILURES, Applier
 from stratops.controller.audit import AuditLog
 from stratops.controller.authorize import Authorizer, Verdict
+from stratops.controller.canaries import CanaryReader, canary_actions, judge_canaries
 from stratops.controller.journal import IntentJournal
 from stratops.controller.observability import Metrics
 from stratops.controller.plan import Action, Blocked, Key, Plan, TickPlan, plan_tick
@@ -47,6 +51,7 @@ class TickResult:
     rules_refused: Verdict | None = None  # a rule change on main kept out of force
     blocked: Mapping[Key, Blocked] = field(default_factory=dict)
     drift: Mapping[Key, AliasDrift] = field(default_factory=dict)  # aliases moved outside Git
+    analyses: Mapping[Key, AnalysisRun] = field(default_factory=dict)  # the canaries' runs
     problems: tuple[str, ...] = ()
     seconds: float = 0.0
 
@@ -58,11 +63,13 @@ class _Decided:
     snapshot: Snapshot
     admission: Admission | None
     planned: TickPlan | None
+    analyses: Mapping[Key, AnalysisRun] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
         """In the order a tick meets them."""
         snapshot = self.snapshot
         found = snapshot.problems()
+        found.extend(snapshot.canaries.problems)
         if self.admission is not None:
             found.extend(self.admission.problems)
         if snapshot.runtime_problem is not None:
@@ -90,6 +97,7 @@ class _Decided:
             rules_refused=None if admission is None else admission.rules_refused,
             blocked={} if planned is None else planned.blocked,
             drift={} if planned is None else planned.drift,
+            analyses=self.analyses,
             problems=(*self.problems(), *([] if stopped is None else [stopped])),
             seconds=seconds,
         )
@@ -108,6 +116,7 @@ class Reconciler:
         store: StateStore,
         journal: IntentJournal,
         metrics: Metrics | None = None,
+        analyses: AnalysisStore | None = None,
         actor: str = "stratops-controller",
         is_leader: Callable[[], bool] = lambda: True,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -123,8 +132,15 @@ class Reconciler:
         self.journal = journal
         self.metrics = metrics or Metrics()
         self.is_leader = is_leader
+        self.analyses = analyses or AnalysisStore(store.path.parent / "analysis")
         self.observer = Observer(
-            repo=repo, registry=registry, runtime=runtime, audit=audit, store=store, now=now
+            repo=repo,
+            registry=registry,
+            runtime=runtime,
+            audit=audit,
+            store=store,
+            now=now,
+            canaries=CanaryReader(runtime, self.analyses),
         )
         self.applier = Applier(
             repo=repo,
@@ -134,6 +150,7 @@ class Reconciler:
             audit=audit,
             store=store,
             journal=journal,
+            analyses=self.analyses,
             metrics=self.metrics,
             actor=actor,
             now=now,
@@ -153,7 +170,12 @@ class Reconciler:
             snapshot.evidence,
             snapshot.commit,
         )
-        return _Decided(snapshot, admission, planned)
+        analyses = judge_canaries(snapshot.canaries)
+        halts = canary_actions(analyses, snapshot.observed)
+        if halts:  # halts first: stopping risk comes before any other change
+            actions = [*halts, *planned.plan.actions]
+            planned = replace(planned, plan=planned.plan.model_copy(update={"actions": actions}))
+        return _Decided(snapshot, admission, planned, analyses)
 
     def preview(self, *, fetch: bool = True) -> TickResult:
         """What a tick would do, like ``terraform plan``: nothing is changed or recorded."""
@@ -185,6 +207,7 @@ class Reconciler:
         self.applier.record_plan(
             snapshot, planned.blocked, planned.drift, len(planned.plan.actions)
         )
+        self.applier.record_analyses(decided.analyses, snapshot.canaries.previous)
         desk = snapshot.desk if snapshot.commit == snapshot.head else None
         applied: list[Action] = []
         failed: list[tuple[Action, str]] = []

@@ -1,5 +1,5 @@
 """The snapshot: what one tick decides on, read once from Git, the runtime, the registry and
-the telemetry of the canaries.
+the telemetry of the canaries (:mod:`.canaries`).
 
 Reading decides nothing, and a part that cannot be read is a state, not an error: the remote
 unreachable (the last fetched main is used), history rewritten (nothing more is read), the
@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-
-import pyarrow as pa
+from datetime import datetime
 
 from stratops.controller.audit import AuditLog, last_applied_commit
+from stratops.controller.canaries import Canaries, CanaryReader
 from stratops.controller.plan import Blocked, Evidence, Key, VersionKey
 from stratops.controller.state import ControllerState, StateStore
 from stratops.gitops.desk import Desk
@@ -27,29 +26,16 @@ from stratops.gitops.errors import GitError
 from stratops.gitops.git import GitRepo
 from stratops.gitops.snapshot import MANIFESTS, desk_at
 from stratops.model.aliases import ObservedAliases
-from stratops.model.base import Stage, duration_seconds
 from stratops.model.deployment import (
     DeploymentState,
     DeploymentStatus,
     Replay,
-    TelemetrySource,
 )
-from stratops.model.problems import InvalidDocumentError, Problem
+from stratops.model.problems import Problem
 from stratops.model.strategy import StrategyDeployment
 from stratops.registry.errors import EvidenceMismatch, NotFound, RegistryError
 from stratops.registry.registry import Registry
 from stratops.runtime.base import Runtime, RuntimeFailure
-from stratops.telemetry import reader
-
-
-@dataclass(frozen=True)
-class Telemetry:
-    """The fills of a running canary over its analysis window, or why they could not be read."""
-
-    source: TelemetrySource | None
-    window: reader.Window
-    fills: pa.Table | None
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +49,7 @@ class Snapshot:
     aliases: ObservedAliases | None = None  # None: the registry is unavailable
     registry_problem: str | None = None
     evidence: Evidence = field(default_factory=dict)
-    telemetry: Mapping[Key, Telemetry] = field(default_factory=dict)
+    canaries: Canaries = field(default_factory=Canaries)
 
     @property
     def rewritten(self) -> bool:
@@ -141,7 +127,9 @@ class Observer:
         audit: AuditLog,
         store: StateStore,
         now: Callable[[], datetime],
+        canaries: CanaryReader,
     ) -> None:
+        self.canaries = canaries
         self.repo = repo
         self.registry = registry
         self.runtime = runtime
@@ -207,7 +195,7 @@ class Observer:
             aliases,
             registry_problem,
             evidence,
-            self._telemetry(desk, observed),
+            self._canaries(state, desk, observed),
         )
 
     def _evidence(
@@ -236,33 +224,10 @@ class Observer:
             )
         return found
 
-    def _telemetry(
-        self, desk: Desk, observed: Mapping[Key, DeploymentStatus]
-    ) -> dict[Key, Telemetry]:
-        """The fills of each running canary over the trailing window of its analysis."""
-        found: dict[Key, Telemetry] = {}
-        strategies, templates = desk.strategies, desk.templates
-        for key, status in sorted(observed.items()):
-            declared = strategies.get(key[0])
-            entry = None if declared is None else declared.spec.stages.canary
-            if key[1] is not Stage.CANARY or status.state is not DeploymentState.RUNNING:
-                continue
-            if entry is None or entry.analysis not in templates:
-                continue
-            end = self.now()
-            span = timedelta(seconds=duration_seconds(templates[entry.analysis].spec.window))
-            found[key] = self._fills(status, reader.Window(end - span, end))
-        return found
-
-    def _fills(self, status: DeploymentStatus, window: reader.Window) -> Telemetry:
-        try:
-            source = self.runtime.telemetry(status.spec)
-        except RuntimeFailure as exc:
-            return Telemetry(None, window, None, str(exc))
-        folder = source.folder
-        if folder is None:
-            return Telemetry(source, window, None, f"{source.uri}: not readable by this reader")
-        try:
-            return Telemetry(source, window, reader.read(folder, "fills", window))
-        except (InvalidDocumentError, OSError, pa.ArrowException) as exc:
-            return Telemetry(source, window, None, str(exc))
+    def _canaries(
+        self, state: ControllerState, desk: Desk, observed: Mapping[Key, DeploymentStatus]
+    ) -> Canaries:
+        """What the judge needs of each canary: the templates in force, the stage entries
+        applied (a canary deploys only once admitted, so it is in the applied state)."""
+        in_force = desk if state.rules_commit is None else self.desk(state.rules_commit)
+        return self.canaries.read(observed, state.applied.get, in_force.templates)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from stratops.model.base import Stage
 from stratops.model.deployment import DeploymentSpec, DeploymentStatus, TelemetrySource
+from stratops.model.strategy import HaltBehaviour
 from stratops.unavailable import Unavailable
 
 
@@ -54,11 +55,20 @@ class Runtime(Protocol):
         """Make ``spec`` run, replacing what runs for its (strategy, stage); idempotent."""
         ...
 
-    def halt(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> DeploymentStatus:
+    def halt(
+        self,
+        strategy: str,
+        stage: Stage,
+        *,
+        actor: str,
+        reason: str,
+        mode: HaltBehaviour | None = None,
+    ) -> DeploymentStatus:
         """Stop trading, apply the halt behaviour, keep the deployment (state HALTED).
 
-        The deployment's process receives the command and applies ``spec.halt`` (flatten,
-        reduce-only, hold); the status tells what it acknowledged and the resulting positions.
+        The deployment's process receives the command and applies ``mode`` (flatten,
+        reduce-only, hold; ``spec.halt`` when None); the status tells what it acknowledged and
+        the resulting positions.
         """
         ...
 

@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from stratops.model.base import STAGE_ORDER, Stage
 from stratops.model.deployment import DeploymentSpec, DeploymentStatus, TelemetrySource
+from stratops.model.strategy import HaltBehaviour
 from stratops.retry import RetriesExhausted, call_with_retries
 from stratops.runtime.base import RuntimeFailure, RuntimeHealth, RuntimeRejected, RuntimeUnavailable
 from stratops.runtime.k8s_api import (
@@ -332,7 +333,20 @@ class KubernetesRuntime:
                 continue  # AlreadyExists, Conflict or deleted meanwhile: re-read and re-plan
         raise self._conflicted(DEPLOYMENTS, name)
 
-    def halt(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> DeploymentStatus:
+    def halt(
+        self,
+        strategy: str,
+        stage: Stage,
+        *,
+        actor: str,
+        reason: str,
+        mode: HaltBehaviour | None = None,
+    ) -> DeploymentStatus:
+        """Scale the Deployment to zero, annotated with who halted it and why.
+
+        The pods stop, so every ``mode`` keeps the position as it stands: flattening through
+        the pod's control channel is not implemented on Kubernetes yet.
+        """
         name = self._key(strategy, stage)
         at = self.clock().isoformat()
         for _ in range(self.config.max_conflicts):

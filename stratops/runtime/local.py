@@ -43,6 +43,7 @@ from stratops.model.deployment import (
     DeploymentStatus,
     TelemetrySource,
 )
+from stratops.model.strategy import HaltBehaviour
 from stratops.paper.control import (
     CONTROL_FILE,
     HaltCommand,
@@ -320,14 +321,22 @@ class LocalRuntime:
         self._write(folder, started)
         return self._status(folder, started, [process.pid])
 
-    def halt(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> DeploymentStatus:
+    def halt(
+        self,
+        strategy: str,
+        stage: Stage,
+        *,
+        actor: str,
+        reason: str,
+        mode: HaltBehaviour | None = None,
+    ) -> DeploymentStatus:
         folder = self.folder(strategy, stage)
         record = self._read(folder)
         if record is None:
             raise RuntimeRejected(f"no deployment {strategy}/{stage.value} to halt")
         if record.state is DeploymentState.HALTED:
             return self._status(folder, record)  # a second halt keeps the first
-        mode = record.spec.halt
+        mode = mode or record.spec.halt
         detail = f"halted ({mode.value}) by {actor}: {reason}"
         running = self._mine(folder)
         acknowledged = running and self._command_acknowledged(

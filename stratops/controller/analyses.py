@@ -1,0 +1,67 @@
+"""Where the controller keeps each canary's analysis run between ticks.
+
+One JSON file per run, ``<folder>/<strategy>.v<version>.step<step>.json``, holding the
+:class:`~stratops.canary.AnalysisRun` as the judge returned it (its digested form), written
+atomically and only when it changed. The judge measures only the windows after the stored
+run's last, so a restarted controller carries on where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from stratops.canary import AnalysisRun
+from stratops.files import replace_file
+from stratops.model.problems import InvalidDocumentError, Problem
+
+
+class AnalysisStore:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, strategy: str, version: int, step: int = 0) -> Path:
+        return self.folder / f"{strategy}.v{version}.step{step}.json"
+
+    def load(self, strategy: str, version: int, step: int = 0) -> AnalysisRun | None:
+        """The stored run; None when there is none.
+
+        Raises
+        ------
+        InvalidDocumentError
+            ``analysis.invalid`` naming the file, when it holds no analysis run.
+        """
+        return self._read(self.path(strategy, version, step))
+
+    def save(self, run: AnalysisRun) -> None:
+        path = self.path(run.strategy, run.version, run.step)
+        text = json.dumps(run.to_storage(), indent=1, sort_keys=True) + "\n"
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(path, text, durable=True)
+
+    def runs(self, strategy: str | None = None) -> list[AnalysisRun]:
+        """Every stored run (of ``strategy``), by strategy, version and step."""
+        pattern = f"{strategy}.v*.json" if strategy else "*.v*.json"
+        found = [self._read(path) for path in self.folder.glob(pattern)]
+        runs = [run for run in found if run is not None]
+        return sorted(runs, key=lambda run: (run.strategy, run.version, run.step))
+
+    @staticmethod
+    def _read(path: Path) -> AnalysisRun | None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return AnalysisRun.from_storage(json.loads(text))
+        except (ValueError, ValidationError) as exc:
+            problem = Problem(
+                file=str(path),
+                message=f"not an analysis run ({exc}); delete it to start the analysis over",
+                code="analysis.invalid",
+            )
+            raise InvalidDocumentError([problem]) from exc

@@ -1,0 +1,264 @@
+"""The canaries of a tick: read what each needs (:class:`CanaryReader`, part of the snapshot),
+judge them and decide halts (:func:`judge_canaries`, :func:`canary_actions`, pure).
+
+A canary is judged on its own clock: the time of the last bar its deployment wrote to its
+telemetry (the replay clock of a paper canary; wall time for a live one). The run the last tick
+stored (:class:`~stratops.controller.analyses.AnalysisStore`) is handed to the judge, which
+measures only the windows after it; a final run is not judged again. Its template is the one in
+force (the desk at the commit whose rules the controller last accepted), its stage entry the
+one applied: a direct push can change neither the thresholds nor the canary being judged.
+
+What a run asks for (``run.action``) becomes plan actions: ``halt`` and ``rollback`` halt the
+deployment with its own halt behaviour (flatten, reduce-only, hold), ``hold`` halts it holding
+its position (no new risk while a person decides); each only once, while it is not halted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from stratops.analytics.regimes import HourOfWeekProfile
+from stratops.canary import AnalysisRun, Canary, CanaryTelemetry, RunAction, judge_all
+from stratops.controller.analyses import AnalysisStore
+from stratops.controller.plan import Action, ActionKind, Key
+from stratops.model.analysis import AnalysisTemplate
+from stratops.model.base import Stage, duration_seconds
+from stratops.model.deployment import DeploymentState, DeploymentStatus
+from stratops.model.problems import InvalidDocumentError
+from stratops.model.strategy import CanaryStage, HaltBehaviour, StrategyDeployment
+from stratops.paper.datasets import load_dataset, symbol_profile
+from stratops.paper.errors import ConfigError
+from stratops.runtime.base import Runtime, RuntimeFailure
+from stratops.telemetry import reader
+
+TABLES = ("fills", "orders", "latency", "pnl")
+DEFAULT_DATASET = "binance-1m"  # what the paper engine replays when the evidence names none
+
+
+@dataclass(frozen=True)
+class Canaries:
+    """What the judge needs this tick, per canary deployment."""
+
+    due: Mapping[Key, tuple[Canary, datetime]] = field(default_factory=dict)  # canary, clock
+    final: Mapping[Key, AnalysisRun] = field(default_factory=dict)  # decided: not judged again
+    previous: Mapping[Key, AnalysisRun | None] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+
+
+def _utc(value: object) -> datetime:
+    assert isinstance(value, datetime)
+    return value.astimezone(UTC)
+
+
+class CanaryReader:
+    """Reads each running canary's telemetry window, regime profile and stored run."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        store: AnalysisStore,
+        data_dir: Path | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.data_dir = data_dir
+        self._profiles: dict[tuple[str, str], HourOfWeekProfile | None] = {}
+
+    def profile(self, dataset: str, symbol: str) -> HourOfWeekProfile | None:
+        """The hour-of-week profile of ``symbol`` in ``dataset``, computed once per process."""
+        key = (dataset, symbol)
+        if key not in self._profiles:
+            market = load_dataset(dataset, data_dir=self.data_dir, symbols=[symbol])
+            self._profiles[key] = symbol_profile(market)
+        return self._profiles[key]
+
+    def read(
+        self,
+        observed: Mapping[Key, DeploymentStatus],
+        declared: Callable[[str], StrategyDeployment | None],
+        templates: Mapping[str, AnalysisTemplate],
+    ) -> Canaries:
+        """The canaries to judge among ``observed``.
+
+        ``declared`` gives a strategy's applied declaration (its canary entry names the
+        template and the minimum duration); ``templates`` are those in force.
+        """
+        due: dict[Key, tuple[Canary, datetime]] = {}
+        final: dict[Key, AnalysisRun] = {}
+        previous: dict[Key, AnalysisRun | None] = {}
+        problems: list[str] = []
+        for key, status in sorted(observed.items()):
+            if key[1] is not Stage.CANARY or status.state not in (
+                DeploymentState.RUNNING,
+                DeploymentState.HALTED,
+            ):
+                continue
+            strategy = declared(key[0])
+            entry = None if strategy is None else strategy.spec.stages.canary
+            if entry is None or entry.version != status.spec.version:
+                continue
+            template = templates.get(entry.analysis)
+            name = f"{key[0]}/canary v{status.spec.version}"
+            if template is None:
+                problems.append(f"{name}: no AnalysisTemplate {entry.analysis!r} in force")
+                continue
+            try:
+                stored = self.store.load(key[0], status.spec.version)
+                found = self._canary(status, entry, template, stored)
+            except (InvalidDocumentError, ConfigError, OSError, ValueError) as exc:
+                problems.append(f"{name}: not analysed: {exc}")
+                continue
+            previous[key] = stored
+            if stored is not None and stored.phase.final:
+                final[key] = stored
+            elif isinstance(found, str):
+                problems.extend([f"{name}: {found}"] if found else [])
+            else:
+                due[key] = found
+        return Canaries(due, final, previous, tuple(problems))
+
+    def _canary(
+        self,
+        status: DeploymentStatus,
+        entry: CanaryStage,
+        template: AnalysisTemplate,
+        stored: AnalysisRun | None,
+    ) -> tuple[Canary, datetime] | str:
+        """The canary and its clock, or why it cannot be judged now ('' while it has no bar)."""
+        spec = status.spec
+        dataset = spec.replay.dataset if spec.replay is not None else DEFAULT_DATASET
+        profile = self.profile(dataset, spec.symbols[0])
+        if profile is None:
+            return f"{dataset} holds no complete hour of {spec.symbols[0]}: no regime profile"
+        window = timedelta(seconds=duration_seconds(template.spec.window))
+        measured = None if stored is None else stored.measured_until()
+        span = reader.Window(None if measured is None else measured - window, None)
+        try:
+            telemetry = self._telemetry(status, span)
+        except (RuntimeFailure, InvalidDocumentError, OSError, pa.ArrowException) as exc:
+            if stored is None:
+                return f"telemetry unreadable: {exc}"
+            interval = timedelta(seconds=duration_seconds(template.spec.interval))
+            unreadable = CanaryTelemetry.failed_to_read(str(exc))
+            canary = self._judged(
+                status, entry, template, stored, stored.started, unreadable, profile
+            )
+            return canary, stored.as_of + interval
+        stamps = telemetry.pnl.column("ts")
+        if len(stamps) == 0:
+            return "" if stored is None else "no telemetry after the last measurement yet"
+        clock = _utc(pc.max(stamps).as_py())
+        started = stored.started if stored is not None else _utc(pc.min(stamps).as_py())
+        canary = self._judged(
+            status,
+            entry,
+            template,
+            stored,
+            started,
+            CanaryTelemetry(
+                telemetry.fills,
+                telemetry.orders,
+                telemetry.latency,
+                telemetry.pnl,
+                complete_until=clock,
+            ),
+            profile,
+        )
+        return canary, clock
+
+    @staticmethod
+    def _judged(
+        status: DeploymentStatus,
+        entry: CanaryStage,
+        template: AnalysisTemplate,
+        stored: AnalysisRun | None,
+        started: datetime,
+        telemetry: CanaryTelemetry,
+        profile: HourOfWeekProfile,
+    ) -> Canary:
+        return Canary(
+            strategy=status.spec.strategy,
+            version=status.spec.version,
+            template=template,
+            allocation=status.spec.allocation,
+            started=started,
+            telemetry=telemetry,
+            profile=profile,
+            previous=stored,
+            min_duration=entry.min_duration,
+        )
+
+    def _telemetry(self, status: DeploymentStatus, window: reader.Window) -> _Tables:
+        source = self.runtime.telemetry(status.spec)
+        folder = source.folder
+        if folder is None:
+            raise OSError(f"{source.uri}: not readable by this controller's telemetry reader")
+        return _Tables(*(reader.read(folder, name, window) for name in TABLES))
+
+
+@dataclass(frozen=True)
+class _Tables:
+    fills: pa.Table
+    orders: pa.Table
+    latency: pa.Table
+    pnl: pa.Table
+
+
+def judge_canaries(canaries: Canaries) -> dict[Key, AnalysisRun]:
+    """Every canary's run after this tick: the due ones judged on their clocks, the final
+    ones as they were."""
+    runs: dict[Key, AnalysisRun] = dict(canaries.final)
+    by_clock: dict[datetime, list[Key]] = {}
+    for key, (_, clock) in canaries.due.items():
+        by_clock.setdefault(clock, []).append(key)
+    for clock, keys in sorted(by_clock.items()):
+        judged = judge_all([canaries.due[key][0] for key in keys], clock)
+        runs.update(zip(keys, judged, strict=True))
+    return dict(sorted(runs.items()))
+
+
+HALTING = {
+    RunAction.HALT: None,  # the deployment's own halt behaviour
+    RunAction.ROLLBACK: None,
+    RunAction.HOLD: HaltBehaviour.HOLD,  # keep the position, take no new risk
+}
+
+
+def canary_actions(
+    runs: Mapping[Key, AnalysisRun], observed: Mapping[Key, DeploymentStatus]
+) -> list[Action]:
+    """The halts the runs ask for, for deployments not halted yet."""
+    actions = []
+    for key, run in runs.items():
+        status = observed.get(key)
+        if run.action not in HALTING or status is None:
+            continue
+        if status.state is DeploymentState.HALTED or status.halted is not None:
+            continue
+        actions.append(
+            Action(
+                kind=ActionKind.HALT,
+                strategy=key[0],
+                stage=key[1],
+                version=run.version,
+                halt=HALTING[run.action],
+                reason=f"canary analysis {run.phase.value}: {run.reason}",
+            )
+        )
+    return actions
+
+
+def changed(
+    runs: Mapping[Key, AnalysisRun], previous: Mapping[Key, AnalysisRun | None]
+) -> Iterable[tuple[Key, AnalysisRun]]:
+    """The runs whose phase or action differs from the stored one (new runs included)."""
+    for key, run in runs.items():
+        before = previous.get(key)
+        if before is None or (before.phase, before.action) != (run.phase, run.action):
+            yield key, run

@@ -1,0 +1,128 @@
+"""The controller judges running canaries each tick, on their replay clock, and halts on a
+``haltOn`` breach: real paper processes, real telemetry, the judge of :mod:`stratops.canary`."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow.compute as pc
+from desks import Desk
+
+from stratops.canary import RunAction, RunPhase
+from stratops.controller.analyses import AnalysisStore
+from stratops.controller.assembly import ControllerPaths
+from stratops.controller.plan import ActionKind
+from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentState, DeploymentStatus
+from stratops.model.strategy import HaltBehaviour
+from stratops.telemetry import reader
+
+CANARY = ("btc-trend", Stage.CANARY)
+
+
+def telemetry(desk: Desk) -> Path:
+    return desk.runtime().folder("btc-trend", Stage.CANARY) / "v1" / "telemetry"
+
+
+def wait_for_bars(desk: Desk, span: timedelta, timeout: float = 90.0) -> None:
+    """Until the canary's process has written ``span`` of replayed bars."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            stamps = reader.read(telemetry(desk), "pnl", columns=["ts"]).column("ts")
+        except Exception:  # noqa: BLE001 - nothing written yet
+            stamps = None
+        if stamps is not None and len(stamps) and (
+            pc.max(stamps).as_py() - pc.min(stamps).as_py() >= span
+        ):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the canary did not replay {span} within {timeout:.0f}s")
+
+
+def canary_status(desk: Desk) -> DeploymentStatus:
+    return {s.key: s for s in desk.runtime().list()}[CANARY]
+
+
+def start_canary(desk: Desk) -> None:
+    desk.reconciler().tick()
+    desk.promote_and_merge(1, Stage.CANARY, 50_000)
+    deployed = desk.reconciler().tick()
+    assert ActionKind.DEPLOY in [a.kind for a in deployed.applied]
+
+
+def analysis_events(desk: Desk) -> list[dict[str, object]]:
+    return [
+        {"phase": e.details["phase"], "digest": e.details["digest"], "version": e.version}
+        for e in desk.reconciler().audit.events()
+        if e.action == "canary_analysis"
+    ]
+
+
+def test_a_running_canary_is_judged_each_tick_and_its_run_kept(desk: Desk) -> None:
+    start_canary(desk)
+    wait_for_bars(desk, timedelta(hours=4, minutes=30))  # trend-canary: 4h window, 15m interval
+
+    first = desk.reconciler().tick()
+    run = first.analyses[CANARY]
+    assert (run.strategy, run.version, run.template) == ("btc-trend", 1, "trend-canary")
+    assert ("btc-trend", Stage.PAPER) not in first.analyses  # paper is not judged
+    assert run.measurements, "a full window has been replayed: measurements are due"
+    assert {m.end - m.start for m in run.measurements} == {timedelta(hours=4)}
+    first_bar = pc.min(reader.read(telemetry(desk), "pnl", columns=["ts"]).column("ts")).as_py()
+    assert run.started == first_bar  # the canary's own clock: replayed market time
+    assert run.as_of >= run.started + timedelta(hours=4)
+    assert min(m.start for m in run.measurements) == run.started
+    stored = AnalysisStore(ControllerPaths(desk.root).root / ".stratops/controller/analysis")
+    assert stored.load("btc-trend", 1) == run
+    assert analysis_events(desk) == [{"phase": run.phase.value, "digest": run.digest, "version": 1}]
+
+    wait_for_bars(desk, timedelta(hours=6))
+    second = desk.reconciler().tick().analyses[CANARY]
+    if not run.phase.final:  # the judge carries on from the stored run: history is kept
+        assert second.measurements[: len(run.measurements)] == run.measurements
+        assert len(second.measurements) > len(run.measurements)
+        assert second.started == run.started
+    phases = [e["phase"] for e in analysis_events(desk)]
+    assert len(phases) == len(set(phases))  # an event per phase, not per tick
+    metrics = desk.reconciler().metrics.render().decode()
+    assert "stratops_canary_analysis_phase" in metrics
+
+
+def test_a_halt_on_breach_halts_the_canary_within_one_tick(desk: Desk) -> None:
+    template = desk.root / "manifests" / "analysis" / "trend-canary.yaml"
+    text = template.read_text().replace("above: 0.05", "above: 0.0000001").replace(
+        "window: 4h", "window: 1h"
+    )
+    template.write_text(text)
+    desk.git("commit", "-qam", "trend-canary: halt on any drawdown (before the first tick)")
+    desk.git("push", "-q", "origin", "HEAD:main")
+    start_canary(desk)
+    wait_for_bars(desk, timedelta(hours=8))
+
+    judged = desk.reconciler().tick()
+    run = judged.analyses[CANARY]
+    assert run.phase is RunPhase.FAILED and run.halt and run.action is RunAction.HALT
+    assert "drawdown" in run.reason
+    assert judged.plan is not None
+    halts = [a for a in judged.plan.actions if a.kind is ActionKind.HALT]
+    assert [(a.strategy, a.stage, a.halt) for a in halts] == [("btc-trend", Stage.CANARY, None)]
+    assert judged.plan.actions[0] == halts[0]  # stopping risk comes first
+    assert halts[0] in judged.applied
+    status = canary_status(desk)
+    assert status.state is DeploymentState.HALTED
+    assert status.halted is HaltBehaviour.FLATTEN  # btc-trend's halt: flatten
+    deadline = time.monotonic() + 30
+    while status.positions.get("BTC/USDT") and time.monotonic() < deadline:
+        time.sleep(0.2)  # the process flattens at its next bar
+        status = canary_status(desk)
+    assert status.positions.get("BTC/USDT") == 0.0
+
+    again = desk.reconciler().tick()
+    assert again.analyses[CANARY] == run  # a final run is not judged again
+    assert again.plan is not None
+    assert ActionKind.HALT not in [a.kind for a in again.plan.actions]
+    halted = [e for e in desk.reconciler().audit.events() if e.action == "halt"]
+    assert len(halted) == 1 and "drawdown" in halted[0].reason
