@@ -29,8 +29,10 @@ def controller_once(root: Path, crash_at: str | None = None) -> int:
     if crash_at:
         env[CRASH_ENV] = crash_at
     command = [sys.executable, "-m", "stratops", "controller", "run", "--desk", str(root)]
+    # Replayed at a minute per second, the canary has no full analysis window yet: what is
+    # tested is the promotion's crash safety, not the judge (tests/controller/test_canary_*).
     done = subprocess.run(
-        [*command, "--once", "--listen", "", "--forge", "local"],
+        [*command, "--once", "--listen", "", "--forge", "local", "--speed", "60"],
         env=env,
         capture_output=True,
         timeout=180,
