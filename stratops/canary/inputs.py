@@ -86,6 +86,10 @@ class Canary:
         step's) applies.
     rules
         Regime thresholds of the profile; the product's defaults when None.
+    hourly
+        The market's :func:`~stratops.analytics.regimes.hourly_measures` over the canary's
+        run, for the volatility-shock overlay: a window overlapping a shock hour is judged with
+        the thin thresholds. Without it, regimes are liquidity only.
     """
 
     strategy: str
@@ -100,6 +104,7 @@ class Canary:
     step: int = 0
     min_duration: str | None = None
     rules: RegimeRules | None = None
+    hourly: pd.DataFrame | None = None
 
 
 def column(table: Table, name: str) -> np.ndarray | None:

@@ -16,7 +16,8 @@ Phase of a measurement
     ``pnl_vs_backtest`` need one bar) or when the value cannot be computed; else *failed*
     (with ``halt``) when a ``haltOn`` bound is crossed, *failed* when the threshold of the
     window's regime is, *passed* otherwise. The regime is the profile's at the window's
-    midpoint (:func:`stratops.analytics.regimes.classify`).
+    midpoint (:func:`stratops.analytics.regimes.classify`), or *thin* when the window
+    overlaps a volatility shock (in a crash the book thins, whatever the hour).
 Phase of the run
     :func:`stratops.canary.limits.assess`; once final, no measurement is added.
 
@@ -61,6 +62,7 @@ from stratops.model.analysis import (
 from stratops.model.base import duration_seconds
 
 NS = 10**9
+HOUR_NS = 3600 * NS
 _BAR_METRICS = frozenset({CanaryMetric.DRAWDOWN, CanaryMetric.PNL_VS_BACKTEST})
 _TABLES = ("fills", "orders", "latency", "pnl")
 
@@ -137,18 +139,51 @@ def _due(canary: Canary, now_ns: int) -> _Due:
     return _Due(ends[: waiting[0]] if waiting.size else ends, window)
 
 
-def _regimes(canaries: Sequence[Canary], index: np.ndarray, mids: np.ndarray) -> list[Regime]:
-    """Regime of each window's midpoint, one :func:`classify` per distinct profile and rules."""
+def _shocks(
+    hourly: pd.DataFrame, shock: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
+    """Whether a shock hour of ``hourly`` overlaps each window ``[start, end)``."""
+    hours = np.asarray(pd.DatetimeIndex(hourly.index).as_unit("ns").asi8, dtype=np.int64)
+    order = np.argsort(hours, kind="stable")
+    hours, shock = hours[order], shock[order]
+    counts = np.r_[0, np.cumsum(shock.astype(np.int64))]
+    lo = np.searchsorted(hours, starts - HOUR_NS, side="right")
+    hi = np.searchsorted(hours, ends, side="left")
+    return np.asarray(counts[hi] - counts[lo] > 0)
+
+
+def _regimes(
+    canaries: Sequence[Canary], index: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[list[Regime], np.ndarray]:
+    """Regime of each window, and whether a volatility shock made it thin.
+
+    The liquidity regime is the profile's at the window's midpoint; a window overlapping an
+    hour that :func:`~stratops.analytics.regimes.classify` calls a *shock* (the canary's
+    ``hourly`` measures given) is judged as thin whatever its hour. One ``classify`` per
+    distinct (profile, rules, hourly).
+    """
     out: list[Regime] = [Regime.NORMAL] * index.size
-    groups: dict[tuple[int, int], list[int]] = {}
+    shocked = np.zeros(index.size, dtype=bool)
+    groups: dict[tuple[int, int, int], list[int]] = {}
     for row, c in enumerate(index.tolist()):
-        groups.setdefault((id(canaries[c].profile), id(canaries[c].rules)), []).append(row)
+        key = (id(canaries[c].profile), id(canaries[c].rules), id(canaries[c].hourly))
+        groups.setdefault(key, []).append(row)
     for rows in groups.values():
         canary = canaries[int(index[rows[0]])]
-        labels = classify(canary.profile, mids[rows], rules=canary.rules)["regime"]
-        for row, label in zip(rows, labels.tolist(), strict=True):
-            out[row] = Regime(label)
-    return out
+        mids = starts[rows] + (ends[rows] - starts[rows]) // 2
+        labels = classify(canary.profile, mids, rules=canary.rules)["regime"].tolist()
+        if canary.hourly is not None and len(canary.hourly):
+            hourly = canary.hourly
+            flags = classify(
+                canary.profile,
+                pd.DatetimeIndex(hourly.index),
+                volatility=hourly["volatility"].to_numpy(dtype=np.float64),
+                rules=canary.rules,
+            )["shock"].to_numpy(dtype=bool)
+            shocked[rows] = _shocks(hourly, flags, starts[rows], ends[rows])
+        for row, label in zip(rows, labels, strict=True):
+            out[row] = Regime.THIN if shocked[row] else Regime(label)
+    return out, shocked
 
 
 def _fmt(value: float) -> str:
@@ -286,7 +321,7 @@ def judge_all(canaries: Sequence[Canary], now: datetime) -> list[AnalysisRun]:
         subset = [canaries[c] for c in active]
         windows = Windows(np.array([position[c] for c in index.tolist()]), starts, ends)
         values, digests, missing = _measure(subset, windows)
-        regimes = _regimes(subset, windows.canary, starts + (ends - starts) // 2)
+        regimes, shocked = _regimes(subset, windows.canary, starts, ends)
         for row, c in enumerate(index.tolist()):
             new[c] += _window(
                 canaries[c],
@@ -294,6 +329,7 @@ def judge_all(canaries: Sequence[Canary], now: datetime) -> list[AnalysisRun]:
                 int(starts[row]),
                 int(ends[row]),
                 regimes[row],
+                bool(shocked[row]),
                 values,
                 digests[row],
                 missing[position[c]],
@@ -307,6 +343,7 @@ def _window(
     start_ns: int,
     end_ns: int,
     regime: Regime,
+    shock: bool,
     values: dict[CanaryMetric, Values],
     digest: str,
     missing: dict[str, list[str]],
@@ -332,6 +369,7 @@ def _window(
                 value=None if value != value else value,
                 samples=samples,
                 regime=regime,
+                shock=shock,
                 condition=None if rule is None else rule.condition,
                 threshold=threshold,
                 phase=phase,

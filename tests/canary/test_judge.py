@@ -210,3 +210,19 @@ def test_a_quiet_window_is_inconclusive_not_failed() -> None:
     assert run.reason.startswith("inconclusive: slippage_bps 4 inconclusive measurements")
     assert not any(m.phase is MeasurementPhase.FAILED for m in run.measurements)
     assert np.isfinite([m.value for m in run.measurements if m.metric is M.DRAWDOWN]).all()
+
+
+def test_a_window_overlapping_a_volatility_shock_is_judged_thin() -> None:
+    hours = pd.date_range(STARTED - timedelta(hours=1), periods=8, freq="h", tz="UTC")
+    volatility = np.ones(hours.size)
+    volatility[3] = 10.0  # 02:00-03:00, ten times its bucket's volatility (1 in the profile)
+    hourly = pd.DataFrame({"volatility": volatility}, index=hours)
+    run = judge(canary(hourly=hourly, template=template(minDuration="24h")), at(4.5))
+    by_end = {m.end: (m.regime.value, m.shock) for m in run.measurements}
+    assert by_end[at(2)] == ("normal", False)  # [01:00, 02:00) ends as the shock begins
+    assert by_end[at(2.25)] == ("thin", True)
+    assert by_end[at(3.75)] == ("thin", True)
+    assert by_end[at(4)] == ("normal", False)  # [03:00, 04:00) is after it
+    assert (
+        judge(canary(template=template(minDuration="24h")), at(3)).measurements[-1].shock is False
+    )
