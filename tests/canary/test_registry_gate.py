@@ -11,8 +11,10 @@ import pytest
 import yaml
 from canary_builders import at, canary, template
 from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner, Result
 
 from stratops.canary import AnalysisRun, RunPhase, judge
+from stratops.cli.main import app
 from stratops.controller.gate_evaluation import evaluate_request
 from stratops.gates.report import GateReport
 from stratops.gitops.evaluation import GateRequest
@@ -123,3 +125,36 @@ def test_a_failed_analysis_or_one_of_another_version_keeps_live_closed(registry:
         registry.log_canary_analysis(judge(canary(version=2), at(1.5)))
     with pytest.raises(NotFound, match="no version 3"):
         registry.log_canary_analysis(passed(3))
+
+
+def _cli(*args: str) -> Result:
+    return CliRunner().invoke(app, ["canary", "analysis", *args])
+
+
+def test_canary_analysis_prints_the_logged_run_and_refuses_a_tampered_one(
+    registry: Registry,
+) -> None:
+    run = judge(canary(version=1, template=template(minDuration="3h")), at(3))
+    assert run.phase is RunPhase.PASSED
+    run_id = registry.log_canary_analysis(run)
+    uri = ("--tracking-uri", registry.location.tracking_uri)
+    as_json = _cli(STRATEGY, "1", *uri, "-o", "json")
+    assert as_json.exit_code == 0, as_json.output
+    printed = json.loads(as_json.stdout)
+    assert printed["digest"] == run.digest
+    assert AnalysisRun.from_storage(printed["run"]).digest == run.digest
+    table = _cli(STRATEGY, "1", *uri)
+    assert table.exit_code == 0
+    assert "passed → promote" in table.stdout
+    assert "passed: 3h analysed >= minDuration 3h" in table.stdout
+    assert "measurement(s) by metric and regime" in table.stdout
+    assert "slippage_bps" in table.stdout and "normal" in table.stdout
+
+    path = stored_file(registry, run_id)
+    path.write_bytes(path.read_bytes().replace(b'"phase":"passed"', b'"phase":"failed"', 1))
+    tampered = _cli(STRATEGY, "1", *uri, "-o", "json")
+    assert tampered.exit_code == 1
+    assert json.loads(tampered.stdout)["code"] == "evidence.mismatch"
+    assert "does not match its digest" in tampered.stderr
+    missing = _cli(STRATEGY, "9", *uri)
+    assert missing.exit_code == 2 and "has no version 9" in missing.stderr
