@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from stratops.analytics.regimes import classify
-from stratops.canary.inputs import Canary, CanaryTelemetry
+from stratops.canary.inputs import Canary, CanaryTelemetry, empty_table
 from stratops.canary.limits import Assessment, action, assess, measured_metrics
 from stratops.canary.metrics import (
     NEEDS,
@@ -86,7 +86,7 @@ def min_duration_seconds(canary: Canary) -> float:
     return max(duration_seconds(d) for d in given if d is not None)
 
 
-def _check(canary: Canary) -> None:
+def _check(canary: Canary, digest: str) -> None:
     spec = canary.template.spec
     if spec.steps and not 0 <= canary.step < len(spec.steps):
         raise ValueError(
@@ -100,7 +100,7 @@ def _check(canary: Canary) -> None:
     previous = canary.previous
     if previous is None:
         return
-    mine = (canary.strategy, canary.version, template_digest(canary.template), canary.step)
+    mine = (canary.strategy, canary.version, digest, canary.step)
     theirs = (previous.strategy, previous.version, previous.template_digest, previous.step)
     if mine != theirs or previous.started != canary.started:
         raise ValueError(
@@ -227,25 +227,33 @@ def _measurement_phase(
     return phase, threshold, False, f"{_fmt(value)} {sign} {_fmt(threshold)} ({regime.value})"
 
 
-def _problem(
-    canary: Canary, metric: CanaryMetric, end_ns: int, missing: dict[str, list[str]]
-) -> str | None:
+def _problems(canary: Canary, missing: dict[str, list[str]]) -> dict[CanaryMetric, str | None]:
+    """What makes each metric of the canary an error in every window (None: nothing)."""
     telemetry = canary.telemetry
-    if telemetry.unreadable is not None:
-        return f"telemetry unreadable: {telemetry.unreadable}"
-    if telemetry.complete_until is not None and end_ns > _ns(telemetry.complete_until):
-        return (
-            f"telemetry incomplete: complete until {telemetry.complete_until.isoformat()}, "
-            f"window ends {_time(end_ns).isoformat()}"
-        )
-    table, _ = NEEDS[metric]
-    absent = missing.get(table, [])
-    wanted = [c for c in NEEDS[metric][1] if c in absent]
-    if wanted:
-        return f"telemetry incomplete: {table} has no column {', '.join(wanted)}"
-    if metric is CanaryMetric.PNL_VS_BACKTEST and canary.replay is None:
-        return "no replay of the version over the window to compare with"
-    return None
+    out: dict[CanaryMetric, str | None] = {}
+    for metric in measured_metrics(canary.template.spec):
+        table, needs = NEEDS[metric]
+        absent = [c for c in needs if c in missing.get(table, [])]
+        if telemetry.unreadable is not None:
+            out[metric] = f"telemetry unreadable: {telemetry.unreadable}"
+        elif absent:
+            out[metric] = f"telemetry incomplete: {table} has no column {', '.join(absent)}"
+        elif metric is CanaryMetric.PNL_VS_BACKTEST and canary.replay is None:
+            out[metric] = "no replay of the version over the window to compare with"
+        else:
+            out[metric] = None
+    return out
+
+
+def _incomplete(canary: Canary, end_ns: int) -> str | None:
+    """Why the window's telemetry is incomplete, None if it is not."""
+    until = canary.telemetry.complete_until
+    if until is None or end_ns <= _ns(until):
+        return None
+    return (
+        f"telemetry incomplete: complete until {until.isoformat()}, window ends "
+        f"{_time(end_ns).isoformat()}"
+    )
 
 
 def _missing(stream: Stream, canary: int) -> list[str]:
@@ -258,7 +266,7 @@ def _measure(
     """Every metric of every window, the windows' digests and each canary's missing columns."""
     telemetry: list[CanaryTelemetry] = [c.telemetry for c in canaries]
     streams = {name: Stream.concat(name, [getattr(t, name) for t in telemetry]) for name in _TABLES}
-    empty = CanaryTelemetry.failed_to_read("").pnl
+    empty = empty_table()
     replays = Stream.concat("pnl", [c.replay if c.replay is not None else empty for c in canaries])
     stamps = [windows.start, windows.end, replays.ts, *(s.ts for s in streams.values())]
     origin = min(int(a.min()) for a in stamps if a.size)
@@ -305,8 +313,10 @@ def judge_all(canaries: Sequence[Canary], now: datetime) -> list[AnalysisRun]:
         start, when ``step`` is out of the template's steps, or the allocation is not positive.
     """
     now_ns = _ns(now)
+    distinct = {id(c.template): c.template for c in canaries}
+    templates = {key: template_digest(t) for key, t in distinct.items()}
     for canary in canaries:
-        _check(canary)
+        _check(canary, templates[id(canary.template)])
     dues = [_due(c, now_ns) for c in canaries]
     index = np.concatenate(
         [np.full(d.ends.size, i, dtype=np.int64) for i, d in enumerate(dues)]
@@ -321,6 +331,7 @@ def judge_all(canaries: Sequence[Canary], now: datetime) -> list[AnalysisRun]:
         subset = [canaries[c] for c in active]
         windows = Windows(np.array([position[c] for c in index.tolist()]), starts, ends)
         values, digests, missing = _measure(subset, windows)
+        problems = [_problems(canary, found) for canary, found in zip(subset, missing, strict=True)]
         regimes, shocked = _regimes(subset, windows.canary, starts, ends)
         for row, c in enumerate(index.tolist()):
             new[c] += _window(
@@ -332,9 +343,12 @@ def judge_all(canaries: Sequence[Canary], now: datetime) -> list[AnalysisRun]:
                 bool(shocked[row]),
                 values,
                 digests[row],
-                missing[position[c]],
+                problems[position[c]],
             )
-    return [_run(canary, measured, now) for canary, measured in zip(canaries, new, strict=True)]
+    return [
+        _run(canary, measured, now, templates[id(canary.template)])
+        for canary, measured in zip(canaries, new, strict=True)
+    ]
 
 
 def _window(
@@ -346,23 +360,24 @@ def _window(
     shock: bool,
     values: dict[CanaryMetric, Values],
     digest: str,
-    missing: dict[str, list[str]],
+    problems: dict[CanaryMetric, str | None],
 ) -> list[Measurement]:
     spec = canary.template.spec
     rules = {rule.metric: rule for rule in spec.metrics}
     start, end = _time(start_ns), _time(end_ns)
+    incomplete = _incomplete(canary, end_ns)
     out = []
     for metric in measured_metrics(spec):
         value = float(values[metric].value[row])
         samples = int(values[metric].samples[row])
         rule = rules.get(metric)
         halts = [h for h in spec.halt_on if h.metric is metric]
-        problem = _problem(canary, metric, end_ns, missing)
+        problem = problems[metric] or incomplete
         phase, threshold, halt, note = _measurement_phase(
             metric, value, samples, spec, rule, halts, regime, problem
         )
         out.append(
-            Measurement(
+            Measurement.model_construct(
                 metric=metric,
                 start=start,
                 end=end,
@@ -381,7 +396,7 @@ def _window(
     return out
 
 
-def _run(canary: Canary, measured: list[Measurement], now: datetime) -> AnalysisRun:
+def _run(canary: Canary, measured: list[Measurement], now: datetime, digest: str) -> AnalysisRun:
     spec = canary.template.spec
     previous = canary.previous
     measurements = [*(previous.measurements if previous is not None else ()), *measured]
@@ -393,7 +408,7 @@ def _run(canary: Canary, measured: list[Measurement], now: datetime) -> Analysis
         strategy=canary.strategy,
         version=canary.version,
         template=canary.template.name,
-        template_digest=template_digest(canary.template),
+        template_digest=digest,
         step=canary.step,
         steps=max(len(spec.steps), 1),
         allocation=canary.allocation,
