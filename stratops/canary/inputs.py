@@ -9,6 +9,7 @@ and its regime profile, and hands them over as values. Tables are ``pyarrow.Tabl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeAlias
@@ -24,8 +25,9 @@ from stratops.model.analysis import AnalysisTemplate
 Table: TypeAlias = pa.Table | pd.DataFrame
 
 
-def _empty() -> pd.DataFrame:
-    return pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]")})
+def empty_table() -> pa.Table:
+    """A table without rows (and without columns but ``ts``)."""
+    return pa.table({"ts": pa.array([], type=pa.timestamp("ns", tz="UTC"))})
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class CanaryTelemetry:
     @classmethod
     def failed_to_read(cls, reason: str) -> CanaryTelemetry:
         """Telemetry the adapter could not read (``reason`` says why)."""
-        empty = _empty()
+        empty = empty_table()
         return cls(empty, empty, empty, empty, unreadable=reason)
 
 
@@ -86,6 +88,10 @@ class Canary:
         step's) applies.
     rules
         Regime thresholds of the profile; the product's defaults when None.
+    hourly
+        The market's :func:`~stratops.analytics.regimes.hourly_measures` over the canary's
+        run, for the volatility-shock overlay: a window overlapping a shock hour is judged with
+        the thin thresholds. Without it, regimes are liquidity only.
     """
 
     strategy: str
@@ -100,6 +106,7 @@ class Canary:
     step: int = 0
     min_duration: str | None = None
     rules: RegimeRules | None = None
+    hourly: pd.DataFrame | None = None
 
 
 def column(table: Table, name: str) -> np.ndarray | None:
@@ -132,3 +139,27 @@ def column(table: Table, name: str) -> np.ndarray | None:
     if series.dtype.kind in "iu":
         return np.asarray(series.to_numpy(), dtype=np.int64)
     return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+
+
+def columns_of(table: Table) -> frozenset[str]:
+    """The table's column names."""
+    return frozenset(table.schema.names if isinstance(table, pa.Table) else table.columns)
+
+
+def rows_of(table: Table) -> int:
+    return int(table.num_rows) if isinstance(table, pa.Table) else len(table)
+
+
+def concat_tables(tables: Sequence[Table]) -> Table:
+    """The tables one after the other; a column some lack is null (NaN) in their rows.
+
+    Arrow tables are concatenated as Arrow (types promoted); with any pandas frame among
+    them, as pandas.
+    """
+    if not tables:
+        return empty_table()
+    if all(isinstance(t, pa.Table) for t in tables):
+        return pa.concat_tables(tables, promote_options="permissive")
+    frames = [t.to_pandas() if isinstance(t, pa.Table) else t for t in tables]
+    frames = [f for f in frames if len(f.columns)]
+    return pd.concat(frames, ignore_index=True) if frames else empty_table()

@@ -16,7 +16,8 @@ Phase of a measurement
     ``pnl_vs_backtest`` need one bar) or when the value cannot be computed; else *failed*
     (with ``halt``) when a ``haltOn`` bound is crossed, *failed* when the threshold of the
     window's regime is, *passed* otherwise. The regime is the profile's at the window's
-    midpoint (:func:`stratops.analytics.regimes.classify`).
+    midpoint (:func:`stratops.analytics.regimes.classify`), or *thin* when the window
+    overlaps a volatility shock (in a crash the book thins, whatever the hour).
 Phase of the run
     :func:`stratops.canary.limits.assess`; once final, no measurement is added.
 
@@ -37,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from stratops.analytics.regimes import classify
-from stratops.canary.inputs import Canary, CanaryTelemetry
+from stratops.canary.inputs import Canary, CanaryTelemetry, empty_table
 from stratops.canary.limits import Assessment, action, assess, measured_metrics
 from stratops.canary.metrics import (
     NEEDS,
@@ -61,6 +62,7 @@ from stratops.model.analysis import (
 from stratops.model.base import duration_seconds
 
 NS = 10**9
+HOUR_NS = 3600 * NS
 _BAR_METRICS = frozenset({CanaryMetric.DRAWDOWN, CanaryMetric.PNL_VS_BACKTEST})
 _TABLES = ("fills", "orders", "latency", "pnl")
 
@@ -84,7 +86,7 @@ def min_duration_seconds(canary: Canary) -> float:
     return max(duration_seconds(d) for d in given if d is not None)
 
 
-def _check(canary: Canary) -> None:
+def _check(canary: Canary, digest: str) -> None:
     spec = canary.template.spec
     if spec.steps and not 0 <= canary.step < len(spec.steps):
         raise ValueError(
@@ -98,7 +100,7 @@ def _check(canary: Canary) -> None:
     previous = canary.previous
     if previous is None:
         return
-    mine = (canary.strategy, canary.version, template_digest(canary.template), canary.step)
+    mine = (canary.strategy, canary.version, digest, canary.step)
     theirs = (previous.strategy, previous.version, previous.template_digest, previous.step)
     if mine != theirs or previous.started != canary.started:
         raise ValueError(
@@ -137,18 +139,51 @@ def _due(canary: Canary, now_ns: int) -> _Due:
     return _Due(ends[: waiting[0]] if waiting.size else ends, window)
 
 
-def _regimes(canaries: Sequence[Canary], index: np.ndarray, mids: np.ndarray) -> list[Regime]:
-    """Regime of each window's midpoint, one :func:`classify` per distinct profile and rules."""
+def _shocks(
+    hourly: pd.DataFrame, shock: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
+    """Whether a shock hour of ``hourly`` overlaps each window ``[start, end)``."""
+    hours = np.asarray(pd.DatetimeIndex(hourly.index).as_unit("ns").asi8, dtype=np.int64)
+    order = np.argsort(hours, kind="stable")
+    hours, shock = hours[order], shock[order]
+    counts = np.r_[0, np.cumsum(shock.astype(np.int64))]
+    lo = np.searchsorted(hours, starts - HOUR_NS, side="right")
+    hi = np.searchsorted(hours, ends, side="left")
+    return np.asarray(counts[hi] - counts[lo] > 0)
+
+
+def _regimes(
+    canaries: Sequence[Canary], index: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[list[Regime], np.ndarray]:
+    """Regime of each window, and whether a volatility shock made it thin.
+
+    The liquidity regime is the profile's at the window's midpoint; a window overlapping an
+    hour that :func:`~stratops.analytics.regimes.classify` calls a *shock* (the canary's
+    ``hourly`` measures given) is judged as thin whatever its hour. One ``classify`` per
+    distinct (profile, rules, hourly).
+    """
     out: list[Regime] = [Regime.NORMAL] * index.size
-    groups: dict[tuple[int, int], list[int]] = {}
+    shocked = np.zeros(index.size, dtype=bool)
+    groups: dict[tuple[int, int, int], list[int]] = {}
     for row, c in enumerate(index.tolist()):
-        groups.setdefault((id(canaries[c].profile), id(canaries[c].rules)), []).append(row)
+        key = (id(canaries[c].profile), id(canaries[c].rules), id(canaries[c].hourly))
+        groups.setdefault(key, []).append(row)
     for rows in groups.values():
         canary = canaries[int(index[rows[0]])]
-        labels = classify(canary.profile, mids[rows], rules=canary.rules)["regime"]
-        for row, label in zip(rows, labels.tolist(), strict=True):
-            out[row] = Regime(label)
-    return out
+        mids = starts[rows] + (ends[rows] - starts[rows]) // 2
+        labels = classify(canary.profile, mids, rules=canary.rules)["regime"].tolist()
+        if canary.hourly is not None and len(canary.hourly):
+            hourly = canary.hourly
+            flags = classify(
+                canary.profile,
+                pd.DatetimeIndex(hourly.index),
+                volatility=hourly["volatility"].to_numpy(dtype=np.float64),
+                rules=canary.rules,
+            )["shock"].to_numpy(dtype=bool)
+            shocked[rows] = _shocks(hourly, flags, starts[rows], ends[rows])
+        for row, label in zip(rows, labels, strict=True):
+            out[row] = Regime.THIN if shocked[row] else Regime(label)
+    return out, shocked
 
 
 def _fmt(value: float) -> str:
@@ -192,25 +227,33 @@ def _measurement_phase(
     return phase, threshold, False, f"{_fmt(value)} {sign} {_fmt(threshold)} ({regime.value})"
 
 
-def _problem(
-    canary: Canary, metric: CanaryMetric, end_ns: int, missing: dict[str, list[str]]
-) -> str | None:
+def _problems(canary: Canary, missing: dict[str, list[str]]) -> dict[CanaryMetric, str | None]:
+    """What makes each metric of the canary an error in every window (None: nothing)."""
     telemetry = canary.telemetry
-    if telemetry.unreadable is not None:
-        return f"telemetry unreadable: {telemetry.unreadable}"
-    if telemetry.complete_until is not None and end_ns > _ns(telemetry.complete_until):
-        return (
-            f"telemetry incomplete: complete until {telemetry.complete_until.isoformat()}, "
-            f"window ends {_time(end_ns).isoformat()}"
-        )
-    table, _ = NEEDS[metric]
-    absent = missing.get(table, [])
-    wanted = [c for c in NEEDS[metric][1] if c in absent]
-    if wanted:
-        return f"telemetry incomplete: {table} has no column {', '.join(wanted)}"
-    if metric is CanaryMetric.PNL_VS_BACKTEST and canary.replay is None:
-        return "no replay of the version over the window to compare with"
-    return None
+    out: dict[CanaryMetric, str | None] = {}
+    for metric in measured_metrics(canary.template.spec):
+        table, needs = NEEDS[metric]
+        absent = [c for c in needs if c in missing.get(table, [])]
+        if telemetry.unreadable is not None:
+            out[metric] = f"telemetry unreadable: {telemetry.unreadable}"
+        elif absent:
+            out[metric] = f"telemetry incomplete: {table} has no column {', '.join(absent)}"
+        elif metric is CanaryMetric.PNL_VS_BACKTEST and canary.replay is None:
+            out[metric] = "no replay of the version over the window to compare with"
+        else:
+            out[metric] = None
+    return out
+
+
+def _incomplete(canary: Canary, end_ns: int) -> str | None:
+    """Why the window's telemetry is incomplete, None if it is not."""
+    until = canary.telemetry.complete_until
+    if until is None or end_ns <= _ns(until):
+        return None
+    return (
+        f"telemetry incomplete: complete until {until.isoformat()}, window ends "
+        f"{_time(end_ns).isoformat()}"
+    )
 
 
 def _missing(stream: Stream, canary: int) -> list[str]:
@@ -223,7 +266,7 @@ def _measure(
     """Every metric of every window, the windows' digests and each canary's missing columns."""
     telemetry: list[CanaryTelemetry] = [c.telemetry for c in canaries]
     streams = {name: Stream.concat(name, [getattr(t, name) for t in telemetry]) for name in _TABLES}
-    empty = CanaryTelemetry.failed_to_read("").pnl
+    empty = empty_table()
     replays = Stream.concat("pnl", [c.replay if c.replay is not None else empty for c in canaries])
     stamps = [windows.start, windows.end, replays.ts, *(s.ts for s in streams.values())]
     origin = min(int(a.min()) for a in stamps if a.size)
@@ -270,8 +313,10 @@ def judge_all(canaries: Sequence[Canary], now: datetime) -> list[AnalysisRun]:
         start, when ``step`` is out of the template's steps, or the allocation is not positive.
     """
     now_ns = _ns(now)
+    distinct = {id(c.template): c.template for c in canaries}
+    templates = {key: template_digest(t) for key, t in distinct.items()}
     for canary in canaries:
-        _check(canary)
+        _check(canary, templates[id(canary.template)])
     dues = [_due(c, now_ns) for c in canaries]
     index = np.concatenate(
         [np.full(d.ends.size, i, dtype=np.int64) for i, d in enumerate(dues)]
@@ -286,7 +331,8 @@ def judge_all(canaries: Sequence[Canary], now: datetime) -> list[AnalysisRun]:
         subset = [canaries[c] for c in active]
         windows = Windows(np.array([position[c] for c in index.tolist()]), starts, ends)
         values, digests, missing = _measure(subset, windows)
-        regimes = _regimes(subset, windows.canary, starts + (ends - starts) // 2)
+        problems = [_problems(canary, found) for canary, found in zip(subset, missing, strict=True)]
+        regimes, shocked = _regimes(subset, windows.canary, starts, ends)
         for row, c in enumerate(index.tolist()):
             new[c] += _window(
                 canaries[c],
@@ -294,11 +340,15 @@ def judge_all(canaries: Sequence[Canary], now: datetime) -> list[AnalysisRun]:
                 int(starts[row]),
                 int(ends[row]),
                 regimes[row],
+                bool(shocked[row]),
                 values,
                 digests[row],
-                missing[position[c]],
+                problems[position[c]],
             )
-    return [_run(canary, measured, now) for canary, measured in zip(canaries, new, strict=True)]
+    return [
+        _run(canary, measured, now, templates[id(canary.template)])
+        for canary, measured in zip(canaries, new, strict=True)
+    ]
 
 
 def _window(
@@ -307,31 +357,34 @@ def _window(
     start_ns: int,
     end_ns: int,
     regime: Regime,
+    shock: bool,
     values: dict[CanaryMetric, Values],
     digest: str,
-    missing: dict[str, list[str]],
+    problems: dict[CanaryMetric, str | None],
 ) -> list[Measurement]:
     spec = canary.template.spec
     rules = {rule.metric: rule for rule in spec.metrics}
     start, end = _time(start_ns), _time(end_ns)
+    incomplete = _incomplete(canary, end_ns)
     out = []
     for metric in measured_metrics(spec):
         value = float(values[metric].value[row])
         samples = int(values[metric].samples[row])
         rule = rules.get(metric)
         halts = [h for h in spec.halt_on if h.metric is metric]
-        problem = _problem(canary, metric, end_ns, missing)
+        problem = problems[metric] or incomplete
         phase, threshold, halt, note = _measurement_phase(
             metric, value, samples, spec, rule, halts, regime, problem
         )
         out.append(
-            Measurement(
+            Measurement.model_construct(
                 metric=metric,
                 start=start,
                 end=end,
                 value=None if value != value else value,
                 samples=samples,
                 regime=regime,
+                shock=shock,
                 condition=None if rule is None else rule.condition,
                 threshold=threshold,
                 phase=phase,
@@ -343,7 +396,7 @@ def _window(
     return out
 
 
-def _run(canary: Canary, measured: list[Measurement], now: datetime) -> AnalysisRun:
+def _run(canary: Canary, measured: list[Measurement], now: datetime, digest: str) -> AnalysisRun:
     spec = canary.template.spec
     previous = canary.previous
     measurements = [*(previous.measurements if previous is not None else ()), *measured]
@@ -355,7 +408,7 @@ def _run(canary: Canary, measured: list[Measurement], now: datetime) -> Analysis
         strategy=canary.strategy,
         version=canary.version,
         template=canary.template.name,
-        template_digest=template_digest(canary.template),
+        template_digest=digest,
         step=canary.step,
         steps=max(len(spec.steps), 1),
         allocation=canary.allocation,

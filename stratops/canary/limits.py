@@ -12,10 +12,9 @@ and the phase is final from then on. At one window, in this order:
    outage; the canary is held, never rolled back);
 4. **inconclusive**: a metric's inconclusive measurements exceed ``inconclusiveLimit``.
 
-With no limit exceeded the run is **passed** only when the measurements cover ``minDuration``
-from the start (the last window ends at least ``minDuration`` after ``started``) *and* every
-metric has at least ``minPassed`` passing measurements; otherwise it is **running**. A canary
-that stops early is therefore never passed.
+With no limit exceeded the run is **passed** at the first window that ends at least
+``minDuration`` after ``started`` while every metric has at least ``minPassed`` passing
+measurements; until then it is **running**. A canary that stops early is therefore never passed.
 """
 
 from __future__ import annotations
@@ -104,6 +103,11 @@ class _Tally:
                 )
         return None
 
+    def fewest_passes(self, metrics: Sequence[CanaryMetric]) -> tuple[int, CanaryMetric]:
+        """The metric with the fewest passing measurements (the first of equals), and them."""
+        passes = [(self.counts[m].passed if m in self.counts else 0, m) for m in metrics]
+        return min(passes, key=lambda item: item[0])
+
 
 def measured_metrics(spec: AnalysisTemplateSpec) -> tuple[CanaryMetric, ...]:
     """The metrics a run measures: the template's rules, then haltOn-only metrics, in order."""
@@ -122,30 +126,29 @@ def assess(
     See the module docstring for the rules.
     """
     tally = _Tally(spec)
+    metrics = measured_metrics(spec)
+    covered = 0.0
     for end, window in groupby(measurements, key=lambda m: m.end):
         tripped = tally.tripped(list(window))
         if tripped is not None:
             phase, reason, halt = tripped
             return Assessment(phase, reason, halt, end)
-    covered = (measurements[-1].end - started).total_seconds() if measurements else 0.0
-    need = spec.min_passed
-    short = [
-        (tally.counts[m].passed if m in tally.counts else 0, m) for m in measured_metrics(spec)
-    ]
-    fewest, metric = min(short, key=lambda item: item[0])
-    if covered >= min_duration_seconds and fewest >= need:
-        return Assessment(
-            RunPhase.PASSED,
-            f"passed: {human_duration(covered)} analysed >= minDuration "
-            f"{human_duration(min_duration_seconds)} and every metric has >= {need} passing "
-            f"measurements (fewest: {metric.value} {fewest})",
-            decided_at=measurements[-1].end,
-        )
+        covered = (end - started).total_seconds()
+        fewest, metric = tally.fewest_passes(metrics)
+        if covered >= min_duration_seconds and fewest >= spec.min_passed:
+            return Assessment(
+                RunPhase.PASSED,
+                f"passed: {human_duration(covered)} analysed >= minDuration "
+                f"{human_duration(min_duration_seconds)} and every metric has >= "
+                f"{spec.min_passed} passing measurements (fewest: {metric.value} {fewest})",
+                decided_at=end,
+            )
+    fewest, metric = tally.fewest_passes(metrics)
     return Assessment(
         RunPhase.RUNNING,
         f"running: {human_duration(covered)} of minDuration "
         f"{human_duration(min_duration_seconds)} analysed; {metric.value} has {fewest} of "
-        f"minPassed {need} passing measurements",
+        f"minPassed {spec.min_passed} passing measurements",
     )
 
 

@@ -57,11 +57,12 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from stratops.analytics.returns import max_drawdowns
 from stratops.analytics.tca import BPS
-from stratops.canary.inputs import Table, column
+from stratops.canary.inputs import Table, column, columns_of, concat_tables, rows_of
 from stratops.model.analysis import CanaryMetric
 
 FloatArray = NDArray[np.float64]
@@ -132,19 +133,22 @@ def slices(
     return np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
 
 
-def _side(values: np.ndarray) -> FloatArray:
-    if values.dtype == object:
-        low = np.char.lower(values.astype(str))
-        return np.where(low == "buy", 1.0, np.where(low == "sell", -1.0, np.nan))
-    out = np.asarray(values, dtype=np.float64)
-    return np.where(np.isin(out, (1.0, -1.0)), out, np.nan)
+def _coded(values: np.ndarray, codes: dict[str, float], default: float) -> FloatArray:
+    """Strings mapped (case-insensitively) to numbers, through their few distinct values."""
+    index, uniques = pd.factorize(values)  # a missing value is -1: the default
+    table = [codes.get(str(u).lower(), default) for u in uniques]
+    return np.asarray(np.array([*table, default], dtype=np.float64)[index], dtype=np.float64)
 
 
 def _numeric(name: str, values: np.ndarray) -> FloatArray:
+    """A column as numbers: side as +1 (buy) / -1 (sell), else NaN; status 1.0 for a reject."""
     if name == "side":
-        return _side(values)
+        if values.dtype == object:
+            return _coded(values, {"buy": 1.0, "sell": -1.0}, np.nan)
+        out = np.asarray(values, dtype=np.float64)
+        return np.where(np.isin(out, (1.0, -1.0)), out, np.nan)
     if name == "status":
-        return np.asarray(values.astype(str) == "rejected", dtype=np.float64)
+        return _coded(values, {"rejected": 1.0}, 0.0)
     return np.asarray(values, dtype=np.float64)
 
 
@@ -165,25 +169,21 @@ class Stream:
 
     @classmethod
     def concat(cls, name: str, tables: Sequence[Table]) -> Stream:
+        """The ``name`` tables of a batch (one per canary) as one stream."""
         names = _NUMERIC[name]
-        canaries, stamps, blocks = [], [], []
-        present = np.zeros((len(tables), len(names)), dtype=bool)
-        for index, table in enumerate(tables):
-            ts = column(table, "ts")
-            if ts is None:
-                ts = np.zeros(0, dtype=np.int64)
-            block = np.full((ts.size, len(names)), np.nan)
-            for j, col in enumerate(names):
-                values = column(table, col)
-                if values is not None:
-                    present[index, j] = True
-                    block[:, j] = _numeric(col, values)
-            canaries.append(np.full(ts.size, index, dtype=np.int64))
-            stamps.append(ts)
-            blocks.append(block)
-        canary = np.concatenate(canaries) if canaries else np.zeros(0, dtype=np.int64)
-        ts = np.concatenate(stamps) if stamps else np.zeros(0, dtype=np.int64)
-        data = np.concatenate(blocks) if blocks else np.zeros((0, len(names)))
+        owned = [columns_of(table) for table in tables]
+        present = np.array([[col in own for col in names] for own in owned], dtype=bool)
+        present = present.reshape(len(tables), len(names))
+        rows = np.array([rows_of(table) for table in tables], dtype=np.int64)
+        combined = concat_tables(tables)
+        ts = column(combined, "ts")
+        ts = np.zeros(0, dtype=np.int64) if ts is None else ts
+        data = np.full((ts.size, len(names)), np.nan)
+        for j, col in enumerate(names):
+            values = column(combined, col)
+            if values is not None:
+                data[:, j] = _numeric(col, values)
+        canary = np.repeat(np.arange(len(tables), dtype=np.int64), rows)
         order = np.lexsort((ts, canary))
         return cls(canary[order], ts[order], names, np.ascontiguousarray(data[order]), present)
 

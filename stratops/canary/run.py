@@ -73,6 +73,9 @@ class Measurement(BaseModel):
     value: float | None = Field(description="None when it could not be computed.")
     samples: int = Field(ge=0, description="Observations behind the value (fills, orders, ...).")
     regime: Regime
+    shock: bool = Field(
+        False, description="A volatility shock overlapped the window: judged as thin."
+    )
     condition: Literal["max", "min"] | None = Field(
         description="None for a metric only named in haltOn."
     )
