@@ -2,8 +2,9 @@
 
 One JSON file per run, ``<folder>/<strategy>.v<version>.step<step>.json``, holding the
 :class:`~stratops.canary.AnalysisRun` as the judge returned it (its digested form), written
-atomically and only when it changed. The judge measures only the windows after the stored
-run's last, so a restarted controller carries on where it stopped.
+atomically and only when it changed; beside it, once a final run is logged to the registry,
+``.logged`` holds its digest and the MLflow run id. The judge measures only the windows after
+the stored run's last, so a restarted controller carries on where it stopped.
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ class AnalysisStore:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         replace_file(path, text, durable=True)
+
+    def logged(self, run: AnalysisRun) -> bool:
+        """True once ``run`` (this digest) was logged to the registry on its version."""
+        marker = self._marker(run)
+        return marker.exists() and marker.read_text(encoding="utf-8").split()[0] == run.digest
+
+    def mark_logged(self, run: AnalysisRun, registry_run: str) -> None:
+        replace_file(self._marker(run), f"{run.digest} {registry_run}\n", durable=True)
+
+    def _marker(self, run: AnalysisRun) -> Path:
+        return self.path(run.strategy, run.version, run.step).with_suffix(".logged")
 
     def runs(self, strategy: str | None = None) -> list[AnalysisRun]:
         """Every stored run (of ``strategy``), by strategy, version and step."""

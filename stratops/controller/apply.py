@@ -212,10 +212,32 @@ class Applier:
                 )
         for key, run in runs.items():
             self.analyses.save(run)
+            if run.phase.final and not self.analyses.logged(run):
+                self._log_analysis(key, run)
             for phase in RunPhase:
                 self.metrics.canary_phase.labels(key[0], key[1].value, phase.value).set(
                     float(phase is run.phase)
                 )
+
+    def _log_analysis(self, key: Key, run: AnalysisRun) -> None:
+        """A final run goes to the registry on its version (the live gate reads it there);
+        with MLflow unreachable it is logged at a later tick."""
+        try:
+            registry_run = self.registry.log_canary_analysis(run)
+        except RegistryError as exc:
+            self.log.warning("%s v%d: analysis not logged yet: %s", run.strategy, run.version, exc)
+            return
+        self.analyses.mark_logged(run, registry_run)
+        self.event(
+            f"analysis_logged:{run.strategy}:v{run.version}:{run.digest}",
+            "canary_analysis_logged",
+            f"{run.phase.value} analysis logged to the registry (run {registry_run})",
+            strategy=run.strategy,
+            stage=key[1],
+            version=run.version,
+            digest=run.digest,
+            registry_run=registry_run,
+        )
 
     def _record_rules(self, refused: Verdict | None, in_force: str | None) -> None:
         """A rule change kept out of force: audited once, counted, alerted, marked failing."""

@@ -120,9 +120,17 @@ def test_a_halt_on_breach_halts_the_canary_within_one_tick(desk: Desk) -> None:
         status = canary_status(desk)
     assert status.positions.get("BTC/USDT") == 0.0
 
+    record = desk.registry.canary_analysis("btc-trend", 1)  # the final run, on its version
+    assert record is not None and record.recorded_digest == record.stored_digest == run.digest
+    assert record.phase == "failed"
+
     again = desk.reconciler().tick()
     assert again.analyses[CANARY] == run  # a final run is not judged again
     assert again.plan is not None
     assert ActionKind.HALT not in [a.kind for a in again.plan.actions]
-    halted = [e for e in desk.reconciler().audit.events() if e.action == "halt"]
+    events = desk.reconciler().audit.events()
+    halted = [e for e in events if e.action == "halt"]
     assert len(halted) == 1 and "drawdown" in halted[0].reason
+    assert [e.details["digest"] for e in events if e.action == "canary_analysis_logged"] == [
+        run.digest
+    ]
