@@ -29,6 +29,7 @@ from stratops.cli.output import (
 )
 from stratops.cli.registry import TRACKING_URI_OPTION, open_registry, registry_errors
 from stratops.cli.values import amount
+from stratops.controller.assembly import ControllerPaths
 from stratops.examples import DATA_DIR_ENV
 from stratops.model.base import Stage
 from stratops.model.problems import InvalidDocumentError
@@ -169,6 +170,13 @@ def report(
         envvar=DATA_DIR_ENV,
         help="Market data folder for the regime profile (default: the packaged data).",
     ),
+    audit_log: Path | None = typer.Option(
+        None,
+        "--audit-log",
+        metavar="FILE",
+        help="Audit log whose incidents and halts the drawdowns are checked against. "
+        "Default: the desk's (with --stage and no --telemetry), if it has one.",
+    ),
     log_to_registry: bool = typer.Option(
         False, "--log-to-registry", help="Store the written files as artifacts of the version."
     ),
@@ -198,6 +206,8 @@ def report(
             else:
                 assert stage is not None  # checked above
                 folder = sources.deployment_telemetry(desk_root(desk), strategy, stage, chosen)
+                desk_log = ControllerPaths(desk_root(desk)).audit
+                audit_log = audit_log or (desk_log if desk_log.is_file() else None)
             documents = sources.run_documents(folder)
             capital = allocation or sources.allocation_of(folder, documents)
             tables = sources.read_telemetry(folder, window, capital)
@@ -207,11 +217,13 @@ def report(
                 else None
             )
             profile = sources.profile_of(documents, data_dir)
+            incidents = sources.incidents_of(audit_log, strategy) if audit_log else None
             built = build_report(
                 Subject(strategy, stage.value if stage else None, chosen),
                 tables,
                 backtest=backtest,
                 profile=profile,
+                incidents=incidents,
             )
         outputs = [(path, render(built)) for path, render in _renderers(html, markdown)]
         _write_all(outputs)
