@@ -115,6 +115,13 @@ def _ns(values: pd.Series) -> NDArray[np.int64]:
     )
 
 
+def _codes(values: pd.Series, categories: pd.Index) -> NDArray[np.intp]:
+    """Position of each value in ``categories`` (-1 if absent), hashing the few distinct ones."""
+    codes, uniques = pd.factorize(values)
+    where = np.append(categories.get_indexer(uniques), -1)  # code -1 (a missing value): -1
+    return np.asarray(where[codes], dtype=np.intp)
+
+
 class _Periods:
     """The positions sorted by (symbol, ts), with one sortable int64 key per (symbol, time).
 
@@ -128,7 +135,7 @@ class _Periods:
         frame = positions.sort_values(["symbol", "ts"], kind="stable").reset_index(drop=True)
         self.frame = frame
         self.symbols = pd.Index(sorted(frame["symbol"].unique()))
-        self.code = self.symbols.get_indexer(frame["symbol"])
+        self.code = _codes(frame["symbol"], self.symbols)
         self.ts = _ns(frame["ts"])
         self.origin = int(self.ts.min()) if self.ts.size else 0
         self.span = int(self.ts.max()) - self.origin + 1 if self.ts.size else 1
@@ -144,7 +151,7 @@ class _Periods:
     ) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
         """The first period of each symbol ending after (``right``) or at/after (``left``)
         each time: its row, and whether there is one."""
-        code = self.symbols.get_indexer(symbols)
+        code = _codes(symbols, self.symbols)
         if self.key.size == 0:
             return np.zeros(code.size, dtype=np.intp), np.zeros(code.size, dtype=bool)
         index = np.searchsorted(self.key, self._key(code, times), side=side)  # type: ignore[call-overload]
@@ -176,11 +183,14 @@ def order_periods(orders: pd.DataFrame, positions: pd.DataFrame) -> pd.DataFrame
     _require(orders, _ORDER_COLUMNS, "orders")
     periods = _Periods(positions)
     row, found = periods.find(orders["symbol"], _ns(orders["decision_time"]), "right")
-    kept = orders[found].copy()
-    kept["period"] = periods.frame["ts"].to_numpy()[row[found]]
-    kept["end_price"] = periods.frame["mark_price"].to_numpy(np.float64)[row[found]]
-    kept["_row"] = row[found]
-    kept.attrs["outside"] = int((~found).sum())
+    inside = bool(found.all())
+    row = row if inside else row[found]
+    kept = (orders if inside else orders[found]).assign(
+        period=periods.frame["ts"].array[row],
+        end_price=periods.frame["mark_price"].to_numpy(np.float64)[row],
+        _row=row,
+    )
+    kept.attrs["outside"] = int(found.size - found.sum())
     return kept
 
 
@@ -224,7 +234,7 @@ def attribute(
     priced = order_periods(orders, positions)
     table = shortfall_table(priced, fills)
     row = table["_row"].to_numpy(np.intp)
-    d = side_sign(table["side"].to_numpy()) if len(table) else np.zeros(0)
+    d = side_sign(table["side"]) if len(table) else np.zeros(0)
     qty = table["quantity"].to_numpy(np.float64)
     end = table["end_price"].to_numpy(np.float64)
     alpha_orders = d * qty * (end - table["decision_price"].to_numpy(np.float64))
@@ -246,7 +256,7 @@ def attribute(
     holding = np.where(before == 0, 0.0, before * (marks - previous))
     out = pd.DataFrame(
         {
-            "ts": frame["ts"].to_numpy(),
+            "ts": frame["ts"].array,
             "symbol": frame["symbol"].to_numpy(),
             "strategy": strategy,
             "alpha": holding + per_row(alpha_orders),
