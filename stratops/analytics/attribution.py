@@ -284,7 +284,7 @@ def _spread_per_order(table: pd.DataFrame, fills: pd.DataFrame) -> NDArray[np.fl
     ok = (codes >= 0) & np.isfinite(q) & np.isfinite(fills["price"].to_numpy(np.float64))
     half = np.nan_to_num(fills["half_spread_bps"].to_numpy(np.float64)) / BPS
     maker = (
-        (fills["liquidity"] == "maker").to_numpy(bool)
+        fills["liquidity"].eq("maker").to_numpy(dtype=bool, na_value=False)
         if "liquidity" in fills.columns
         else np.zeros(len(fills), dtype=bool)
     )

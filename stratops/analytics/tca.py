@@ -81,7 +81,8 @@ def side_sign(side: ArrayLike | str | pd.Series) -> NDArray[np.float64]:
     conversion to Python objects).
     """
     if isinstance(side, pd.Series) and not pd.api.types.is_numeric_dtype(side.dtype):
-        buy, sell = side.eq("buy").to_numpy(bool), side.eq("sell").to_numpy(bool)
+        buy = side.eq("buy").to_numpy(dtype=bool, na_value=False)
+        sell = side.eq("sell").to_numpy(dtype=bool, na_value=False)
         if bool((buy | sell).all()):
             return np.where(buy, 1.0, -1.0)
         side = side.to_numpy()
