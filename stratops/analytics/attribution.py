@@ -59,7 +59,8 @@ NaN policy
   its fills; ``frame.attrs["orders_outside"]`` counts them.
 * A fill without a half spread (NaN) has no spread part: its trading cost is all impact.
 * The first period of a symbol that opened with a position has no previous mark: its holding
-  alpha (and PnL) is NaN; a book that starts flat has none.
+  alpha (and PnL) is NaN; a book that starts flat has none (an opening position within
+  :data:`FLAT_TOLERANCE` of the period's traded quantity is rounding, and flat).
 * A funding settlement after the symbol's last period is left out; one before its first
   period is booked in the first.
 """
@@ -67,7 +68,7 @@ NaN policy
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -84,6 +85,7 @@ from stratops.analytics.tca import BPS, GROUP_KEYS, shortfall_table, side_sign
 
 __all__ = [
     "COSTS",
+    "FLAT_TOLERANCE",
     "PARTS",
     "aggregate_attribution",
     "attribute",
@@ -147,14 +149,14 @@ class _Periods:
         return np.asarray(code.astype(np.int64) * (self.span + 2) + offset, dtype=np.int64)
 
     def find(
-        self, symbols: pd.Series, times: NDArray[np.int64], side: str
+        self, symbols: pd.Series, times: NDArray[np.int64], side: Literal["left", "right"]
     ) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
         """The first period of each symbol ending after (``right``) or at/after (``left``)
         each time: its row, and whether there is one."""
         code = _codes(symbols, self.symbols)
         if self.key.size == 0:
             return np.zeros(code.size, dtype=np.intp), np.zeros(code.size, dtype=bool)
-        index = np.searchsorted(self.key, self._key(code, times), side=side)  # type: ignore[call-overload]
+        index = np.searchsorted(self.key, self._key(code, times), side=side)
         safe = np.minimum(index, self.key.size - 1)
         found = (code >= 0) & (index < self.key.size) & (self.code[safe] == code)
         return safe, found
@@ -342,7 +344,7 @@ def aggregate_attribution(
     unknown = [k for k in by if k not in GROUP_KEYS]
     if unknown or not by:
         raise ValueError(f"group by a non-empty subset of {GROUP_KEYS}; saw {list(by)}")
-    frame = table.copy()
+    frame = table.copy(deep=False)  # only the derived keys are added
     inside = _ns(frame["ts"]) - 1  # the period's last instant
     if "day" in by:
         frame["day"] = pd.DatetimeIndex(inside.view("datetime64[ns]"), tz="UTC").floor("D")
