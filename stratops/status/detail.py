@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from stratops.controller.audit import AuditEvent
+from stratops.ops.reconciliation.lifecycle import BreakRecord, BreakState
 from stratops.registry.models import StrategyVersion
+from stratops.status.alerting import FiringAlert
 from stratops.status.rows import StatusRow
 
 # The audit actions that make a strategy's history (the rest is in the audit log).
@@ -58,6 +60,10 @@ class StrategyDetail(BaseModel):
     rows: list[StatusRow]
     versions: list[StrategyVersion]
     history: list[HistoryEntry]
+    breaks: list[BreakRecord] = Field(
+        default_factory=list, description="Its reconciliation breaks not cleared, newest first."
+    )
+    alerts: list[FiringAlert] = Field(default_factory=list, description="Its firing alerts.")
 
 
 def history(events: Iterable[AuditEvent], strategy: str) -> list[HistoryEntry]:
@@ -95,10 +101,19 @@ def detail(
     rows: Sequence[StatusRow],
     versions: Sequence[StrategyVersion],
     events: Iterable[AuditEvent],
+    *,
+    breaks: Iterable[BreakRecord] = (),
+    alerts: Iterable[FiringAlert] = (),
 ) -> StrategyDetail:
     return StrategyDetail(
         strategy=strategy,
         rows=[row for row in rows if row.strategy == strategy],
         versions=sorted(versions, key=lambda v: -v.version),
         history=history(events, strategy),
+        breaks=sorted(
+            (b for b in breaks if b.strategy == strategy and b.state is not BreakState.CLEARED),
+            key=lambda b: (b.first_seen, b.key),
+            reverse=True,
+        ),
+        alerts=[a for a in alerts if a.strategy == strategy],
     )

@@ -20,6 +20,7 @@ from typing import Any
 
 import jinja2
 
+from stratops.analytics.regimes import WEEKDAYS
 from stratops.controller.audit import AuditEvent, BrokenLink
 from stratops.controller.observability import Answer
 from stratops.status.collect import DeskStatus
@@ -33,6 +34,7 @@ _environment = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
+_environment.globals["weekdays"] = WEEKDAYS
 
 
 def is_loopback(host: str) -> bool:

@@ -52,9 +52,10 @@
       tr.appendChild(cell(money(r.running_version, r.running_allocation)));
       tr.appendChild(pill("sync", r.sync, r.sync_reason));
       tr.appendChild(pill("health", r.health, r.health_detail));
-      tr.appendChild(cell(r.canary_phase || "-"));
+      var step = r.canary_step === null ? "" : " (step " + r.canary_step + ")";
+      tr.appendChild(cell((r.canary_phase || "-") + step));
       tr.appendChild(cell(r.recon_breaks === null ? "-" : String(r.recon_breaks)));
-      tr.appendChild(cell(r.alerts.length ? r.alerts.join(", ") : "-"));
+      tr.appendChild(cell(r.alerts === null ? "-" : (r.alerts.join(", ") || "none")));
       tr.appendChild(cell(r.last_event || "-"));
       fresh.appendChild(tr);
     });
