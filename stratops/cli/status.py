@@ -118,7 +118,9 @@ def _fetch(
 
 def status(
     strategy: str | None = typer.Argument(
-        None, help="One strategy: its stages, versions and history.", show_default=False
+        None,
+        help="One strategy: its stages, versions, latest report, breaks and history.",
+        show_default=False,
     ),
     desk: Path | None = DESK_OPTION,
     server: str | None = typer.Option(
@@ -273,6 +275,17 @@ def _strategy(found: StrategyDetail, wide: bool) -> None:
             v.created_at.isoformat(),
         )
     stdout.print(versions)
+    if found.reports:
+        stdout.print(_reports_table(found))
+    if found.breaks:
+        breaks = new_table(
+            f"{found.strategy}: reconciliation breaks",
+            "STAGE", "CLASS", "SEVERITY", "STATE", "SYMBOL", "FIRST SEEN", FreeText("DETAIL"),
+        )  # fmt: skip
+        for b in found.breaks:
+            breaks.add_row(b.stage, b.kind.value, b.severity.value, b.state.value, b.symbol,
+                           b.first_seen.isoformat(), b.detail)  # fmt: skip
+        stdout.print(breaks)
     history = new_table(
         f"{found.strategy}: history",
         "#", "AT", "EVENT", "STAGE", "VERSION", "PR", "APPROVERS", FreeText("REASON"),
@@ -289,6 +302,27 @@ def _strategy(found: StrategyDetail, wide: bool) -> None:
             h.reason,
         )
     stdout.print(history)
+
+
+def _reports_table(found: StrategyDetail) -> object:
+    table = new_table(
+        f"{found.strategy}: latest report (stratops report --log-to-registry)",
+        "VERSION", "STAGE", "TO", "NET", "NET RETURN", "MAX DD", "FILLS", "DECAY",
+        FreeText("FILES"),
+    )  # fmt: skip
+    for p in found.reports:
+        table.add_row(
+            f"v{p.version}",
+            p.stage or "-",
+            p.end or "-",
+            "-" if p.net is None else f"{p.net:,.0f}",
+            "-" if p.net_return is None else f"{p.net_return:.2%}",
+            "-" if p.max_drawdown is None else f"{p.max_drawdown:.2%}",
+            "-" if p.fills is None else str(p.fills),
+            p.note or (p.decay or "not judged").replace("_", " "),
+            f"reports/{p.folder}/: " + ", ".join(p.files),
+        )
+    return table
 
 
 def ui(

@@ -21,7 +21,8 @@ from stratops.registry.errors import RegistryError
 from stratops.status.alerting import AlertsState, with_alerts
 from stratops.status.alertmanager import AlertFeed
 from stratops.status.collect import DeskStatus, collect
-from stratops.status.detail import StrategyDetail, detail
+from stratops.status.detail import StrategyDetail, deployed_versions, detail
+from stratops.status.reports import latest_reports, stored_file
 from stratops.status.web import AuditView, Dashboard
 
 
@@ -59,6 +60,7 @@ class StatusBoard:
             versions = []
         if not versions and not any(row.strategy == name for row in rows):
             return None
+        registry = self.reconciler.registry
         return detail(
             name,
             rows,
@@ -66,7 +68,11 @@ class StatusBoard:
             self.reconciler.audit.events(),
             breaks=BreakStore(ControllerPaths(self.reconciler.repo.root).recon).load(),
             alerts=[] if status is None else status.alerts.firing,
+            reports=latest_reports(registry, name, deployed_versions(rows, name)),
         )
+
+    def report_file(self, name: str, version: int, folder: str, file: str) -> bytes | None:
+        return stored_file(self.reconciler.registry, name, version, folder, file)
 
     def audit(self) -> AuditView:
         log = self.reconciler.audit
@@ -103,4 +109,6 @@ def detail_alerted(found: StrategyDetail, alerts: AlertsState) -> StrategyDetail
 def dashboard(board: StatusBoard, token: str | None, mlflow_ui: str | None = None) -> Dashboard:
     """The pages and API of ``board``; ``token`` required on every request when set."""
     links = {} if mlflow_ui is None else {"mlflow": mlflow_ui}
-    return Dashboard(board.status, board.strategy, board.audit, token=token, links=links)
+    return Dashboard(
+        board.status, board.strategy, board.audit, board.report_file, token=token, links=links
+    )

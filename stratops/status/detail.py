@@ -10,6 +10,7 @@ from stratops.controller.audit import AuditEvent
 from stratops.ops.reconciliation.lifecycle import BreakRecord, BreakState
 from stratops.registry.models import StrategyVersion
 from stratops.status.alerting import FiringAlert
+from stratops.status.reports import ReportHeadline
 from stratops.status.rows import StatusRow
 
 # The audit actions that make a strategy's history (the rest is in the audit log).
@@ -64,6 +65,10 @@ class StrategyDetail(BaseModel):
         default_factory=list, description="Its reconciliation breaks not cleared, newest first."
     )
     alerts: list[FiringAlert] = Field(default_factory=list, description="Its firing alerts.")
+    reports: list[ReportHeadline] = Field(
+        default_factory=list,
+        description="The latest stored report of each version Git declares or the runtime runs.",
+    )
 
 
 def history(events: Iterable[AuditEvent], strategy: str) -> list[HistoryEntry]:
@@ -96,6 +101,17 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def deployed_versions(rows: Iterable[StatusRow], strategy: str) -> set[int]:
+    """The versions of ``strategy`` that Git declares or the runtime runs."""
+    return {
+        version
+        for row in rows
+        if row.strategy == strategy
+        for version in (row.desired_version, row.running_version)
+        if version is not None
+    }
+
+
 def detail(
     strategy: str,
     rows: Sequence[StatusRow],
@@ -104,6 +120,7 @@ def detail(
     *,
     breaks: Iterable[BreakRecord] = (),
     alerts: Iterable[FiringAlert] = (),
+    reports: Iterable[ReportHeadline] = (),
 ) -> StrategyDetail:
     return StrategyDetail(
         strategy=strategy,
@@ -116,4 +133,5 @@ def detail(
             reverse=True,
         ),
         alerts=[a for a in alerts if a.strategy == strategy],
+        reports=list(reports),
     )

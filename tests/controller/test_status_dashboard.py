@@ -152,6 +152,9 @@ def test_status_shows_breaks_and_the_alerts_of_a_real_alertmanager(
         detail = json.loads(done.stdout)
         assert [(b["key"], b["state"]) for b in detail["breaks"]] == [("open-one", "open")]
         assert [a["name"] for a in detail["alerts"]] == ["SlippageHigh"]
+        done = stratops(desk, "status", "btc-trend", "--alertmanager", am)
+        assert "btc-trend: reconciliation breaks" in done.stdout
+        assert "open-one:" in done.stdout and "cleared-one" not in done.stdout
     done = stratops(desk, "status", "-o", "wide", "--alertmanager", am)  # it has stopped
     assert done.returncode == 0, done.stderr
     assert f"alerts: {am}: unreachable" in " ".join(done.stdout.split())
