@@ -46,11 +46,20 @@ from stratops.status.rows import StatusRow, age
 from stratops.status.web import is_loopback
 
 SERVER_ENV = "STRATOPS_SERVER"
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{value!r} is not an http(s) URL, e.g. http://127.0.0.1:9093")
+    return value
+
+
 ALERTMANAGER_OPTION = typer.Option(
     None,
     "--alertmanager",
     envvar=ALERTMANAGER_ENV,
     metavar="URL",
+    callback=_http_url,
     help="Alertmanager to read the firing alerts from (GET URL/api/v2/alerts), matched to "
     "rows by their strategy and stage labels. Without it the alerts column shows '-' "
     '(JSON: alerts.state "not configured").',

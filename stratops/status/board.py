@@ -13,14 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from stratops.controller.assembly import ControllerPaths
 from stratops.controller.audit import verify_chain
 from stratops.controller.reconcile import Reconciler, TickResult
-from stratops.ops.reconciliation.store import BreakStore
 from stratops.registry.errors import RegistryError
 from stratops.status.alerting import AlertsState, with_alerts
 from stratops.status.alertmanager import AlertFeed
-from stratops.status.collect import DeskStatus, collect
+from stratops.status.collect import DeskStatus, collect, stored_breaks
 from stratops.status.detail import StrategyDetail, deployed_versions, detail
 from stratops.status.reports import latest_reports, stored_file
 from stratops.status.web import AuditView, Dashboard
@@ -66,7 +64,7 @@ class StatusBoard:
             rows,
             versions,
             self.reconciler.audit.events(),
-            breaks=BreakStore(ControllerPaths(self.reconciler.repo.root).recon).load(),
+            breaks=stored_breaks(self.reconciler)[0] or [],
             alerts=[] if status is None else status.alerts.firing,
             reports=latest_reports(registry, name, deployed_versions(rows, name)),
         )

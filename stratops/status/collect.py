@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from stratops.controller.assembly import ControllerPaths
 from stratops.controller.reconcile import Reconciler, TickResult
 from stratops.model.base import Stage
+from stratops.ops.reconciliation.lifecycle import BreakRecord
 from stratops.ops.reconciliation.store import BreakStore
 from stratops.status.alerting import AlertsState
 from stratops.status.markets import MarketRegime, desk_markets, market_regimes
@@ -74,8 +75,8 @@ def collect(
     view = tick_view(result)
     declared = {} if view.head is None else reconciler.observer.desk(view.head).strategies
     running = reconciler.runtime.list()
-    recon = BreakStore(ControllerPaths(reconciler.repo.root).recon)
-    breaks = open_breaks(recon.load()) if recon.path.exists() else None
+    records, unreadable = stored_breaks(reconciler)
+    breaks = None if records is None else open_breaks(records)
     rows = status_rows(
         declared.values(),
         running,
@@ -90,9 +91,20 @@ def collect(
         source="preview" if last_tick is None else "controller",
         at=at,
         rows=rows,
-        problems=view.problems,
+        problems=[*view.problems, *([unreadable] if unreadable else [])],
         markets=market_regimes(market_profiles(desk_markets(declared.values(), running)), at),
     )
+
+
+def stored_breaks(reconciler: Reconciler) -> tuple[list[BreakRecord] | None, str | None]:
+    """The breaks of the recon store (None: never written) and why it could not be read."""
+    store = BreakStore(ControllerPaths(reconciler.repo.root).recon)
+    if not store.path.exists():
+        return None, None
+    try:
+        return store.load(), None
+    except (OSError, ValueError) as exc:
+        return None, f"cannot read the reconciliation breaks {store.path}: {exc}"
 
 
 def now() -> datetime:

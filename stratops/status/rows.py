@@ -144,7 +144,8 @@ def status_rows(
 
     ``breaks`` counts the open breaks by ``strategy/stage`` (:func:`open_breaks`; a row not
     in it has none); None when reconciliation never ran. ``extras`` adds what other parts
-    know of a row, by ``strategy/stage``: ``canary_phase``, ``canary_step``, ``alerts``.
+    know of a row, by ``strategy/stage``: ``canary_phase``, ``canary_step``. The alerts are
+    added per read (:func:`stratops.status.alerting.with_alerts`).
     """
     wanted = declared(strategies)
     observed = {f"{s.spec.strategy}/{s.spec.stage.value}": s for s in running}

@@ -109,6 +109,9 @@ def controller(desk: Desk, *extra: str) -> Iterator[str]:
 
 
 def test_status_without_a_controller_is_a_preview(desk: Desk) -> None:
+    recon = ControllerPaths(desk.root).recon
+    recon.parent.mkdir(parents=True, exist_ok=True)
+    recon.write_text('{"breaks": [{"key": 1}]}')  # a damaged store: said, not a crash
     done = stratops(desk, "status", "-o", "json")
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
@@ -118,7 +121,9 @@ def test_status_without_a_controller_is_a_preview(desk: Desk) -> None:
         "btc-trend", "paper", "OutOfSync", "Missing",
     )  # fmt: skip
     assert row["sync_reason"].startswith("deploy: ")
-    assert (row["recon_breaks"], row["alerts"]) == (None, None)  # recon never ran, no AM
+    assert (row["recon_breaks"], row["alerts"]) == (None, None)  # no readable store, no AM
+    [problem] = found["problems"]
+    assert problem.startswith(f"cannot read the reconciliation breaks {recon}")
     assert found["alerts"] == {"state": "not configured", "url": None, "error": None,
                                "firing": []}  # fmt: skip
     [market] = found["markets"]

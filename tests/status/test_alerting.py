@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from stratops.cli.main import app
 from stratops.model.base import Stage
 from stratops.status.alerting import AlertsSource, AlertsState, with_alerts
 from stratops.status.alertmanager import AlertFeed, fetch_alerts, parse_alerts
@@ -92,3 +94,10 @@ def test_an_unreachable_alertmanager_is_an_error_state_not_a_crash() -> None:
     assert found.error is not None and found.error.startswith("unreachable")
     assert AlertFeed(None)() == AlertsState()  # not configured: nothing is asked
     assert AlertsState().model_dump(mode="json")["state"] == "not configured"
+
+
+@pytest.mark.parametrize("command", [["status"], ["ui"], ["controller", "run", "--once"]])
+def test_an_alertmanager_that_is_not_an_http_url_is_bad_input(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--alertmanager", "localhost:9093"])
+    assert result.exit_code == 2
+    assert "'localhost:9093' is not an http(s) URL" in result.output
