@@ -199,6 +199,12 @@ def test_status_and_pages_against_a_running_controller(desk: Desk, tmp_path: Pat
             market = tab.page.locator("#markets tbody tr").all_inner_texts()
             assert len(market) == 1 and "BTC/USDT" in market[0] and "binance-1m" in market[0]
             assert tab.page.locator("#markets .pill").inner_text() in REGIMES
+            updated = tab.page.locator("#updated").inner_text()  # the script refreshes both:
+            tab.page.wait_for_function(
+                "was => document.getElementById('updated').textContent !== was", arg=updated
+            )
+            assert tab.page.locator("#desk tbody tr td").all_inner_texts()[:9] == cells[:9]
+            assert tab.page.locator("#markets tbody tr").all_inner_texts() == market
             tab.page.fill("#filter", "no-such-strategy")
             assert tab.page.locator("#desk tbody tr.hidden").count() == 1
             tab.page.fill("#filter", "")

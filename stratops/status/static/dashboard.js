@@ -1,4 +1,5 @@
-// The desk table filters as you type and refreshes from /api/v1/status every 5 seconds.
+// The desk table filters as you type; it and the market regimes refresh from /api/v1/status
+// every 5 seconds.
 (function () {
   "use strict";
   var table = document.getElementById("desk");
@@ -63,12 +64,36 @@
     applyFilter();
   }
 
+  var WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+  function renderMarkets(markets) {
+    var found = document.getElementById("markets");
+    if (!found) { return; }
+    var fresh = document.createElement("tbody");
+    markets.forEach(function (m) {
+      var tr = document.createElement("tr");
+      tr.dataset.market = m.venue + "/" + m.symbol;
+      tr.appendChild(cell(m.venue));
+      tr.appendChild(cell(m.symbol));
+      tr.appendChild(pill("regime", m.regime, m.note));
+      tr.appendChild(cell(m.overlays.length ? m.overlays.join(", ") : "-"));
+      tr.appendChild(cell(m.liquidity_ratio === null ? "-" : m.liquidity_ratio.toFixed(2)));
+      var hour = m.hour_of_week;
+      tr.appendChild(cell(hour === null ? "-" : WEEKDAYS[Math.floor(hour / 24)] + " " +
+        String(hour % 24).padStart(2, "0") + ":00"));
+      tr.appendChild(cell(m.dataset ? m.dataset + " " + m.profile_digest.slice(0, 12) : m.note));
+      fresh.appendChild(tr);
+    });
+    found.querySelector("tbody").replaceWith(fresh);
+  }
+
   function refresh() {
     fetch("/api/v1/status", { credentials: "same-origin" })
       .then(function (answer) { return answer.ok ? answer.json() : null; })
       .then(function (status) {
         if (!status) { return; }
         render(status.rows);
+        renderMarkets(status.markets);
         var updated = document.getElementById("updated");
         if (updated) { updated.textContent = status.at; }
       })
