@@ -36,6 +36,7 @@ from stratops.model.problems import InvalidDocumentError
 from stratops.paper.errors import PaperError
 from stratops.registry import Registry
 from stratops.registry.errors import NotFound
+from stratops.registry.registry import REPORT_JSON
 from stratops.report import sources
 from stratops.report.build import Subject, build_report
 from stratops.report.html import render_html
@@ -61,7 +62,8 @@ the registry and the market data the run replayed.
 
 The HTML page is self-contained (inline SVG, no script, no network). The same inputs give
 the same bytes. --log-to-registry stores the written files as artifacts of the version's
-run in MLflow (reports/<stage>-<from>-<to>/).
+run in MLflow (reports/<stage>-<from>-<to>/), with the report's JSON (report.json) that the
+dashboard's strategy page reads its headline figures from.
 
 Exit codes: 0 ok; 2 bad input (no telemetry, unknown version, bad time); 3 registry
 temporarily unavailable.
@@ -230,9 +232,11 @@ def report(
         for path, _ in outputs:
             stderr.print(f"wrote {path}", highlight=False)
         if log_to_registry and registry is not None and chosen is not None:
-            stored = registry.log_report(
-                strategy, chosen, [path for path, _ in outputs], _artifact_folder(built)
-            )
+            with tempfile.TemporaryDirectory(prefix="stratops-report-") as scratch:
+                summary = Path(scratch, REPORT_JSON)  # for the dashboard's headline figures
+                summary.write_text(built.to_json(), encoding="utf-8")
+                files = [*(path for path, _ in outputs), summary]
+                stored = registry.log_report(strategy, chosen, files, _artifact_folder(built))
             stderr.print(f"stored in the registry: v{chosen} {stored}/", highlight=False)
     emit(built.as_dict(), output, lambda: _human(built))
 
