@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from reference_pbo import reference_pbo  # benchmarks/ is not a package: path inserted above
 
-from stratops.analytics.stats import pbo_cscv
+from stratops.analytics.overfitting import pbo_cscv
 from stratops.examples import example_manifests
 from stratops.gates.context import GateContext
 from stratops.gates.engine import evaluate

@@ -1,4 +1,4 @@
-"""Benchmark: vectorised PBO (``stratops.analytics.stats.pbo_cscv``) against a plain loop.
+"""Benchmark: vectorised PBO (``stratops.analytics.overfitting.pbo_cscv``) against a plain loop.
 
 Run from the repository root::
 
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from reference_pbo import reference_pbo  # benchmarks/ is not a package: path inserted above
 
-from stratops.analytics.stats import pbo_cscv
+from stratops.analytics.overfitting import pbo_cscv
 
 LOGIT_TOLERANCE = 1e-9
 

@@ -7,7 +7,7 @@ winner and rank it out of sample with ``scipy.stats.rankdata``. Within a combina
 strategies are vectorised (one numpy call for all columns), so the baseline is the fair one,
 not a loop over strategies too.
 
-It follows the conventions of :func:`stratops.analytics.stats.pbo_cscv` (trailing rows
+It follows the conventions of :func:`stratops.analytics.overfitting.pbo_cscv` (trailing rows
 dropped, ``ddof=1``, first index wins in-sample ties, average OOS ranks, zero-variance
 halves ranked below everything) so the two can be compared combination by combination.
 It is not part of the package: production code carries no test references.
@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import rankdata
 
-# Same rule as stratops.analytics.stats.ZERO_VARIANCE_RTOL, restated so this file stands alone.
+# Same rule as stratops.analytics.arrays.ZERO_VARIANCE_RTOL, restated so this file stands alone.
 ZERO_VARIANCE_RTOL = 1e-12
 
 

@@ -20,6 +20,11 @@ Drawdown
     a series of a single observation, which has no spacing).
     ``depth`` is a fraction of the peak equity, ``<= 0``; the deepest episode's depth *is* the
     maximum drawdown of compounded equity, as ``empyrical.max_drawdown`` computes it.
+Diagnosis
+    :func:`diagnose_episodes` splits each episode's fall by failure mode (alpha, each
+    execution cost, fees, funding: :mod:`stratops.analytics.attribution`'s parts over the
+    capital), names the regimes it spanned and the incidents and halts that overlapped it. The
+    events come in as a table (:data:`EVENT_COLUMNS`): reading the audit log is the caller's.
 Analytic bounds
     :func:`expected_max_drawdown` and :func:`drawdown_bounds` model the cumulative return as
     ``X(t) = mu t + sigma W(t)`` (sums of i.i.d. normal returns) and report *positive*
@@ -61,7 +66,9 @@ from stratops.analytics.returns import log_drawdown
 
 __all__ = [
     "EPISODE_COLUMNS",
+    "EVENT_COLUMNS",
     "DrawdownBounds",
+    "diagnose_episodes",
     "drawdown_bounds",
     "drawdown_episodes",
     "drawdown_probability",
@@ -82,6 +89,9 @@ EPISODE_COLUMNS: Final = (
     "time_to_trough",
     "time_to_recover",
 )
+
+EVENT_COLUMNS: Final = ("start", "end", "kind", "label")
+"""Columns of the incidents and halts :func:`diagnose_episodes` overlaps episodes with."""
 
 AT_PEAK_TOLERANCE: Final = 1e-12
 """Equity within this (log) distance of its peak is at the peak: rounding is not a drawdown."""
@@ -256,6 +266,91 @@ def episode_costs(episodes: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
         result[f"{name}_to_trough"] = cumulative[trough, j] - cumulative[peak, j]
         result[f"{name}_under_water"] = cumulative[recovery, j] - cumulative[peak, j]
     return result
+
+
+def diagnose_episodes(
+    episodes: pd.DataFrame,
+    parts: pd.DataFrame,
+    *,
+    regimes: pd.Series | None = None,
+    incidents: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Each episode diagnosed by failure mode: what made its depth, when, and what overlapped.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        The table of :func:`drawdown_episodes`.
+    parts : pandas.DataFrame
+        Per-period PnL by failure mode in return units (fraction of the capital; negative
+        lost), one column per mode, indexed by the returns' UTC period ends: the
+        :data:`stratops.analytics.attribution.PARTS` of each period over the allocation.
+    regimes : pandas.Series, optional
+        The liquidity regime (a label) of each period, indexed like ``parts``.
+    incidents : pandas.DataFrame, optional
+        What happened to the deployment, one row per incident or halt: :data:`EVENT_COLUMNS`,
+        ``start`` and ``end`` UTC timestamps (``end`` NaT while open; ``end = start`` for a
+        halt, a moment), ``kind`` (``incident``, ``halt``, ...) and ``label`` (shown).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``episodes`` with the columns of :func:`episode_costs` for every mode, and
+        ``dominant`` (the mode that lost the most from peak to trough; ties by name),
+        ``regimes`` (sorted tuple of the regimes of the periods after the peak up to the
+        episode's end), ``incidents`` (tuple of the labels of the incidents and halts that
+        overlapped ``[peak, end]``, by start) and ``halts`` (how many of them are halts). An
+        episode ends at its recovery, or at the last period while under water.
+    """
+    result = episode_costs(episodes, parts)
+    modes = list(parts.columns)
+    to_trough = result[[f"{m}_to_trough" for m in modes]].to_numpy(np.float64)
+    order = np.argsort(np.asarray(modes, dtype=object), kind="stable")  # ties by name
+    worst = order[np.argmin(to_trough[:, order], axis=1)] if to_trough.size else []
+    result["dominant"] = [modes[i] for i in worst]
+    peak = _stamps(episodes["peak"])
+    end = _stamps(episodes["peak"] + episodes["duration"])
+    result["regimes"] = _spanned(peak, end, regimes) if regimes is not None else [()] * len(peak)
+    found, halts = _overlaps(peak, end, incidents)
+    result["incidents"] = found
+    result["halts"] = np.asarray(halts, dtype=np.int64)
+    return result
+
+
+def _stamps(values: pd.Series) -> NDArray[np.int64]:
+    return np.asarray(pd.DatetimeIndex(values).as_unit("ns").asi8, dtype=np.int64)
+
+
+def _spanned(
+    peak: NDArray[np.int64], end: NDArray[np.int64], regimes: pd.Series
+) -> list[tuple[str, ...]]:
+    """Per episode, the labels of ``regimes`` in ``(peak, end]``: a running count per label."""
+    times = np.asarray(pd.DatetimeIndex(regimes.index).as_unit("ns").asi8, dtype=np.int64)
+    labels, codes = np.unique(regimes.astype(str).to_numpy(), return_inverse=True)
+    counts = np.zeros((times.size + 1, labels.size), dtype=np.int64)
+    counts[np.arange(1, times.size + 1), codes] = 1
+    counts = np.cumsum(counts, axis=0)
+    low = np.searchsorted(times, peak, side="right")
+    high = np.searchsorted(times, end, side="right")
+    present = (counts[high] - counts[low]) > 0
+    return [tuple(labels[row]) for row in present]
+
+
+def _overlaps(
+    peak: NDArray[np.int64], end: NDArray[np.int64], incidents: pd.DataFrame | None
+) -> tuple[list[tuple[str, ...]], list[int]]:
+    if incidents is None or incidents.empty:
+        return [()] * peak.size, [0] * peak.size
+    missing = [c for c in EVENT_COLUMNS if c not in incidents.columns]
+    if missing:
+        raise ValueError(f"incidents lack columns {missing}; expected {list(EVENT_COLUMNS)}")
+    table = incidents.sort_values("start", kind="stable")
+    start = _stamps(table["start"])
+    stop = np.where(table["end"].isna(), np.iinfo(np.int64).max, _stamps(table["end"]))
+    hit = (start[None, :] <= end[:, None]) & (stop[None, :] >= peak[:, None])
+    labels = table["label"].astype(str).to_numpy()
+    halt = (table["kind"] == "halt").to_numpy(bool)
+    return [tuple(labels[row]) for row in hit], (hit & halt[None, :]).sum(axis=1).tolist()
 
 
 # --------------------------------------------------------------------------- bootstrap

@@ -30,6 +30,7 @@ from stratops.cli.output import (
     stdout,
 )
 from stratops.cli.registry import TRACKING_URI_OPTION
+from stratops.cli.status import ALERTMANAGER_OPTION
 from stratops.controller.assembly import ControllerPaths, build_notifier, build_reconciler
 from stratops.controller.audit import AuditLog, verify_chain
 from stratops.controller.audit_remote import AUDIT_BRANCH, AUDIT_FILE, remote_audit
@@ -47,6 +48,7 @@ from stratops.model.problems import InvalidDocumentError
 from stratops.registry.errors import RegistryError
 from stratops.runtime.base import Runtime, RuntimeFailure
 from stratops.runtime.k8s_api import KubeConfigError
+from stratops.status.alertmanager import AlertFeed
 from stratops.status.board import StatusBoard, dashboard
 from stratops.status.endpoint import TOKEN_OPTION, write_endpoint
 from stratops.status.web import is_loopback
@@ -175,6 +177,7 @@ def controller_run(
     tracking_uri: str = TRACKING_URI_OPTION,
     forge: ForgeKind = FORGE_OPTION,
     token: str = TOKEN_OPTION,
+    alertmanager: str | None = ALERTMANAGER_OPTION,
 ) -> None:
     """Watch the desk's main branch and make the running deployments match it.
 
@@ -214,7 +217,7 @@ def controller_run(
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGINT, stop_on_signal)
     server = None
-    board = StatusBoard(reconciler)
+    board = StatusBoard(reconciler, AlertFeed(alertmanager))
     endpoint = ControllerPaths(reconciler.repo.root).endpoint
     if listen:
         host, _, port = listen.rpartition(":")

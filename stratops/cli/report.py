@@ -29,12 +29,14 @@ from stratops.cli.output import (
 )
 from stratops.cli.registry import TRACKING_URI_OPTION, open_registry, registry_errors
 from stratops.cli.values import amount
+from stratops.controller.assembly import ControllerPaths
 from stratops.examples import DATA_DIR_ENV
 from stratops.model.base import Stage
 from stratops.model.problems import InvalidDocumentError
 from stratops.paper.errors import PaperError
 from stratops.registry import Registry
 from stratops.registry.errors import NotFound
+from stratops.registry.registry import REPORT_JSON
 from stratops.report import sources
 from stratops.report.build import Subject, build_report
 from stratops.report.html import render_html
@@ -60,7 +62,8 @@ the registry and the market data the run replayed.
 
 The HTML page is self-contained (inline SVG, no script, no network). The same inputs give
 the same bytes. --log-to-registry stores the written files as artifacts of the version's
-run in MLflow (reports/<stage>-<from>-<to>/).
+run in MLflow (reports/<stage>-<from>-<to>/), with the report's JSON (report.json) that the
+dashboard's strategy page reads its headline figures from.
 
 Exit codes: 0 ok; 2 bad input (no telemetry, unknown version, bad time); 3 registry
 temporarily unavailable.
@@ -169,6 +172,13 @@ def report(
         envvar=DATA_DIR_ENV,
         help="Market data folder for the regime profile (default: the packaged data).",
     ),
+    audit_log: Path | None = typer.Option(
+        None,
+        "--audit-log",
+        metavar="FILE",
+        help="Audit log whose incidents and halts the drawdowns are checked against. "
+        "Default: the desk's (with --stage and no --telemetry), if it has one.",
+    ),
     log_to_registry: bool = typer.Option(
         False, "--log-to-registry", help="Store the written files as artifacts of the version."
     ),
@@ -198,6 +208,8 @@ def report(
             else:
                 assert stage is not None  # checked above
                 folder = sources.deployment_telemetry(desk_root(desk), strategy, stage, chosen)
+                desk_log = ControllerPaths(desk_root(desk)).audit
+                audit_log = audit_log or (desk_log if desk_log.is_file() else None)
             documents = sources.run_documents(folder)
             capital = allocation or sources.allocation_of(folder, documents)
             tables = sources.read_telemetry(folder, window, capital)
@@ -207,20 +219,24 @@ def report(
                 else None
             )
             profile = sources.profile_of(documents, data_dir)
+            incidents = sources.incidents_of(audit_log, strategy) if audit_log else None
             built = build_report(
                 Subject(strategy, stage.value if stage else None, chosen),
                 tables,
                 backtest=backtest,
                 profile=profile,
+                incidents=incidents,
             )
         outputs = [(path, render(built)) for path, render in _renderers(html, markdown)]
         _write_all(outputs)
         for path, _ in outputs:
             stderr.print(f"wrote {path}", highlight=False)
         if log_to_registry and registry is not None and chosen is not None:
-            stored = registry.log_report(
-                strategy, chosen, [path for path, _ in outputs], _artifact_folder(built)
-            )
+            with tempfile.TemporaryDirectory(prefix="stratops-report-") as scratch:
+                summary = Path(scratch, REPORT_JSON)  # for the dashboard's headline figures
+                summary.write_text(built.to_json(), encoding="utf-8")
+                files = [*(path for path, _ in outputs), summary]
+                stored = registry.log_report(strategy, chosen, files, _artifact_folder(built))
             stderr.print(f"stored in the registry: v{chosen} {stored}/", highlight=False)
     emit(built.as_dict(), output, lambda: _human(built))
 

@@ -29,7 +29,9 @@ from stratops.controller.observability import Metrics, Probes, serve
 from stratops.gitops.errors import ForgeError, GitError
 from stratops.gitops.forge.select import ForgeKind
 from stratops.registry.errors import RegistryError
-from stratops.status.board import PreviewBoard, dashboard
+from stratops.status.alerting import AlertsSource, AlertsState
+from stratops.status.alertmanager import ALERTMANAGER_ENV, AlertFeed
+from stratops.status.board import PreviewBoard, alerted, dashboard, detail_alerted
 from stratops.status.collect import DeskStatus
 from stratops.status.detail import StrategyDetail
 from stratops.status.endpoint import (
@@ -39,10 +41,29 @@ from stratops.status.endpoint import (
     get_json,
     read_endpoint,
 )
+from stratops.status.markets import MarketRegime
 from stratops.status.rows import StatusRow, age
 from stratops.status.web import is_loopback
 
 SERVER_ENV = "STRATOPS_SERVER"
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{value!r} is not an http(s) URL, e.g. http://127.0.0.1:9093")
+    return value
+
+
+ALERTMANAGER_OPTION = typer.Option(
+    None,
+    "--alertmanager",
+    envvar=ALERTMANAGER_ENV,
+    metavar="URL",
+    callback=_http_url,
+    help="Alertmanager to read the firing alerts from (GET URL/api/v2/alerts), matched to "
+    "rows by their strategy and stage labels. Without it the alerts column shows '-' "
+    '(JSON: alerts.state "not configured").',
+)
 
 
 class StatusFormat(StrEnum):
@@ -57,12 +78,14 @@ def register(app: typer.Typer) -> None:
     app.command("ui")(ui)
 
 
-def _board(desk: Path, tracking_uri: str | None, forge: ForgeKind) -> PreviewBoard:
+def _board(
+    desk: Path, tracking_uri: str | None, forge: ForgeKind, alertmanager: str | None
+) -> PreviewBoard:
     try:
         reconciler = build_reconciler(desk, tracking_uri=tracking_uri, forge=forge)
     except (GitError, ForgeError, RegistryError) as exc:
         fail(f"cannot read the desk {desk}: {exc}")
-    return PreviewBoard(reconciler)
+    return PreviewBoard(reconciler, AlertFeed(alertmanager))
 
 
 def _fetch(
@@ -72,8 +95,13 @@ def _fetch(
     desk: Path | None,
     tracking_uri: str | None,
     forge: ForgeKind,
+    alertmanager: str | None,
 ) -> DeskStatus | StrategyDetail | None:
-    """From the controller's API when one answers, else computed here from the desk."""
+    """From the controller's API when one answers, else computed here from the desk.
+
+    With ``alertmanager``, its alerts replace those the controller's API shows.
+    """
+    feed = AlertFeed(alertmanager)
     root = None
     if server is None:
         root = desk_root(desk)
@@ -82,12 +110,16 @@ def _fetch(
         path = "/api/v1/status" if strategy is None else f"/api/v1/strategies/{strategy}"
         try:
             data = get_json(server, path, token or None)
-            model = DeskStatus if strategy is None else StrategyDetail
-            return model.model_validate(data)
         except ServerUnreachable as exc:
             if root is None:  # asked for that server by name
                 fail(f"cannot reach the controller: {exc}", 3)
-    board = _board(root or desk_root(desk), tracking_uri, forge)
+        else:
+            if strategy is not None:
+                found = StrategyDetail.model_validate(data)
+                return found if alertmanager is None else detail_alerted(found, feed())
+            status = DeskStatus.model_validate(data)
+            return status if alertmanager is None else alerted(status, feed())
+    board = _board(root or desk_root(desk), tracking_uri, forge, alertmanager)
     if strategy is None:
         return board.status()
     return board.strategy(strategy)
@@ -95,7 +127,9 @@ def _fetch(
 
 def status(
     strategy: str | None = typer.Argument(
-        None, help="One strategy: its stages, versions and history.", show_default=False
+        None,
+        help="One strategy: its stages, versions, latest report, breaks and history.",
+        show_default=False,
     ),
     desk: Path | None = DESK_OPTION,
     server: str | None = typer.Option(
@@ -113,6 +147,7 @@ def status(
         "-o",
         help="table; wide (adds reasons, instances, since); json or yaml for scripts.",
     ),
+    alertmanager: str | None = ALERTMANAGER_OPTION,
     tracking_uri: str = TRACKING_URI_OPTION,
     forge: ForgeKind = FORGE_OPTION,
 ) -> None:
@@ -120,7 +155,10 @@ def status(
 
     Sync: Synced, OutOfSync (the controller has work left), Refused (the change on main was
     refused; -o wide says why), Blocked (the version is not registered or its evidence does not
-    verify). Health: Healthy, Progressing, Degraded, CrashLoop, Halted, Missing.
+    verify). Health: Healthy, Progressing, Degraded, CrashLoop, Halted, Missing. BREAKS: open
+    and aged reconciliation breaks (- before any recon run). ALERTS: firing alerts from
+    --alertmanager (- when none is configured). Below the table: the market regime now
+    (thin, normal, peak, with the weekend and funding overlays) of each venue/symbol.
 
     Exit codes:
     0  shown
@@ -132,7 +170,9 @@ def status(
     Example: stratops status btc-trend
     """
     while True:
-        found = _fetch(strategy, server, token, desk, tracking_uri=tracking_uri, forge=forge)
+        found = _fetch(
+            strategy, server, token, desk, tracking_uri, forge=forge, alertmanager=alertmanager
+        )
         if found is None and strategy is not None:
             fail(f"no strategy {strategy!r} in the desk or the registry", 1)
         if watch and output in (StatusFormat.TABLE, StatusFormat.WIDE):
@@ -154,6 +194,9 @@ def _show(found: DeskStatus | StrategyDetail | None, output: StatusFormat) -> No
     elif isinstance(found, DeskStatus):
         title = f"{found.desk} at {(found.head or '-')[:12]} ({found.source})"
         stdout.print(_rows_table(title, found.rows, wide))
+        if found.markets:
+            stdout.print(_markets_table(found.markets, wide))
+        stdout.print(_alerts_line(found.alerts), highlight=False, markup=False)
         for problem in found.problems:
             stdout.print(f"problem: {problem}")
     else:
@@ -180,7 +223,7 @@ def _rows_table(title: str, rows: list[StatusRow], wide: bool) -> object:
             (row.canary_phase or "-")
             + ("" if row.canary_step is None else f" step {row.canary_step}"),
             "-" if row.recon_breaks is None else str(row.recon_breaks),
-            ", ".join(row.alerts) or "-",
+            "-" if row.alerts is None else ", ".join(row.alerts) or "none",
             row.last_event or "-",
             age(row.last_event_at, now),
         ]
@@ -190,6 +233,35 @@ def _rows_table(title: str, rows: list[StatusRow], wide: bool) -> object:
             cells += [row.instance or "-", since, reason]
         table.add_row(*cells)
     return table
+
+
+def _markets_table(markets: list[MarketRegime], wide: bool) -> object:
+    columns = ["VENUE", "SYMBOL", "REGIME", "OVERLAYS", "VOLUME/MEDIAN"]
+    table = new_table("market regime now", *columns, *(["PROFILE"] if wide else []))
+    for m in markets:
+        cells = [
+            m.venue,
+            m.symbol,
+            "-" if m.regime is None else m.regime.value,
+            ", ".join(m.overlays) or "-",
+            "-" if m.liquidity_ratio is None else f"{m.liquidity_ratio:.2f}",
+        ]
+        if wide:
+            cells.append(
+                m.note if m.dataset is None else f"{m.dataset} {(m.profile_digest or '')[:12]}"
+            )
+        table.add_row(*cells)
+    return table
+
+
+def _alerts_line(alerts: AlertsState) -> str:
+    if alerts.state is AlertsSource.NOT_CONFIGURED:
+        return "alerts: not configured (--alertmanager URL)"
+    if alerts.state is AlertsSource.ERROR:
+        return f"alerts: {alerts.url}: {alerts.error}"
+    desk = [a for a in alerts.firing if a.strategy is None]
+    extra = f"; desk: {', '.join(a.name for a in desk)}" if desk else ""
+    return f"alerts: {len(alerts.firing)} firing at {alerts.url}{extra}"
 
 
 def _at(version: int | None, allocation: float | None) -> str:
@@ -212,6 +284,17 @@ def _strategy(found: StrategyDetail, wide: bool) -> None:
             v.created_at.isoformat(),
         )
     stdout.print(versions)
+    if found.reports:
+        stdout.print(_reports_table(found))
+    if found.breaks:
+        breaks = new_table(
+            f"{found.strategy}: reconciliation breaks",
+            "STAGE", "CLASS", "SEVERITY", "STATE", "SYMBOL", "FIRST SEEN", FreeText("DETAIL"),
+        )  # fmt: skip
+        for b in found.breaks:
+            breaks.add_row(b.stage, b.kind.value, b.severity.value, b.state.value, b.symbol,
+                           b.first_seen.isoformat(), b.detail)  # fmt: skip
+        stdout.print(breaks)
     history = new_table(
         f"{found.strategy}: history",
         "#", "AT", "EVENT", "STAGE", "VERSION", "PR", "APPROVERS", FreeText("REASON"),
@@ -230,12 +313,34 @@ def _strategy(found: StrategyDetail, wide: bool) -> None:
     stdout.print(history)
 
 
+def _reports_table(found: StrategyDetail) -> object:
+    table = new_table(
+        f"{found.strategy}: latest report (stratops report --log-to-registry)",
+        "VERSION", "STAGE", "TO", "NET", "NET RETURN", "MAX DD", "FILLS", "DECAY",
+        FreeText("FILES"),
+    )  # fmt: skip
+    for p in found.reports:
+        table.add_row(
+            f"v{p.version}",
+            p.stage or "-",
+            p.end or "-",
+            "-" if p.net is None else f"{p.net:,.0f}",
+            "-" if p.net_return is None else f"{p.net_return:.2%}",
+            "-" if p.max_drawdown is None else f"{p.max_drawdown:.2%}",
+            "-" if p.fills is None else str(p.fills),
+            p.note or (p.decay or "not judged").replace("_", " "),
+            f"reports/{p.folder}/: " + ", ".join(p.files),
+        )
+    return table
+
+
 def ui(
     desk: Path | None = DESK_OPTION,
     listen: str = typer.Option(
         "127.0.0.1:8080", "--listen", help="host:port to serve the dashboard on."
     ),
     token: str = TOKEN_OPTION,
+    alertmanager: str | None = ALERTMANAGER_OPTION,
     tracking_uri: str = TRACKING_URI_OPTION,
     forge: ForgeKind = FORGE_OPTION,
 ) -> None:
@@ -251,7 +356,7 @@ def ui(
     host = host or "127.0.0.1"
     if not token and not is_loopback(host):
         fail(f"serving on {host} needs a token: pass --token or set ${TOKEN_ENV}", EXIT_BAD_INPUT)
-    board = _board(desk_root(desk), tracking_uri, forge)
+    board = _board(desk_root(desk), tracking_uri, forge, alertmanager)
     probes = Probes(stale_after_seconds=float("inf"))
     probes.ticked()
     try:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from stratops.analytics import stats
 from stratops.analytics.returns import DailyReturns, daily_returns, max_drawdown
+from stratops.analytics.sharpe import sharpe_ratio
 from stratops.paper.config import EngineConfig
 from stratops.paper.engine import Session, run_backtest
 from stratops.paper.market import Market
@@ -56,7 +56,7 @@ def trial_of(session: Session, configuration: Mapping[str, Parameter]) -> Trial:
     fills = session.tables()["fills"]
     notional = np.abs(fills.column("quantity").to_numpy() * fills.column("price").to_numpy())
     metrics = {
-        "sharpe": float(stats.sharpe_ratio(daily.returns, DAYS_PER_YEAR))
+        "sharpe": float(sharpe_ratio(daily.returns, DAYS_PER_YEAR))
         if daily.returns.size
         else float("nan"),
         "net_return": float(np.sum(portfolio.net)),

@@ -138,3 +138,12 @@ class EvidenceSummary(Value):
     metadata: EvidenceMetadata
     data_quality: DataQuality
     facts: BundleFacts
+
+
+class LoggedReport(Value):
+    """A report stored with a version (``stratops report --log-to-registry``)."""
+
+    strategy: str
+    version: int
+    folder: str = Field(description="Its folder under reports/: <stage>-<from>-<to>.")
+    files: tuple[str, ...] = Field(description="The file names in the folder, sorted.")

@@ -59,6 +59,7 @@ from stratops.registry.models import (
     Bundle,
     EvidenceReport,
     EvidenceSummary,
+    LoggedReport,
     Registration,
     StrategyVersion,
 )
@@ -95,6 +96,8 @@ MODEL_PATH = "model"
 MODEL_MANIFEST_PATH = "model-manifest"
 TRIAL_PATH = "trial"
 REPORT_PATH = "reports"
+REPORT_JSON = "report.json"  # the report's canonical JSON, stored beside its pages
+_REPORT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 TRIAL_RETURNS_FILE = "daily_returns.parquet"
 _PAGE = 10_000
 _RUN_IDS_PER_TAG = 2_000  # 2,000 ids of 32 characters and commas fit a version tag (100,000)
@@ -823,7 +826,7 @@ class Registry:
         replaced. Only versions registered with evidence have a run to hold them.
         """
         run_id, _, _ = self._evidence_of(strategy, version)
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", folder):
+        if not _REPORT_NAME.fullmatch(folder):
             raise BadInput(
                 f"report folder {folder!r}: letters, digits, '_', '.', '-' only",
                 "registry.bad_report_folder",
@@ -965,6 +968,45 @@ class Registry:
                 ],
             )
         return AnalysisRun.from_storage(data)
+
+    def logged_reports(self, strategy: str, version: int) -> list[LoggedReport]:
+        """The reports :meth:`log_report` stored for a version, by folder name (none: [])."""
+        try:
+            run_id, _, _ = self._evidence_of(strategy, version)
+        except NotFound:
+            return []
+        found = []
+        with translated(f"list the reports of v{version} of {strategy!r}"):
+            for folder in self._client.list_artifacts(run_id, REPORT_PATH):
+                if not folder.is_dir:
+                    continue
+                listed = self._client.list_artifacts(run_id, folder.path)
+                names = sorted(f.path.rpartition("/")[2] for f in listed if not f.is_dir)
+                found.append(
+                    LoggedReport(
+                        strategy=strategy,
+                        version=version,
+                        folder=folder.path.rpartition("/")[2],
+                        files=tuple(names),
+                    )
+                )
+        return sorted(found, key=lambda r: r.folder)
+
+    def report_file(self, strategy: str, version: int, folder: str, name: str) -> bytes:
+        """The bytes of one file of a stored report; NotFound when there is no such file."""
+        stored = {r.folder: r.files for r in self.logged_reports(strategy, version)}
+        if name not in stored.get(folder, ()) or not _REPORT_NAME.fullmatch(name):
+            raise NotFound(
+                f"no report file {folder}/{name} for v{version} of {strategy!r}",
+                "registry.no_report",
+            )
+        run_id, _, _ = self._evidence_of(strategy, version)
+        with tempfile.TemporaryDirectory(prefix="stratops-report-") as scratch:
+            with translated(f"download the report {folder}/{name}"):
+                path = self._client.download_artifacts(
+                    run_id, f"{REPORT_PATH}/{folder}/{name}", scratch
+                )
+            return Path(path).read_bytes()
 
     # stage aliases
 

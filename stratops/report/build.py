@@ -6,6 +6,12 @@ analytics' inputs and keeps what the report shows.
 
 Conventions
 -----------
+Attribution
+    :func:`stratops.analytics.attribution.attribute` of the orders, fills and positions: the
+    P&L waterfall walks its parts from paper alpha to the net, the attribution table groups
+    them by symbol, day and regime, and the drawdowns are diagnosed with them
+    (:func:`stratops.analytics.drawdowns.diagnose_episodes`). The parts add up to the ledger's
+    net; a difference over a cent is said in the notes.
 Returns
     Of the allocation, as ``docs/telemetry.md`` defines them: per bar, ``net`` (or ``gross``)
     summed over symbols and divided by the run's allocation. The equity curve is the ledger
@@ -37,11 +43,18 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from stratops.analytics.attribution import (
+    COSTS,
+    PARTS,
+    aggregate_attribution,
+    attribute,
+    order_periods,
+)
 from stratops.analytics.decay import DecayDiagnosis, diagnose, watch_alpha, watch_costs
 from stratops.analytics.drawdowns import (
+    diagnose_episodes,
     drawdown_episodes,
     drawdown_probability,
-    episode_costs,
     seed_from_digests,
 )
 from stratops.analytics.regimes import HourOfWeekProfile, classify
@@ -55,6 +68,7 @@ from stratops.analytics.tca import (
 )
 from stratops.report.model import (
     SHORTFALL_PARTS,
+    AttributionRow,
     Contribution,
     Curve,
     DecaySection,
@@ -75,14 +89,10 @@ JUDGED_EPISODES: Final = 3
 """The deepest episodes whose probability under the backtest is computed (a bootstrap each)."""
 BOOTSTRAP_PATHS: Final = 1000
 MIN_COST_SIGMA_BPS: Final = 0.5
-PNL_PARTS: Final = (
-    ("delay", "delay_cost"),
-    ("spread", "spread_cost"),
-    ("impact", "impact_cost"),
-    ("fees", "fees"),
-    ("funding", "funding"),
-)
-"""(failure mode, pnl column) of each cost the ledger charges; ``alpha`` is ``gross``."""
+ATTRIBUTION_GROUPS: Final = ("symbol", "day", "regime")
+"""The groupings of the attribution section (regime only with a profile)."""
+LEDGER_TOLERANCE: Final = 0.005
+"""Largest difference between the attribution's total and the ledger's net said nothing of."""
 NS_PER_SECOND: Final = 1_000_000_000
 
 
@@ -141,8 +151,7 @@ def _spacing(index: pd.Index) -> int:
 
 def period_ledger(pnl: pd.DataFrame) -> pd.DataFrame:
     """The pnl table summed over symbols per bar, indexed by UTC bar time, sorted."""
-    columns = ["gross", *(column for _, column in PNL_PARTS), "net"]
-    ledger = pnl.groupby("ts", sort=True)[columns].sum()
+    ledger = pnl.groupby("ts", sort=True)[["gross", "net"]].sum()
     ledger.index = pd.DatetimeIndex(ledger.index).tz_convert("UTC")
     return ledger
 
@@ -165,15 +174,33 @@ def _curves(ledger: pd.DataFrame, allocation: float, points: int) -> tuple[Curve
     return _downsample(ns, equity, "last", points), _downsample(ns, underwater, "min", points)
 
 
-def _pnl_waterfall(ledger: pd.DataFrame, allocation: float) -> tuple[WaterfallStep, ...]:
+def _pnl_waterfall(attributed: pd.DataFrame, allocation: float) -> tuple[WaterfallStep, ...]:
     def step(label: str, amount: float, total: bool = False) -> WaterfallStep:
         return WaterfallStep(label, amount, BPS * amount / allocation, total)
 
-    gross = float(ledger["gross"].sum())
-    steps = [step("paper alpha", gross)]
-    steps += [step(mode, -float(ledger[column].sum())) for mode, column in PNL_PARTS]
-    steps.append(step("net", float(ledger["net"].sum()), total=True))
+    steps = [step("paper alpha", float(attributed["alpha"].sum()))]
+    steps += [step(part, float(attributed[part].sum())) for part in COSTS]
+    steps.append(step("net", float(attributed["pnl"].sum()), total=True))
     return tuple(steps)
+
+
+def _attribution_rows(
+    attributed: pd.DataFrame, profile: HourOfWeekProfile | None
+) -> tuple[AttributionRow, ...]:
+    rows = []
+    for key in ATTRIBUTION_GROUPS:
+        if key == "regime" and profile is None:
+            continue
+        groups = aggregate_attribution(attributed, [key], profile=profile)
+        labels = groups[key].dt.strftime("%Y-%m-%d") if key == "day" else groups[key].astype(str)
+        parts = groups[list(PARTS)].to_numpy(np.float64)
+        rows += [
+            AttributionRow(key, str(label), int(n), tuple(float(v) for v in row), float(pnl))
+            for label, n, row, pnl in zip(
+                labels, groups["periods"], parts, groups["pnl"], strict=True
+            )  # one row per group (symbols, days, three regimes), not per period
+        ]
+    return tuple(rows)
 
 
 # --------------------------------------------------------------------------- execution
@@ -182,14 +209,12 @@ def _pnl_waterfall(ledger: pd.DataFrame, allocation: float) -> tuple[WaterfallSt
 def order_frame(
     orders: pd.DataFrame, positions: pd.DataFrame, profile: HourOfWeekProfile | None
 ) -> pd.DataFrame:
-    """Orders with ``end_price`` (mark at the close of their bar) and ``regime``, for TCA."""
-    marks = positions[["ts", "symbol", "mark_price"]].sort_values("ts", kind="stable")
-    left = orders.sort_values("ts", kind="stable")
-    forward = pd.merge_asof(left, marks, on="ts", by="symbol", direction="forward")
-    backward = pd.merge_asof(left, marks, on="ts", by="symbol", direction="backward")
-    frame = left.assign(
-        end_price=forward["mark_price"].fillna(backward["mark_price"]).to_numpy(np.float64)
-    )
+    """Orders with ``end_price`` (mark at the close of their bar) and ``regime``, for TCA.
+
+    The bar of an order is :func:`stratops.analytics.attribution.order_periods`'; orders whose
+    bar is outside the window are left out, as the attribution leaves them out.
+    """
+    frame = order_periods(orders, positions)
     if profile is not None:
         frame = frame.assign(
             regime=classify(profile, _ns(frame["decision_time"]))["regime"].to_numpy()
@@ -276,8 +301,10 @@ def _markouts(
 
 def _drawdowns(
     ledger: pd.DataFrame,
+    attributed: pd.DataFrame,
     allocation: float,
     events: pd.DataFrame,
+    incidents: pd.DataFrame | None,
     profile: HourOfWeekProfile | None,
     backtest: Backtest | None,
     seed: int,
@@ -286,30 +313,25 @@ def _drawdowns(
     episodes = drawdown_episodes(returns).head(MAX_EPISODES)
     if episodes.empty:
         return ()
-    parts = pd.DataFrame(
-        {"alpha": ledger["gross"] / allocation}
-        | {mode: -ledger[column] / allocation for mode, column in PNL_PARTS},
-        index=ledger.index,
-    )
-    costed = episode_costs(episodes, parts)
+    per_period = attributed.groupby("ts", sort=True)[list(PARTS)].sum()
+    per_period.index = pd.DatetimeIndex(per_period.index).tz_convert("UTC")
+    parts = per_period.reindex(ledger.index, fill_value=0.0) / allocation
     times = _ns(ledger.index)
-    regimes = classify(profile, times)["regime"].to_numpy() if profile is not None else None
+    regimes = (
+        pd.Series(classify(profile, times)["regime"].to_numpy(), index=ledger.index)
+        if profile is not None
+        else None
+    )
+    diagnosed = diagnose_episodes(episodes, parts, regimes=regimes, incidents=incidents)
     event_ns = np.sort(_ns(events["ts"])) if len(events) else np.empty(0, dtype=np.int64)
     step = _spacing(backtest.net.index) if backtest is not None else 0
     periods = max(1, int((times[-1] - times[0]) // step) + 1) if step > 0 else len(times)
     rows = []
-    for rank, (_, row) in enumerate(costed.iterrows()):  # at most MAX_EPISODES episodes
+    for rank, (_, row) in enumerate(diagnosed.iterrows()):  # at most MAX_EPISODES episodes
         peak = int(pd.Timestamp(row["peak"]).value)
-        trough = int(pd.Timestamp(row["trough"]).value)
         recovered = not pd.isna(row["recovery"])
         recovery = int(pd.Timestamp(row["recovery"]).value) if recovered else None
         end = recovery if recovery is not None else int(times[-1])
-        contributions = tuple(
-            Contribution(mode, float(row[f"{mode}_to_trough"])) for mode in parts.columns
-        )
-        dominant = min(contributions, key=lambda c: (c.to_trough, c.mode)).mode
-        inside = slice(*np.searchsorted(times, [peak, end], side="right"))
-        spanned = tuple(sorted(set(regimes[inside]))) if regimes is not None else ()
         risk = int(
             np.searchsorted(event_ns, end, "right") - np.searchsorted(event_ns, peak, "left")
         )
@@ -327,7 +349,7 @@ def _drawdowns(
         rows.append(
             DrawdownRow(
                 peak_ns=peak,
-                trough_ns=trough,
+                trough_ns=int(pd.Timestamp(row["trough"]).value),
                 recovery_ns=recovery,
                 depth=float(row["depth"]),
                 duration_s=pd.Timedelta(row["duration"]).total_seconds(),
@@ -335,9 +357,13 @@ def _drawdowns(
                 time_to_recover_s=(
                     pd.Timedelta(row["time_to_recover"]).total_seconds() if recovered else None
                 ),
-                contributions=contributions,
-                dominant=dominant,
-                regimes=spanned,
+                contributions=tuple(
+                    Contribution(mode, float(row[f"{mode}_to_trough"])) for mode in PARTS
+                ),
+                dominant=str(row["dominant"]),
+                regimes=tuple(row["regimes"]),
+                incidents=tuple(row["incidents"]),
+                halts=int(row["halts"]),
                 risk_events=risk,
                 probability=probability,
             )
@@ -409,6 +435,7 @@ def build_report(
     *,
     backtest: Backtest | None = None,
     profile: HourOfWeekProfile | None = None,
+    incidents: pd.DataFrame | None = None,
     horizons: Sequence[int] = DEFAULT_HORIZONS,
     points: int = MAX_POINTS,
 ) -> Report:
@@ -425,6 +452,9 @@ def build_report(
         probabilities are not computed (said in the report).
     profile
         The hour-of-week profile of the market; without it there is no cost by regime.
+    incidents
+        The incidents and halts of the deployment (the audit log's, columns
+        :data:`stratops.analytics.drawdowns.EVENT_COLUMNS`), for the drawdowns' diagnosis.
     horizons
         Markout horizons, int nanoseconds (negative looks before the fill).
     points
@@ -446,6 +476,9 @@ def build_report(
     equity, underwater = _curves(ledger, allocation, points)
     orders = order_frame(telemetry.orders, telemetry.positions, profile)
     shortfall = shortfall_table(orders, telemetry.fills)
+    attributed = attribute(
+        telemetry.orders, telemetry.fills, telemetry.positions, strategy=subject.strategy
+    )
     inputs = {
         f"telemetry.{name}": frame_digest(frame)
         for name, frame in (
@@ -461,6 +494,8 @@ def build_report(
         inputs["backtest.evidence"] = backtest.digest
     if profile is not None:
         inputs["regime.profile"] = profile.digest()
+    if incidents is not None:
+        inputs["audit.incidents"] = frame_digest(incidents)
     seed = seed_from_digests(*(digest for _, digest in sorted(inputs.items())))
 
     by_regime: tuple[GroupCost, ...] = ()
@@ -478,14 +513,30 @@ def build_report(
         notes.append("no quotes in the telemetry: markout mids are the bar marks (candles)")
     if backtest is None:
         notes.append("no backtest evidence: no decay verdict, no drawdown probabilities")
+    if incidents is None:
+        notes.append("no audit log: the drawdowns' incidents and halts are not looked up")
+    if attributed.attrs["orders_outside"]:
+        notes.append(
+            f"{attributed.attrs['orders_outside']} order(s) of bars outside the window are "
+            "left out of the attribution and the shortfall"
+        )
 
     ordered = float(orders["quantity"].sum()) if len(orders) else 0.0
     net = float(ledger["net"].sum())
-    drawdowns = _drawdowns(ledger, allocation, telemetry.events, profile, backtest, seed)
+    residual = float(attributed["pnl"].sum()) - net
+    if not abs(residual) <= LEDGER_TOLERANCE:
+        notes.append(
+            f"the attribution's total differs from the ledger's net by {residual:.2f} (funding "
+            "the ledger books that the attribution was not given, or periods without a mark)"
+        )
+    drawdowns = _drawdowns(
+        ledger, attributed, allocation, telemetry.events, incidents, profile, backtest, seed
+    )
+    alpha = float(attributed["alpha"].sum())
     summary = Summary(
         allocation=allocation,
-        gross=float(ledger["gross"].sum()),
-        costs=float(ledger["gross"].sum()) - net,
+        alpha=alpha,
+        costs=alpha - net,
         net=net,
         net_return=net / allocation,
         max_drawdown=float(min(underwater.values, default=0.0)),
@@ -504,7 +555,8 @@ def build_report(
         summary=summary,
         equity=equity,
         underwater=underwater,
-        pnl_waterfall=_pnl_waterfall(ledger, allocation),
+        pnl_waterfall=_pnl_waterfall(attributed, allocation),
+        attribution=_attribution_rows(attributed, profile),
         shortfall_waterfall=_shortfall_waterfall(shortfall) if len(shortfall) else (),
         markouts=points_,
         cost_by_regime=by_regime,

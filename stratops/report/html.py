@@ -14,9 +14,11 @@ from stratops.report import text
 from stratops.report.model import Report
 from stratops.report.plots import all_plots
 from stratops.report.tables import (
+    ATTRIBUTION_HEADER,
     COST_HEADER,
     DRAWDOWN_HEADER,
     MARKOUT_HEADER,
+    attribution_rows,
     contribution_header,
     contribution_rows,
     decay_lines,
@@ -64,6 +66,11 @@ def render_html(report: Report) -> str:
         "<h2>Where the P&amp;L went</h2>",
         plots["plot-pnl-waterfall"],
         plots["plot-shortfall-waterfall"],
+        "<h2>Attribution</h2>",
+        '<p class="note">P&amp;L of each group split into paper alpha (every order filled in '
+        "full at its decision mid) and what execution and carry cost (quote currency, "
+        "negative lost); the parts add up to the P&amp;L.</p>",
+        _table(ATTRIBUTION_HEADER, attribution_rows(report)),
         "<h2>Markouts</h2>",
         plots["plot-markouts"],
         _table(MARKOUT_HEADER, markout_rows(report)),

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from stratops.report import text
 from stratops.report.model import Report
 from stratops.report.tables import (
+    ATTRIBUTION_HEADER,
     COST_HEADER,
     DRAWDOWN_HEADER,
     MARKOUT_HEADER,
+    attribution_rows,
     contribution_header,
     contribution_rows,
     decay_lines,
@@ -59,6 +61,13 @@ def render_markdown(report: Report) -> str:
         *_table(("step", "amount", "bps of allocation"), waterfall),
         "",
         *_table(("shortfall", "amount", "bps of decision notional"), shortfall),
+        "",
+        "## Attribution",
+        "",
+        "P&L of each group split into paper alpha (every order filled in full at its decision "
+        "mid) and what execution and carry cost (quote currency, negative lost):",
+        "",
+        *_table(ATTRIBUTION_HEADER, attribution_rows(report)),
         "",
         "## Markouts",
         "",

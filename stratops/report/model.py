@@ -103,6 +103,36 @@ class GroupCost:
         }
 
 
+ATTRIBUTION_PARTS: Final = (
+    "alpha", "delay", "spread", "impact", "opportunity", "fees", "funding"
+)  # fmt: skip
+"""The parts of :data:`stratops.analytics.attribution.PARTS`, as the report names them."""
+
+
+@dataclass(frozen=True)
+class AttributionRow:
+    """The PnL of a group of periods (a symbol, a day, a regime) split into its parts.
+
+    Quote currency, PnL sign (costs are negative); ``parts`` in :data:`ATTRIBUTION_PARTS`
+    order, and they add up to ``pnl``.
+    """
+
+    by: str
+    group: str
+    periods: int
+    parts: tuple[float, ...]
+    pnl: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "by": self.by,
+            "group": self.group,
+            "periods": self.periods,
+            **dict(zip(ATTRIBUTION_PARTS, self.parts, strict=True)),
+            "pnl": self.pnl,
+        }
+
+
 @dataclass(frozen=True)
 class Contribution:
     """How much of a drawdown one failure mode made, fraction of the allocation (< 0 lost)."""
@@ -125,6 +155,9 @@ class DrawdownRow:
     contributions: tuple[Contribution, ...]
     dominant: str
     regimes: tuple[str, ...]
+    incidents: tuple[str, ...]
+    """Labels of the incidents and halts (audit log) that overlapped the episode."""
+    halts: int
     risk_events: int
     probability: float
     """Probability of an episode this deep under the backtest's returns: NaN without a
@@ -142,6 +175,8 @@ class DrawdownRow:
             "contributions": {c.mode: c.to_trough for c in self.contributions},
             "dominant": self.dominant,
             "regimes": list(self.regimes),
+            "incidents": list(self.incidents),
+            "halts": self.halts,
             "risk_events": self.risk_events,
             "probability": _number(self.probability),
         }
@@ -164,8 +199,10 @@ class Summary:
     """The headline numbers, quote currency unless named."""
 
     allocation: float
-    gross: float
+    alpha: float
+    """Paper alpha: every order filled at its decision mid (the attribution's)."""
     costs: float
+    """Everything between paper alpha and the net."""
     net: float
     net_return: float
     max_drawdown: float
@@ -193,6 +230,9 @@ class Report:
     equity: Curve
     underwater: Curve
     pnl_waterfall: tuple[WaterfallStep, ...]
+    """The attribution's parts, paper alpha to the ledger's net."""
+    attribution: tuple[AttributionRow, ...]
+    """By symbol, by day and (with a regime profile) by liquidity regime."""
     shortfall_waterfall: tuple[WaterfallStep, ...]
     markouts: tuple[MarkoutPoint, ...]
     cost_by_regime: tuple[GroupCost, ...]
@@ -216,6 +256,7 @@ class Report:
             "equity": self.equity.as_dict(),
             "underwater": self.underwater.as_dict(),
             "pnl_waterfall": [s.as_dict() for s in self.pnl_waterfall],
+            "attribution": [a.as_dict() for a in self.attribution],
             "shortfall_waterfall": [s.as_dict() for s in self.shortfall_waterfall],
             "markouts": [m.as_dict() for m in self.markouts],
             "cost_by_regime": [c.as_dict() for c in self.cost_by_regime],

@@ -1,9 +1,9 @@
 """Where a report's inputs come from: the adapters' side of :mod:`stratops.report.build`.
 
 Reads the telemetry of a run or a deployment (:mod:`stratops.telemetry.reader`), the
-version's backtest evidence from the registry, and the market data the run replayed for the
-regime profile, into the values :func:`~stratops.report.build.build_report` takes. It decides
-nothing about the report.
+version's backtest evidence from the registry, the market data the run replayed for the
+regime profile, and the incidents and halts of the audit log, into the values
+:func:`~stratops.report.build.build_report` takes. It decides nothing about the report.
 """
 
 from __future__ import annotations
@@ -14,7 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from stratops.analytics.drawdowns import EVENT_COLUMNS
 from stratops.analytics.regimes import HourOfWeekProfile
+from stratops.controller.audit import AuditLog
+from stratops.controller.plan import ActionKind
+from stratops.incidents.timeline import incident_table
 from stratops.model.base import Stage
 from stratops.model.problems import InvalidDocumentError, Problem
 from stratops.paper.datasets import DATASETS, load_dataset, symbol_profile
@@ -98,10 +102,29 @@ def profile_of(
     return symbol_profile(load_dataset(name, data_dir=data_dir, symbols=[str(symbols[0])]))
 
 
+def incidents_of(audit: Path, strategy: str) -> pd.DataFrame:
+    """The incidents (of ``strategy`` or of the whole desk) and the halts of ``strategy`` in
+    the audit log ``audit``, as :func:`~stratops.analytics.drawdowns.diagnose_episodes` takes
+    them (:data:`~stratops.analytics.drawdowns.EVENT_COLUMNS`); empty without a log."""
+    events = AuditLog(audit).events()
+    table = incident_table(events)
+    mine = table[table["strategy"].isna() | (table["strategy"] == strategy)]
+    halts = [e for e in events if e.action == ActionKind.HALT.value and e.strategy == strategy]
+    rows = [
+        (row["start"], row["end"], "incident", f"incident #{row['incident']} {row['alert']}")
+        for row in mine.to_dict("records")  # one per incident, from a human-sized log
+    ] + [(e.at, e.at, "halt", f"halt of {e.stage} v{e.version}: {e.reason}") for e in halts]
+    frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+    for column in ("start", "end"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
 __all__ = [
     "allocation_of",
     "backtest_of",
     "deployment_telemetry",
+    "incidents_of",
     "profile_of",
     "read_telemetry",
     "run_documents",

@@ -12,7 +12,7 @@ def summary_rows(report: Report) -> list[list[str]]:
     s = report.summary
     return [
         ["allocation", text.money(s.allocation)],
-        ["paper alpha (gross)", text.money(s.gross)],
+        ["paper alpha", text.money(s.alpha)],
         ["costs", text.money(s.costs)],
         ["net", text.money(s.net)],
         ["net return", text.percent(s.net_return)],
@@ -25,7 +25,7 @@ def summary_rows(report: Report) -> list[list[str]]:
 
 DRAWDOWN_HEADER: Final = (
     "peak", "trough", "recovery", "depth", "duration", "to trough", "diagnosis", "regimes",
-    "risk events", "P(this deep)",
+    "incidents and halts", "risk events", "P(this deep)",
 )  # fmt: skip
 
 
@@ -40,6 +40,7 @@ def drawdown_rows(report: Report) -> list[list[str]]:
             text.duration(d.time_to_trough_s),
             text.diagnosis(d),
             ", ".join(d.regimes) or text.DASH,
+            "; ".join(d.incidents) or text.DASH,
             str(d.risk_events),
             text.probability(d.probability),
         ]
@@ -57,6 +58,21 @@ def contribution_rows(report: Report) -> list[list[str]]:
         [text.moment(d.peak_ns), *(text.percent(c.to_trough) for c in d.contributions)]
         for d in report.drawdowns
     ]
+
+
+ATTRIBUTION_HEADER: Final = (
+    "group", "periods", "paper alpha", "delay", "spread", "impact", "opportunity", "fees",
+    "funding", "P&L",
+)  # fmt: skip
+
+
+def attribution_rows(report: Report) -> list[list[str]]:
+    """One row per group: ``symbol BTC/USDT``, ``day 2024-07-30``, ``regime thin``."""
+    return [
+        [f"{a.by} {a.group}", str(a.periods), *(text.money(v) for v in a.parts),
+         text.money(a.pnl)]
+        for a in report.attribution
+    ]  # fmt: skip
 
 
 MARKOUT_HEADER: Final = ("horizon", "mean", "median", "fills", "mid from candles")

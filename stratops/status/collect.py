@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from stratops.controller.assembly import ControllerPaths
 from stratops.controller.reconcile import Reconciler, TickResult
 from stratops.model.base import Stage
-from stratops.status.rows import StatusRow, TickView, status_rows
+from stratops.ops.reconciliation.lifecycle import BreakRecord
+from stratops.ops.reconciliation.store import BreakStore
+from stratops.status.alerting import AlertsState
+from stratops.status.markets import MarketRegime, desk_markets, market_regimes
+from stratops.status.profiles import market_profiles
+from stratops.status.rows import StatusRow, TickView, open_breaks, status_rows
 
 
 class DeskStatus(BaseModel):
@@ -26,6 +32,12 @@ class DeskStatus(BaseModel):
     at: AwareDatetime
     rows: list[StatusRow]
     problems: list[str]
+    markets: list[MarketRegime] = Field(
+        default_factory=list, description="The regime of each venue/symbol of the desk at `at`."
+    )
+    alerts: AlertsState = Field(
+        default_factory=AlertsState, description="Where the alerts column comes from."
+    )
 
 
 def tick_view(result: TickResult) -> TickView:
@@ -62,17 +74,39 @@ def collect(
     result = last_tick if last_tick is not None else reconciler.preview(fetch=fetch)
     view = tick_view(result)
     declared = {} if view.head is None else reconciler.observer.desk(view.head).strategies
+    running = reconciler.runtime.list()
+    records, unreadable = stored_breaks(reconciler)
+    breaks = None if records is None else open_breaks(records)
     rows = status_rows(
         declared.values(),
-        reconciler.runtime.list(),
+        running,
         view,
         reconciler.audit.events(),
+        breaks=breaks,
     )
+    at = now()
     return DeskStatus(
         desk=reconciler.repo.root.name,
         head=view.head,
         source="preview" if last_tick is None else "controller",
-        at=datetime.now(UTC).replace(microsecond=0),
+        at=at,
         rows=rows,
-        problems=view.problems,
+        problems=[*view.problems, *([unreadable] if unreadable else [])],
+        markets=market_regimes(market_profiles(desk_markets(declared.values(), running)), at),
     )
+
+
+def stored_breaks(reconciler: Reconciler) -> tuple[list[BreakRecord] | None, str | None]:
+    """The breaks of the recon store (None: never written) and why it could not be read."""
+    store = BreakStore(ControllerPaths(reconciler.repo.root).recon)
+    if not store.path.exists():
+        return None, None
+    try:
+        return store.load(), None
+    except (OSError, ValueError) as exc:
+        return None, f"cannot read the reconciliation breaks {store.path}: {exc}"
+
+
+def now() -> datetime:
+    """The wall clock, UTC, to the second: the moment a status is of."""
+    return datetime.now(UTC).replace(microsecond=0)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from stratops.controller.audit import AuditEvent
+from stratops.ops.reconciliation.lifecycle import BreakRecord, BreakState
 from stratops.registry.models import StrategyVersion
+from stratops.status.alerting import FiringAlert
+from stratops.status.reports import ReportHeadline
 from stratops.status.rows import StatusRow
 
 # The audit actions that make a strategy's history (the rest is in the audit log).
@@ -58,6 +61,14 @@ class StrategyDetail(BaseModel):
     rows: list[StatusRow]
     versions: list[StrategyVersion]
     history: list[HistoryEntry]
+    breaks: list[BreakRecord] = Field(
+        default_factory=list, description="Its reconciliation breaks not cleared, newest first."
+    )
+    alerts: list[FiringAlert] = Field(default_factory=list, description="Its firing alerts.")
+    reports: list[ReportHeadline] = Field(
+        default_factory=list,
+        description="The latest stored report of each version Git declares or the runtime runs.",
+    )
 
 
 def history(events: Iterable[AuditEvent], strategy: str) -> list[HistoryEntry]:
@@ -90,15 +101,37 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def deployed_versions(rows: Iterable[StatusRow], strategy: str) -> set[int]:
+    """The versions of ``strategy`` that Git declares or the runtime runs."""
+    return {
+        version
+        for row in rows
+        if row.strategy == strategy
+        for version in (row.desired_version, row.running_version)
+        if version is not None
+    }
+
+
 def detail(
     strategy: str,
     rows: Sequence[StatusRow],
     versions: Sequence[StrategyVersion],
     events: Iterable[AuditEvent],
+    *,
+    breaks: Iterable[BreakRecord] = (),
+    alerts: Iterable[FiringAlert] = (),
+    reports: Iterable[ReportHeadline] = (),
 ) -> StrategyDetail:
     return StrategyDetail(
         strategy=strategy,
         rows=[row for row in rows if row.strategy == strategy],
         versions=sorted(versions, key=lambda v: -v.version),
         history=history(events, strategy),
+        breaks=sorted(
+            (b for b in breaks if b.strategy == strategy and b.state is not BreakState.CLEARED),
+            key=lambda b: (b.first_seen, b.key),
+            reverse=True,
+        ),
+        alerts=[a for a in alerts if a.strategy == strategy],
+        reports=list(reports),
     )

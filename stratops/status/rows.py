@@ -22,6 +22,7 @@ from stratops.controller.audit import AuditEvent
 from stratops.model.base import STAGE_ORDER, Stage, human_duration
 from stratops.model.deployment import DeploymentState, DeploymentStatus
 from stratops.model.strategy import StrategyDeployment
+from stratops.ops.reconciliation.lifecycle import ACTIVE, BreakRecord
 
 
 class Sync(StrEnum):
@@ -79,8 +80,12 @@ class StatusRow(BaseModel):
     since: AwareDatetime | None = None
     canary_phase: str | None = None
     canary_step: int | None = None
-    recon_breaks: int | None = None
-    alerts: tuple[str, ...] = ()
+    recon_breaks: int | None = Field(
+        None, description="Open and aged reconciliation breaks; None: recon never ran."
+    )
+    alerts: tuple[str, ...] | None = Field(
+        None, description="Names of the firing alerts; None: no Alertmanager configured."
+    )
     last_event: str | None = None
     last_event_at: AwareDatetime | None = None
     last_event_sequence: int | None = None
@@ -97,6 +102,16 @@ def declared(strategies: Iterable[StrategyDeployment]) -> dict[str, tuple[int, f
         for stage, entry in strategy.spec.stages.items():
             found[f"{strategy.name}/{stage.value}"] = (entry.version, entry.allocation)
     return found
+
+
+def open_breaks(records: Iterable[BreakRecord]) -> dict[str, int]:
+    """``strategy/stage`` → its open and aged breaks (settling and cleared ones do not count)."""
+    counts: dict[str, int] = {}
+    for record in records:
+        if record.state in ACTIVE:
+            key = f"{record.strategy}/{record.stage}"
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _last_events(events: Iterable[AuditEvent]) -> dict[str, AuditEvent]:
@@ -122,11 +137,15 @@ def status_rows(
     tick: TickView,
     events: Iterable[AuditEvent],
     extras: Mapping[str, Mapping[str, object]] | None = None,
+    *,
+    breaks: Mapping[str, int] | None = None,
 ) -> list[StatusRow]:
     """One row per (strategy, stage) declared or running, by strategy then stage order.
 
-    ``extras`` adds what other parts know of a row, by ``strategy/stage``: ``canary_phase``,
-    ``canary_step``, ``recon_breaks``, ``alerts``.
+    ``breaks`` counts the open breaks by ``strategy/stage`` (:func:`open_breaks`; a row not
+    in it has none); None when reconciliation never ran. ``extras`` adds what other parts
+    know of a row, by ``strategy/stage``: ``canary_phase``, ``canary_step``. The alerts are
+    added per read (:func:`stratops.status.alerting.with_alerts`).
     """
     wanted = declared(strategies)
     observed = {f"{s.spec.strategy}/{s.spec.stage.value}": s for s in running}
@@ -156,6 +175,7 @@ def status_rows(
                 last_event=None if event is None else event.action,
                 last_event_at=None if event is None else event.at,
                 last_event_sequence=None if event is None else event.sequence,
+                recon_breaks=None if breaks is None else breaks.get(key, 0),
                 **dict((extras or {}).get(key, {})),
             )
         )

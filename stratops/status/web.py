@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import re
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 
 import jinja2
 
+from stratops.analytics.regimes import WEEKDAYS
 from stratops.controller.audit import AuditEvent, BrokenLink
 from stratops.controller.observability import Answer
 from stratops.status.collect import DeskStatus
@@ -27,12 +29,23 @@ from stratops.status.detail import StrategyDetail
 from stratops.status.rows import age
 
 COOKIE = "stratops_token"
+# /strategies/NAME/reports/vVERSION/FOLDER/FILE: a file of a report stored with a version
+_REPORT_FILE = re.compile(r"/strategies/([^/]+)/reports/v(\d+)/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)")
+_REPORT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+    ".json": "application/json",
+}
+# A stored page is the registry's content, not ours: no script, its own opaque origin.
+_SANDBOX = {"Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; "
+            "img-src data:", "X-Content-Type-Options": "nosniff"}  # fmt: skip
 _ASSETS = resources.files("stratops.status")
 _environment = jinja2.Environment(
     loader=jinja2.PackageLoader("stratops.status", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
+_environment.globals["weekdays"] = WEEKDAYS
 
 
 def is_loopback(host: str) -> bool:
@@ -50,11 +63,16 @@ class AuditView:
 
 @dataclass
 class Dashboard:
-    """What ``/``, ``/strategies/NAME``, ``/audit`` and ``/api/v1/…`` answer."""
+    """What ``/``, ``/strategies/NAME``, ``/audit`` and ``/api/v1/…`` answer.
+
+    ``/strategies/NAME/reports/vN/FOLDER/FILE`` is a file of a report stored with version N,
+    served sandboxed (no script runs, nothing else is fetched).
+    """
 
     status: Callable[[], DeskStatus | None]
     strategy: Callable[[str], StrategyDetail | None]
     audit: Callable[[], AuditView]
+    report_file: Callable[[str, int, str, str], bytes | None]
     token: str | None = None
     links: Mapping[str, str] = field(default_factory=dict)  # "mlflow" → its UI's URL
 
@@ -102,6 +120,10 @@ class Dashboard:
         }
         if path in fixed:
             return fixed[path]
+        stored = _REPORT_FILE.fullmatch(path)
+        if stored is not None:
+            name, version, folder, file = stored.groups()
+            return lambda q: self._report(urllib.parse.unquote(name), int(version), folder, file)
         for prefix, page in (("/api/v1/strategies/", False), ("/strategies/", True)):
             if path.startswith(prefix) and path[len(prefix) :]:
                 name = urllib.parse.unquote(path[len(prefix) :])
@@ -116,6 +138,13 @@ class Dashboard:
             return self._json(found)
         now = datetime.now(UTC)
         return self._page("strategy.html", {"detail": found, "age": lambda m: age(m, now)})
+
+    def _report(self, name: str, version: int, folder: str, file: str) -> Answer:
+        body = self.report_file(name, version, folder, file)
+        if body is None:
+            return Answer(404, "text/plain", f"no report file {folder}/{file}\n".encode())
+        kind = _REPORT_TYPES.get(file[file.rfind(".") :], "application/octet-stream")
+        return Answer(200, kind, body, _SANDBOX)
 
     def _desk_context(self, query: dict[str, str]) -> dict[str, Any]:
         now = datetime.now(UTC)

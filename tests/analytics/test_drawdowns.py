@@ -23,6 +23,7 @@ from scipy import optimize, stats
 
 from stratops.analytics.drawdowns import (
     EPISODE_COLUMNS,
+    diagnose_episodes,
     drawdown_bounds,
     drawdown_episodes,
     drawdown_probability,
@@ -167,6 +168,54 @@ def test_episode_costs_sum_between_peak_and_trough() -> None:
     table = episode_costs(drawdown_episodes(r), costs)
     assert table.loc[0, "fees_to_trough"] == 2.0 + 3.0
     assert table.loc[0, "fees_under_water"] == 2.0 + 3.0 + 4.0
+
+
+def test_episodes_diagnosed_by_failure_mode_regime_and_incident() -> None:
+    # two episodes: 00:01-00:03 (deep, made by alpha, thin then peak) and 00:05- (spread,
+    # under water at the end)
+    alpha = [0.01, -0.03, -0.02, 0.06, 0.0, 0.0, -0.001]
+    spread = [0.0, -0.001, -0.001, 0.0, 0.0, -0.004, -0.003]
+    r = _series([a + c for a, c in zip(alpha, spread, strict=True)])
+    parts = pd.DataFrame({"alpha": alpha, "spread": spread}, index=r.index)
+    regimes = pd.Series(["normal", "thin", "peak", "normal", "normal", "thin", "thin"], r.index)
+    t = r.index
+    incidents = pd.DataFrame(
+        {
+            "start": [t[1], t[2], t[4], t[6]],
+            "end": [t[2], t[2], t[4], pd.NaT],
+            "kind": ["incident", "halt", "incident", "halt"],
+            "label": ["#7 venue lag", "halt flatten", "#8 before", "halt hold"],
+        }
+    )
+    table = diagnose_episodes(drawdown_episodes(r), parts, regimes=regimes, incidents=incidents)
+    first, second = table.iloc[0], table.iloc[1]
+    assert first["peak"] == t[0] and first["recovery"] == t[3]
+    assert first["alpha_to_trough"] == pytest.approx(-0.05)
+    assert first["spread_to_trough"] == pytest.approx(-0.002)
+    assert first["dominant"] == "alpha" and second["dominant"] == "spread"
+    assert first["regimes"] == ("normal", "peak", "thin")  # (peak, recovery]
+    assert first["incidents"] == ("#7 venue lag", "halt flatten") and first["halts"] == 1
+    assert pd.isna(second["recovery"]) and second["regimes"] == ("thin",)
+    # the second fell after 00:05 (its peak is 00:04) and is still under water: the open halt
+    assert second["incidents"] == ("#8 before", "halt hold") and second["halts"] == 1
+    # the fall's parts add up to the returns summed over it
+    lost = r.iloc[1:3].sum()
+    assert first["alpha_to_trough"] + first["spread_to_trough"] == pytest.approx(lost)
+
+
+def test_diagnosis_without_regimes_or_events_and_bad_events() -> None:
+    r = _series([0.1, -0.05, 0.2])
+    parts = pd.DataFrame({"fees": [0.0, -0.05, 0.0], "alpha": [0.1, 0.0, 0.2]}, index=r.index)
+    table = diagnose_episodes(drawdown_episodes(r), parts)
+    assert table.loc[0, "dominant"] == "fees"
+    assert table.loc[0, "regimes"] == () and table.loc[0, "incidents"] == ()
+    assert table.loc[0, "halts"] == 0
+    with pytest.raises(ValueError, match=r"incidents lack columns \['kind', 'label'\]"):
+        diagnose_episodes(
+            drawdown_episodes(r),
+            parts,
+            incidents=pd.DataFrame({"start": [r.index[0]], "end": [pd.NaT]}),
+        )
 
 
 # --------------------------------------------------------------------------- bootstrap

@@ -1,4 +1,4 @@
-"""Tests of stratops.analytics.stats: named cases, cross-checks and invariances.
+"""Tests of analytics.sharpe, .risk and .overfitting: named cases, cross-checks, invariances.
 
 Expected values are computed here from the papers' formulas with scipy.stats.norm, written
 out independently of the code under test; Sharpe ratio and drawdown are compared with
@@ -25,15 +25,14 @@ from hypothesis.extra import numpy as hnp
 from numpy.typing import NDArray
 from scipy import integrate, stats
 
-from stratops.analytics.stats import (
+from stratops.analytics.overfitting import PBOResult, pbo_cscv
+from stratops.analytics.risk import expected_shortfall
+from stratops.analytics.sharpe import (
     EULER_MASCHERONI,
-    PBOResult,
     SampleMoments,
     deflated_sharpe_ratio,
     expected_max_sharpe,
-    expected_shortfall,
     min_track_record_length,
-    pbo_cscv,
     per_period_sharpe,
     probabilistic_sharpe_ratio,
     sample_moments,

@@ -12,24 +12,62 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from alertmanager_process import add_alert, alertmanager, firing
 from browser import chromium, page
 from desks import Desk
 
 from stratops.controller.assembly import ControllerPaths
+from stratops.model.reconciliation import BreakClass, Severity
+from stratops.ops.reconciliation.lifecycle import BreakRecord, BreakState
+from stratops.ops.reconciliation.store import BreakStore
+from stratops.status.alertmanager import ALERTMANAGER_ENV
 from stratops.status.endpoint import read_endpoint
 
+REGIMES = {"thin", "normal", "peak"}
 
-def stratops(desk: Desk, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+
+def stratops(
+    desk: Desk, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "stratops", *args, "--desk", str(desk.root)],
-        capture_output=True, text=True, env=_env(desk), timeout=120, **kwargs,  # type: ignore[call-overload]
+        capture_output=True, text=True, env=env or _env(desk), timeout=120,
     )  # fmt: skip
 
 
 def _env(desk: Desk) -> dict[str, str]:
-    return {**os.environ, "MLFLOW_TRACKING_URI": desk.registry.location.tracking_uri}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": desk.registry.location.tracking_uri}
+    env.pop(ALERTMANAGER_ENV, None)
+    return env
+
+
+def write_breaks(desk: Desk) -> None:
+    """What `stratops recon run` stores: an open break of btc-trend/paper, a cleared one."""
+    at = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
+
+    def record(key: str, state: BreakState) -> BreakRecord:
+        return BreakRecord(
+            key=key, strategy="btc-trend", stage="paper", kind=BreakClass.QUANTITY,
+            source="fills", symbol="BTC/USDT", ts=0, order_key=7, trade_key=1, ledger=0.5,
+            venue=0.25, detail=f"{key}: fill quantity 0.5 in the ledger, 0.25 at the venue",
+            state=state, severity=Severity.WARNING, first_seen=at, last_seen=at,
+        )  # fmt: skip
+
+    BreakStore(ControllerPaths(desk.root).recon).save(
+        [record("open-one", BreakState.OPEN), record("cleared-one", BreakState.CLEARED)]
+    )
+
+
+def fire_alerts(url: str) -> None:
+    """One alert of btc-trend's paper deployment, one of the desk (no strategy label)."""
+    add_alert(url, alertname="SlippageHigh", strategy="btc-trend", stage="paper",
+              severity="warning")  # fmt: skip
+    add_alert(url, alertname="ControllerTickStale", severity="critical")
+    wait_for(lambda: len(firing(url)) == 2)
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -71,6 +109,9 @@ def controller(desk: Desk, *extra: str) -> Iterator[str]:
 
 
 def test_status_without_a_controller_is_a_preview(desk: Desk) -> None:
+    recon = ControllerPaths(desk.root).recon
+    recon.parent.mkdir(parents=True, exist_ok=True)
+    recon.write_text('{"breaks": [{"key": 1}]}')  # a damaged store: said, not a crash
     done = stratops(desk, "status", "-o", "json")
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
@@ -80,12 +121,58 @@ def test_status_without_a_controller_is_a_preview(desk: Desk) -> None:
         "btc-trend", "paper", "OutOfSync", "Missing",
     )  # fmt: skip
     assert row["sync_reason"].startswith("deploy: ")
+    assert (row["recon_breaks"], row["alerts"]) == (None, None)  # no readable store, no AM
+    [problem] = found["problems"]
+    assert problem.startswith(f"cannot read the reconciliation breaks {recon}")
+    assert found["alerts"] == {"state": "not configured", "url": None, "error": None,
+                               "firing": []}  # fmt: skip
+    [market] = found["markets"]
+    assert (market["venue"], market["symbol"], market["dataset"]) == (
+        "binance", "BTC/USDT", "binance-1m",
+    )  # fmt: skip
+    assert market["regime"] in REGIMES and 0 <= market["hour_of_week"] < 168
+    done = stratops(desk, "status")
+    assert "market regime now" in done.stdout and "alerts: not configured" in done.stdout
     done = stratops(desk, "status", "nosuch")
     assert done.returncode == 1 and "no strategy 'nosuch'" in done.stderr
 
 
-def test_status_and_pages_against_a_running_controller(desk: Desk) -> None:
-    with controller(desk) as url:
+def test_status_shows_breaks_and_the_alerts_of_a_real_alertmanager(
+    desk: Desk, tmp_path: Path
+) -> None:
+    write_breaks(desk)
+    with alertmanager(tmp_path / "alertmanager") as am:
+        fire_alerts(am)
+        done = stratops(desk, "status", "-o", "json", "--alertmanager", am)
+        assert done.returncode == 0, done.stderr
+        found = json.loads(done.stdout)
+        [row] = found["rows"]
+        assert (row["recon_breaks"], row["alerts"]) == (1, ["SlippageHigh"])
+        assert (found["alerts"]["state"], found["alerts"]["url"]) == ("ok", am)
+        assert {(a["name"], a["strategy"]) for a in found["alerts"]["firing"]} == {
+            ("SlippageHigh", "btc-trend"), ("ControllerTickStale", None),
+        }  # fmt: skip
+        done = stratops(desk, "status", "btc-trend", "-o", "json",
+                        env={**_env(desk), ALERTMANAGER_ENV: am})  # fmt: skip
+        detail = json.loads(done.stdout)
+        assert [(b["key"], b["state"]) for b in detail["breaks"]] == [("open-one", "open")]
+        assert [a["name"] for a in detail["alerts"]] == ["SlippageHigh"]
+        done = stratops(desk, "status", "btc-trend", "--alertmanager", am)
+        assert "btc-trend: reconciliation breaks" in done.stdout
+        assert "open-one:" in done.stdout and "cleared-one" not in done.stdout
+    done = stratops(desk, "status", "-o", "wide", "--alertmanager", am)  # it has stopped
+    assert done.returncode == 0, done.stderr
+    assert f"alerts: {am}: unreachable" in " ".join(done.stdout.split())
+    line = next(x for x in done.stdout.splitlines() if "btc-trend" in x)
+    assert " 1 " in line  # the open break; the alerts are unknown ("-")
+
+
+def test_status_and_pages_against_a_running_controller(desk: Desk, tmp_path: Path) -> None:
+    with (
+        alertmanager(tmp_path / "alertmanager") as am,
+        controller(desk, "--alertmanager", am) as url,
+    ):
+        fire_alerts(am)
         status = wait_for(lambda: _synced(url))
         [row] = status["rows"]
         assert (row["running_version"], row["health"]) == (1, "Healthy")
@@ -106,6 +193,18 @@ def test_status_and_pages_against_a_running_controller(desk: Desk) -> None:
             cells = tab.page.locator("#desk tbody tr td").all_inner_texts()
             assert cells[:6] == ["btc-trend", "paper", "v1 @ 100,000", "v1 @ 100,000",
                                  "Synced", "Healthy"]  # fmt: skip
+            assert cells[7:9] == ["-", "SlippageHigh"]  # no recon run; the firing alert
+            assert am in tab.page.locator("#alert-source").inner_text()
+            assert "ControllerTickStale" in tab.page.locator("#desk-alerts").inner_text()
+            market = tab.page.locator("#markets tbody tr").all_inner_texts()
+            assert len(market) == 1 and "BTC/USDT" in market[0] and "binance-1m" in market[0]
+            assert tab.page.locator("#markets .pill").inner_text() in REGIMES
+            updated = tab.page.locator("#updated").inner_text()  # the script refreshes both:
+            tab.page.wait_for_function(
+                "was => document.getElementById('updated').textContent !== was", arg=updated
+            )
+            assert tab.page.locator("#desk tbody tr td").all_inner_texts()[:9] == cells[:9]
+            assert tab.page.locator("#markets tbody tr").all_inner_texts() == market
             tab.page.fill("#filter", "no-such-strategy")
             assert tab.page.locator("#desk tbody tr.hidden").count() == 1
             tab.page.fill("#filter", "")
@@ -115,6 +214,7 @@ def test_status_and_pages_against_a_running_controller(desk: Desk) -> None:
             tab.page.wait_for_url("**/strategies/btc-trend")
             assert tab.page.locator("#versions tbody tr").count() == 2
             assert "deploy" in tab.page.locator("#history").inner_text()
+            assert "SlippageHigh" in tab.page.locator("#alerts").inner_text()
             tab.screenshot("dashboard-strategy")
 
             tab.open(f"{url}/audit?action=deploy")
@@ -134,6 +234,7 @@ def _synced(url: str) -> dict[str, object] | None:
 
 
 def test_a_token_guards_the_dashboard_off_loopback(desk: Desk) -> None:
+    write_breaks(desk)
     refused = stratops(desk, "ui", "--listen", "0.0.0.0:0")
     assert refused.returncode == 2 and "needs a token" in refused.stderr
     process = subprocess.Popen(
@@ -153,6 +254,13 @@ def test_a_token_guards_the_dashboard_off_loopback(desk: Desk) -> None:
         with chromium() as browser, page(browser) as tab:
             tab.open(f"{url}/?token=t0ken")  # sets the cookie, then the page loads
             assert tab.page.locator("#desk tbody tr").count() == 1
+            cells = tab.page.locator("#desk tbody tr td").all_inner_texts()
+            assert cells[7:9] == ["1", "-"]  # one open break; no Alertmanager
+            assert "alerts: not configured" in tab.page.locator("#alert-source").inner_text()
+            tab.open(f"{url}/strategies/btc-trend")
+            breaks = tab.page.locator("#breaks tbody tr").all_inner_texts()
+            assert len(breaks) == 1 and "open-one" in breaks[0] and "quantity" in breaks[0]
+            tab.screenshot("dashboard-strategy-breaks")
             assert tab.errors == []
     finally:
         process.send_signal(signal.SIGTERM)

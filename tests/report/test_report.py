@@ -9,9 +9,11 @@ import math
 import re
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from xml.etree import ElementTree
 
+import pandas as pd
 import pytest
 from conftest import ALLOCATION, STRATEGY, Life, build
 from hypothesis import given
@@ -21,6 +23,9 @@ from typer.testing import CliRunner
 
 from stratops.analytics.decay import Verdict
 from stratops.cli.main import app
+from stratops.controller.audit import AuditLog
+from stratops.controller.plan import ActionKind
+from stratops.incidents.timeline import CLOSED, OPENED
 from stratops.model.base import Stage
 from stratops.report.html import render_html
 from stratops.report.markdown import render_markdown
@@ -31,15 +36,32 @@ from stratops.report.svg import nice_ticks
 runner = CliRunner()
 
 
-def test_the_pnl_waterfall_walks_from_paper_alpha_to_the_ledger_net(report: Report) -> None:
+def test_the_pnl_waterfall_walks_the_attribution_to_the_ledger_net(report: Report) -> None:
     steps = report.pnl_waterfall
     assert [s.label for s in steps] == [
-        "paper alpha", "delay", "spread", "impact", "fees", "funding", "net"
+        "paper alpha", "delay", "spread", "impact", "opportunity", "fees", "funding", "net"
     ]  # fmt: skip
     assert sum(s.amount for s in steps[:-1]) == pytest.approx(steps[-1].amount, abs=0.01)
-    assert steps[-1].amount == pytest.approx(report.summary.net, abs=0.01)
+    assert round(steps[-1].amount, 2) == round(report.summary.net, 2)  # the ledger, to the cent
+    assert steps[0].amount == report.summary.alpha
     assert report.summary.allocation == ALLOCATION
     assert report.summary.fills > 10
+    assert not any("differs from the ledger" in note for note in report.notes)
+
+
+def test_the_attribution_by_symbol_day_and_regime_each_add_up_to_the_net(
+    report: Report,
+) -> None:
+    by = {a.by for a in report.attribution}
+    assert by == {"symbol", "day", "regime"}
+    for key in by:
+        rows = [a for a in report.attribution if a.by == key]
+        assert sum(a.pnl for a in rows) == pytest.approx(report.summary.net, abs=0.01)
+        assert all(sum(a.parts) == pytest.approx(a.pnl, abs=1e-6) for a in rows)
+    days = [a.group for a in report.attribution if a.by == "day"]
+    assert days == ["2024-07-29", "2024-07-30", "2024-07-31"]
+    assert {a.group for a in report.attribution if a.by == "regime"} <= {"thin", "normal", "peak"}
+    assert [a.group for a in report.attribution if a.by == "symbol"] == ["BTC/USDT"]
 
 
 def test_the_shortfall_and_the_costs_by_group_cover_every_order(report: Report) -> None:
@@ -66,7 +88,7 @@ def test_drawdowns_are_diagnosed_and_judged_against_the_backtest(report: Report)
     assert deepest.depth == pytest.approx(report.summary.max_drawdown)
     assert [d.depth for d in report.drawdowns] == sorted(d.depth for d in report.drawdowns)
     modes = [c.mode for c in deepest.contributions]
-    assert modes == ["alpha", "delay", "spread", "impact", "fees", "funding"]
+    assert modes == ["alpha", "delay", "spread", "impact", "opportunity", "fees", "funding"]
     assert deepest.dominant == min(deepest.contributions, key=lambda c: c.to_trough).mode
     # the returns are net / allocation: the parts add up to the fall, peak to trough
     assert sum(c.to_trough for c in deepest.contributions) == pytest.approx(
@@ -106,13 +128,14 @@ def test_the_page_is_self_contained_with_every_plot_once(report: Report) -> None
 def test_markdown_has_every_section_and_the_verdict(report: Report) -> None:
     text = render_markdown(report)
     for heading in (
-        "## Decay verdict", "## Where the P&L went", "## Markouts", "## Cost by regime",
+        "## Decay verdict", "## Where the P&L went", "## Attribution", "## Markouts",
+        "## Cost by regime",
         "## Drawdowns", "## Notes and inputs",
     ):  # fmt: skip
         assert heading in text
     assert report.decay.verdict is not None
     assert f"**{report.decay.verdict.replace('_', ' ')}**" in text
-    assert "| paper alpha |" in text and "| -1m |" in text
+    assert "| paper alpha |" in text and "| -1m |" in text and "| symbol BTC/USDT |" in text
 
 
 def _cli(life: Life, *args: str) -> list[str]:
@@ -205,3 +228,32 @@ def test_without_the_registry_there_is_no_verdict_and_the_report_says_why(
     assert "**not judged**: no backtest evidence" in text
     assert "- no backtest evidence: no decay verdict, no drawdown probabilities" in text
     assert "backtest.evidence" not in text
+
+
+def test_the_drawdowns_name_the_incidents_and_halts_of_the_audit_log(
+    life: Life, report: Report, tmp_path: Path
+) -> None:
+    deepest = report.drawdowns[0]
+    during = pd.Timestamp(deepest.trough_ns, tz="UTC").to_pydatetime()
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for key, action, strategy, at, details in (
+        ("i1", OPENED, STRATEGY, during - timedelta(hours=1), {"alert": "fill-ratio-low"}),
+        ("i2", OPENED, "other", during, {"alert": "not ours"}),
+        ("h1", ActionKind.HALT.value, STRATEGY, during, {}),
+        ("h2", ActionKind.HALT.value, STRATEGY, during + timedelta(days=30), {}),
+    ):
+        log.append(
+            key=key, at=at, actor="ops", action=action, reason="test", strategy=strategy,
+            stage="paper", version=life.version, details=details,
+        )  # fmt: skip
+    log.append(
+        key="c1", at=during, actor="ops", action=CLOSED, reason="fixed", details={"incident": 1}
+    )
+    result = runner.invoke(app, [*_cli(life, "--audit-log", str(log.path)), "-o", "json"])
+    assert result.exit_code == 0, result.output
+    first = json.loads(result.stdout)["drawdowns"][0]
+    assert first["incidents"] == ["incident #1 fill-ratio-low", "halt of paper v1: test"]
+    assert first["halts"] == 1
+    assert "audit.incidents" in json.loads(result.stdout)["inputs"]
+    assert report.drawdowns[0].incidents == ()  # without the log: none looked up
+    assert any("no audit log" in note for note in report.notes)

@@ -9,8 +9,10 @@ import pytest
 from stratops.controller.audit import AuditLog
 from stratops.model.base import Stage
 from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus
+from stratops.model.reconciliation import BreakClass, Severity
 from stratops.model.strategy import HaltBehaviour, StrategyDeployment
-from stratops.status.rows import Health, Sync, TickView, age, status_rows
+from stratops.ops.reconciliation.lifecycle import BreakRecord, BreakState
+from stratops.status.rows import Health, Sync, TickView, age, open_breaks, status_rows
 
 AT = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
 
@@ -120,3 +122,32 @@ def test_the_last_event_is_the_rows_own_or_else_its_strategys(tmp_path) -> None:
     ]
     assert age(rows[0].last_event_at, AT + timedelta(hours=2, minutes=3)) == "2h 3m"
     assert age(None, AT) == "-"
+
+
+def record(strategy_name: str, stage: str, key: str, state: BreakState) -> BreakRecord:
+    return BreakRecord(
+        key=key, strategy=strategy_name, stage=stage, kind=BreakClass.QUANTITY, source="fills",
+        symbol="BTC/USDT", ts=0, order_key=7, trade_key=1, ledger=1.0, venue=0.5,
+        detail="qty 1 vs 0.5", state=state, severity=Severity.WARNING, first_seen=AT,
+        last_seen=AT,
+    )  # fmt: skip
+
+
+def test_open_breaks_count_open_and_aged_per_deployment() -> None:
+    records = [
+        record("a", "paper", "k1", BreakState.OPEN),
+        record("a", "paper", "k2", BreakState.AGED),
+        record("a", "paper", "k3", BreakState.SETTLING),
+        record("a", "paper", "k4", BreakState.CLEARED),
+        record("a", "canary", "k1", BreakState.OPEN),
+        record("b", "paper", "k1", BreakState.CLEARED),
+    ]
+    counts = open_breaks(records)
+    assert counts == {"a/paper": 2, "a/canary": 1}
+    declared = [strategy("a", paper=(1, 1.0), canary=(2, 1.0)), strategy("b", paper=(1, 1.0))]
+    rows = status_rows(declared, [], TickView(), [], breaks=counts)
+    assert [(r.key, r.recon_breaks) for r in rows] == [
+        ("a/paper", 2), ("a/canary", 1), ("b/paper", 0),
+    ]  # fmt: skip
+    never_ran = status_rows(declared, [], TickView(), [])
+    assert {r.recon_breaks for r in never_ran} == {None}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stratops.analytics import stats
+from stratops.analytics import risk
 from stratops.analytics.returns import max_drawdown as drawdown_of
 from stratops.gates.checks.inputs import GateInputs
 from stratops.gates.result import CheckResult, Family, compare, inconclusive
@@ -33,7 +33,7 @@ def expected_shortfall(inputs: GateInputs, check: ExpectedShortfallCheck) -> Che
     daily = inputs.daily
     if daily.size < 2:
         return inconclusive("expected_shortfall", FAMILY, check.required, "fewer than 2 days")
-    value = float(stats.expected_shortfall(daily, level=check.level))
+    value = float(risk.expected_shortfall(daily, level=check.level))
     return compare(
         "expected_shortfall",
         FAMILY,

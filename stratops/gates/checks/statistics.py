@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from stratops.analytics import stats
+from stratops.analytics import sharpe
+from stratops.analytics.overfitting import pbo_cscv
 from stratops.gates.checks.inputs import GateInputs
 from stratops.gates.result import CheckResult, Family, compare, inconclusive
 from stratops.model.policy import DsrCheck, MinTrackRecordCheck, PboCheck, PsrCheck
@@ -16,12 +17,12 @@ DAYS_PER_YEAR = 365
 
 
 def psr(inputs: GateInputs, check: PsrCheck) -> CheckResult:
-    moments = stats.sample_moments(inputs.daily)
+    moments = sharpe.sample_moments(inputs.daily)
     if not math.isfinite(moments.sharpe):
         return inconclusive("psr", FAMILY, check.required, "Sharpe ratio undefined")
     benchmark = check.benchmark / math.sqrt(DAYS_PER_YEAR)
     value = float(
-        stats.probabilistic_sharpe_ratio(
+        sharpe.probabilistic_sharpe_ratio(
             moments.sharpe, moments.n_obs, moments.skew, moments.kurtosis, benchmark
         )
     )
@@ -46,17 +47,17 @@ def trial_count(inputs: GateInputs) -> int:
 
 
 def dsr(inputs: GateInputs, check: DsrCheck) -> CheckResult:
-    moments = stats.sample_moments(inputs.daily)
+    moments = sharpe.sample_moments(inputs.daily)
     trials = inputs.trial_matrix
     if not math.isfinite(moments.sharpe):
         return inconclusive("dsr", FAMILY, check.required, "Sharpe ratio undefined")
     if trials.shape[1] < 2:
         return inconclusive("dsr", FAMILY, check.required, "fewer than 2 trials in the evidence")
-    trial_sharpes = np.asarray(stats.per_period_sharpe(trials), dtype=np.float64)
+    trial_sharpes = np.asarray(sharpe.per_period_sharpe(trials), dtype=np.float64)
     sr_variance = float(np.var(trial_sharpes[np.isfinite(trial_sharpes)], ddof=1))
     n_trials = trial_count(inputs)
     value = float(
-        stats.deflated_sharpe_ratio(
+        sharpe.deflated_sharpe_ratio(
             moments.sharpe, moments.n_obs, moments.skew, moments.kurtosis, sr_variance, n_trials
         )
     )
@@ -73,11 +74,11 @@ def dsr(inputs: GateInputs, check: DsrCheck) -> CheckResult:
 
 
 def min_track_record(inputs: GateInputs, check: MinTrackRecordCheck) -> CheckResult:
-    moments = stats.sample_moments(inputs.daily)
+    moments = sharpe.sample_moments(inputs.daily)
     if not math.isfinite(moments.sharpe):
         return inconclusive("min_track_record", FAMILY, check.required, "Sharpe ratio undefined")
     required_days = float(
-        stats.min_track_record_length(
+        sharpe.min_track_record_length(
             moments.sharpe, moments.skew, moments.kurtosis, confidence=check.confidence
         )
     )
@@ -100,7 +101,7 @@ def pbo(inputs: GateInputs, check: PboCheck) -> CheckResult:
         return inconclusive(
             "pbo", FAMILY, check.required, f"fewer than {check.blocks * 2} days of trials"
         )
-    result = stats.pbo_cscv(trials, n_blocks=check.blocks)
+    result = pbo_cscv(trials, n_blocks=check.blocks)
     return compare(
         "pbo",
         FAMILY,

@@ -1,4 +1,5 @@
-// The desk table filters as you type and refreshes from /api/v1/status every 5 seconds.
+// The desk table filters as you type; it and the market regimes refresh from /api/v1/status
+// every 5 seconds.
 (function () {
   "use strict";
   var table = document.getElementById("desk");
@@ -52,14 +53,38 @@
       tr.appendChild(cell(money(r.running_version, r.running_allocation)));
       tr.appendChild(pill("sync", r.sync, r.sync_reason));
       tr.appendChild(pill("health", r.health, r.health_detail));
-      tr.appendChild(cell(r.canary_phase || "-"));
+      var step = r.canary_step === null ? "" : " (step " + r.canary_step + ")";
+      tr.appendChild(cell((r.canary_phase || "-") + step));
       tr.appendChild(cell(r.recon_breaks === null ? "-" : String(r.recon_breaks)));
-      tr.appendChild(cell(r.alerts.length ? r.alerts.join(", ") : "-"));
+      tr.appendChild(cell(r.alerts === null ? "-" : (r.alerts.join(", ") || "none")));
       tr.appendChild(cell(r.last_event || "-"));
       fresh.appendChild(tr);
     });
     body.replaceWith(fresh);
     applyFilter();
+  }
+
+  var WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+  function renderMarkets(markets) {
+    var found = document.getElementById("markets");
+    if (!found) { return; }
+    var fresh = document.createElement("tbody");
+    markets.forEach(function (m) {
+      var tr = document.createElement("tr");
+      tr.dataset.market = m.venue + "/" + m.symbol;
+      tr.appendChild(cell(m.venue));
+      tr.appendChild(cell(m.symbol));
+      tr.appendChild(pill("regime", m.regime, m.note));
+      tr.appendChild(cell(m.overlays.length ? m.overlays.join(", ") : "-"));
+      tr.appendChild(cell(m.liquidity_ratio === null ? "-" : m.liquidity_ratio.toFixed(2)));
+      var hour = m.hour_of_week;
+      tr.appendChild(cell(hour === null ? "-" : WEEKDAYS[Math.floor(hour / 24)] + " " +
+        String(hour % 24).padStart(2, "0") + ":00"));
+      tr.appendChild(cell(m.dataset ? m.dataset + " " + m.profile_digest.slice(0, 12) : m.note));
+      fresh.appendChild(tr);
+    });
+    found.querySelector("tbody").replaceWith(fresh);
   }
 
   function refresh() {
@@ -68,6 +93,7 @@
       .then(function (status) {
         if (!status) { return; }
         render(status.rows);
+        renderMarkets(status.markets);
         var updated = document.getElementById("updated");
         if (updated) { updated.textContent = status.at; }
       })
