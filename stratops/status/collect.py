@@ -67,6 +67,17 @@ def tick_view(result: TickResult) -> TickView:
     )
 
 
+def canary_extras(result: TickResult) -> dict[str, dict[str, object]]:
+    """Each judged canary's analysis phase, and its step when the template ramps in steps."""
+    return {
+        f"{name}/{stage.value}": {
+            "canary_phase": f"{run.phase.value} ({run.action.value})",
+            "canary_step": None if run.steps == 1 else run.step + 1,
+        }
+        for (name, stage), run in result.analyses.items()
+    }
+
+
 def collect(
     reconciler: Reconciler, last_tick: TickResult | None = None, *, fetch: bool = True
 ) -> DeskStatus:
@@ -82,6 +93,7 @@ def collect(
         running,
         view,
         reconciler.audit.events(),
+        canary_extras(result),
         breaks=breaks,
     )
     at = now()
