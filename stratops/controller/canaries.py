@@ -20,11 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from stratops.analytics.regimes import HourOfWeekProfile
 from stratops.canary import AnalysisRun, Canary, CanaryTelemetry, RunAction, judge_all
+from stratops.canary.inputs import column
 from stratops.controller.analyses import AnalysisStore
 from stratops.controller.plan import Action, ActionKind, Key
 from stratops.model.analysis import AnalysisTemplate
@@ -35,9 +33,10 @@ from stratops.model.strategy import CanaryStage, HaltBehaviour, StrategyDeployme
 from stratops.paper.datasets import load_dataset, symbol_profile
 from stratops.paper.errors import ConfigError
 from stratops.runtime.base import Runtime, RuntimeFailure
-from stratops.telemetry import reader
+from stratops.telemetry.canary import canary_telemetry
+from stratops.telemetry.reader import Window
+from stratops.telemetry.schema import RUN_FILE
 
-TABLES = ("fills", "orders", "latency", "pnl")
 DEFAULT_DATASET = "binance-1m"  # what the paper engine replays when the evidence names none
 
 
@@ -51,9 +50,8 @@ class Canaries:
     problems: tuple[str, ...] = ()
 
 
-def _utc(value: object) -> datetime:
-    assert isinstance(value, datetime)
-    return value.astimezone(UTC)
+def _time(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
 class CanaryReader:
@@ -138,39 +136,23 @@ class CanaryReader:
             return f"{dataset} holds no complete hour of {spec.symbols[0]}: no regime profile"
         window = timedelta(seconds=duration_seconds(template.spec.window))
         measured = None if stored is None else stored.measured_until()
-        span = reader.Window(None if measured is None else measured - window, None)
-        try:
-            telemetry = self._telemetry(status, span)
-        except (RuntimeFailure, InvalidDocumentError, OSError, pa.ArrowException) as exc:
+        telemetry = self._telemetry(status, Window(None if measured is None else measured - window))
+        if telemetry is None:
+            return ""  # the process has not written its first run yet
+        if telemetry.unreadable is not None:
             if stored is None:
-                return f"telemetry unreadable: {exc}"
+                return f"telemetry unreadable: {telemetry.unreadable}"
             interval = timedelta(seconds=duration_seconds(template.spec.interval))
-            unreadable = CanaryTelemetry.failed_to_read(str(exc))
             canary = self._judged(
-                status, entry, template, stored, stored.started, unreadable, profile
+                status, entry, template, stored, stored.started, telemetry, profile
             )
-            return canary, stored.as_of + interval
-        stamps = telemetry.pnl.column("ts")
-        if len(stamps) == 0:
+            return canary, stored.as_of + interval  # one error per interval the telemetry misses
+        stamps = column(telemetry.pnl, "ts")
+        if stamps is None or stamps.size == 0:
             return "" if stored is None else "no telemetry after the last measurement yet"
-        clock = _utc(pc.max(stamps).as_py())
-        started = stored.started if stored is not None else _utc(pc.min(stamps).as_py())
-        canary = self._judged(
-            status,
-            entry,
-            template,
-            stored,
-            started,
-            CanaryTelemetry(
-                telemetry.fills,
-                telemetry.orders,
-                telemetry.latency,
-                telemetry.pnl,
-                complete_until=clock,
-            ),
-            profile,
-        )
-        return canary, clock
+        clock = telemetry.complete_until or _time(int(stamps.max()))
+        started = stored.started if stored is not None else _time(int(stamps.min()))
+        return self._judged(status, entry, template, stored, started, telemetry, profile), clock
 
     @staticmethod
     def _judged(
@@ -194,20 +176,18 @@ class CanaryReader:
             min_duration=entry.min_duration,
         )
 
-    def _telemetry(self, status: DeploymentStatus, window: reader.Window) -> _Tables:
-        source = self.runtime.telemetry(status.spec)
+    def _telemetry(self, status: DeploymentStatus, window: Window) -> CanaryTelemetry | None:
+        """The canary's tables over ``window``; None while its process has written no run."""
+        try:
+            source = self.runtime.telemetry(status.spec)
+        except RuntimeFailure as exc:
+            return CanaryTelemetry.failed_to_read(str(exc))
         folder = source.folder
         if folder is None:
-            raise OSError(f"{source.uri}: not readable by this controller's telemetry reader")
-        return _Tables(*(reader.read(folder, name, window) for name in TABLES))
-
-
-@dataclass(frozen=True)
-class _Tables:
-    fills: pa.Table
-    orders: pa.Table
-    latency: pa.Table
-    pnl: pa.Table
+            return CanaryTelemetry.failed_to_read(f"{source.uri}: not readable by this controller")
+        if not any(folder.rglob(RUN_FILE)):
+            return None
+        return canary_telemetry(folder, window)
 
 
 def judge_canaries(canaries: Canaries) -> dict[Key, AnalysisRun]:
