@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from stratops.canary import AnalysisRun, Measurement, MeasurementPhase
+from stratops.cli import canary_control
 from stratops.cli.desk import DESK_OPTION
 from stratops.cli.output import OUTPUT_OPTION, FreeText, OutputFormat, emit, new_table, stdout
 from stratops.cli.registry import (
@@ -28,11 +29,16 @@ from stratops.model.base import human_duration
 def register(app: typer.Typer) -> None:
     """Add the canary commands to ``app``."""
     canary = typer.Typer(
-        help="Canary analyses: measurements by metric and regime, phase, the limit that tripped.",
-        epilog="Example: stratops canary analysis btc-trend 7",
+        help="Canary analyses: the controller's judging (status), the on-call person's abort, "
+        "pause and resume, and the analysis logged on a version.",
+        epilog="Example: stratops canary status btc-trend",
         no_args_is_help=True,
     )
     canary.command("analysis")(analysis)
+    canary.command("status")(canary_control.status)
+    canary.command("abort")(canary_control.abort)
+    canary.command("pause")(canary_control.pause)
+    canary.command("resume")(canary_control.resume)
     app.add_typer(canary, name="canary")
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
-from stratops.cli.desk import DESK_OPTION, desk_root
+from stratops.cli.desk import AS_OPTION, DESK_OPTION, acting_person, desk_root
 from stratops.cli.output import (
     OUTPUT_OPTION,
     FreeText,
@@ -27,8 +26,6 @@ from stratops.gitops.snapshot import MANIFESTS
 from stratops.incidents.timeline import CLOSED, NOTE, OPENED, incident_of, incident_table
 from stratops.model.alerts import AlertRule
 from stratops.model.runbook import SECTIONS, Context, Runbook
-
-AS_OPTION = typer.Option(None, "--as", help="Who acts (default: git config user.name, or $USER).")
 
 
 def register(app: typer.Typer) -> None:
@@ -50,13 +47,6 @@ def _repo(desk: Path | None) -> GitRepo:
 
 def _log(repo: GitRepo) -> AuditLog:
     return AuditLog(ControllerPaths(repo.root).audit)
-
-
-def _who(repo: GitRepo, given: str | None) -> str:
-    who = given or repo.user_name() or os.environ.get("USER")
-    if not who:
-        fail("who acts is unknown: pass --as NAME (or set git config user.name)")
-    return who
 
 
 def _opened(log: AuditLog, incident: int) -> tuple[AuditEvent, bool]:
@@ -92,7 +82,7 @@ def incident_open(
     rules = {doc.name: doc for _, doc in documents.of_kind(AlertRule)}
     if alert not in rules:
         fail(f"no AlertRule {alert!r} in the desk (known: {', '.join(sorted(rules)) or 'none'})")
-    actor, at = _who(repo, who), datetime.now(UTC)
+    actor, at = acting_person(repo, who), datetime.now(UTC)
     event = _log(repo).append(
         key=f"incident/{alert}/{at.isoformat()}/{actor}",
         at=at,
@@ -154,7 +144,7 @@ def incident_note(
     details: dict[str, object] = {"incident": incident}
     if step is not None:
         details |= {"step": step, "do": _step(repo, str(opened.details.get("runbook")), step)}
-    actor, at = _who(repo, who), datetime.now(UTC)
+    actor, at = acting_person(repo, who), datetime.now(UTC)
     event = log.append(
         key=f"incident/{incident}/note/{at.isoformat()}/{actor}",
         at=at,
@@ -187,7 +177,7 @@ def incident_close(
     opened, closed = _opened(log, incident)
     if closed:
         fail(f"incident {incident} is already closed")
-    actor = _who(repo, who)
+    actor = acting_person(repo, who)
     log.append(
         key=f"incident/{incident}/close",
         at=datetime.now(UTC),

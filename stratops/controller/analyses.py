@@ -3,7 +3,8 @@
 One JSON file per run, ``<folder>/<strategy>.v<version>.step<step>.json``, holding the
 :class:`~stratops.canary.AnalysisRun` as the judge returned it (its digested form), written
 atomically and only when it changed; beside it, once a final run is logged to the registry,
-``.logged`` holds its digest and the MLflow run id. The judge measures only the windows after
+``.logged`` holds its digest and the MLflow run id, and ``<strategy>.v<version>.control`` what
+the on-call person asked (pause, abort). The judge measures only the windows after
 the stored run's last, so a restarted controller carries on where it stopped.
 """
 
@@ -12,11 +13,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from stratops.canary import AnalysisRun
 from stratops.files import replace_file
 from stratops.model.problems import InvalidDocumentError, Problem
+
+
+class CanaryRequest(BaseModel):
+    """A person's request about a canary: who, why, when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    by: str = Field(min_length=1)
+    reason: str
+    at: AwareDatetime
+
+
+class CanaryControl(BaseModel):
+    """What the on-call person asked of one canary version (``stratops canary abort|pause``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    paused: CanaryRequest | None = Field(None, description="Not judged until resumed.")
+    aborted: CanaryRequest | None = Field(None, description="Fails the analysis: rollback.")
 
 
 class AnalysisStore:
@@ -54,6 +74,31 @@ class AnalysisStore:
 
     def _marker(self, run: AnalysisRun) -> Path:
         return self.path(run.strategy, run.version, run.step).with_suffix(".logged")
+
+    def control(self, strategy: str, version: int) -> CanaryControl:
+        """The requests about a canary version; none when nobody asked anything."""
+        path = self._control(strategy, version)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return CanaryControl()
+        try:
+            return CanaryControl.model_validate_json(text)
+        except ValidationError as exc:
+            problem = Problem(
+                file=str(path),
+                message=f"not a canary control file ({exc}); rerun stratops canary pause/abort",
+                code="analysis.control_invalid",
+            )
+            raise InvalidDocumentError([problem]) from exc
+
+    def save_control(self, strategy: str, version: int, control: CanaryControl) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self._control(strategy, version)
+        replace_file(path, control.model_dump_json(indent=1) + "\n", durable=True)
+
+    def _control(self, strategy: str, version: int) -> Path:
+        return self.folder / f"{strategy}.v{version}.control"
 
     def runs(self, strategy: str | None = None) -> list[AnalysisRun]:
         """Every stored run (of ``strategy``), by strategy, version and step."""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from stratops.controller.analyses import AnalysisStore
 from stratops.controller.audit import AuditLog
 from stratops.controller.authorize import Authorizer
 from stratops.controller.gate_evaluation import registry_evaluator
@@ -58,6 +59,11 @@ class ControllerPaths:
         return self.root / CONTROLLER_DIR / "notifications.json"
 
     @property
+    def analyses(self) -> Path:
+        """The canaries' analysis runs (:mod:`stratops.controller.analyses`)."""
+        return self.root / CONTROLLER_DIR / "analysis"
+
+    @property
     def recon(self) -> Path:
         """The reconciliation breaks (:mod:`stratops.ops.reconciliation.store`)."""
         return self.root / CONTROLLER_DIR / "recon.json"
@@ -102,6 +108,7 @@ def build_reconciler(
         audit=AuditLog(paths.audit),
         store=StateStore(paths.state),
         journal=IntentJournal(paths.journal),
+        analyses=AnalysisStore(paths.analyses),
         metrics=metrics,
         is_leader=is_leader,
     )

@@ -23,7 +23,8 @@ from pathlib import Path
 from stratops.analytics.regimes import HourOfWeekProfile
 from stratops.canary import AnalysisRun, Canary, CanaryTelemetry, RunAction, judge_all
 from stratops.canary.inputs import column
-from stratops.controller.analyses import AnalysisStore
+from stratops.canary.manual import aborted
+from stratops.controller.analyses import AnalysisStore, CanaryRequest
 from stratops.controller.plan import Action, ActionKind, Key
 from stratops.model.analysis import AnalysisTemplate
 from stratops.model.base import Stage, duration_seconds
@@ -46,6 +47,8 @@ class Canaries:
 
     due: Mapping[Key, tuple[Canary, datetime]] = field(default_factory=dict)  # canary, clock
     final: Mapping[Key, AnalysisRun] = field(default_factory=dict)  # decided: not judged again
+    paused: Mapping[Key, AnalysisRun] = field(default_factory=dict)  # kept as they are
+    aborted: Mapping[Key, CanaryRequest] = field(default_factory=dict)  # fail at once
     previous: Mapping[Key, AnalysisRun | None] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
 
@@ -89,6 +92,8 @@ class CanaryReader:
         """
         due: dict[Key, tuple[Canary, datetime]] = {}
         final: dict[Key, AnalysisRun] = {}
+        paused: dict[Key, AnalysisRun] = {}
+        aborted: dict[Key, CanaryRequest] = {}
         previous: dict[Key, AnalysisRun | None] = {}
         problems: list[str] = []
         for key, status in sorted(observed.items()):
@@ -108,18 +113,24 @@ class CanaryReader:
                 continue
             try:
                 stored = self.store.load(key[0], status.spec.version)
+                control = self.store.control(key[0], status.spec.version)
                 found = self._canary(status, entry, template, stored)
             except (InvalidDocumentError, ConfigError, OSError, ValueError) as exc:
                 problems.append(f"{name}: not analysed: {exc}")
                 continue
             previous[key] = stored
+            if control.aborted is not None:
+                aborted[key] = control.aborted
             if stored is not None and stored.phase.final:
                 final[key] = stored
+            elif control.paused is not None and control.aborted is None:
+                if stored is not None:
+                    paused[key] = stored
             elif isinstance(found, str):
                 problems.extend([f"{name}: {found}"] if found else [])
             else:
                 due[key] = found
-        return Canaries(due, final, previous, tuple(problems))
+        return Canaries(due, final, paused, aborted, previous, tuple(problems))
 
     def _canary(
         self,
@@ -191,15 +202,18 @@ class CanaryReader:
 
 
 def judge_canaries(canaries: Canaries) -> dict[Key, AnalysisRun]:
-    """Every canary's run after this tick: the due ones judged on their clocks, the final
-    ones as they were."""
-    runs: dict[Key, AnalysisRun] = dict(canaries.final)
+    """Every canary's run after this tick: the due ones judged on their clocks, the final and
+    paused ones as they were, the aborted ones failed."""
+    runs: dict[Key, AnalysisRun] = {**canaries.final, **canaries.paused}
     by_clock: dict[datetime, list[Key]] = {}
     for key, (_, clock) in canaries.due.items():
         by_clock.setdefault(clock, []).append(key)
     for clock, keys in sorted(by_clock.items()):
         judged = judge_all([canaries.due[key][0] for key in keys], clock)
         runs.update(zip(keys, judged, strict=True))
+    for key, request in canaries.aborted.items():
+        if key in runs:
+            runs[key] = aborted(runs[key], request.by, request.reason, request.at)
     return dict(sorted(runs.items()))
 
 

@@ -47,12 +47,14 @@ class Desk:
         )
         return done.stdout.strip()
 
-    def reconciler(self) -> Reconciler:
+    def reconciler(self, speed: float = 3600.0) -> Reconciler:
+        """The desk's controller; ``speed``: how fast the paper processes it starts replay."""
         return build_reconciler(
             self.root,
             tracking_uri=self.registry.location.tracking_uri,
             forge=ForgeKind.LOCAL,
             env={},
+            speed=speed,
         )
 
     def runtime(self) -> LocalRuntime:

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pyarrow.compute as pc
 from desks import Desk
+from typer.testing import CliRunner
 
 from stratops.canary import RunAction, RunPhase
+from stratops.cli.main import app
 from stratops.controller.analyses import AnalysisStore
 from stratops.controller.assembly import ControllerPaths
 from stratops.controller.plan import ActionKind
@@ -32,10 +35,12 @@ def wait_for_bars(desk: Desk, span: timedelta, timeout: float = 90.0) -> None:
     while time.monotonic() < deadline:
         try:
             stamps = reader.read(telemetry(desk), "pnl", columns=["ts"]).column("ts")
-        except Exception:  # noqa: BLE001 - nothing written yet
+        except Exception:
             stamps = None
-        if stamps is not None and len(stamps) and (
-            pc.max(stamps).as_py() - pc.min(stamps).as_py() >= span
+        if (
+            stamps is not None
+            and len(stamps)
+            and (pc.max(stamps).as_py() - pc.min(stamps).as_py() >= span)
         ):
             return
         time.sleep(0.2)
@@ -46,10 +51,11 @@ def canary_status(desk: Desk) -> DeploymentStatus:
     return {s.key: s for s in desk.runtime().list()}[CANARY]
 
 
-def start_canary(desk: Desk) -> None:
+def start_canary(desk: Desk, speed: float = 3600.0) -> None:
+    """Paper, then the canary, replayed at ``speed`` (the evidence's data lasts 9 hours)."""
     desk.reconciler().tick()
     desk.promote_and_merge(1, Stage.CANARY, 50_000)
-    deployed = desk.reconciler().tick()
+    deployed = desk.reconciler(speed).tick()
     assert ActionKind.DEPLOY in [a.kind for a in deployed.applied]
 
 
@@ -93,8 +99,10 @@ def test_a_running_canary_is_judged_each_tick_and_its_run_kept(desk: Desk) -> No
 
 def test_a_halt_on_breach_halts_the_canary_within_one_tick(desk: Desk) -> None:
     template = desk.root / "manifests" / "analysis" / "trend-canary.yaml"
-    text = template.read_text().replace("above: 0.05", "above: 0.0000001").replace(
-        "window: 4h", "window: 1h"
+    text = (
+        template.read_text()
+        .replace("above: 0.05", "above: 0.0000001")
+        .replace("window: 4h", "window: 1h")
     )
     template.write_text(text)
     desk.git("commit", "-qam", "trend-canary: halt on any drawdown (before the first tick)")
@@ -133,4 +141,85 @@ def test_a_halt_on_breach_halts_the_canary_within_one_tick(desk: Desk) -> None:
     assert len(halted) == 1 and "drawdown" in halted[0].reason
     assert [e.details["digest"] for e in events if e.action == "canary_analysis_logged"] == [
         run.digest
+    ]
+
+
+def canary_cli(desk: Desk, *args: str) -> tuple[int, str]:
+    done = CliRunner().invoke(app, ["canary", *args, "--desk", str(desk.root)])
+    return done.exit_code, done.output
+
+
+LENIENT = """\
+apiVersion: stratops.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: trend-canary
+spec:
+  interval: 15m
+  window: 1h
+  minSamples: 1
+  metrics:
+    - metric: slippage_bps
+      condition: max
+      thresholds: {peak: 1000, normal: 1000, thin: 1000}
+"""
+
+
+def set_template(desk: Desk, text: str, message: str) -> None:
+    """Change trend-canary before the controller's first tick (its rules are then trusted)."""
+    (desk.root / "manifests" / "analysis" / "trend-canary.yaml").write_text(text)
+    desk.git("commit", "-qam", message)
+    desk.git("push", "-q", "origin", "HEAD:main")
+
+
+def test_on_call_pauses_resumes_and_aborts_a_canary(desk: Desk) -> None:
+    set_template(desk, LENIENT, "trend-canary: a template this canary passes")
+    assert canary_cli(desk, "status", "btc-trend")[0] == 1  # nothing analysed yet
+    start_canary(desk, speed=900)  # 15 minutes a second: the replay lasts half a minute
+    wait_for_bars(desk, timedelta(hours=1, minutes=30))
+    judged = desk.reconciler().tick().analyses[CANARY]
+    assert not judged.phase.final
+
+    code, shown = canary_cli(desk, "status", "-o", "json")
+    assert code == 0, shown
+    [view] = json.loads(shown)
+    assert (view["strategy"], view["version"], view["phase"]) == ("btc-trend", 1, "running")
+    assert view["measurements"] == len(judged.measurements)
+    assert view["time_left_seconds"] > 0  # btc-trend's canary minDuration is 24h
+    assert {limit["metric"] for limit in view["limits"]} == {
+        m.metric.value for m in judged.measurements
+    }
+    assert canary_cli(desk, "status", "btc-trend")[0] == 0
+
+    code, shown = canary_cli(
+        desk, "pause", "btc-trend", "--reason", "venue maintenance", "--as", "olga"
+    )
+    assert code == 0, shown
+    wait_for_bars(desk, judged.as_of - judged.started + timedelta(hours=1))
+    paused = desk.reconciler().tick().analyses[CANARY]
+    assert paused == judged  # nothing measured while paused
+    assert canary_cli(desk, "resume", "btc-trend", "--reason", "over", "--as", "olga")[0] == 0
+    wait_for_bars(desk, judged.as_of - judged.started + timedelta(hours=2))
+    resumed = desk.reconciler().tick().analyses[CANARY]
+    assert len(resumed.measurements) > len(judged.measurements)  # the paused windows too
+
+    code, shown = canary_cli(
+        desk, "abort", "btc-trend", "--reason", "fills look wrong", "--as", "olga"
+    )
+    assert code == 0, shown
+    result = desk.reconciler().tick()
+    run = result.analyses[CANARY]
+    assert (run.phase, run.action) == (RunPhase.FAILED, RunAction.ROLLBACK)
+    assert "aborted by olga" in run.reason and "fills look wrong" in run.reason
+    assert canary_status(desk).state is DeploymentState.HALTED
+    assert canary_cli(desk, "abort", "btc-trend", "--reason", "again", "--as", "olga")[0] == 1
+    requests = [
+        (e.action, e.actor, e.reason)
+        for e in desk.reconciler().audit.events()
+        if e.action.startswith("canary_") and e.action != "canary_analysis"
+    ]
+    assert requests[:3] == [
+        ("canary_pause", "olga", "venue maintenance"),
+        ("canary_resume", "olga", "over"),
+        ("canary_abort", "olga", "fills look wrong"),
     ]
