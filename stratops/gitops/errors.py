@@ -7,6 +7,7 @@
     │   ├── UnknownStrategy       no StrategyDeployment of that name at the base
     │   ├── UnknownVersion        the registry has no such version (raised by gate evaluators)
     │   ├── IllegalTransition     skips a stage, demotes (that is a rollback) or repeats one
+    │   ├── IllegalReallocation   ``--allocation`` of a version not running there, or unchanged
     │   ├── MissingOption         the target stage needs a value the desk does not have yet
     │   ├── DirtyWorkingTree      uncommitted changes in the desk repository
     │   ├── PromotionAlreadyOpen  another promotion PR of the strategy is open
@@ -57,6 +58,10 @@ class UnknownVersion(PromotionRefused):
 
 
 class IllegalTransition(PromotionRefused):
+    pass
+
+
+class IllegalReallocation(PromotionRefused):
     pass
 
 
