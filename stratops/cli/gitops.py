@@ -162,8 +162,8 @@ class _Commands:
         stage: Stage | None = typer.Option(
             None,
             "--stage",
-            help="Without --to: the stage whose allocation changes, when VERSION runs in "
-            "several (default: the one it runs in).",
+            help="Without --to: the stage whose allocation changes (default: the highest "
+            "stage running VERSION, e.g. canary when it also paper trades).",
         ),
         analysis: str | None = typer.Option(
             None, "--analysis", help="AnalysisTemplate of a new canary (default: the current one)."
@@ -177,16 +177,18 @@ class _Commands:
         author: str | None = AS_OPTION,
         output: OutputFormat = OUTPUT_OPTION,
     ) -> None:
-        """Open (or update) the pull request promoting STRATEGY VERSION to a stage, or changing
-        its allocation.
+        """Open (or update) the pull request promoting STRATEGY VERSION, or changing its capital.
 
-        Gates run locally first: when they fail, nothing is pushed (exit 1). A reallocation
-        (--allocation without --to) is not gated; its pull request merges with the approvals
-        the policy asks of a raise (none for a cut).
+        Gates run locally first: when they fail, nothing is pushed (exit 1). --to live drops
+        the canary entry and needs the live gates (a passed canary analysis among them). A
+        reallocation (--allocation without --to) is not gated; its pull request merges with the
+        approvals the policy asks of a promotion to that stage for a raise, none for a cut.
 
-        Examples: stratops promote btc-trend 5 --to canary --reason 'passed paper';
-        stratops promote btc-trend 5 --to live --allocation 1000000;
-        stratops promote btc-trend 5 --allocation 80000 --reason 'canary healthy for a week'
+        Example: stratops promote btc-trend 5 --to canary --reason 'passed paper'
+
+        Example: stratops promote btc-trend 5 --to live --allocation 1000000
+
+        Example: stratops promote btc-trend 5 --allocation 80000 --reason 'healthy for a week'
         """
         with _handled():
             request = _promotion_request(

@@ -34,7 +34,7 @@ in force before it), none of them its author, that promotes nothing
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from stratops.controller.signatures import Signers, Unsigned, verify
@@ -247,7 +247,12 @@ class Authorizer:
                 f"merge {sha[:12]}, not through the review",
                 sha,
             )
+        # A raise of what runs, whatever the PR's own diff says (a "cut" of an unreviewed
+        # larger allocation pushed before it is still a raise of the capital deployed).
         needed = Requirements.of(changes, policy)
+        needed = replace(
+            needed, approvals=max(needed.approvals, policy.spec.approvals.for_stage(capital.stage))
+        )
         reviews = self.forge.list_reviews(pull.number)
         approved, _ = approvers(pull, reviews, ttl=needed.approval_ttl, at=pull.merged_at)
         shortfall = needed.shortfall(approved, pull.head_sha)

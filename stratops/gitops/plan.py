@@ -59,7 +59,7 @@ class ReallocationRequest(BaseModel):
     strategy: DnsName
     version: int = Field(ge=1)
     allocation: float = Field(gt=0, allow_inf_nan=False)
-    stage: Stage | None = Field(None, description="Where; None: the one stage running it.")
+    stage: Stage | None = Field(None, description="Where; None: the highest stage running it.")
     reason: str = ""
 
 
@@ -189,9 +189,10 @@ def _live_hint(strategy: StrategyDeployment, request: PromotionRequest) -> str:
 def plan_reallocation(strategy: StrategyDeployment, request: ReallocationRequest) -> PromotionPlan:
     """The plan setting the allocation of the stage where ``request.version`` runs.
 
-    Refused (:class:`IllegalReallocation`) when the version runs in no stage (or not in the
-    one named), in several without ``stage`` naming one, or already has that allocation. The
-    policy's limits are checked on the edited desk, like every edit.
+    Without ``stage``, the highest stage running the version. Refused
+    (:class:`IllegalReallocation`) when the version runs in no stage (or not in the one named)
+    or already has that allocation. The policy's limits are checked on the edited desk, like
+    every edit.
     """
     name, version = strategy.name, request.version
     running = [(stage, entry) for stage, entry in strategy.spec.stages.items()]
@@ -205,10 +206,7 @@ def plan_reallocation(strategy: StrategyDeployment, request: ReallocationRequest
             f"{name} runs no v{version}{place} (it runs {where}): --allocation without --to "
             "changes the capital of a version where it runs"
         )
-    if len(found) > 1:
-        stages = " and ".join(stage.value for stage, _ in found)
-        raise IllegalReallocation(f"{name} v{version} runs in {stages}: pass --stage")
-    stage, entry = found[0]
+    stage, entry = found[-1]  # the highest: paper trades no capital, canary and live do
     if entry.allocation == request.allocation:
         raise IllegalReallocation(
             f"{name} v{version} already has allocation {entry.allocation:,.0f} in "

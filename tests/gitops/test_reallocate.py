@@ -139,7 +139,10 @@ def test_an_open_promotion_of_the_strategy_blocks_a_reallocation(invoke: Invoke)
         (("4", "--allocation", "0"), "expected a finite amount above 0, got 0"),
         (("4", "--allocation", "-5000"), "expected a finite amount above 0, got"),
         (("4", "--allocation", "50000"), "btc-trend v4 already has allocation 50,000 in canary"),
-        (("9", "--allocation", "50000"), "btc-trend runs no v9 (it runs paper v5, canary v4, live v3)"),
+        (
+            ("9", "--allocation", "50000"),
+            "btc-trend runs no v9 (it runs paper v5, canary v4, live v3)",
+        ),
         (("4", "--allocation", "60000", "--stage", "live"), "btc-trend runs no v4 in live"),
         (
             ("4", "--allocation", "200000"),
@@ -188,25 +191,20 @@ def _strategy(**stages: dict[str, object]) -> StrategyDeployment:
     )
 
 
-def test_a_version_in_two_stages_needs_the_stage_named() -> None:
+def test_a_version_in_two_stages_changes_the_highest_unless_named() -> None:
     strategy = _strategy(
         canary={"version": 4, "allocation": 50_000, "analysis": "trend-canary"},
         paper={"version": 4},
     )
-    with pytest.raises(IllegalReallocation, match="v4 runs in paper and canary: pass --stage"):
-        plan_reallocation(
-            strategy, ReallocationRequest(strategy="btc-trend", version=4, allocation=60_000)
-        )
-    plan = plan_reallocation(
-        strategy,
-        ReallocationRequest(strategy="btc-trend", version=4, allocation=60_000, stage=Stage.PAPER),
-    )
-    assert (plan.target_stage, plan.change.from_allocation, plan.change.allocation) == (
-        Stage.PAPER,
-        100_000,
-        60_000,
-    )
-    assert not plan.change.raises_capital and not plan.gated
+    request = ReallocationRequest(strategy="btc-trend", version=4, allocation=60_000)
+    canary = plan_reallocation(strategy, request)
+    assert (canary.target_stage, canary.change.from_allocation) == (Stage.CANARY, 50_000)
+    assert canary.change.raises_capital and not canary.gated
+    paper = plan_reallocation(strategy, request.model_copy(update={"stage": Stage.PAPER}))
+    assert (paper.target_stage, paper.change.from_allocation) == (Stage.PAPER, 100_000)
+    assert not paper.change.raises_capital
+    with pytest.raises(IllegalReallocation, match="runs no v4 in live"):
+        plan_reallocation(strategy, request.model_copy(update={"stage": Stage.LIVE}))
 
 
 AMOUNTS = st.floats(min_value=1, max_value=1e9, allow_nan=False, allow_infinity=False)
