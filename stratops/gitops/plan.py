@@ -60,6 +60,9 @@ class ReallocationRequest(BaseModel):
     version: int = Field(ge=1)
     allocation: float = Field(gt=0, allow_inf_nan=False)
     stage: Stage | None = Field(None, description="Where; None: the highest stage running it.")
+    expected: float | None = Field(
+        None, description="The allocation the caller saw there: refused if main has another."
+    )
     reason: str = ""
 
 
@@ -190,9 +193,9 @@ def plan_reallocation(strategy: StrategyDeployment, request: ReallocationRequest
     """The plan setting the allocation of the stage where ``request.version`` runs.
 
     Without ``stage``, the highest stage running the version. Refused
-    (:class:`IllegalReallocation`) when the version runs in no stage (or not in the one named)
-    or already has that allocation. The policy's limits are checked on the edited desk, like
-    every edit.
+    (:class:`IllegalReallocation`) when the version runs in no stage (or not in the one named),
+    has another allocation than ``expected`` (when given), or already has that allocation.
+    The policy's limits are checked on the edited desk, like every edit.
     """
     name, version = strategy.name, request.version
     running = [(stage, entry) for stage, entry in strategy.spec.stages.items()]
@@ -207,6 +210,11 @@ def plan_reallocation(strategy: StrategyDeployment, request: ReallocationRequest
             "changes the capital of a version where it runs"
         )
     stage, entry = found[-1]  # the highest: paper trades no capital, canary and live do
+    if request.expected is not None and entry.allocation != request.expected:
+        raise IllegalReallocation(
+            f"{name} v{version} has allocation {entry.allocation:,.0f} in {stage.value} on "
+            f"main, not the {request.expected:,.0f} this change was planned from"
+        )
     if entry.allocation == request.allocation:
         raise IllegalReallocation(
             f"{name} v{version} already has allocation {entry.allocation:,.0f} in "
