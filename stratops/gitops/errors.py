@@ -81,8 +81,9 @@ class PromotionAlreadyOpen(PromotionRefused):
     def __init__(self, strategy: str, number: int, branch: str) -> None:
         self.number = number
         super().__init__(
-            f"pull request #{number} ({branch}) already promotes {strategy!r}: merge or close "
-            "it first (`stratops pr show` / `stratops pr close`)"
+            f"pull request #{number} ({branch}) already "
+            f"{'reallocates' if branch.endswith('-allocation') else 'promotes'} {strategy!r}: "
+            "merge or close it first (`stratops pr show` / `stratops pr close`)"
         )
 
 

@@ -133,6 +133,13 @@ def test_an_open_promotion_of_the_strategy_blocks_a_reallocation(invoke: Invoke)
     assert "pull request #1 (promote/btc-trend/v5-canary) already promotes" in result.stderr
 
 
+def test_an_open_reallocation_blocks_a_promotion(invoke: Invoke) -> None:
+    assert invoke("promote", "btc-trend", "4", "--allocation", "80000").exit_code == 0
+    result = invoke("promote", "btc-trend", "5", "--to", "canary")
+    assert result.exit_code == 2
+    assert f"pull request #1 ({BRANCH}) already reallocates 'btc-trend'" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
