@@ -26,6 +26,7 @@ from stratops.gates.report import GateReport
 from stratops.gitops.changes import ChangeKind, DesiredChange
 from stratops.gitops.errors import IllegalReallocation, IllegalTransition, MissingOption
 from stratops.gitops.evaluation import GateRequest, stage_of
+from stratops.gitops.review import Requirements
 from stratops.gitops.yaml_edit import DeleteKey, Edit, Scalar, SetValue
 from stratops.model.base import STAGE_ORDER, DnsName, Duration, Stage
 from stratops.model.policy import GatePolicy
@@ -198,7 +199,7 @@ def plan_reallocation(strategy: StrategyDeployment, request: ReallocationRequest
     The policy's limits are checked on the edited desk, like every edit.
     """
     name, version = strategy.name, request.version
-    running = [(stage, entry) for stage, entry in strategy.spec.stages.items()]
+    running = strategy.spec.stages.items()
     where = ", ".join(f"{stage.value} v{entry.version}" for stage, entry in running) or "nothing"
     found = [(stage, entry) for stage, entry in running if entry.version == version]
     if request.stage is not None:
@@ -322,10 +323,11 @@ def pull_request_body(plan: PromotionPlan, report: GateReport, reason: str) -> s
 def reallocation_body(plan: PromotionPlan, reason: str, policy: GatePolicy) -> str:
     """The PR description of a reallocation: the approvals it needs and the policy's limit."""
     stage = plan.target_stage
+    approvals = Requirements.of([plan.change], policy).approvals
     if plan.change.raises_capital:
-        needed = f"{policy.spec.approvals.for_stage(stage)}, as for a promotion to {stage.value}"
+        needed = f"{approvals}, as for a promotion to {stage.value}"
     else:
-        needed = "none, a cut reduces risk"
+        needed = f"{approvals}, a cut reduces risk"
     limits = policy.spec.max_allocation.get(plan.change.strategy_type)
     limit = limits.for_stage(stage) if limits is not None else None
     bound = "none" if limit is None else f"{limit:,.0f}"

@@ -97,7 +97,10 @@ def test_a_cut_merges_without_approvals(invoke: Invoke, forge: LocalForge) -> No
         "fromAllocation": 1_000_000,
         "allocation": 250_000,
     }
-    assert "none, a cut reduces risk" in forge.get_pull_request(1).body
+    assert (
+        "approvals needed (policy `desk-policy`): 0, a cut reduces risk"
+        in forge.get_pull_request(1).body
+    )
     merged = invoke("pr", "merge", "1")
     assert merged.exit_code == 0, merged.output
 
