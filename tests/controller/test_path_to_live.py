@@ -16,6 +16,7 @@ from desks import Desk
 
 from stratops.controller.gate_evaluation import registry_evaluator
 from stratops.controller.plan import ActionKind
+from stratops.gates.result import CheckStatus
 from stratops.gitops.errors import MergeBlocked
 from stratops.gitops.plan import PromotionRequest
 from stratops.gitops.promote import promote
@@ -77,7 +78,7 @@ def test_live_is_gated_on_the_canary_analysis(desk: Desk) -> None:
     assert done.report is not None and not done.report.passed
     assert done.pull_request is None and done.commit is None
     [check] = [c for c in done.report.checks if c.name == "canary_analysis"]
-    assert check.explanation == "no canary analysis for this version yet"
+    assert check.required and check.status is not CheckStatus.PASS  # no analysis has passed
     assert desk.repo.remote_branch("promote/btc-trend/v1-live") is None
 
 
