@@ -55,7 +55,7 @@ from stratops.gitops.forge.models import NewReview, PullState, ReviewState
 from stratops.gitops.forge.select import ForgeKind, open_forge
 from stratops.gitops.gates_check import check_gates, publish
 from stratops.gitops.git import GitRepo
-from stratops.gitops.plan import PromotionRequest
+from stratops.gitops.plan import PromotionRequest, ReallocationRequest
 from stratops.gitops.promote import promote
 from stratops.gitops.pulls import (
     merge_pull_request,
@@ -143,15 +143,27 @@ class _Commands:
     def promote(
         self,
         strategy: str = typer.Argument(..., help="Strategy name (its metadata.name)."),
-        version: int = version_argument("Registered version to promote."),
-        to: Stage = typer.Option(
-            ..., "--to", help="Target stage, one step up: paper → canary → live."
+        version: int = version_argument("Registered version to promote (or reallocate)."),
+        to: Stage | None = typer.Option(
+            None,
+            "--to",
+            help="Target stage, one step up: paper → canary → live (live drops the canary "
+            "entry). Without --to, --allocation changes the capital where VERSION runs.",
         ),
         allocation: float | None = typer.Option(
             None,
             "--allocation",
             callback=amount,
-            help="Capital in the target stage (default: its current one).",
+            help="With --to: capital in the target stage (default: its current one). Without "
+            "--to: the new capital of the stage where VERSION runs, raised or cut through a "
+            "pull request (within the policy's maxAllocation; a raise needs the approvals of "
+            "a promotion to that stage).",
+        ),
+        stage: Stage | None = typer.Option(
+            None,
+            "--stage",
+            help="Without --to: the stage whose allocation changes (default: the highest "
+            "stage running VERSION, e.g. canary when it also paper trades).",
         ),
         analysis: str | None = typer.Option(
             None, "--analysis", help="AnalysisTemplate of a new canary (default: the current one)."
@@ -165,21 +177,22 @@ class _Commands:
         author: str | None = AS_OPTION,
         output: OutputFormat = OUTPUT_OPTION,
     ) -> None:
-        """Open (or update) the pull request promoting STRATEGY VERSION to a stage.
+        """Open (or update) the pull request promoting STRATEGY VERSION, or changing its capital.
 
-        Gates run locally first: when they fail, nothing is pushed (exit 1).
+        Gates run locally first: when they fail, nothing is pushed (exit 1). --to live drops
+        the canary entry and needs the live gates (a passed canary analysis among them). A
+        reallocation (--allocation without --to) is not gated; its pull request merges with the
+        approvals the policy asks of a promotion to that stage for a raise, none for a cut.
 
         Example: stratops promote btc-trend 5 --to canary --reason 'passed paper'
+
+        Example: stratops promote btc-trend 5 --to live --allocation 1000000
+
+        Example: stratops promote btc-trend 5 --allocation 80000 --reason 'healthy for a week'
         """
         with _handled():
-            request = PromotionRequest(
-                strategy=strategy,
-                version=version,
-                target_stage=to,
-                allocation=allocation,
-                analysis=analysis,
-                min_duration=min_duration,
-                reason=reason,
+            request = _promotion_request(
+                strategy, version, to, allocation, stage, analysis, min_duration, reason
             )
             repo, host = _desk(desk, forge)
             as_of = datetime.now(UTC).replace(microsecond=0)
@@ -192,14 +205,29 @@ class _Commands:
                 as_of=as_of,
             )
         pull = done.pull_request
+        report = done.report
         promoted = {
             "branch": done.plan.branch,
             "commit": done.commit,
             "opened": done.opened,
             "pullRequest": pull.model_dump(mode="json") if pull else None,
-            "gateReport": done.report.to_json(),
+            "gateReport": report.to_json() if report is not None else None,
+            "change": {
+                "kind": done.plan.change.kind.value,
+                "stage": done.plan.target_stage.value,
+                "fromAllocation": done.plan.change.from_allocation,
+                "allocation": done.plan.change.allocation,
+            },
         }
-        emit(promoted, output, lambda: typer.echo(done.report.markdown()))
+        emit(
+            promoted,
+            output,
+            lambda: typer.echo(
+                report.markdown()
+                if report is not None
+                else f"{done.plan.title}: {done.plan.transition} (not gated)"
+            ),
+        )
         if pull is None:
             fail("the gates fail: nothing was pushed and no pull request opened", EXIT_NEGATIVE)
         verb = "opened" if done.opened else "updated"
@@ -248,6 +276,46 @@ class _Commands:
                 out.write(markdown)
         if not result.passed:
             raise typer.Exit(EXIT_NEGATIVE)
+
+
+def _promotion_request(
+    strategy: str,
+    version: int,
+    to: Stage | None,
+    allocation: float | None,
+    stage: Stage | None,
+    analysis: str | None,
+    min_duration: str | None,
+    reason: str,
+) -> PromotionRequest | ReallocationRequest:
+    """The request the options make; a combination that means nothing is exit 2."""
+    if to is not None:
+        if stage is not None:
+            fail(
+                "--stage names the stage of a reallocation (--allocation without --to); with "
+                f"--to the stage is the target ({to.value})",
+                EXIT_BAD_INPUT,
+            )
+        return PromotionRequest(
+            strategy=strategy,
+            version=version,
+            target_stage=to,
+            allocation=allocation,
+            analysis=analysis,
+            min_duration=min_duration,
+            reason=reason,
+        )
+    if allocation is None:
+        fail(
+            "pass --to STAGE to promote, or --allocation N (without --to) to change the capital "
+            "of the stage where the version runs",
+            EXIT_BAD_INPUT,
+        )
+    if analysis is not None or min_duration is not None:
+        fail("--analysis and --min-duration belong to a promotion (--to canary)", EXIT_BAD_INPUT)
+    return ReallocationRequest(
+        strategy=strategy, version=version, allocation=allocation, stage=stage, reason=reason
+    )
 
 
 def init(

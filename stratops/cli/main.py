@@ -43,7 +43,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "promote": (
         "gitops",
-        "Open (or update) the pull request promoting STRATEGY VERSION to a stage.",
+        "Open (or update) the pull request promoting STRATEGY VERSION, or changing its capital.",
     ),
     "demo": ("demo", "Run the stratops story on the embedded defaults, from a fresh checkout."),
     "paper": ("paper", "Paper trading: run a strategy model on replayed market data."),

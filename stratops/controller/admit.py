@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from stratops.controller.authorize import (
     Authorizer,
+    Capital,
     PromotionCommit,
     Verdict,
     promotion_commits,
@@ -87,20 +88,20 @@ def rules_in_force(
 def capital(
     authorizer: Authorizer,
     verdict: Verdict,
-    allocation: float,
+    wanted: Capital,
     source: str,
     head: str,
-    signers: Signers | None,
+    rules: Rules,
 ) -> Verdict:
     """Capital in canary or live is at most what a merged, approved PR set.
 
     ``verdict`` allowed a promotion at the capital its PR set; main may hold more only if
-    the last change of the manifest since then came through a merged PR as well.
+    a merged, approved PR set that allocation as well (a reallocation after the promotion).
     """
-    granted = verdict.allocation
+    granted, allocation = verdict.allocation, wanted.allocation
     if granted is None or allocation <= granted or verdict.commit is None:
         return verdict
-    raised = authorizer.reallocation(source, verdict.commit, head, signers)
+    raised = authorizer.reallocation(source, wanted, head, rules.policy, rules.signers)
     if raised.allowed:
         return verdict
     return Verdict(
@@ -136,9 +137,11 @@ def authorize(
         source = sources.get(name)
         if wanted and state.last_applied and source is not None:
             for stage in reallocations(applied, wanted):
-                verdict = authorizer.reallocation(source, state.last_applied, head, rules.signers)
+                entry = getattr(wanted.spec.stages, stage.value)
+                raised = Capital(name, stage, entry.allocation)
+                verdict = authorizer.reallocation(source, raised, head, rules.policy, rules.signers)
                 if not verdict.allowed:
-                    refusal = (stage, getattr(wanted.spec.stages, stage.value).version, verdict)
+                    refusal = (stage, entry.version, verdict)
                     break
         for stage, version in [] if refusal else risk_changes(applied, wanted):
             assert wanted is not None  # risk changes are stages that main declares
@@ -152,7 +155,8 @@ def authorize(
                 name, stage, version, commits, rules.policy, rules.signers
             )
             if verdict.allowed and source is not None:
-                verdict = capital(authorizer, verdict, allocation, source, head, rules.signers)
+                wanted_capital = Capital(name, stage, allocation)
+                verdict = capital(authorizer, verdict, wanted_capital, source, head, rules)
             if not verdict.allowed:
                 refusal = (stage, version, verdict)
                 break

@@ -1,7 +1,10 @@
 """Which changes of the desired state the controller may apply.
 
 Reducing risk is always allowed: removing a stage, going back to an older version, a smaller
-allocation. A larger canary or live allocation must come from a merged pull request. Anything
+allocation. A larger canary or live allocation must come from a merged pull request that sets
+it (``stratops promote S V --allocation N``), approved as a promotion to that stage: the commit
+of main that set the allocation is found in the manifest's history (whenever it was pushed), so
+a raise refused once stays refused until a reviewed pull request sets it. Anything
 that puts a version into canary or live must have arrived as the desk intends:
 
 - a promotion commit carrying the trailers ``Strategy``, ``Version``, ``Stage``,
@@ -31,15 +34,16 @@ in force before it), none of them its author, that promotes nothing
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from stratops.controller.signatures import Signers, Unsigned, verify
 from stratops.gitops.changes import ChangeKind, desired_changes, rule_changes
+from stratops.gitops.desk import parse_source
 from stratops.gitops.errors import ForgeError, GitError, UnknownVersion
 from stratops.gitops.evaluation import GateEvaluator
 from stratops.gitops.forge.base import Forge
-from stratops.gitops.forge.models import GATES_CONTEXT, PullState, StatusState
+from stratops.gitops.forge.models import GATES_CONTEXT, PullRequest, PullState, StatusState
 from stratops.gitops.git import Commit, GitRepo
 from stratops.gitops.review import Requirements, approvers, ci_verdict
 from stratops.gitops.snapshot import desk_at
@@ -50,6 +54,32 @@ from stratops.registry.errors import EvidenceMismatch, RegistryError
 from stratops.unavailable import Unavailable
 
 RISK_STAGES = (Stage.CANARY, Stage.LIVE)
+ALLOCATION_HISTORY = 200  # changes of a manifest searched for the one that set an allocation
+
+
+@dataclass(frozen=True)
+class Capital:
+    """The allocation main declares for one stage of a strategy."""
+
+    strategy: str
+    stage: Stage
+    allocation: float
+
+    def describe(self) -> str:
+        return f"{self.stage.value} allocation {self.allocation:,.0f} of {self.strategy}"
+
+
+def _allocation(repo: GitRepo, rev: str, path: str, capital: Capital) -> float | None:
+    """The allocation of ``capital``'s stage in the manifest ``path`` at ``rev`` (None: none)."""
+    try:
+        source = parse_source(repo.read_file(rev, path), path)
+    except GitError:
+        return None
+    document = None if isinstance(source, list) else source.document
+    if not isinstance(document, StrategyDeployment) or document.name != capital.strategy:
+        return None
+    entry = getattr(document.spec.stages, capital.stage.value)
+    return None if entry is None else float(entry.allocation)
 
 
 @dataclass(frozen=True)
@@ -147,30 +177,88 @@ class Authorizer:
         except (GitError, UnknownVersion, ForgeError, RegistryError) as exc:
             return Verdict(False, "unverifiable", str(exc), commit.sha)
 
-    def reallocation(self, path: str, since: str, head: str, signers: Signers | None) -> Verdict:
-        """An allocation change of ``path`` since ``since`` must come from a merged PR (and,
-        with ``signers``, a signed commit)."""
+    def reallocation(
+        self,
+        path: str,
+        capital: Capital,
+        head: str,
+        policy: GatePolicy | None,
+        signers: Signers | None,
+    ) -> Verdict:
+        """Whether main's ``capital`` may run: the commit of main that set it (the latest that
+        changed it to that amount, on the first-parent line of ``path``) must be (with
+        ``signers``, a signed commit) of a merged PR that sets it, approved as ``policy`` (the
+        rules in force) asks of a raise at its merge."""
+        found: str | None = None
         try:
-            changes = self.repo.log(head, since=since, path=path, first_parent=True, limit=1)
-            if not changes:
-                return ALLOWED
-            found = changes[0].sha
+            found = self._allocation_set_by(path, capital, head)
+            if found is None:
+                return Verdict(
+                    False,
+                    "unverifiable",
+                    f"no commit of main in the last {ALLOCATION_HISTORY} changes of {path} "
+                    f"sets its {capital.describe()}",
+                )
             unsigned = verify(self.repo, [(found, "allocation change")], signers)
             if unsigned is not None:
                 return _refused(unsigned)
             pulls = self.forge.pull_requests_of_commit(found)
+            merged = [p for p in pulls if p.state is PullState.MERGED]
+            if not merged:
+                return Verdict(
+                    False,
+                    "unreviewed",
+                    f"the allocation change in {found[:12]} is in no merged pull request",
+                    found,
+                )
+            return self._check_allocation(found, merged[0], capital, policy)
         except Unavailable as exc:
             return Verdict(False, UNAVAILABLE, f"cannot verify: {exc}", found)
         except (ForgeError, GitError) as exc:
-            return Verdict(False, "unverifiable", str(exc))
-        if any(p.state is PullState.MERGED for p in pulls):
-            return ALLOWED
-        return Verdict(
-            False,
-            "unreviewed",
-            f"the allocation change in {found[:12]} is in no merged pull request",
-            found,
+            return Verdict(False, "unverifiable", str(exc), found)
+
+    def _allocation_set_by(self, path: str, capital: Capital, head: str) -> str | None:
+        """The newest first-parent commit of main whose parent did not allocate ``capital``."""
+        for commit in self.repo.log(head, path=path, first_parent=True, limit=ALLOCATION_HISTORY):
+            before = (
+                _allocation(self.repo, commit.parents[0], path, capital) if commit.parents else None
+            )
+            if before != capital.allocation:
+                return commit.sha
+        return None
+
+    def _check_allocation(
+        self, sha: str, pull: PullRequest, capital: Capital, policy: GatePolicy | None
+    ) -> Verdict:
+        if policy is None or pull.merged_at is None:
+            return Verdict(False, "unverifiable", f"cannot check PR #{pull.number}", sha)
+        base = self.repo.merge_base(self.repo.rev_parse(f"{sha}^"), pull.head_sha)
+        before, after = desk_at(self.repo, base), desk_at(self.repo, pull.head_sha)
+        changes = desired_changes(before.strategies, after.strategies)
+        if not any(
+            (c.strategy, c.stage, c.allocation)
+            == (capital.strategy, capital.stage, capital.allocation)
+            for c in changes
+        ):
+            return Verdict(
+                False,
+                "unreviewed",
+                f"PR #{pull.number} does not set the {capital.describe()}: it came with its "
+                f"merge {sha[:12]}, not through the review",
+                sha,
+            )
+        # A raise of what runs, whatever the PR's own diff says (a "cut" of an unreviewed
+        # larger allocation pushed before it is still a raise of the capital deployed).
+        needed = Requirements.of(changes, policy)
+        needed = replace(
+            needed, approvals=max(needed.approvals, policy.spec.approvals.for_stage(capital.stage))
         )
+        reviews = self.forge.list_reviews(pull.number)
+        approved, _ = approvers(pull, reviews, ttl=needed.approval_ttl, at=pull.merged_at)
+        shortfall = needed.shortfall(approved, pull.head_sha)
+        if shortfall is not None:
+            return Verdict(False, "unapproved", f"PR #{pull.number}: {shortfall}", sha)
+        return Verdict(True, "ok", f"PR #{pull.number}", sha, allocation=capital.allocation)
 
     def rule_change(self, sha: str, policy: GatePolicy | None, signers: Signers | None) -> Verdict:
         """Whether the rule change that ``sha`` (a commit of main) makes may take effect.

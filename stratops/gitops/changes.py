@@ -6,7 +6,8 @@ Pure: documents in, changes out (never text). Per strategy and stage entry:
 - an entry that disappears, or goes back to an older version, is a **rollback** (listed, not
   gated), except a canary entry whose version moved up to live in the same change: that is
   part of the promotion;
-- the same version with another allocation is a **reallocation** (listed, not gated).
+- the same version with another allocation is a **reallocation** (listed, not gated; a raise
+  in a stage needs the approvals a promotion to that stage needs, a cut none).
 
 Apart from those, a change of the rules (a ``GatePolicy`` or an ``AnalysisTemplate`` added,
 edited or removed: :func:`rule_changes`) needs the policy owners' approval and never comes with
@@ -43,6 +44,17 @@ class DesiredChange:
     allocation: float | None  # in the stage after the change
     current_stage: Stage | None  # of ``to_version`` before the change
     retired: bool  # the strategy had no stage left before the change
+    from_allocation: float | None = None  # in the stage before the change
+
+    @property
+    def raises_capital(self) -> bool:
+        """A reallocation to more capital (a cut reduces risk)."""
+        return (
+            self.kind is ChangeKind.REALLOCATION
+            and self.allocation is not None
+            and self.from_allocation is not None
+            and self.allocation > self.from_allocation
+        )
 
     def describe(self) -> str:
         before = "-" if self.from_version is None else f"v{self.from_version}"
@@ -95,6 +107,7 @@ def desired_changes(
                     allocation=new.allocation if new else None,
                     current_stage=stage_of(before, new.version) if new else None,
                     retired=before.retired if before else False,
+                    from_allocation=old.allocation if old else None,
                 )
             )
     return changes

@@ -7,6 +7,7 @@
     │   ├── UnknownStrategy       no StrategyDeployment of that name at the base
     │   ├── UnknownVersion        the registry has no such version (raised by gate evaluators)
     │   ├── IllegalTransition     skips a stage, demotes (that is a rollback) or repeats one
+    │   ├── IllegalReallocation   ``--allocation`` of a version not running there, or unchanged
     │   ├── MissingOption         the target stage needs a value the desk does not have yet
     │   ├── DirtyWorkingTree      uncommitted changes in the desk repository
     │   ├── PromotionAlreadyOpen  another promotion PR of the strategy is open
@@ -60,6 +61,10 @@ class IllegalTransition(PromotionRefused):
     pass
 
 
+class IllegalReallocation(PromotionRefused):
+    pass
+
+
 class MissingOption(PromotionRefused):
     pass
 
@@ -76,8 +81,9 @@ class PromotionAlreadyOpen(PromotionRefused):
     def __init__(self, strategy: str, number: int, branch: str) -> None:
         self.number = number
         super().__init__(
-            f"pull request #{number} ({branch}) already promotes {strategy!r}: merge or close "
-            "it first (`stratops pr show` / `stratops pr close`)"
+            f"pull request #{number} ({branch}) already "
+            f"{'reallocates' if branch.endswith('-allocation') else 'promotes'} {strategy!r}: "
+            "merge or close it first (`stratops pr show` / `stratops pr close`)"
         )
 
 

@@ -8,6 +8,10 @@ template and minimum duration are kept, or taken from the request when there is 
 yet); to ``live`` sets ``live: {version, allocation}`` and drops the canary entry of that
 version. Only paper → canary → live is a promotion: skipping a stage or going back (a rollback,
 done by reverting the promotion commit) is refused.
+
+A reallocation (:func:`plan_reallocation`) sets the allocation of the stage where a version
+runs, on its own branch ``promote/<strategy>/v<version>-<stage>-allocation``: not gated, but a
+raise needs the approvals of that stage (see :mod:`stratops.gitops.review`).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from stratops.gates.checks.stage import legal_transition
 from stratops.gates.report import GateReport
 from stratops.gitops.changes import ChangeKind, DesiredChange
-from stratops.gitops.errors import IllegalTransition, MissingOption
+from stratops.gitops.errors import IllegalReallocation, IllegalTransition, MissingOption
 from stratops.gitops.evaluation import GateRequest, stage_of
+from stratops.gitops.review import Requirements
 from stratops.gitops.yaml_edit import DeleteKey, Edit, Scalar, SetValue
 from stratops.model.base import STAGE_ORDER, DnsName, Duration, Stage
 from stratops.model.policy import GatePolicy
@@ -47,9 +52,24 @@ class PromotionRequest(BaseModel):
     reason: str = ""
 
 
+class ReallocationRequest(BaseModel):
+    """What ``stratops promote STRATEGY VERSION --allocation N`` (no ``--to``) was asked to do."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategy: DnsName
+    version: int = Field(ge=1)
+    allocation: float = Field(gt=0, allow_inf_nan=False)
+    stage: Stage | None = Field(None, description="Where; None: the highest stage running it.")
+    expected: float | None = Field(
+        None, description="The allocation the caller saw there: refused if main has another."
+    )
+    reason: str = ""
+
+
 @dataclass(frozen=True)
 class PromotionPlan:
-    """The promotion as a desired-state change, and the YAML edits that make it."""
+    """The promotion (or reallocation) as a desired-state change, and the YAML edits."""
 
     change: DesiredChange
     edits: tuple[Edit, ...]
@@ -68,15 +88,34 @@ class PromotionPlan:
         return self.change.stage
 
     @property
+    def gated(self) -> bool:
+        """A promotion is gated; a reallocation is not (its approvals are the review's)."""
+        return self.change.kind is ChangeKind.PROMOTION
+
+    @property
     def branch(self) -> str:
-        return promotion_branch(self.strategy, self.version, self.target_stage)
+        branch = promotion_branch(self.strategy, self.version, self.target_stage)
+        return branch if self.gated else f"{branch}-allocation"
 
     @property
     def title(self) -> str:
+        if not self.gated:
+            verb = "Raise" if self.change.raises_capital else "Cut"
+            return (
+                f"{verb} the {self.target_stage.value} allocation of {self.strategy} "
+                f"v{self.version} to {self.change.allocation:,.0f}"
+            )
         return f"Promote {self.strategy} v{self.version} to {self.target_stage.value}"
 
     @property
     def transition(self) -> str:
+        if not self.gated:
+            before = self.change.from_allocation
+            assert before is not None and self.change.allocation is not None
+            return (
+                f"{self.target_stage.value} v{self.version}: allocation {before:,.0f} → "
+                f"{self.change.allocation:,.0f}"
+            )
         current = self.change.current_stage
         source = current.value if current else "nowhere"
         return f"{source} → {self.target_stage.value} at allocation {self.change.allocation:,.0f}"
@@ -113,7 +152,7 @@ def plan_promotion(
                 f"{name} v{version} runs in {current.value}: moving it to {target.value} is a "
                 "demotion, which is a rollback: revert the promotion commit instead"
             )
-        raise IllegalTransition(f"{name} v{version}: {why}")
+        raise IllegalTransition(f"{name} v{version}: {why}{_live_hint(strategy, request)}")
     entry = getattr(strategy.spec.stages, target.value)
     if entry is not None and entry.version > version:
         raise IllegalTransition(
@@ -136,6 +175,66 @@ def plan_promotion(
         retired=strategy.retired,
     )
     return PromotionPlan(change, _edits(strategy, request, entry is not None, allocation))
+
+
+def _live_hint(strategy: StrategyDeployment, request: PromotionRequest) -> str:
+    """What ``--to live`` needs when the version is not the canary's."""
+    if request.target_stage is not Stage.LIVE:
+        return ""
+    canary = strategy.spec.stages.canary
+    if canary is None:
+        return (
+            f" ({strategy.name} has nothing in canary: only the canary's version goes live, "
+            f"after its analysis passed; promote v{request.version} --to canary first)"
+        )
+    return f" (the canary runs v{canary.version}: only that version can go live)"
+
+
+def plan_reallocation(strategy: StrategyDeployment, request: ReallocationRequest) -> PromotionPlan:
+    """The plan setting the allocation of the stage where ``request.version`` runs.
+
+    Without ``stage``, the highest stage running the version. Refused
+    (:class:`IllegalReallocation`) when the version runs in no stage (or not in the one named),
+    has another allocation than ``expected`` (when given), or already has that allocation.
+    The policy's limits are checked on the edited desk, like every edit.
+    """
+    name, version = strategy.name, request.version
+    running = strategy.spec.stages.items()
+    where = ", ".join(f"{stage.value} v{entry.version}" for stage, entry in running) or "nothing"
+    found = [(stage, entry) for stage, entry in running if entry.version == version]
+    if request.stage is not None:
+        found = [(stage, entry) for stage, entry in found if stage is request.stage]
+    if not found:
+        place = f" in {request.stage.value}" if request.stage is not None else ""
+        raise IllegalReallocation(
+            f"{name} runs no v{version}{place} (it runs {where}): --allocation without --to "
+            "changes the capital of a version where it runs"
+        )
+    stage, entry = found[-1]  # the highest: paper trades no capital, canary and live do
+    if request.expected is not None and entry.allocation != request.expected:
+        raise IllegalReallocation(
+            f"{name} v{version} has allocation {entry.allocation:,.0f} in {stage.value} on "
+            f"main, not the {request.expected:,.0f} this change was planned from"
+        )
+    if entry.allocation == request.allocation:
+        raise IllegalReallocation(
+            f"{name} v{version} already has allocation {entry.allocation:,.0f} in "
+            f"{stage.value}: nothing to change"
+        )
+    change = DesiredChange(
+        kind=ChangeKind.REALLOCATION,
+        strategy=name,
+        strategy_type=strategy.spec.strategy_type,
+        stage=stage,
+        from_version=version,
+        to_version=version,
+        allocation=request.allocation,
+        current_stage=stage,
+        retired=False,
+        from_allocation=entry.allocation,
+    )
+    edit = SetValue((*STAGE_KEYS, stage.value, "allocation"), _number(request.allocation))
+    return PromotionPlan(change, (edit,))
 
 
 def _require_options(
@@ -190,28 +289,59 @@ def _edits(
 
 
 TRAILERS = ("Strategy", "Version", "Stage", "Evidence-Digest", "Gate-Report-Digest")
+REALLOCATION_TRAILERS = ("Strategy", "Version", "Stage", "Allocation")
 
 
-def commit_message(plan: PromotionPlan, report: GateReport, reason: str) -> str:
-    """Subject, what changes and why, and the trailers CI and the controller read."""
-    paragraphs = [plan.title, f"{plan.transition}; gates {report.verdict}."]
+def commit_message(plan: PromotionPlan, report: GateReport | None, reason: str) -> str:
+    """Subject, what changes and why, and the trailers CI and the controller read.
+
+    A reallocation (``report`` None) has no gate report: its trailers name the allocation,
+    and without ``Gate-Report-Digest`` it is never taken for a promotion commit.
+    """
+    verdict = "not gated" if report is None else f"gates {report.verdict}"
+    paragraphs = [plan.title, f"{plan.transition}; {verdict}."]
     if reason.strip():
         paragraphs.append(f"Reason: {reason.strip()}")
-    values = (
-        plan.strategy,
-        str(plan.version),
-        plan.target_stage.value,
-        report.inputs.evidence_digest,
-        report.digest,
-    )
-    trailers = zip(TRAILERS, values, strict=True)
-    paragraphs.append("\n".join(f"{key}: {value}" for key, value in trailers))
+    head = (plan.strategy, str(plan.version), plan.target_stage.value)
+    if report is None:
+        assert plan.change.allocation is not None
+        pairs = zip(
+            REALLOCATION_TRAILERS, (*head, str(_number(plan.change.allocation))), strict=True
+        )
+    else:
+        digests = (report.inputs.evidence_digest, report.digest)
+        pairs = zip(TRAILERS, (*head, *digests), strict=True)
+    paragraphs.append("\n".join(f"{key}: {value}" for key, value in pairs))
     return "\n\n".join(paragraphs) + "\n"
 
 
 def pull_request_body(plan: PromotionPlan, report: GateReport, reason: str) -> str:
     """The PR description: the transition, the reason, and the gate report."""
+    return _opening(plan, reason) + report.markdown()
+
+
+def reallocation_body(plan: PromotionPlan, reason: str, policy: GatePolicy) -> str:
+    """The PR description of a reallocation: the approvals it needs and the policy's limit."""
+    stage = plan.target_stage
+    approvals = Requirements.of([plan.change], policy).approvals
+    if plan.change.raises_capital:
+        needed = f"{approvals}, as for a promotion to {stage.value}"
+    else:
+        needed = f"{approvals}, a cut reduces risk"
+    limits = policy.spec.max_allocation.get(plan.change.strategy_type)
+    limit = limits.for_stage(stage) if limits is not None else None
+    bound = "none" if limit is None else f"{limit:,.0f}"
+    lines = [
+        "A reallocation is not gated: the version keeps the evidence its promotion was gated on.",
+        "",
+        f"- approvals needed (policy `{policy.name}`): {needed}",
+        f"- policy limit for {plan.change.strategy_type.value} in {stage.value}: {bound}",
+    ]
+    return _opening(plan, reason) + "\n".join(lines) + "\n"
+
+
+def _opening(plan: PromotionPlan, reason: str) -> str:
     lines = [f"**{plan.title}**: {plan.transition}.", ""]
     if reason.strip():
         lines += [f"Reason: {reason.strip()}", ""]
-    return "\n".join(lines) + "\n" + report.markdown()
+    return "\n".join(lines) + "\n"

@@ -10,6 +10,9 @@ and pull request; it never opens a second one.
 The ``stratops/gates`` status it sets on the commit is pending: only CI's ``gates check
 --publish`` gives the verdict that a merge needs (see :mod:`stratops.gitops.review`).
 
+A :class:`~stratops.gitops.plan.ReallocationRequest` takes the same path without gates: its
+pull request sets one allocation, and the review rules give it the approvals it needs.
+
 Nothing is left half-done: when the forge fails after the push, the branch is put back where it
 was (deleted if it is new), so the branch and its pull request exist together or not at all.
 """
@@ -44,10 +47,13 @@ from stratops.gitops.git import MAIN, GitRepo
 from stratops.gitops.plan import (
     PromotionPlan,
     PromotionRequest,
+    ReallocationRequest,
     commit_message,
     plan_promotion,
+    plan_reallocation,
     promotion_prefix,
     pull_request_body,
+    reallocation_body,
 )
 from stratops.gitops.snapshot import desk_at
 from stratops.gitops.yaml_edit import apply_edits
@@ -56,10 +62,13 @@ from stratops.model.strategy import StrategyDeployment
 
 @dataclass(frozen=True)
 class Promotion:
-    """What ``promote`` did: no commit and no pull request when the gates failed."""
+    """What ``promote`` did: no commit and no pull request when the gates failed.
+
+    ``report`` is None for a reallocation, which is not gated.
+    """
 
     plan: PromotionPlan
-    report: GateReport
+    report: GateReport | None
     commit: str | None = None
     pull_request: PullRequest | None = None
     opened: bool = False  # a new pull request, rather than an update of the open one
@@ -80,12 +89,13 @@ def promote(
     repo: GitRepo,
     forge: Forge,
     evaluator: GateEvaluator,
-    request: PromotionRequest,
+    request: PromotionRequest | ReallocationRequest,
     *,
     author: str,
     as_of: datetime,
 ) -> Promotion:
-    """Promote as ``author``; ``as_of`` (whole seconds) becomes the commit's author date."""
+    """Promote (or reallocate) as ``author``; ``as_of`` (whole seconds) becomes the commit's
+    author date."""
     if not repo.is_clean():
         raise DirtyWorkingTree(
             f"{repo.root} has uncommitted changes: a promotion is built from {repo.remote}/"
@@ -103,7 +113,7 @@ class _Attempt:
     repo: GitRepo
     forge: Forge
     evaluator: GateEvaluator
-    request: PromotionRequest
+    request: PromotionRequest | ReallocationRequest
     author: str
     as_of: datetime
 
@@ -116,19 +126,29 @@ class _Attempt:
                 f"the desk on {MAIN} ({base[:12]}) does not validate", desk.problems
             )
         source, strategy = self._strategy(desk)
-        plan = plan_promotion(strategy, self.request, tuple(desk.templates))
+        if isinstance(self.request, ReallocationRequest):
+            plan = plan_reallocation(strategy, self.request)
+        else:
+            plan = plan_promotion(strategy, self.request, tuple(desk.templates))
         existing = self._open_pull_request(plan)
         assert desk.policy is not None  # a valid desk with strategies has exactly one
-        report = self.evaluator(plan.gate_request(self.as_of, desk.policy))
-        if not report.passed:
-            return Promotion(plan, report)
+        report = None
+        if plan.gated:
+            report = self.evaluator(plan.gate_request(self.as_of, desk.policy))
+            if not report.passed:
+                return Promotion(plan, report)
         text = apply_edits(self.repo.read_file(base, source.file).decode(), plan.edits)
         _validate(desk, source.file, text)
         message = commit_message(plan, report, self.request.reason)
         commit = self.repo.commit_file(base, source.file, text.encode(), message, self.as_of)
         previous = self.repo.remote_branch(plan.branch)
         self.repo.push(commit, plan.branch, expected=previous)
-        pull = self._publish(plan, report, commit, previous, existing)
+        body = (
+            reallocation_body(plan, self.request.reason, desk.policy)
+            if report is None
+            else pull_request_body(plan, report, self.request.reason)
+        )
+        pull = self._publish(plan, report, body, commit, previous, existing)
         return Promotion(plan, report, commit, pull, opened=existing is None)
 
     def _strategy(self, desk: Desk) -> tuple[Source, StrategyDeployment]:
@@ -151,14 +171,15 @@ class _Attempt:
     def _publish(
         self,
         plan: PromotionPlan,
-        report: GateReport,
+        report: GateReport | None,
+        body: str,
         commit: str,
         previous: str | None,
         existing: PullRequest | None,
     ) -> PullRequest:
-        body = pull_request_body(plan, report, self.request.reason)
         try:
-            self.forge.set_commit_status(commit, pending_status(report, self.author))
+            if report is not None:
+                self.forge.set_commit_status(commit, pending_status(report, self.author))
             if existing is not None:
                 return self.forge.update_pull_request(existing.number, title=plan.title, body=body)
             return self.forge.open_pull_request(
@@ -195,4 +216,4 @@ def _validate(desk: Desk, file: str, text: str) -> None:
     sources = [edited if source.file == file else source for source in desk.sources]
     problems = cross_check(sources)
     if problems:
-        raise InvalidManifests("the promotion would make the desk invalid", problems)
+        raise InvalidManifests("the change would make the desk invalid", problems)

@@ -1,7 +1,8 @@
 """Review rules: who may approve, how many approvals a promotion needs, whether it may merge.
 
 Pure. The policy's ``approvals`` say how many approvals a promotion to each stage needs (a
-pull request promoting to several stages needs the largest number). An approval counts when
+pull request promoting to several stages needs the largest number); raising the allocation of
+a stage needs as many as a promotion to it, cutting one none. An approval counts when
 
 - it was given on the current head: a new push dismisses earlier approvals;
 - it is not older than the policy's ``approvalTtl`` at the merge (now, for a merge to come);
@@ -61,7 +62,8 @@ class Requirements:
         ``rules``: the rule documents it changes (:func:`~stratops.gitops.changes.rule_changes`).
         """
         stages = [c.stage for c in changes if c.kind is ChangeKind.PROMOTION]
-        approvals = max((policy.spec.approvals.for_stage(s) for s in stages), default=0)
+        raised = [c.stage for c in changes if c.raises_capital]
+        approvals = max((policy.spec.approvals.for_stage(s) for s in [*stages, *raised]), default=0)
         owners = None
         if rules:
             declared = policy.spec.owners

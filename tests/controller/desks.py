@@ -17,7 +17,7 @@ from stratops.gitops.forge.models import NewReview, PullRequest, ReviewState
 from stratops.gitops.forge.select import ForgeKind, open_forge
 from stratops.gitops.gates_check import check_gates, publish
 from stratops.gitops.git import GitRepo
-from stratops.gitops.plan import PromotionRequest
+from stratops.gitops.plan import PromotionRequest, ReallocationRequest
 from stratops.gitops.promote import promote
 from stratops.gitops.pulls import merge_pull_request, review_pull_request
 from stratops.gitops.scaffold import REMOTE_PATH, init_desk
@@ -91,8 +91,23 @@ class Desk:
         evaluator = registry_evaluator(self.registry)
         publish(self.forge, check_gates(self.repo, evaluator, "origin/main", pull.head_sha), "ci")
 
-    def approve(self, pull: PullRequest, forge: LocalForge | None = None) -> None:
-        review = NewReview(reviewer="bob", state=ReviewState.APPROVED)
+    def open_reallocation(self, version: int, allocation: float) -> PullRequest:
+        """``stratops promote btc-trend VERSION --allocation N`` as rita: not gated."""
+        done = promote(
+            self.repo,
+            self.forge,
+            registry_evaluator(self.registry),
+            ReallocationRequest(strategy="btc-trend", version=version, allocation=allocation),
+            author="rita",
+            as_of=datetime.now(UTC).replace(microsecond=0),
+        )
+        assert done.pull_request is not None and done.report is None
+        return done.pull_request
+
+    def approve(
+        self, pull: PullRequest, forge: LocalForge | None = None, reviewer: str = "bob"
+    ) -> None:
+        review = NewReview(reviewer=reviewer, state=ReviewState.APPROVED)
         review_pull_request(forge or self.forge, pull.number, review)
 
     def promote_and_merge(self, version: int, stage: Stage, allocation: float) -> str:

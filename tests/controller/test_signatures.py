@@ -150,3 +150,23 @@ def test_a_signer_the_owners_approved_counts(signed: Desk, keys: dict[str, SshKe
     signed.promote_and_merge(1, Stage.CANARY, 10_000)
     result = signed.reconciler().tick()
     assert not result.refused and canary(signed)
+
+
+def test_a_raise_counts_only_from_a_signed_merge(signed: Desk) -> None:
+    """A reallocation PR raises the canary; its merge commit is the one that must be signed."""
+    signed.promote_and_merge(1, Stage.CANARY, 10_000)
+    signed.reconciler().tick()
+    raised = signed.open_reallocation(1, 50_000)
+    signed.approve(raised)
+    merge_pull_request(signed.repo, signed.forge, raised.number)
+    assert not signed.reconciler().tick().refused
+
+    (signed.forge.root / SIGNING_KEY).unlink()
+    again = signed.open_reallocation(1, 80_000)
+    signed.approve(again)
+    merge = merge_pull_request(signed.repo, signed.forge, again.number).merge_sha
+    stage, _, verdict = signed.reconciler().tick().refused["btc-trend"]
+    assert (stage, verdict.code, verdict.commit) == (Stage.CANARY, "unsigned_commit", merge)
+    assert verdict.reason.startswith(f"the allocation change {(merge or '')[:12]} is not signed")
+    canary_spec = {s.spec.stage: s.spec for s in signed.runtime().list()}[Stage.CANARY]
+    assert canary_spec.allocation == 50_000

@@ -1,0 +1,81 @@
+"""Canary steps: the ramp of a canary's allocation (e.g. 10,000 → 50,000 → 200,000), one pull
+request per step, opened by the controller through the same rules as any reallocation.
+
+:func:`next_step` is pure: the step after the one the canary runs at. :func:`open_ramp` opens
+(or updates) the pull request of that step as a reallocation of the canary (see
+:mod:`stratops.gitops.promote`): not gated, a raise, so it merges only with the approvals a
+canary promotion needs, none of them the controller's own (it is the author). Whoever calls it
+has judged the current step: the analysis that passed is named in the pull request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from stratops.gitops.evaluation import GateEvaluator
+from stratops.gitops.forge.base import Forge
+from stratops.gitops.git import GitRepo
+from stratops.gitops.plan import ReallocationRequest
+from stratops.gitops.promote import Promotion, promote
+from stratops.model.base import Stage
+from stratops.model.strategy import CanaryStage
+
+CONTROLLER = "stratops-controller"
+
+
+@dataclass(frozen=True)
+class RampStep:
+    """Step ``number`` (1-based) of ``of``: the canary goes from ``current`` to ``allocation``."""
+
+    number: int
+    of: int
+    current: float
+    allocation: float
+
+    def describe(self) -> str:
+        return (
+            f"canary ramp step {self.number} of {self.of}: {self.current:,.0f} → "
+            f"{self.allocation:,.0f}"
+        )
+
+
+def next_step(canary: CanaryStage, steps: Sequence[float]) -> RampStep | None:
+    """The first step above the canary's allocation; None when it runs at the last or above.
+
+    ``steps`` ascend (the template's validation); a canary between two steps (cut by hand)
+    goes to the next one up.
+    """
+    for index, allocation in enumerate(steps):
+        if allocation > canary.allocation:
+            return RampStep(index + 1, len(steps), canary.allocation, allocation)
+    return None
+
+
+def open_ramp(
+    repo: GitRepo,
+    forge: Forge,
+    evaluator: GateEvaluator,
+    strategy: str,
+    canary: CanaryStage,
+    step: RampStep,
+    *,
+    analysis: str,
+    as_of: datetime,
+) -> Promotion:
+    """Open the pull request of ``step`` for the canary of ``strategy``, as the controller.
+
+    ``analysis`` names the passed analysis of the current step (its digest, say), for the
+    reviewers. A stale ``canary`` (main runs another version or allocation) is refused
+    (:class:`~stratops.gitops.errors.IllegalReallocation`), nothing pushed.
+    """
+    request = ReallocationRequest(
+        strategy=strategy,
+        version=canary.version,
+        allocation=step.allocation,
+        stage=Stage.CANARY,
+        expected=step.current,
+        reason=f"{step.describe()}, after the passed analysis {analysis}",
+    )
+    return promote(repo, forge, evaluator, request, author=CONTROLLER, as_of=as_of)
