@@ -124,12 +124,15 @@ def slices(
 ) -> tuple[IntArray, IntArray]:
     """``[lo, hi)`` row range of every window in rows sorted by (canary, ts).
 
-    The sort key is ``canary * span + (ts - origin)``: ``origin`` is at or before every time
-    involved and ``span`` longer than all of them, so keys of different canaries never mix.
+    ``[origin, origin + span)`` holds every window. The sort key is ``canary * (span + 2)``
+    plus the time since ``origin`` clipped to ``[-1, span]`` (a row before or after every
+    window stays outside them), so keys of different canaries never mix, however long the
+    history given.
     """
-    key = canary * span + (ts - origin)
-    lo = np.searchsorted(key, windows.canary * span + (windows.start - origin), side="left")
-    hi = np.searchsorted(key, windows.canary * span + (windows.end - origin), side="left")
+    width = span + 2
+    key = canary * width + np.clip(ts - origin, -1, span) + 1
+    lo = np.searchsorted(key, windows.canary * width + (windows.start - origin) + 1, side="left")
+    hi = np.searchsorted(key, windows.canary * width + (windows.end - origin) + 1, side="left")
     return np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
 
 
@@ -154,7 +157,7 @@ def _numeric(name: str, values: np.ndarray) -> FloatArray:
 
 @dataclass(frozen=True)
 class Stream:
-    """One telemetry table of a batch of canaries, rows sorted by (canary, ts).
+    """One telemetry table of a batch of canaries, rows sorted by (canary, ts, values).
 
     ``data`` holds the numeric columns (side as +-1, ``status`` as 1.0 for a reject) as one
     C-ordered matrix, so the rows of a window are one contiguous byte range (its digest).
@@ -184,7 +187,11 @@ class Stream:
             if values is not None:
                 data[:, j] = _numeric(col, values)
         canary = np.repeat(np.arange(len(tables), dtype=np.int64), rows)
-        order = np.lexsort((ts, canary))
+        if bool(np.all((np.diff(ts) > 0) | (np.diff(canary) != 0))):
+            return cls(canary, ts, names, data, present)  # each table sorted, no equal times
+        # rows of equal time in a canonical order too (by their values): the same rows in any
+        # order give the same stream, so the same sums and digests
+        order = np.lexsort((*(data[:, j] for j in reversed(range(len(names)))), ts, canary))
         return cls(canary[order], ts[order], names, np.ascontiguousarray(data[order]), present)
 
     def col(self, name: str) -> FloatArray:

@@ -151,7 +151,7 @@ def test_a_window_is_judged_the_same_alone_in_a_batch_or_with_more_history() -> 
     batch = judge_all([canary(8, hours=30), canary(7), canary(9)], NOW)
     assert batch[1].canonical == alone.canonical
     mine = canary(7).telemetry
-    before = telemetry(99, hours=20, start=STARTED - timedelta(days=1))
+    before = telemetry(99, hours=20, start=STARTED - timedelta(days=3650))  # years of history
     longer = CanaryTelemetry(
         *(
             pd.concat([getattr(before, name), getattr(mine, name)], ignore_index=True)
@@ -204,3 +204,14 @@ def test_rows_with_nan_are_left_out_and_an_empty_window_is_inconclusive() -> Non
     assert last[0].note == "0 samples < minSamples 1"
     assert flat_profile().regimes()[0].value == "normal"
     assert template().spec.min_samples == 1
+
+
+def test_rows_in_any_order_give_the_same_run() -> None:
+    tel = canary(13).telemetry
+    shuffled = CanaryTelemetry(
+        *(
+            frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
+            for frame in (tel.fills, tel.orders, tel.latency, tel.pnl)
+        )
+    )
+    assert judge(canary(13, telemetry=shuffled), NOW).canonical == judge(canary(13), NOW).canonical
