@@ -225,18 +225,16 @@ def window_sums(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     return np.asarray(sums, dtype=np.float64)
 
 
-def _padded(
-    values: FloatArray, lo: IntArray, hi: IntArray, fill: float
-) -> tuple[FloatArray, IntArray]:
+def _padded(values: FloatArray, lo: IntArray, hi: IntArray, fill: float) -> FloatArray:
     """``values`` of each window as the rows of a matrix, ``fill`` past each window's end."""
     lengths = hi - lo
     width = int(lengths.max(initial=0))
     if width == 0 or values.size == 0:
-        return np.full((lo.size, max(width, 1)), fill), lengths
+        return np.full((lo.size, max(width, 1)), fill)
     offsets = np.arange(width, dtype=np.int64)
     index = np.minimum(lo[:, np.newaxis] + offsets, values.size - 1)
     matrix = np.where(offsets < lengths[:, np.newaxis], values[index], fill)
-    return np.asarray(matrix, dtype=np.float64), lengths
+    return np.asarray(matrix, dtype=np.float64)
 
 
 def _chunks(lo: IntArray, hi: IntArray) -> list[slice]:
@@ -254,7 +252,7 @@ def window_percentiles(
     counts = np.zeros(lo.size, dtype=np.int64)
     clean = np.where(np.isfinite(values), values, np.inf)
     for part in _chunks(lo, hi):
-        matrix, _ = _padded(clean, lo[part], hi[part], np.inf)
+        matrix = _padded(clean, lo[part], hi[part], np.inf)
         matrix.sort(axis=1)
         n = np.sum(np.isfinite(matrix), axis=1)
         position = q / 100.0 * np.maximum(n - 1, 0)
@@ -274,7 +272,7 @@ def window_drawdowns(returns: FloatArray, lo: IntArray, hi: IntArray) -> FloatAr
     """:func:`~stratops.analytics.returns.max_drawdown` of ``returns[lo:hi]`` of every window."""
     out = np.zeros(lo.size)
     for part in _chunks(lo, hi):
-        matrix, _ = _padded(returns, lo[part], hi[part], 0.0)
+        matrix = _padded(returns, lo[part], hi[part], 0.0)
         out[part] = max_drawdowns(matrix)
     return out
 
