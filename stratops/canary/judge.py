@@ -289,7 +289,6 @@ def _measure(
             windows,
             origin,
             span,
-            len(canaries),
         ),
     }
     parts = [

@@ -35,8 +35,8 @@ positive = cost):
     :math:`z = (\sum r - \sum \hat r) / (\hat\sigma \sqrt{\hat n})`: the canary's return over
     the window minus the replay's over the same window (``\hat r``, the same version replayed
     by the same engine), in units of the replay's own dispersion: :math:`\hat\sigma` is the
-    standard deviation (ddof 1) of all the replay's per-bar returns given, :math:`\hat n` its
-    bars in the window (i.i.d. scaling). Negative = the canary earns less than its replay.
+    standard deviation (ddof 1) of the replay's per-bar returns in the window, :math:`\hat n`
+    its bars there (i.i.d. scaling). Negative = the canary earns less than its replay.
 
 Samples: fills for the fill metrics (those with every input finite), orders for
 ``fill_ratio`` and ``reject_rate``, latency rows for ``latency_p99_ms``, bars for
@@ -268,6 +268,21 @@ def window_percentiles(
     return out, counts
 
 
+def window_std(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    """``numpy.std(values[lo:hi], ddof=1)`` of every window (two passes); NaN under two values."""
+    out = np.full(lo.size, np.nan)
+    for part in _chunks(lo, hi):
+        matrix = _padded(values, lo[part], hi[part], np.nan)
+        inside = np.isfinite(matrix)
+        n = inside.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(inside, matrix, 0.0).sum(axis=1) / n
+            deviation = np.where(inside, matrix - mean[:, np.newaxis], 0.0)
+            variance = (deviation * deviation).sum(axis=1) / (n - 1)
+        out[part] = np.where(n >= 2, np.sqrt(variance), np.nan)
+    return out
+
+
 def window_drawdowns(returns: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     """:func:`~stratops.analytics.returns.max_drawdown` of ``returns[lo:hi]`` of every window."""
     out = np.zeros(lo.size)
@@ -362,16 +377,6 @@ class Bars:
         """``[lo, hi)`` bar range of every window."""
         return slices(self.canary, self.ts, windows, origin, span)
 
-    def dispersion(self, canaries: int) -> FloatArray:
-        """Standard deviation (ddof 1) of each canary's returns; NaN under two bars."""
-        n = np.bincount(self.canary, minlength=canaries).astype(np.float64)
-        s = np.bincount(self.canary, weights=self.returns, minlength=canaries)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean = s / n
-            dev = self.returns - mean[self.canary]
-            ss = np.bincount(self.canary, weights=dev * dev, minlength=canaries)
-            return np.asarray(np.where(n >= 2, np.sqrt(ss / (n - 1)), np.nan), dtype=np.float64)
-
 
 def pnl_metrics(
     bars: Bars,
@@ -379,7 +384,6 @@ def pnl_metrics(
     windows: Windows,
     origin: int,
     span: int,
-    canaries: int,
 ) -> dict[CanaryMetric, Values]:
     """Drawdown and PnL against the replay, for every window."""
     lo, hi = bars.slices(windows, origin, span)
@@ -388,7 +392,7 @@ def pnl_metrics(
     own = window_sums(bars.returns, lo, hi)
     rlo, rhi = replay.slices(windows, origin, span)
     expected = window_sums(replay.returns, rlo, rhi)
-    sigma = replay.dispersion(canaries)[windows.canary] * np.sqrt(rhi - rlo)
+    sigma = window_std(replay.returns, rlo, rhi) * np.sqrt(rhi - rlo)
     z = _ratio(own - expected, np.where(np.isfinite(sigma), sigma, 0.0))
     return {
         M.DRAWDOWN: Values(np.asarray(drawdown, dtype=np.float64), count),
