@@ -109,9 +109,18 @@ def max_drawdown(returns: ArrayLike) -> float:
         raise ValueError("returns contain NaN or an infinity: drawdown needs every period")
     if values.size == 0:
         return 0.0
-    equity = np.cumsum(values)
-    peak = np.maximum(np.maximum.accumulate(equity), 0.0)
-    return float(np.max(peak - equity, initial=0.0))
+    return float(max_drawdowns(values[np.newaxis, :])[0])
+
+
+def max_drawdowns(returns: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:func:`max_drawdown` of each row of a 2-D array (one series per row), vectorised.
+
+    Rows of different lengths are padded with zeros at their end, which changes nothing: a
+    zero return neither raises the peak nor deepens the fall. The caller validates the values.
+    """
+    equity = np.cumsum(returns, axis=1)
+    peak = np.maximum(np.maximum.accumulate(equity, axis=1), 0.0)
+    return np.asarray(np.max(peak - equity, axis=1, initial=0.0), dtype=np.float64)
 
 
 def log_drawdown(returns: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -87,6 +87,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "report",
         "Report a strategy's post-trade analytics as one HTML page, markdown or JSON.",
     ),
+    "canary": (
+        "canary",
+        "Canary analyses: measurements by metric and regime, phase, the limit that tripped.",
+    ),
 }
 
 

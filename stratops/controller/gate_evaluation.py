@@ -7,7 +7,9 @@ from a commit, so CI and the controller compute the same report. The pure
 
 - when the version entered its current stage, from the registry's alias history (the
   controller moves the alias when the deployment starts);
-- the trial count the registry recorded when the version was registered.
+- the trial count the registry recorded when the version was registered;
+- for a promotion to live, the version's canary analysis logged last before ``as_of`` (the gate
+  checks its digest).
 
 ``as_of`` is the author date of the promotion commit, never the wall clock.
 """
@@ -25,6 +27,7 @@ from stratops.gates.report import GateReport
 from stratops.gitops.errors import UnknownVersion
 from stratops.gitops.evaluation import GateEvaluator, GateRequest
 from stratops.model.base import Stage
+from stratops.model.canary import CanaryAnalysisRecord
 from stratops.registry.arrays import load_evidence_arrays
 from stratops.registry.bundle import scan_bundle
 from stratops.registry.errors import NotFound
@@ -47,7 +50,10 @@ def entered_stage_at(
 
 
 def promotion_context(
-    request: GateRequest, version: StrategyVersion, history: Sequence[AliasChange]
+    request: GateRequest,
+    version: StrategyVersion,
+    history: Sequence[AliasChange],
+    analysis: CanaryAnalysisRecord | None = None,
 ) -> GateContext:
     stage = request.current_stage
     return GateContext(
@@ -65,7 +71,7 @@ def promotion_context(
         ),
         retired=request.retired,
         registry_trials=version.trials_in_experiment or None,
-        canary_analysis=None,
+        canary_analysis=analysis,
     )
 
 
@@ -81,6 +87,11 @@ def evaluate_request(registry: Registry, request: GateRequest) -> GateReport:
     try:
         version = registry.get_version(request.strategy, request.version)
         history = registry.alias_history(request.strategy)
+        analysis = (
+            registry.canary_analysis(request.strategy, request.version, request.as_of)
+            if request.target_stage is Stage.LIVE
+            else None
+        )
         with tempfile.TemporaryDirectory(prefix="stratops-gates-") as scratch:
             folder = registry.download_evidence(
                 request.strategy, request.version, Path(scratch) / "evidence"
@@ -89,7 +100,8 @@ def evaluate_request(registry: Registry, request: GateRequest) -> GateReport:
     except NotFound as exc:
         known = _known_versions(registry, request.strategy)
         raise UnknownVersion(request.strategy, request.version, known) from exc
-    return evaluate(evidence, request.policy, promotion_context(request, version, history))
+    context = promotion_context(request, version, history, analysis)
+    return evaluate(evidence, request.policy, context)
 
 
 def registry_evaluator(registry: Registry) -> GateEvaluator:

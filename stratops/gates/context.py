@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stratops.model.base import Stage, StrategyType
+from stratops.model.canary import CanaryAnalysisRecord
 
 
 class GateContext(BaseModel):
@@ -33,8 +34,10 @@ class GateContext(BaseModel):
     registry_trials: int | None = Field(
         None, ge=1, description="Trials the registry counted in the strategy's experiment."
     )
-    canary_analysis: Literal["passed", "failed"] | None = Field(
-        None, description="Outcome of the version's canary analysis, None if none exists."
+    canary_analysis: CanaryAnalysisRecord | Literal["passed", "failed"] | None = Field(
+        None,
+        description="The version's canary analysis as the registry holds it (the gate checks "
+        "its digest), or an outcome the caller verified itself; None if none exists.",
     )
     open_breaks: int | None = Field(
         None,

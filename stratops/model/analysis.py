@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
+from pydantic.alias_generators import to_camel
 
 from stratops.model.base import Document, Duration, Spec, duration_seconds
 
@@ -64,6 +66,17 @@ class HaltCondition(Spec):
         return self
 
 
+class CanaryStep(Spec):
+    """One step of a canary allocation ramp: analysed for its duration before the next."""
+
+    allocation: Annotated[float, Field(gt=0, allow_inf_nan=False)] = Field(
+        description="Capital of the canary during this step, quote currency."
+    )
+    min_duration: Duration | None = Field(
+        None, description="How long this step is analysed; the template's minDuration if unset."
+    )
+
+
 class AnalysisTemplateSpec(Spec):
     interval: Duration = Field("5m", description="Time between two measurements.")
     window: Duration = Field("1h", description="Trailing window each measurement covers.")
@@ -79,13 +92,46 @@ class AnalysisTemplateSpec(Spec):
     inconclusive_limit: Annotated[int, Field(ge=0)] = Field(
         5, description="Inconclusive measurements tolerated before the analysis is inconclusive."
     )
+    consecutive_error_limit: Annotated[int, Field(ge=0)] = Field(
+        4,
+        description="The analysis is in error (hold and alert, never roll back) when consecutive "
+        "errors of a metric exceed this number.",
+    )
+    min_duration: Duration = Field(
+        "24h", description="The analysis passes only once the canary has run this long."
+    )
+    min_passed: Annotated[int, Field(ge=1)] = Field(
+        3, description="Passing measurements each metric needs before the analysis can pass."
+    )
+    inconclusive_deadline: Duration = Field(
+        "24h",
+        description="How long an inconclusive analysis waits for a person before onInconclusive.",
+    )
+    on_inconclusive: Literal["rollback", "hold"] = Field(
+        "hold",
+        description="What happens when inconclusiveDeadline passes with nobody deciding: roll "
+        "the canary back, or keep holding it (no new risk) and keep alerting.",
+    )
+    steps: list[CanaryStep] = Field(
+        default_factory=list,
+        description="Optional allocation ramp: each step is analysed before the next.",
+    )
     metrics: list[MetricRule] = Field(min_length=1)
     halt_on: list[HaltCondition] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> AnalysisTemplateSpec:
+        for name in ("interval", "window", "inconclusive_deadline"):
+            if duration_seconds(getattr(self, name)) <= 0:
+                raise ValueError(f"{to_camel(name)} must be longer than 0s")
         if duration_seconds(self.interval) > duration_seconds(self.window):
             raise ValueError(f"interval {self.interval} is longer than window {self.window}")
+        allocations = [step.allocation for step in self.steps]
+        if any(b <= a for a, b in pairwise(allocations)):
+            raise ValueError(
+                f"steps must ramp the allocation up, each larger than the one before; got "
+                f"{', '.join(f'{a:g}' for a in allocations)}"
+            )
         names = [rule.metric for rule in self.metrics]
         repeated = sorted({m.value for m in names if names.count(m) > 1})
         if repeated:

@@ -8,6 +8,7 @@ so no version ever points at incomplete evidence; a run whose registration faile
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import tempfile
@@ -16,6 +17,7 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,8 +26,11 @@ from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.tracking import MlflowClient
 
 from stratops.analytics.returns import DailyReturns
+from stratops.canary.run import AnalysisRun
 from stratops.model.aliases import AliasDrift, ObservedAliases
 from stratops.model.base import DNS_LABEL_PATTERN, Stage, StrategyType
+from stratops.model.canary import CanaryAnalysisRecord
+from stratops.model.canonical import canonical_digest
 from stratops.model.evidence import EVIDENCE_FILES, EvidenceFile, ModelFile
 from stratops.model.problems import Problem
 from stratops.registry.alias_index import read_alias_rows
@@ -76,8 +81,15 @@ TAG_TRIAL = "stratops.trial"
 TAG_DATA_FINGERPRINT = "stratops.data_fingerprint"
 TAG_TRIALS_NEW = "stratops.trials_new"
 TAG_TRIAL_RUNS = "stratops.trial_runs"
+TAG_ANALYSIS_RUN = "stratops.canary_analysis.run_id"
+TAG_ANALYSIS_DIGEST = "stratops.canary_analysis.digest"
+TAG_ANALYSIS_PHASE = "stratops.canary_analysis.phase"
+TAG_VERSION = "stratops.version"
 RUN_KIND_BACKTEST = "backtest"
 RUN_KIND_REGISTRATION = "registration"
+RUN_KIND_ANALYSIS = "canary_analysis"
+ANALYSIS_PATH = "canary-analysis"
+ANALYSIS_FILE = "analysis.json"
 BACKTEST_FILTER = f"tags.`{TAG_RUN_KIND}` = '{RUN_KIND_BACKTEST}'"
 EVIDENCE_PATH = "evidence"
 MODEL_PATH = "model"
@@ -863,6 +875,168 @@ class Registry:
                     run_id, f"{REPORT_PATH}/{folder}/{name}", scratch
                 )
             return Path(path).read_bytes()
+
+    # canary analyses
+
+    def log_canary_analysis(self, run: AnalysisRun) -> str:
+        """Store a final analysis run on its version; returns the MLflow run id.
+
+        The run's canonical JSON goes to ``canary-analysis/analysis.json`` of a new MLflow run
+        (kind ``canary_analysis``, in the version's experiment); the version is then tagged with
+        that run's id, the digest and the phase (``stratops.canary_analysis.*``), so the
+        ``canary_analysis`` gate finds it and checks the stored bytes against the digest. The
+        latest analysis logged on a version is the one the tags name; the gate takes the
+        latest logged before the promotion (:meth:`canary_analysis` with ``as_of``).
+        """
+        if not run.phase.final:
+            raise BadInput(
+                f"the analysis of {run.strategy} v{run.version} is still running: only a final "
+                "analysis (passed, failed, inconclusive, error) is logged",
+                "registry.analysis_running",
+            )
+        evidence_run, _, _ = self._evidence_of(run.strategy, run.version)
+        tags = {
+            TAG_RUN_KIND: RUN_KIND_ANALYSIS,
+            TAG_STRATEGY: run.strategy,
+            TAG_VERSION: str(run.version),
+            TAG_ANALYSIS_DIGEST: run.digest,
+            TAG_ANALYSIS_PHASE: run.phase.value,
+            "stratops.canary_analysis.reason": run.reason[:5000],
+        }
+        millis = int(self.clock.now().timestamp() * 1000)
+        doing = f"log the canary analysis of v{run.version} of {run.strategy!r}"
+        with translated(doing), tempfile.TemporaryDirectory(prefix="stratops-analysis-") as tmp:
+            experiment_id = self._client.get_run(evidence_run).info.experiment_id
+            created = self._client.create_run(
+                experiment_id, start_time=millis, tags=tags, run_name=f"canary-v{run.version}"
+            )
+            run_id = str(created.info.run_id)
+            path = Path(tmp) / ANALYSIS_FILE
+            path.write_bytes(run.canonical)
+            self._client.log_artifact(run_id, str(path), ANALYSIS_PATH)
+            self._client.set_terminated(run_id, "FINISHED", end_time=millis)
+            for key, value in {
+                TAG_ANALYSIS_RUN: run_id,
+                TAG_ANALYSIS_DIGEST: run.digest,
+                TAG_ANALYSIS_PHASE: run.phase.value,
+            }.items():
+                self._client.set_model_version_tag(run.strategy, str(run.version), key, value)
+        return run_id
+
+    def canary_analysis(
+        self, strategy: str, version: int, as_of: datetime | None = None
+    ) -> CanaryAnalysisRecord | None:
+        """The version's canary analysis as stored now; None if none was logged.
+
+        The latest logged, or with ``as_of`` the latest logged at or before it (so a gate report
+        recomputed later, after another analysis, is the same report). Nothing is judged here:
+        the record holds the digest recorded at logging and the digest of the bytes stored
+        now, and the gate compares them.
+        """
+        stored = self._stored_analysis(strategy, version, as_of)
+        return None if stored is None else stored[0]
+
+    def _analysis_pointer(
+        self, strategy: str, version: int, as_of: datetime | None
+    ) -> tuple[str, str] | None:
+        """(run id, recorded digest) of the version's analysis, latest at or before ``as_of``."""
+        found = self._model_version(strategy, version)
+        tags = found.tags or {}
+        if as_of is None:
+            run_id = tags.get(TAG_ANALYSIS_RUN)
+            return None if not run_id else (run_id, tags.get(TAG_ANALYSIS_DIGEST, ""))
+        evidence_run, _, _ = self._evidence_of(strategy, version)
+        millis = int(as_of.timestamp() * 1000)
+        query = (
+            f"tags.`{TAG_RUN_KIND}` = '{RUN_KIND_ANALYSIS}' and tags.`{TAG_STRATEGY}` = "
+            f"'{strategy}' and tags.`{TAG_VERSION}` = '{version}' and "
+            f"attributes.start_time <= {millis}"
+        )
+        with translated(f"find the canary analyses of v{version} of {strategy!r}"):
+            experiment_id = self._client.get_run(evidence_run).info.experiment_id
+            runs = self._client.search_runs(
+                [experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1
+            )
+        if not runs:
+            return None
+        return str(runs[0].info.run_id), runs[0].data.tags.get(TAG_ANALYSIS_DIGEST, "")
+
+    def _stored_analysis(
+        self, strategy: str, version: int, as_of: datetime | None = None
+    ) -> tuple[CanaryAnalysisRecord, dict[str, Any] | None] | None:
+        """The record of the version's analysis and the stored JSON (None if unreadable)."""
+        pointer = self._analysis_pointer(strategy, version, as_of)
+        if pointer is None:
+            return None
+        run_id, recorded = pointer
+
+        def unreadable(problem: str) -> tuple[CanaryAnalysisRecord, None]:
+            record = CanaryAnalysisRecord(
+                run_id=run_id, recorded_digest=recorded, stored_digest=None, problem=problem
+            )
+            return record, None
+
+        with tempfile.TemporaryDirectory(prefix="stratops-analysis-") as scratch:
+            try:
+                with translated(f"download the canary analysis of v{version} of {strategy!r}"):
+                    folder = self._client.download_artifacts(run_id, ANALYSIS_PATH, scratch)
+            except NotFound as exc:
+                return unreadable(exc.message)
+            stored = Path(folder) / ANALYSIS_FILE
+            if not stored.is_file():
+                return unreadable(f"{ANALYSIS_FILE} is missing")
+            try:
+                data = json.loads(stored.read_bytes())
+            except ValueError as exc:
+                return unreadable(f"{ANALYSIS_FILE} is not JSON: {exc}")
+        if not isinstance(data, dict):
+            return unreadable(f"{ANALYSIS_FILE} is not a JSON object")
+        of_version = data.get("version")
+        record = CanaryAnalysisRecord(
+            run_id=run_id,
+            recorded_digest=recorded,
+            stored_digest=canonical_digest(data),
+            strategy=str(data.get("strategy")),
+            version=of_version if isinstance(of_version, int) else None,
+            phase=str(data.get("phase")),
+            reason=str(data.get("reason", "")),
+        )
+        return record, data
+
+    def canary_analysis_run(self, strategy: str, version: int) -> AnalysisRun:
+        """The version's logged analysis run, verified against its recorded digest.
+
+        Raises
+        ------
+        NotFound
+            ``registry.no_analysis`` when no analysis was logged on the version.
+        EvidenceMismatch
+            When the stored analysis is unreadable or does not match its digest.
+        """
+        stored = self._stored_analysis(strategy, version)
+        if stored is None:
+            raise NotFound(
+                f"no canary analysis is logged on version {version} of {strategy!r}",
+                "registry.no_analysis",
+            )
+        record, data = stored
+        if data is None or record.stored_digest != record.recorded_digest:
+            why = record.problem or (
+                f"recorded sha256 {record.recorded_digest}, the stored run hashes "
+                f"{record.stored_digest}"
+            )
+            raise EvidenceMismatch(
+                f"the canary analysis of {strategy!r} version {version} (run {record.run_id}) "
+                "does not match its digest",
+                [
+                    Problem(
+                        file=f"{ANALYSIS_PATH}/{ANALYSIS_FILE}",
+                        message=why,
+                        code="analysis.mismatch",
+                    )
+                ],
+            )
+        return AnalysisRun.from_storage(data)
 
     # stage aliases
 

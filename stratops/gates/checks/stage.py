@@ -5,6 +5,7 @@ from __future__ import annotations
 from stratops.gates.checks.inputs import GateInputs
 from stratops.gates.result import CheckResult, CheckStatus, Family, compare, inconclusive
 from stratops.model.base import STAGE_ORDER, Stage, duration_seconds, human_duration
+from stratops.model.canary import CanaryAnalysisRecord
 from stratops.model.policy import CanaryAnalysisCheck, MinTimeInStageCheck, StageOrderCheck
 
 FAMILY = Family.STAGE
@@ -68,11 +69,34 @@ def min_time_in_stage(inputs: GateInputs, check: MinTimeInStageCheck) -> CheckRe
 
 
 def canary_analysis(inputs: GateInputs, check: CanaryAnalysisCheck) -> CheckResult:
-    outcome = inputs.context.canary_analysis
+    """A passed canary analysis of this version, whose stored run matches its digest."""
+    context = inputs.context
+    outcome = context.canary_analysis
     if outcome is None:
         return inconclusive(
             "canary_analysis", FAMILY, check.required, "no canary analysis for this version yet"
         )
-    return _verdict(
-        "canary_analysis", check.required, outcome == "passed", f"canary analysis {outcome}"
-    )
+    if isinstance(outcome, str):
+        return _verdict(
+            "canary_analysis", check.required, outcome == "passed", f"canary analysis {outcome}"
+        )
+    ok, why = _trusted(outcome, context.strategy, context.version)
+    return _verdict("canary_analysis", check.required, ok, why)
+
+
+def _trusted(record: CanaryAnalysisRecord, strategy: str, version: int) -> tuple[bool, str]:
+    """Whether the stored analysis is intact, of this version, and passed; and why."""
+    run = f"canary analysis run {record.run_id}"
+    if record.problem is not None or record.stored_digest is None:
+        return False, f"{run} cannot be read: {record.problem}"
+    if record.stored_digest != record.recorded_digest:
+        return False, (
+            f"{run} does not match its digest: the version recorded sha256 "
+            f"{record.recorded_digest[:12]}…, the stored run hashes {record.stored_digest[:12]}… "
+            "(tampered or corrupted)"
+        )
+    if (record.strategy, record.version) != (strategy, version):
+        return False, f"{run} is of {record.strategy} v{record.version}, not {strategy} v{version}"
+    if record.phase != "passed":
+        return False, f"canary analysis {record.phase}: {record.reason}"
+    return True, f"canary analysis passed (sha256 {record.recorded_digest[:12]}…): {record.reason}"
