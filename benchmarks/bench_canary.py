@@ -178,7 +178,7 @@ def _reference_one(canary: Canary, end: pd.Timestamp) -> dict[str, tuple[float, 
     d = fills["side"].map({"buy": 1.0, "sell": -1.0})
     q, p = fills["quantity"], fills["price"]
     equity = own.cumsum()
-    sigma = bars_all(canary).std(ddof=1)
+    sigma = replay.std(ddof=1)
     values = {
         M.SLIPPAGE_BPS: 1e4
         * (d * q * (p - fills["arrival_price"])).sum()
@@ -204,12 +204,6 @@ def _reference_one(canary: Canary, end: pd.Timestamp) -> dict[str, tuple[float, 
         phase = "inconclusive" if samples < spec.min_samples else ("passed" if ok else "failed")
         out[rule.metric.value] = (value, phase)
     return out
-
-
-def bars_all(canary: Canary) -> pd.Series:
-    assert canary.replay is not None
-    frame = canary.replay.to_pandas()
-    return frame.groupby("ts")["net"].sum() / canary.allocation
 
 
 def reference(canaries: list[Canary]) -> list[dict[str, tuple[float, str]]]:

@@ -268,13 +268,12 @@ def _measure(
     streams = {name: Stream.concat(name, [getattr(t, name) for t in telemetry]) for name in _TABLES}
     empty = empty_table()
     replays = Stream.concat("pnl", [c.replay if c.replay is not None else empty for c in canaries])
-    stamps = [windows.start, windows.end, replays.ts, *(s.ts for s in streams.values())]
-    origin = min(int(a.min()) for a in stamps if a.size)
-    span = max(int(a.max()) for a in stamps if a.size) - origin + 1
-    if span * max(len(canaries), 1) >= 2**62:
+    origin = int(windows.start.min())
+    span = int(windows.end.max()) - origin + 1
+    if (span + 2) * max(len(canaries), 1) >= 2**62:
         raise ValueError(
-            f"{len(canaries)} canaries over {span / NS / 86400:.0f} days of telemetry do not fit "
-            "one batch: judge fewer canaries at once or pass only the trailing windows"
+            f"{len(canaries)} canaries with windows over {span / NS / 86400:.0f} days do not "
+            "fit one batch: judge fewer canaries at once"
         )
     allocation = np.array([c.allocation for c in canaries], dtype=np.float64)
     fills_lo, fills_hi = streams["fills"].slices(windows, origin, span)
@@ -290,7 +289,6 @@ def _measure(
             windows,
             origin,
             span,
-            len(canaries),
         ),
     }
     parts = [
@@ -318,10 +316,7 @@ def judge_all(canaries: Sequence[Canary], now: datetime) -> list[AnalysisRun]:
     for canary in canaries:
         _check(canary, templates[id(canary.template)])
     dues = [_due(c, now_ns) for c in canaries]
-    index = np.concatenate(
-        [np.full(d.ends.size, i, dtype=np.int64) for i, d in enumerate(dues)]
-        or [np.zeros(0, dtype=np.int64)]
-    )
+    index = np.repeat(np.arange(len(dues), dtype=np.int64), [d.ends.size for d in dues])
     ends = np.concatenate([d.ends for d in dues] or [np.zeros(0, dtype=np.int64)])
     starts = ends - np.array([dues[i].window_ns for i in index.tolist()], dtype=np.int64)
     new: list[list[Measurement]] = [[] for _ in canaries]
@@ -377,7 +372,7 @@ def _window(
             metric, value, samples, spec, rule, halts, regime, problem
         )
         out.append(
-            Measurement.model_construct(
+            Measurement(
                 metric=metric,
                 start=start,
                 end=end,

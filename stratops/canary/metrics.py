@@ -35,8 +35,8 @@ positive = cost):
     :math:`z = (\sum r - \sum \hat r) / (\hat\sigma \sqrt{\hat n})`: the canary's return over
     the window minus the replay's over the same window (``\hat r``, the same version replayed
     by the same engine), in units of the replay's own dispersion: :math:`\hat\sigma` is the
-    standard deviation (ddof 1) of all the replay's per-bar returns given, :math:`\hat n` its
-    bars in the window (i.i.d. scaling). Negative = the canary earns less than its replay.
+    standard deviation (ddof 1) of the replay's per-bar returns in the window, :math:`\hat n`
+    its bars there (i.i.d. scaling). Negative = the canary earns less than its replay.
 
 Samples: fills for the fill metrics (those with every input finite), orders for
 ``fill_ratio`` and ``reject_rate``, latency rows for ``latency_p99_ms``, bars for
@@ -124,12 +124,15 @@ def slices(
 ) -> tuple[IntArray, IntArray]:
     """``[lo, hi)`` row range of every window in rows sorted by (canary, ts).
 
-    The sort key is ``canary * span + (ts - origin)``: ``origin`` is at or before every time
-    involved and ``span`` longer than all of them, so keys of different canaries never mix.
+    ``[origin, origin + span)`` holds every window. The sort key is ``canary * (span + 2)``
+    plus the time since ``origin`` clipped to ``[-1, span]`` (a row before or after every
+    window stays outside them), so keys of different canaries never mix, however long the
+    history given.
     """
-    key = canary * span + (ts - origin)
-    lo = np.searchsorted(key, windows.canary * span + (windows.start - origin), side="left")
-    hi = np.searchsorted(key, windows.canary * span + (windows.end - origin), side="left")
+    width = span + 2
+    key = canary * width + np.clip(ts - origin, -1, span) + 1
+    lo = np.searchsorted(key, windows.canary * width + (windows.start - origin) + 1, side="left")
+    hi = np.searchsorted(key, windows.canary * width + (windows.end - origin) + 1, side="left")
     return np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
 
 
@@ -154,7 +157,7 @@ def _numeric(name: str, values: np.ndarray) -> FloatArray:
 
 @dataclass(frozen=True)
 class Stream:
-    """One telemetry table of a batch of canaries, rows sorted by (canary, ts).
+    """One telemetry table of a batch of canaries, rows sorted by (canary, ts, values).
 
     ``data`` holds the numeric columns (side as +-1, ``status`` as 1.0 for a reject) as one
     C-ordered matrix, so the rows of a window are one contiguous byte range (its digest).
@@ -184,7 +187,11 @@ class Stream:
             if values is not None:
                 data[:, j] = _numeric(col, values)
         canary = np.repeat(np.arange(len(tables), dtype=np.int64), rows)
-        order = np.lexsort((ts, canary))
+        if bool(np.all((np.diff(ts) > 0) | (np.diff(canary) != 0))):
+            return cls(canary, ts, names, data, present)  # each table sorted, no equal times
+        # rows of equal time in a canonical order too (by their values): the same rows in any
+        # order give the same stream, so the same sums and digests
+        order = np.lexsort((*(data[:, j] for j in reversed(range(len(names)))), ts, canary))
         return cls(canary[order], ts[order], names, np.ascontiguousarray(data[order]), present)
 
     def col(self, name: str) -> FloatArray:
@@ -218,18 +225,16 @@ def window_sums(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     return np.asarray(sums, dtype=np.float64)
 
 
-def _padded(
-    values: FloatArray, lo: IntArray, hi: IntArray, fill: float
-) -> tuple[FloatArray, IntArray]:
+def _padded(values: FloatArray, lo: IntArray, hi: IntArray, fill: float) -> FloatArray:
     """``values`` of each window as the rows of a matrix, ``fill`` past each window's end."""
     lengths = hi - lo
     width = int(lengths.max(initial=0))
     if width == 0 or values.size == 0:
-        return np.full((lo.size, max(width, 1)), fill), lengths
+        return np.full((lo.size, max(width, 1)), fill)
     offsets = np.arange(width, dtype=np.int64)
     index = np.minimum(lo[:, np.newaxis] + offsets, values.size - 1)
     matrix = np.where(offsets < lengths[:, np.newaxis], values[index], fill)
-    return np.asarray(matrix, dtype=np.float64), lengths
+    return np.asarray(matrix, dtype=np.float64)
 
 
 def _chunks(lo: IntArray, hi: IntArray) -> list[slice]:
@@ -247,7 +252,7 @@ def window_percentiles(
     counts = np.zeros(lo.size, dtype=np.int64)
     clean = np.where(np.isfinite(values), values, np.inf)
     for part in _chunks(lo, hi):
-        matrix, _ = _padded(clean, lo[part], hi[part], np.inf)
+        matrix = _padded(clean, lo[part], hi[part], np.inf)
         matrix.sort(axis=1)
         n = np.sum(np.isfinite(matrix), axis=1)
         position = q / 100.0 * np.maximum(n - 1, 0)
@@ -263,11 +268,26 @@ def window_percentiles(
     return out, counts
 
 
+def window_std(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    """``numpy.std(values[lo:hi], ddof=1)`` of every window (two passes); NaN under two values."""
+    out = np.full(lo.size, np.nan)
+    for part in _chunks(lo, hi):
+        matrix = _padded(values, lo[part], hi[part], np.nan)
+        inside = np.isfinite(matrix)
+        n = inside.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(inside, matrix, 0.0).sum(axis=1) / n
+            deviation = np.where(inside, matrix - mean[:, np.newaxis], 0.0)
+            variance = (deviation * deviation).sum(axis=1) / (n - 1)
+        out[part] = np.where(n >= 2, np.sqrt(variance), np.nan)
+    return out
+
+
 def window_drawdowns(returns: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     """:func:`~stratops.analytics.returns.max_drawdown` of ``returns[lo:hi]`` of every window."""
     out = np.zeros(lo.size)
     for part in _chunks(lo, hi):
-        matrix, _ = _padded(returns, lo[part], hi[part], 0.0)
+        matrix = _padded(returns, lo[part], hi[part], 0.0)
         out[part] = max_drawdowns(matrix)
     return out
 
@@ -357,16 +377,6 @@ class Bars:
         """``[lo, hi)`` bar range of every window."""
         return slices(self.canary, self.ts, windows, origin, span)
 
-    def dispersion(self, canaries: int) -> FloatArray:
-        """Standard deviation (ddof 1) of each canary's returns; NaN under two bars."""
-        n = np.bincount(self.canary, minlength=canaries).astype(np.float64)
-        s = np.bincount(self.canary, weights=self.returns, minlength=canaries)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean = s / n
-            dev = self.returns - mean[self.canary]
-            ss = np.bincount(self.canary, weights=dev * dev, minlength=canaries)
-            return np.asarray(np.where(n >= 2, np.sqrt(ss / (n - 1)), np.nan), dtype=np.float64)
-
 
 def pnl_metrics(
     bars: Bars,
@@ -374,7 +384,6 @@ def pnl_metrics(
     windows: Windows,
     origin: int,
     span: int,
-    canaries: int,
 ) -> dict[CanaryMetric, Values]:
     """Drawdown and PnL against the replay, for every window."""
     lo, hi = bars.slices(windows, origin, span)
@@ -383,7 +392,7 @@ def pnl_metrics(
     own = window_sums(bars.returns, lo, hi)
     rlo, rhi = replay.slices(windows, origin, span)
     expected = window_sums(replay.returns, rlo, rhi)
-    sigma = replay.dispersion(canaries)[windows.canary] * np.sqrt(rhi - rlo)
+    sigma = window_std(replay.returns, rlo, rhi) * np.sqrt(rhi - rlo)
     z = _ratio(own - expected, np.where(np.isfinite(sigma), sigma, 0.0))
     return {
         M.DRAWDOWN: Values(np.asarray(drawdown, dtype=np.float64), count),

@@ -8,7 +8,8 @@ from a commit, so CI and the controller compute the same report. The pure
 - when the version entered its current stage, from the registry's alias history (the
   controller moves the alias when the deployment starts);
 - the trial count the registry recorded when the version was registered;
-- for a promotion to live, the version's logged canary analysis (the gate checks its digest).
+- for a promotion to live, the version's canary analysis logged last before ``as_of`` (the gate
+  checks its digest).
 
 ``as_of`` is the author date of the promotion commit, never the wall clock.
 """
@@ -87,7 +88,7 @@ def evaluate_request(registry: Registry, request: GateRequest) -> GateReport:
         version = registry.get_version(request.strategy, request.version)
         history = registry.alias_history(request.strategy)
         analysis = (
-            registry.canary_analysis(request.strategy, request.version)
+            registry.canary_analysis(request.strategy, request.version, request.as_of)
             if request.target_stage is Stage.LIVE
             else None
         )

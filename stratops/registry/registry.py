@@ -837,6 +837,45 @@ class Registry:
                 self._client.log_artifact(run_id, str(file), path)
         return path
 
+    def logged_reports(self, strategy: str, version: int) -> list[LoggedReport]:
+        """The reports :meth:`log_report` stored for a version, by folder name (none: [])."""
+        try:
+            run_id, _, _ = self._evidence_of(strategy, version)
+        except NotFound:
+            return []
+        found = []
+        with translated(f"list the reports of v{version} of {strategy!r}"):
+            for folder in self._client.list_artifacts(run_id, REPORT_PATH):
+                if not folder.is_dir:
+                    continue
+                listed = self._client.list_artifacts(run_id, folder.path)
+                names = sorted(f.path.rpartition("/")[2] for f in listed if not f.is_dir)
+                found.append(
+                    LoggedReport(
+                        strategy=strategy,
+                        version=version,
+                        folder=folder.path.rpartition("/")[2],
+                        files=tuple(names),
+                    )
+                )
+        return sorted(found, key=lambda r: r.folder)
+
+    def report_file(self, strategy: str, version: int, folder: str, name: str) -> bytes:
+        """The bytes of one file of a stored report; NotFound when there is no such file."""
+        stored = {r.folder: r.files for r in self.logged_reports(strategy, version)}
+        if name not in stored.get(folder, ()) or not _REPORT_NAME.fullmatch(name):
+            raise NotFound(
+                f"no report file {folder}/{name} for v{version} of {strategy!r}",
+                "registry.no_report",
+            )
+        run_id, _, _ = self._evidence_of(strategy, version)
+        with tempfile.TemporaryDirectory(prefix="stratops-report-") as scratch:
+            with translated(f"download the report {folder}/{name}"):
+                path = self._client.download_artifacts(
+                    run_id, f"{REPORT_PATH}/{folder}/{name}", scratch
+                )
+            return Path(path).read_bytes()
+
     # canary analyses
 
     def log_canary_analysis(self, run: AnalysisRun) -> str:
@@ -846,7 +885,8 @@ class Registry:
         (kind ``canary_analysis``, in the version's experiment); the version is then tagged with
         that run's id, the digest and the phase (``stratops.canary_analysis.*``), so the
         ``canary_analysis`` gate finds it and checks the stored bytes against the digest. The
-        latest analysis logged on a version is the one the tags name.
+        latest analysis logged on a version is the one the tags name; the gate takes the
+        latest logged before the promotion (:meth:`canary_analysis` with ``as_of``).
         """
         if not run.phase.final:
             raise BadInput(
@@ -883,23 +923,52 @@ class Registry:
                 self._client.set_model_version_tag(run.strategy, str(run.version), key, value)
         return run_id
 
-    def canary_analysis(self, strategy: str, version: int) -> CanaryAnalysisRecord | None:
-        """The version's logged canary analysis as stored now; None if none was logged.
+    def canary_analysis(
+        self, strategy: str, version: int, as_of: datetime | None = None
+    ) -> CanaryAnalysisRecord | None:
+        """The version's canary analysis as stored now; None if none was logged.
 
-        Nothing is judged here: the record holds the digest the version's tag recorded and the
-        digest of the stored bytes, and the gate compares them.
+        The latest logged, or with ``as_of`` the latest logged at or before it (so a gate report
+        recomputed later, after another analysis, is the same report). Nothing is judged here:
+        the record holds the digest recorded at logging and the digest of the bytes stored
+        now, and the gate compares them.
         """
-        stored = self._stored_analysis(strategy, version)
+        stored = self._stored_analysis(strategy, version, as_of)
         return None if stored is None else stored[0]
 
+    def _analysis_pointer(
+        self, strategy: str, version: int, as_of: datetime | None
+    ) -> tuple[str, str] | None:
+        """(run id, recorded digest) of the version's analysis, latest at or before ``as_of``."""
+        found = self._model_version(strategy, version)
+        tags = found.tags or {}
+        if as_of is None:
+            run_id = tags.get(TAG_ANALYSIS_RUN)
+            return None if not run_id else (run_id, tags.get(TAG_ANALYSIS_DIGEST, ""))
+        evidence_run, _, _ = self._evidence_of(strategy, version)
+        millis = int(as_of.timestamp() * 1000)
+        query = (
+            f"tags.`{TAG_RUN_KIND}` = '{RUN_KIND_ANALYSIS}' and tags.`{TAG_STRATEGY}` = "
+            f"'{strategy}' and tags.`{TAG_VERSION}` = '{version}' and "
+            f"attributes.start_time <= {millis}"
+        )
+        with translated(f"find the canary analyses of v{version} of {strategy!r}"):
+            experiment_id = self._client.get_run(evidence_run).info.experiment_id
+            runs = self._client.search_runs(
+                [experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1
+            )
+        if not runs:
+            return None
+        return str(runs[0].info.run_id), runs[0].data.tags.get(TAG_ANALYSIS_DIGEST, "")
+
     def _stored_analysis(
-        self, strategy: str, version: int
+        self, strategy: str, version: int, as_of: datetime | None = None
     ) -> tuple[CanaryAnalysisRecord, dict[str, Any] | None] | None:
         """The record of the version's analysis and the stored JSON (None if unreadable)."""
-        tags = self._model_version(strategy, version).tags or {}
-        run_id, recorded = tags.get(TAG_ANALYSIS_RUN), tags.get(TAG_ANALYSIS_DIGEST, "")
-        if not run_id:
+        pointer = self._analysis_pointer(strategy, version, as_of)
+        if pointer is None:
             return None
+        run_id, recorded = pointer
 
         def unreadable(problem: str) -> tuple[CanaryAnalysisRecord, None]:
             record = CanaryAnalysisRecord(
@@ -968,45 +1037,6 @@ class Registry:
                 ],
             )
         return AnalysisRun.from_storage(data)
-
-    def logged_reports(self, strategy: str, version: int) -> list[LoggedReport]:
-        """The reports :meth:`log_report` stored for a version, by folder name (none: [])."""
-        try:
-            run_id, _, _ = self._evidence_of(strategy, version)
-        except NotFound:
-            return []
-        found = []
-        with translated(f"list the reports of v{version} of {strategy!r}"):
-            for folder in self._client.list_artifacts(run_id, REPORT_PATH):
-                if not folder.is_dir:
-                    continue
-                listed = self._client.list_artifacts(run_id, folder.path)
-                names = sorted(f.path.rpartition("/")[2] for f in listed if not f.is_dir)
-                found.append(
-                    LoggedReport(
-                        strategy=strategy,
-                        version=version,
-                        folder=folder.path.rpartition("/")[2],
-                        files=tuple(names),
-                    )
-                )
-        return sorted(found, key=lambda r: r.folder)
-
-    def report_file(self, strategy: str, version: int, folder: str, name: str) -> bytes:
-        """The bytes of one file of a stored report; NotFound when there is no such file."""
-        stored = {r.folder: r.files for r in self.logged_reports(strategy, version)}
-        if name not in stored.get(folder, ()) or not _REPORT_NAME.fullmatch(name):
-            raise NotFound(
-                f"no report file {folder}/{name} for v{version} of {strategy!r}",
-                "registry.no_report",
-            )
-        run_id, _, _ = self._evidence_of(strategy, version)
-        with tempfile.TemporaryDirectory(prefix="stratops-report-") as scratch:
-            with translated(f"download the report {folder}/{name}"):
-                path = self._client.download_artifacts(
-                    run_id, f"{REPORT_PATH}/{folder}/{name}", scratch
-                )
-            return Path(path).read_bytes()
 
     # stage aliases
 

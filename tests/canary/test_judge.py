@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from canary_builders import STARTED, at, canary, telemetry, template
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stratops.canary import (
     AnalysisRun,
@@ -226,3 +228,14 @@ def test_a_window_overlapping_a_volatility_shock_is_judged_thin() -> None:
     assert (
         judge(canary(template=template(minDuration="24h")), at(3)).measurements[-1].shock is False
     )
+
+
+@settings(max_examples=15, deadline=None)
+@given(ticks=st.lists(st.integers(0, 6 * 60), min_size=1, max_size=8))
+def test_any_sequence_of_ticks_gives_the_run_judging_once_gives(ticks: list[int]) -> None:
+    tpl = template(minDuration="5h", minPassed=10)
+    previous = None
+    for minutes in sorted(ticks):
+        previous = judge(canary(2, template=tpl, previous=previous), at(minutes / 60))
+    assert previous is not None
+    assert previous.canonical == judge(canary(2, template=tpl), at(max(ticks) / 60)).canonical

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from stratops.analytics.returns import max_drawdown
 from stratops.analytics.tca import aggregate_shortfall, shortfall_table
 from stratops.canary import AnalysisRun, CanaryTelemetry, judge, judge_all
-from stratops.canary.metrics import window_percentiles, window_sums
+from stratops.canary.metrics import window_percentiles, window_std, window_sums
 from stratops.model.analysis import CanaryMetric
 
 M = CanaryMetric
@@ -103,7 +103,6 @@ def test_order_latency_and_pnl_metrics(
     run, tel, replay = judged
     bars = tel.pnl.groupby("ts")["net"].sum() / 100_000.0
     expected = replay.groupby("ts")["net"].sum() / 100_000.0
-    sigma = expected.std(ddof=1)
     by_metric = {metric: dict(_values(run, metric)) for metric in CanaryMetric}
     for start in by_metric[M.FILL_RATIO]:
         end = start + pd.Timedelta(hours=1)
@@ -122,7 +121,7 @@ def test_order_latency_and_pnl_metrics(
         drawdown = max_drawdown(own.to_numpy())
         assert by_metric[M.DRAWDOWN][start] == pytest.approx(drawdown, abs=1e-15)
         theirs = expected[(expected.index >= start) & (expected.index < end)]
-        z = (own.sum() - theirs.sum()) / (sigma * math.sqrt(len(theirs)))
+        z = (own.sum() - theirs.sum()) / (np.std(theirs, ddof=1) * math.sqrt(len(theirs)))
         assert by_metric[M.PNL_VS_BACKTEST][start] == pytest.approx(z, rel=1e-9)
 
 
@@ -151,7 +150,7 @@ def test_a_window_is_judged_the_same_alone_in_a_batch_or_with_more_history() -> 
     batch = judge_all([canary(8, hours=30), canary(7), canary(9)], NOW)
     assert batch[1].canonical == alone.canonical
     mine = canary(7).telemetry
-    before = telemetry(99, hours=20, start=STARTED - timedelta(days=1))
+    before = telemetry(99, hours=20, start=STARTED - timedelta(days=3650))  # years of history
     longer = CanaryTelemetry(
         *(
             pd.concat([getattr(before, name), getattr(mine, name)], ignore_index=True)
@@ -166,7 +165,7 @@ def test_a_window_is_judged_the_same_alone_in_a_batch_or_with_more_history() -> 
     values=st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=60),
     bounds=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), min_size=1, max_size=8),
 )
-def test_window_sums_and_percentiles_match_numpy(
+def test_window_sums_percentiles_and_std_match_numpy(
     values: list[float], bounds: list[tuple[int, int]]
 ) -> None:
     array = np.asarray(values)
@@ -174,6 +173,7 @@ def test_window_sums_and_percentiles_match_numpy(
     hi = np.array([min(max(a, b), array.size) for a, b in bounds], dtype=np.int64)
     sums = window_sums(array, lo, hi)
     p99, counts = window_percentiles(array, lo, hi, 99.0)
+    std = window_std(array, lo, hi)
     for k in range(lo.size):
         part = array[lo[k] : hi[k]]
         assert sums[k] == pytest.approx(part.sum(), rel=1e-12, abs=1e-6)
@@ -182,6 +182,10 @@ def test_window_sums_and_percentiles_match_numpy(
             assert p99[k] == pytest.approx(np.percentile(part, 99), rel=1e-12, abs=1e-9)
         else:
             assert math.isnan(p99[k])
+        if part.size >= 2:
+            assert std[k] == pytest.approx(np.std(part, ddof=1), rel=1e-9, abs=1e-6)
+        else:
+            assert math.isnan(std[k])
 
 
 def test_rows_with_nan_are_left_out_and_an_empty_window_is_inconclusive() -> None:
@@ -204,3 +208,14 @@ def test_rows_with_nan_are_left_out_and_an_empty_window_is_inconclusive() -> Non
     assert last[0].note == "0 samples < minSamples 1"
     assert flat_profile().regimes()[0].value == "normal"
     assert template().spec.min_samples == 1
+
+
+def test_rows_in_any_order_give_the_same_run() -> None:
+    tel = canary(13).telemetry
+    shuffled = CanaryTelemetry(
+        *(
+            frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
+            for frame in (tel.fills, tel.orders, tel.latency, tel.pnl)
+        )
+    )
+    assert judge(canary(13, telemetry=shuffled), NOW).canonical == judge(canary(13), NOW).canonical

@@ -4,7 +4,7 @@ it back from the registry and checking its digest. Real MLflow, the embedded SQL
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -53,7 +53,9 @@ def passed(version: int) -> AnalysisRun:
     return run
 
 
-def live_gate(registry: Registry, version: int) -> tuple[str, str]:
+def live_gate(registry: Registry, version: int, as_of: datetime | None = None) -> tuple[str, str]:
+    """The canary_analysis check of promoting ``version`` to live by a commit made ``as_of``
+    (default: now, after everything logged so far)."""
     policy = GatePolicy.model_validate(yaml.safe_load(POLICY.read_text()))
     request = GateRequest(
         strategy=STRATEGY,
@@ -63,7 +65,7 @@ def live_gate(registry: Registry, version: int) -> tuple[str, str]:
         target_stage=Stage.LIVE,
         allocation=1_000_000,
         retired=False,
-        as_of=datetime(2024, 8, 6, tzinfo=UTC),
+        as_of=as_of or datetime.now(UTC) + timedelta(seconds=1),
         policy=policy,
     )
     report: GateReport = evaluate_request(registry, request)
@@ -85,7 +87,9 @@ def test_a_passed_analysis_on_the_version_opens_the_live_gate(registry: Registry
         registry.canary_analysis_run(STRATEGY, 1)
     assert live_gate(registry, 1) == ("inconclusive", "no canary analysis for this version yet")
     run = passed(1)
+    before = datetime.now(UTC) - timedelta(milliseconds=1)
     run_id = registry.log_canary_analysis(run)
+    assert live_gate(registry, 1, before)[0] == "inconclusive"  # promoted before it passed
     tags = MlflowClient(registry.location.tracking_uri).get_model_version(STRATEGY, "1").tags
     assert tags["stratops.canary_analysis.run_id"] == run_id
     assert tags["stratops.canary_analysis.digest"] == run.digest
@@ -118,9 +122,12 @@ def test_a_failed_analysis_or_one_of_another_version_keeps_live_closed(registry:
     strict = template(metrics=(M.DRAWDOWN,), halt_on=[{"metric": "drawdown", "above": 0.0}])
     failed = judge(canary(version=2, template=strict), at(2))
     assert failed.phase is RunPhase.FAILED
+    before = datetime.now(UTC) - timedelta(milliseconds=1)
     registry.log_canary_analysis(failed)
     status, why = live_gate(registry, 2)
     assert (status, why) == ("fail", f"canary analysis failed: {failed.reason}")
+    # a promotion made before this analysis was logged is judged on what was logged then
+    assert live_gate(registry, 2, before)[1] != f"canary analysis failed: {failed.reason}"
     with pytest.raises(BadInput, match="still running"):
         registry.log_canary_analysis(judge(canary(version=2), at(1.5)))
     with pytest.raises(NotFound, match="no version 3"):
