@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
+
 from stratops.analytics.regimes import HourOfWeekProfile
 from stratops.canary import AnalysisRun, Canary, CanaryTelemetry, RunAction, judge_all
 from stratops.canary.inputs import column
@@ -31,7 +33,7 @@ from stratops.model.base import Stage, duration_seconds
 from stratops.model.deployment import DeploymentState, DeploymentStatus
 from stratops.model.problems import InvalidDocumentError
 from stratops.model.strategy import CanaryStage, HaltBehaviour, StrategyDeployment
-from stratops.paper.datasets import load_dataset, symbol_profile
+from stratops.paper.datasets import load_dataset, symbol_hourly, symbol_profile
 from stratops.paper.errors import ConfigError
 from stratops.runtime.base import Runtime, RuntimeFailure
 from stratops.telemetry.canary import canary_telemetry
@@ -69,15 +71,16 @@ class CanaryReader:
         self.runtime = runtime
         self.store = store
         self.data_dir = data_dir
-        self._profiles: dict[tuple[str, str], HourOfWeekProfile | None] = {}
+        self._markets: dict[tuple[str, str], tuple[HourOfWeekProfile | None, pd.DataFrame]] = {}
 
-    def profile(self, dataset: str, symbol: str) -> HourOfWeekProfile | None:
-        """The hour-of-week profile of ``symbol`` in ``dataset``, computed once per process."""
+    def market(self, dataset: str, symbol: str) -> tuple[HourOfWeekProfile | None, pd.DataFrame]:
+        """The hour-of-week profile of ``symbol`` in ``dataset`` and its hourly measures (the
+        judge's volatility shocks), computed once per process."""
         key = (dataset, symbol)
-        if key not in self._profiles:
+        if key not in self._markets:
             market = load_dataset(dataset, data_dir=self.data_dir, symbols=[symbol])
-            self._profiles[key] = symbol_profile(market)
-        return self._profiles[key]
+            self._markets[key] = (symbol_profile(market), symbol_hourly(market))
+        return self._markets[key]
 
     def read(
         self,
@@ -142,7 +145,7 @@ class CanaryReader:
         """The canary and its clock, or why it cannot be judged now ('' while it has no bar)."""
         spec = status.spec
         dataset = spec.replay.dataset if spec.replay is not None else DEFAULT_DATASET
-        profile = self.profile(dataset, spec.symbols[0])
+        profile, hourly = self.market(dataset, spec.symbols[0])
         if profile is None:
             return f"{dataset} holds no complete hour of {spec.symbols[0]}: no regime profile"
         window = timedelta(seconds=duration_seconds(template.spec.window))
@@ -154,38 +157,26 @@ class CanaryReader:
             if stored is None:
                 return f"telemetry unreadable: {telemetry.unreadable}"
             interval = timedelta(seconds=duration_seconds(template.spec.interval))
-            canary = self._judged(
-                status, entry, template, stored, stored.started, telemetry, profile
-            )
-            return canary, stored.as_of + interval  # one error per interval the telemetry misses
-        stamps = column(telemetry.pnl, "ts")
-        if stamps is None or stamps.size == 0:
-            return "" if stored is None else "no telemetry after the last measurement yet"
-        clock = telemetry.complete_until or _time(int(stamps.max()))
-        started = stored.started if stored is not None else _time(int(stamps.min()))
-        return self._judged(status, entry, template, stored, started, telemetry, profile), clock
-
-    @staticmethod
-    def _judged(
-        status: DeploymentStatus,
-        entry: CanaryStage,
-        template: AnalysisTemplate,
-        stored: AnalysisRun | None,
-        started: datetime,
-        telemetry: CanaryTelemetry,
-        profile: HourOfWeekProfile,
-    ) -> Canary:
-        return Canary(
-            strategy=status.spec.strategy,
-            version=status.spec.version,
+            started, clock = stored.started, stored.as_of + interval  # an error per interval
+        else:
+            stamps = column(telemetry.pnl, "ts")
+            if stamps is None or stamps.size == 0:
+                return "" if stored is None else "no telemetry after the last measurement yet"
+            clock = telemetry.complete_until or _time(int(stamps.max()))
+            started = stored.started if stored is not None else _time(int(stamps.min()))
+        canary = Canary(
+            strategy=spec.strategy,
+            version=spec.version,
             template=template,
-            allocation=status.spec.allocation,
+            allocation=spec.allocation,
             started=started,
             telemetry=telemetry,
             profile=profile,
+            hourly=hourly,
             previous=stored,
             min_duration=entry.min_duration,
         )
+        return canary, clock
 
     def _telemetry(self, status: DeploymentStatus, window: Window) -> CanaryTelemetry | None:
         """The canary's tables over ``window``; None while its process has written no run."""

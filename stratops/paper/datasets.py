@@ -232,19 +232,25 @@ def load_bar_files(
     return build_market("+".join(p.name for p in files.values()), venue, bars)
 
 
-def symbol_profile(
-    market: Market, window: pd.Timedelta = pd.Timedelta(weeks=4)
-) -> HourOfWeekProfile | None:
-    """The hour-of-week profile of the market's first symbol (its quotes' spreads where it has
-    quotes); None when the market holds no complete hour of bars."""
+def symbol_hourly(market: Market) -> pd.DataFrame:
+    """Volume, volatility and spread of every complete hour of the market's first symbol (its
+    quotes' spreads where it has quotes)."""
     quotes = market.quotes[0]
-    hourly = hourly_measures(
+    return hourly_measures(
         market.ts,
         market.close[:, 0],
         market.volume[:, 0],
         market.step_ns,
         *((quotes.ts, quotes.bid, quotes.ask) if quotes is not None else ()),
     )
+
+
+def symbol_profile(
+    market: Market, window: pd.Timedelta = pd.Timedelta(weeks=4)
+) -> HourOfWeekProfile | None:
+    """The hour-of-week profile of the market's first symbol (:func:`symbol_hourly`); None when
+    the market holds no complete hour of bars."""
+    hourly = symbol_hourly(market)
     if hourly.empty:
         return None
     return hour_of_week_profile(hourly, symbol=market.symbols[0], window=window)
