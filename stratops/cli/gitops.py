@@ -160,6 +160,12 @@ class _Commands:
             None, "--min-duration", help="Minimum canary duration, e.g. 24h."
         ),
         reason: str = typer.Option("", "--reason", help="Why: in the commit and the PR."),
+        override_rollback: bool = typer.Option(
+            False,
+            "--override-rollback",
+            help="Bring back a version rolled back from canary (the PR says so; reviewers "
+            "approve it).",
+        ),
         desk: Path | None = DESK_OPTION,
         forge: ForgeKind = FORGE_OPTION,
         author: str | None = AS_OPTION,
@@ -180,6 +186,7 @@ class _Commands:
                 analysis=analysis,
                 min_duration=min_duration,
                 reason=reason,
+                override_rollback=override_rollback,
             )
             repo, host = _desk(desk, forge)
             as_of = datetime.now(UTC).replace(microsecond=0)

@@ -22,6 +22,7 @@ from stratops.gates.report import GateReport
 from stratops.gitops.changes import ChangeKind, DesiredChange
 from stratops.gitops.errors import IllegalTransition, MissingOption
 from stratops.gitops.evaluation import GateRequest, stage_of
+from stratops.gitops.history import ROLLBACK_OVERRIDE
 from stratops.gitops.yaml_edit import DeleteKey, Edit, Scalar, SetValue
 from stratops.model.base import STAGE_ORDER, DnsName, Duration, Stage
 from stratops.model.policy import GatePolicy
@@ -45,6 +46,11 @@ class PromotionRequest(BaseModel):
     analysis: DnsName | None = None
     min_duration: Duration | None = None
     reason: str = ""
+    override_rollback: bool = Field(
+        False,
+        description="Bring back a version rolled back from canary: the commit names the "
+        "rollback in a Rollback-Override trailer, for the reviewers to approve.",
+    )
 
 
 @dataclass(frozen=True)
@@ -192,8 +198,13 @@ def _edits(
 TRAILERS = ("Strategy", "Version", "Stage", "Evidence-Digest", "Gate-Report-Digest")
 
 
-def commit_message(plan: PromotionPlan, report: GateReport, reason: str) -> str:
-    """Subject, what changes and why, and the trailers CI and the controller read."""
+def commit_message(
+    plan: PromotionPlan, report: GateReport, reason: str, override: str | None = None
+) -> str:
+    """Subject, what changes and why, and the trailers CI and the controller read.
+
+    ``override``: the rollback commit of this version that the promotion overrides.
+    """
     paragraphs = [plan.title, f"{plan.transition}; gates {report.verdict}."]
     if reason.strip():
         paragraphs.append(f"Reason: {reason.strip()}")
@@ -204,14 +215,24 @@ def commit_message(plan: PromotionPlan, report: GateReport, reason: str) -> str:
         report.inputs.evidence_digest,
         report.digest,
     )
-    trailers = zip(TRAILERS, values, strict=True)
+    trailers = list(zip(TRAILERS, values, strict=True))
+    if override is not None:
+        trailers.append((ROLLBACK_OVERRIDE, override))
     paragraphs.append("\n".join(f"{key}: {value}" for key, value in trailers))
     return "\n\n".join(paragraphs) + "\n"
 
 
-def pull_request_body(plan: PromotionPlan, report: GateReport, reason: str) -> str:
-    """The PR description: the transition, the reason, and the gate report."""
+def pull_request_body(
+    plan: PromotionPlan, report: GateReport, reason: str, override: str | None = None
+) -> str:
+    """The PR description: the transition, the reason, an override, and the gate report."""
     lines = [f"**{plan.title}**: {plan.transition}.", ""]
     if reason.strip():
         lines += [f"Reason: {reason.strip()}", ""]
+    if override is not None:
+        lines += [
+            f"**Overrides the rollback** `{override[:12]}`: v{plan.version} was rolled back "
+            "from canary after a failed analysis; approving this PR approves its return.",
+            "",
+        ]
     return "\n".join(lines) + "\n" + report.markdown()
