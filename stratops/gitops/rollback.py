@@ -13,8 +13,9 @@ failed analysis (the ``Analysis-Digest`` trailer of the branch's commit):
    (found from the promotion commit's trailers and the forge), made on main's head, so later
    unrelated commits stay. When the revert conflicts, or would leave a stage entry (an older
    version the promotion had replaced: a rollback never starts a version), the commit is an
-   edit of main's manifest that removes the stage, as ``promote`` edits. A rollback commit is
-   never reverted: there is no rollback of a rollback;
+   edit of main's manifest that removes the stage, as ``promote`` edits (a live revert is kept
+   as it is: it restores the previous live version; a conflicting one is refused). A rollback
+   commit is never reverted: there is no rollback of a rollback;
 4. the branch is pushed with a lease (a branch already holding a commit of this digest is
    kept) and the pull request opened, by ``author``;
 5. it merges when allowed: the branch holds exactly this rollback of main (re-verified here),
@@ -237,8 +238,15 @@ def _rollback_commit(
     """The rollback commit on ``head`` and whether it is the revert (not the edit)."""
     message = commit_message(request, promotion, reverted=True)
     commit = repo.revert(promotion.merge, head, message, as_of)
-    if commit is not None and _entry_version(desk_at(repo, commit), request) is None:
-        return commit, True
+    if commit is not None and (
+        request.stage is Stage.LIVE or _entry_version(desk_at(repo, commit), request) is None
+    ):
+        return commit, True  # a live revert restores the live version before the promotion
+    if request.stage is Stage.LIVE:
+        raise RollbackRefused(
+            f"reverting {promotion.merge[:12]} conflicts with later changes of main: a live "
+            "rollback restores the previous live version, which a person must resolve"
+        )
     found = _strategy(desk, request.strategy)
     assert found is not None  # the caller checked that main runs the version
     path = found[0]
