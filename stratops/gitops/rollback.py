@@ -150,7 +150,9 @@ def roll_back(
     if pull.state is PullState.CLOSED:
         return replace(found, state=RollbackState.CLOSED, detail="closed unmerged")
     auto = _auto_merge(desk, request)
-    waiting = merge_blocker(repo, forge, pull, request, auto=auto, now=as_of)
+    joined = _digest(repo, pull.head_sha) or request.analysis_digest
+    verified = request.model_copy(update={"analysis_digest": joined})
+    waiting = merge_blocker(repo, forge, pull, verified, auto=auto, now=as_of)
     if waiting is not None:
         return replace(found, waiting=waiting)
     merged = forge.merge(pull.number, expected_head_sha=pull.head_sha)
@@ -159,11 +161,12 @@ def roll_back(
 
 
 def find_pull_request(repo: GitRepo, forge: Forge, branch: str, digest: str) -> PullRequest | None:
-    """The pull request of ``branch`` whose head carries ``digest``, newest first."""
-    for pull in reversed(forge.list_pull_requests(state=None, head_branch=branch)):
-        if _digest(repo, pull.head_sha) == digest:
-            return pull
-    return None
+    """The pull request of ``branch`` whose head carries ``digest``, newest first; else the
+    open one of ``branch`` (a second failed analysis of a deployment whose rollback is under
+    way joins it: its branch is never pushed over)."""
+    pulls = list(reversed(forge.list_pull_requests(state=None, head_branch=branch)))
+    same = next((p for p in pulls if _digest(repo, p.head_sha) == digest), None)
+    return same or next((p for p in pulls if p.state is PullState.OPEN), None)
 
 
 def _digest(repo: GitRepo, sha: str) -> str | None:

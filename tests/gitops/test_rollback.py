@@ -133,6 +133,10 @@ def test_without_auto_merge_it_waits_and_a_tampered_branch_never_merges(
     assert first.waiting is not None and "waiting for a person's approval" in first.waiting
     pull = first.pull_request
     assert pull is not None
+    second = request().model_copy(update={"analysis_digest": "e" * 64})  # another failed run
+    joined = roll_back(repo, forge, second, author="stratops-controller", as_of=datetime.now(UTC))
+    assert joined.pull_request is not None and joined.pull_request.number == pull.number
+    assert not joined.opened and repo.remote_branch(pull.head_branch) == pull.head_sha
     head = repo.commit(pull.head_sha)
     text = repo.read_file(pull.head_sha, MANIFEST).decode().replace("1000000}", "900000}")
     sneaked = repo.commit_file(pull.head_sha, MANIFEST, text.encode(), head.message)
