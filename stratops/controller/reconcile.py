@@ -65,6 +65,8 @@ class _Decided:
         found = snapshot.problems()
         if self.admission is not None:
             found.extend(self.admission.problems)
+        if snapshot.forge_problem is not None:
+            found.append(snapshot.forge_problem)
         if snapshot.runtime_problem is not None:
             found.append(f"runtime unavailable: {snapshot.runtime_problem}")
         elif snapshot.registry_problem is not None:
@@ -124,7 +126,13 @@ class Reconciler:
         self.metrics = metrics or Metrics()
         self.is_leader = is_leader
         self.observer = Observer(
-            repo=repo, registry=registry, runtime=runtime, audit=audit, store=store, now=now
+            repo=repo,
+            registry=registry,
+            runtime=runtime,
+            forge=forge,
+            audit=audit,
+            store=store,
+            now=now,
         )
         self.applier = Applier(
             repo=repo,
@@ -152,6 +160,7 @@ class Reconciler:
             snapshot.aliases,
             snapshot.evidence,
             snapshot.commit,
+            snapshot.rollbacks,
         )
         return _Decided(snapshot, admission, planned)
 
