@@ -406,13 +406,15 @@ def audit_log(
     for e in events:
         where = "-" if e.strategy is None else f"{e.strategy}/{e.stage or '*'}"
         version = "" if e.version is None else f" v{e.version}"
+        pull = e.details.get("pull_request")  # the change's PR: the story reads with numbers
+        cited = pull is None or f"PR #{pull}" in e.reason
         table.add_row(
             str(e.sequence),
             e.at.strftime("%Y-%m-%d %H:%M:%S"),
             e.action,
             where + version,
             (e.commit or "")[:12],
-            e.reason,
+            e.reason if cited else f"{e.reason} (PR #{pull})",
         )
     emit([e.model_dump(mode="json") for e in events], output, lambda: stdout.print(table))
 

@@ -172,6 +172,12 @@ class _Commands:
             None, "--min-duration", help="Minimum canary duration, e.g. 24h."
         ),
         reason: str = typer.Option("", "--reason", help="Why: in the commit and the PR."),
+        override_rollback: bool = typer.Option(
+            False,
+            "--override-rollback",
+            help="Bring back a version rolled back from canary (the PR says so; reviewers "
+            "approve it).",
+        ),
         desk: Path | None = DESK_OPTION,
         forge: ForgeKind = FORGE_OPTION,
         author: str | None = AS_OPTION,
@@ -192,7 +198,15 @@ class _Commands:
         """
         with _handled():
             request = _promotion_request(
-                strategy, version, to, allocation, stage, analysis, min_duration, reason
+                strategy,
+                version,
+                to,
+                allocation,
+                stage,
+                analysis,
+                min_duration,
+                reason,
+                override_rollback,
             )
             repo, host = _desk(desk, forge)
             as_of = datetime.now(UTC).replace(microsecond=0)
@@ -287,6 +301,7 @@ def _promotion_request(
     analysis: str | None,
     min_duration: str | None,
     reason: str,
+    override_rollback: bool = False,
 ) -> PromotionRequest | ReallocationRequest:
     """The request the options make; a combination that means nothing is exit 2."""
     if to is not None:
@@ -304,7 +319,10 @@ def _promotion_request(
             analysis=analysis,
             min_duration=min_duration,
             reason=reason,
+            override_rollback=override_rollback,
         )
+    if override_rollback:
+        fail("--override-rollback belongs to a promotion (--to STAGE)", EXIT_BAD_INPUT)
     if allocation is None:
         fail(
             "pass --to STAGE to promote, or --allocation N (without --to) to change the capital "

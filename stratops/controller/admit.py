@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from stratops.controller.authorize import (
     Authorizer,
     Capital,
-    PromotionCommit,
     Verdict,
-    promotion_commits,
     reallocations,
+    reentry,
     risk_changes,
 )
 from stratops.controller.signatures import Signers, required_signers
@@ -28,6 +27,12 @@ from stratops.controller.state import ControllerState, verified_key
 from stratops.gitops.changes import rule_changes
 from stratops.gitops.desk import Desk
 from stratops.gitops.git import GitRepo
+from stratops.gitops.history import (
+    PromotionCommit,
+    RollbackCommit,
+    promotion_commits,
+    rollback_commits,
+)
 from stratops.model.base import Stage
 from stratops.model.policy import GatePolicy
 from stratops.model.strategy import StrategyDeployment
@@ -129,6 +134,7 @@ def authorize(
     verified: set[str] = set()
     refused: dict[str, Refusal] = {}
     commits: list[PromotionCommit] | None = None
+    rolled_back: list[RollbackCommit] | None = None
     strategies = desk.strategies  # built once: a property that makes a new dict each call
     sources = {doc.name: found.file for found, doc in desk.of_kind(StrategyDeployment)}
     for name in sorted(set(strategies) | set(state.applied)):
@@ -146,11 +152,15 @@ def authorize(
         for stage, version in [] if refusal else risk_changes(applied, wanted):
             assert wanted is not None  # risk changes are stages that main declares
             allocation = getattr(wanted.spec.stages, stage.value).allocation
+            if commits is None or rolled_back is None:
+                commits, rolled_back = promotion_commits(repo, head), rollback_commits(repo, head)
+            back = reentry(name, stage, version, commits, rolled_back)
+            if back is not None:  # before the verified shortcut: a rollback undoes a verdict
+                refusal = (stage, version, back)
+                break
             key = verified_key(name, stage.value, version, allocation)
             if key in state.verified:
                 continue
-            if commits is None:
-                commits = promotion_commits(repo, head)
             verdict = authorizer.promotion(
                 name, stage, version, commits, rules.policy, rules.signers
             )

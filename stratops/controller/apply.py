@@ -29,10 +29,11 @@ from stratops.controller.provenance import Provenance, trace
 from stratops.controller.snapshot import Snapshot
 from stratops.controller.state import ControllerState, StateStore
 from stratops.gitops.desk import Desk
-from stratops.gitops.errors import ForgeError
+from stratops.gitops.errors import ForgeError, GitError, GitOpsError
 from stratops.gitops.forge.base import Forge
 from stratops.gitops.forge.models import CommitStatus, StatusState
 from stratops.gitops.git import GitRepo
+from stratops.gitops.rollback import RollbackOutcome, RollbackState, roll_back
 from stratops.gitops.snapshot import MANIFESTS
 from stratops.model.aliases import AliasDrift
 from stratops.model.base import Stage
@@ -41,9 +42,16 @@ from stratops.model.strategy import StrategyDeployment
 from stratops.registry.errors import RegistryError
 from stratops.registry.registry import Registry
 from stratops.runtime.base import Runtime, RuntimeFailure
+from stratops.unavailable import Unavailable
 
 DEPLOYED_CONTEXT = "stratops/deployed"
-FAILURES = (RuntimeFailure, RegistryError)  # what a failed action raises
+FAILURES = (RuntimeFailure, RegistryError, GitOpsError)  # what a failed action raises
+
+
+def deferred(action: Action, error: Exception) -> bool:
+    """A rollback that failed for want of the forge or the remote: its intent stays pending
+    and the next tick's recovery retries it (the halt already holds)."""
+    return action.kind is ActionKind.OPEN_ROLLBACK and isinstance(error, Unavailable | GitError)
 
 
 class Applier:
@@ -360,8 +368,78 @@ class Applier:
                 pull_request=provenance.pull_request,
                 approvers=provenance.approvers,
             )
-        else:  # OPEN_ROLLBACK: planned only by the canary judge, which brings its executor
-            raise NotImplementedError(f"no executor for {action.kind.value} actions yet")
+        else:
+            assert action.kind is ActionKind.OPEN_ROLLBACK and action.rollback is not None
+            outcome = roll_back(
+                self.repo,
+                self.forge,
+                action.rollback,
+                author=self.actor,
+                as_of=self.now().replace(microsecond=0),
+                checkpoint=crash_point,
+            )
+            self._record_rollback(action, outcome)
+
+    def _record_rollback(self, action: Action, outcome: RollbackOutcome) -> None:
+        """Each step of a rollback once, keyed by its analysis, with its pull request."""
+        request = action.rollback
+        assert request is not None
+        prefix = f"rollback:{request.strategy}:{request.stage.value}:{request.analysis_digest}"
+
+        def record(step: str, reason: str, commit: str | None = None, **details: object) -> None:
+            self.event(
+                f"{prefix}:{step}",
+                f"rollback_{step.split(':')[0]}",
+                reason,
+                strategy=action.strategy,
+                stage=action.stage,
+                version=action.version,
+                commit=commit,
+                analysis_digest=request.analysis_digest,
+                **details,
+            )
+
+        pull = outcome.pull_request
+        if pull is None:  # obsolete: main no longer runs the version there
+            record("obsolete", outcome.detail)
+            return
+        promotion = outcome.promotion
+        how = "reverts" if outcome.reverted else "removes the stage of"
+        record(
+            "opened",
+            f"PR #{pull.number} {how} {(outcome.rollback_of or '')[:12]}: {action.reason}",
+            pull.head_sha,
+            pull_request=pull.number,
+            pull_request_url=pull.url,
+            branch=outcome.branch,
+            rollback_of=outcome.rollback_of,
+            reverted=outcome.reverted,
+            promotion_pull_request=None if promotion is None else promotion.pull_request,
+            gate_report_digest=None if promotion is None else promotion.gate_report_digest,
+        )
+        if outcome.state is RollbackState.OPEN:
+            record(
+                f"waiting:{pull.head_sha}",
+                f"PR #{pull.number} not merged: {outcome.waiting}; the deployment stays halted",
+                pull.head_sha,
+                pull_request=pull.number,
+            )
+        elif outcome.state is RollbackState.CLOSED:
+            record(
+                "closed",
+                f"PR #{pull.number} was closed unmerged: the deployment stays halted until Git "
+                "changes",
+                pull_request=pull.number,
+            )
+        else:
+            by = f"by {self.actor}" if outcome.merged else "(found merged)"
+            record(
+                "merged",
+                f"PR #{pull.number} merged as {(pull.merge_sha or '')[:12]} {by}",
+                pull.merge_sha,
+                pull_request=pull.number,
+                merged_by_controller=outcome.merged,
+            )
 
     def _provenance(self, action: Action, commit: str, desk: Desk | None) -> Provenance:
         """Where the change an action applies came from (best effort: never blocks it)."""
@@ -382,9 +460,10 @@ class Applier:
         try:
             self._execute(action, provenance)
         except FAILURES as exc:
+            retry = deferred(action, exc)
             self.event(
                 f"{key}:error",
-                f"{action.kind.value}_failed",
+                f"{action.kind.value}_{'deferred' if retry else 'failed'}",
                 f"{action.reason}: {exc}",
                 strategy=action.strategy,
                 stage=action.stage,
@@ -392,21 +471,23 @@ class Applier:
                 commit=commit,
                 **provenance.details(),
             )
-            self.journal.done(key)
+            if not retry:
+                self.journal.done(key)
             self.metrics.actions.labels(kind=action.kind.value, outcome="error").inc()
             raise
         crash_point("after-act")
-        self.event(
-            key,
-            action.kind.value,
-            action.reason,
-            strategy=action.strategy,
-            stage=action.stage,
-            version=action.version,
-            commit=commit,
-            from_version=action.from_version,
-            **provenance.details(),
-        )
+        if action.kind is not ActionKind.OPEN_ROLLBACK:  # a rollback records its own steps
+            self.event(
+                key,
+                action.kind.value,
+                action.reason,
+                strategy=action.strategy,
+                stage=action.stage,
+                version=action.version,
+                commit=commit,
+                from_version=action.from_version,
+                **provenance.details(),
+            )
         crash_point("after-audit")
         self.journal.done(key)
         self.metrics.actions.labels(kind=action.kind.value, outcome="applied").inc()

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from stratops.controller.signatures import Signers, Unsigned, verify
 from stratops.gitops.changes import ChangeKind, desired_changes, rule_changes
@@ -44,7 +43,8 @@ from stratops.gitops.errors import ForgeError, GitError, UnknownVersion
 from stratops.gitops.evaluation import GateEvaluator
 from stratops.gitops.forge.base import Forge
 from stratops.gitops.forge.models import GATES_CONTEXT, PullRequest, PullState, StatusState
-from stratops.gitops.git import Commit, GitRepo
+from stratops.gitops.git import GitRepo
+from stratops.gitops.history import ROLLBACK_OVERRIDE, PromotionCommit, RollbackCommit
 from stratops.gitops.review import Requirements, approvers, ci_verdict
 from stratops.gitops.snapshot import desk_at
 from stratops.model.base import Document, Stage
@@ -83,16 +83,6 @@ def _allocation(repo: GitRepo, rev: str, path: str, capital: Capital) -> float |
 
 
 @dataclass(frozen=True)
-class PromotionCommit:
-    sha: str
-    author_date: datetime
-    strategy: str
-    version: int
-    stage: Stage
-    report_digest: str
-
-
-@dataclass(frozen=True)
 class Verdict:
     """Whether a change may be applied; ``code`` is stable, ``reason`` for people."""
 
@@ -110,32 +100,6 @@ class Verdict:
 
 UNAVAILABLE = "unavailable"
 ALLOWED = Verdict(True, "ok", "allowed")
-
-
-def promotions(commits: Iterable[Commit]) -> list[PromotionCommit]:
-    """The promotion commits among ``commits``: those carrying the four trailers, in order."""
-    found = []
-    for commit in commits:
-        trailers = dict(commit.trailers)
-        try:
-            found.append(
-                PromotionCommit(
-                    sha=commit.sha,
-                    author_date=commit.author_date,
-                    strategy=trailers["Strategy"],
-                    version=int(trailers["Version"]),
-                    stage=Stage(trailers["Stage"]),
-                    report_digest=trailers["Gate-Report-Digest"],
-                )
-            )
-        except (KeyError, ValueError):
-            continue
-    return found
-
-
-def promotion_commits(repo: GitRepo, head: str, limit: int = 2000) -> list[PromotionCommit]:
-    """The promotion commits reachable from ``head``, newest first (the latest ``limit``)."""
-    return promotions(repo.log(head, message_pattern="^Gate-Report-Digest:", limit=limit))
 
 
 class Authorizer:
@@ -395,6 +359,48 @@ class Authorizer:
             commit.sha,
             allocation=change.allocation,
         )
+
+
+def reentry(
+    strategy: str,
+    stage: Stage,
+    version: int,
+    commits: Sequence[PromotionCommit],
+    rolled_back: Sequence[RollbackCommit],
+) -> Verdict | None:
+    """Why ``version``, rolled back from canary, may not enter ``stage`` again; None: it may.
+
+    A version whose canary was rolled back (``rolled_back``, newest first) comes back only as a
+    new version, or through a promotion commit that names the latest of those rollbacks in a
+    ``Rollback-Override`` trailer (``stratops promote --override-rollback``): the override is
+    then as reviewed and gated as any promotion, since that commit must pass
+    :meth:`Authorizer.promotion`.
+    """
+    back = next(
+        (
+            r
+            for r in rolled_back
+            if (r.strategy, r.version, r.stage) == (strategy, version, Stage.CANARY)
+        ),
+        None,
+    )
+    if back is None:
+        return None
+    promotion = next(
+        (c for c in commits if (c.strategy, c.stage, c.version) == (strategy, stage, version)),
+        None,
+    )
+    if promotion is not None and promotion.override == back.sha:
+        return None
+    return Verdict(
+        False,
+        "rolled_back",
+        f"{strategy} v{version} was rolled back from canary by {back.sha[:12]} (analysis "
+        f"{back.analysis_digest[:12]} failed): it enters {stage.value} again only as a new "
+        f"version, or through a promotion PR whose commit carries "
+        f"'{ROLLBACK_OVERRIDE}: {back.sha}' (stratops promote --override-rollback)",
+        None if promotion is None else promotion.sha,
+    )
 
 
 def _refused(unsigned: Unsigned) -> Verdict:

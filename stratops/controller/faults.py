@@ -19,6 +19,12 @@ CRASH_POINTS = (
     "before-state",  # every action done, the controller state not yet saved
 )
 
+ROLLBACK_CRASH_POINTS = (  # the steps of an OPEN_ROLLBACK (stratops.gitops.rollback)
+    "rollback-pushed",  # the rollback branch is pushed, no pull request yet
+    "rollback-opened",  # the pull request is open, not merged, nothing recorded
+    "rollback-merged",  # the pull request is merged, nothing recorded
+)
+
 
 def crash_point(name: str) -> None:
     if os.environ.get(CRASH_ENV) == name:

@@ -5,7 +5,8 @@ commit); reasons are for people, never for decisions. Order: deployments into li
 then canary, then paper (a promotion starts the new version before anything is removed), then
 re-allocations and restarts, then removals, then registry alias moves. ``HALT`` and
 ``OPEN_ROLLBACK`` are in the vocabulary for the canary judge, which emits them; the planner of
-desired state never does.
+desired state never does. A rollback under way (its pull request open, the deployment halted)
+is planned again every tick from its pull request until it merges or is closed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stratops.model.aliases import AliasDrift, ObservedAliases
 from stratops.model.base import STAGE_ORDER, Stage
 from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus, Replay
+from stratops.model.rollback import RollbackRequest
 from stratops.model.strategy import HaltBehaviour, StrategyDeployment
 
 Key = tuple[str, Stage]
@@ -58,10 +60,20 @@ class Action(BaseModel):
     halt: HaltBehaviour | None = Field(
         None, description="How a HALT stops trading; None: the deployment's own behaviour."
     )
+    rollback: RollbackRequest | None = Field(
+        None, description="What an OPEN_ROLLBACK rolls back, and the failed analysis why."
+    )
     reason: str
 
     def key(self, commit: str) -> str:
-        """Idempotency key: the same action planned from the same commit is the same work."""
+        """Idempotency key: the same action planned from the same commit is the same work.
+
+        A rollback is the same work for the same failed analysis, whatever main's commit.
+        """
+        if self.rollback is not None:
+            return f"{self.kind.value}:{self.strategy}:{self.stage.value}:{self.version}:" + (
+                self.rollback.analysis_digest
+            )
         key = f"{commit}:{self.kind.value}:{self.strategy}:{self.stage.value}:{self.version}"
         return f"{key}:{self.instance}" if self.instance else key
 
@@ -281,17 +293,44 @@ def replays(
     return found, blocked
 
 
+def rollback_actions(requests: Iterable[RollbackRequest]) -> list[Action]:
+    """One ``OPEN_ROLLBACK`` per failed analysis (the first request of each digest counts)."""
+    found: dict[tuple[str, str], Action] = {}
+    for request in requests:
+        tripped = request.tripped.strip()
+        reason = (
+            f"rollback PR #{request.pull_request} under way"
+            if request.pull_request is not None
+            else f"analysis {request.analysis_digest[:12]} failed"
+            + (f": {tripped}" if tripped else "")
+        )
+        found.setdefault(
+            (request.strategy, request.analysis_digest),
+            Action(
+                kind=ActionKind.OPEN_ROLLBACK,
+                strategy=request.strategy,
+                stage=request.stage,
+                version=request.version,
+                rollback=request,
+                reason=reason,
+            ),
+        )
+    return list(found.values())
+
+
 def plan_tick(
     effective: Mapping[str, StrategyDeployment],
     observed: Mapping[Key, DeploymentStatus],
     aliases: ObservedAliases | None,
     evidence: Evidence,
     commit: str,
+    rollbacks: Iterable[RollbackRequest] = (),
 ) -> TickPlan:
     """The plan towards ``effective``: blocked deployments left out, aliases only when read.
 
     ``aliases`` is None when the registry could not be read: no alias is moved then. Aliases
     of strategies that left the desk but still run are managed until they are removed.
+    ``rollbacks`` (failed analyses, and rollbacks under way) come last, as ``OPEN_ROLLBACK``.
     """
     versions, blocked = replays(effective, observed, evidence)
     desired = desired_specs(effective.values(), commit, versions)
@@ -317,4 +356,5 @@ def plan_tick(
         for a in actions
         if a.kind in ALIAS_KINDS and (a.strategy, a.stage) in drift
     }
+    actions.extend(rollback_actions(rollbacks))
     return TickPlan(Plan(commit=commit, actions=actions), blocked, moved_back)

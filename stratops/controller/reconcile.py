@@ -72,6 +72,8 @@ class _Decided:
         found.extend(snapshot.canaries.problems)
         if self.admission is not None:
             found.extend(self.admission.problems)
+        if snapshot.forge_problem is not None:
+            found.append(snapshot.forge_problem)
         if snapshot.runtime_problem is not None:
             found.append(f"runtime unavailable: {snapshot.runtime_problem}")
         elif snapshot.registry_problem is not None:
@@ -137,6 +139,7 @@ class Reconciler:
             repo=repo,
             registry=registry,
             runtime=runtime,
+            forge=forge,
             audit=audit,
             store=store,
             now=now,
@@ -169,6 +172,7 @@ class Reconciler:
             snapshot.aliases,
             snapshot.evidence,
             snapshot.commit,
+            snapshot.rollbacks,
         )
         analyses = judge_canaries(snapshot.canaries)
         halts = canary_actions(analyses, snapshot.observed)

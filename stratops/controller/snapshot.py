@@ -22,8 +22,12 @@ from stratops.controller.canaries import Canaries, CanaryReader
 from stratops.controller.plan import Blocked, Evidence, Key, VersionKey
 from stratops.controller.state import ControllerState, StateStore
 from stratops.gitops.desk import Desk
-from stratops.gitops.errors import GitError
+from stratops.gitops.errors import ForgeError, GitError
+from stratops.gitops.forge.base import Forge
+from stratops.gitops.forge.models import PullState
 from stratops.gitops.git import GitRepo
+from stratops.gitops.history import ANALYSIS_DIGEST
+from stratops.gitops.rollback_plan import rollback_branch
 from stratops.gitops.snapshot import MANIFESTS, desk_at
 from stratops.model.aliases import ObservedAliases
 from stratops.model.deployment import (
@@ -32,6 +36,7 @@ from stratops.model.deployment import (
     Replay,
 )
 from stratops.model.problems import Problem
+from stratops.model.rollback import RollbackRequest
 from stratops.model.strategy import StrategyDeployment
 from stratops.registry.errors import EvidenceMismatch, NotFound, RegistryError
 from stratops.registry.registry import Registry
@@ -50,6 +55,8 @@ class Snapshot:
     registry_problem: str | None = None
     evidence: Evidence = field(default_factory=dict)
     canaries: Canaries = field(default_factory=Canaries)
+    rollbacks: tuple[RollbackRequest, ...] = ()  # rollbacks under way: their PR is open
+    forge_problem: str | None = None  # the rollbacks under way could not be read
 
     @property
     def rewritten(self) -> bool:
@@ -124,6 +131,7 @@ class Observer:
         repo: GitRepo,
         registry: Registry,
         runtime: Runtime,
+        forge: Forge,
         audit: AuditLog,
         store: StateStore,
         now: Callable[[], datetime],
@@ -133,6 +141,7 @@ class Observer:
         self.repo = repo
         self.registry = registry
         self.runtime = runtime
+        self.forge = forge
         self.audit = audit
         self.store = store
         self.now = now
@@ -185,6 +194,10 @@ class Observer:
             aliases, registry_problem = self.registry.observe_stage_aliases(), None
         except RegistryError as exc:
             aliases, registry_problem = None, str(exc)
+        try:
+            rollbacks, forge_problem = self._rollbacks(desk, observed), None
+        except (ForgeError, GitError) as exc:
+            rollbacks, forge_problem = (), f"rollbacks under way not read: {exc}"
         return Snapshot(
             head,
             state,
@@ -196,7 +209,35 @@ class Observer:
             registry_problem,
             evidence,
             self._canaries(state, desk, observed),
+            rollbacks,
+            forge_problem,
         )
+
+    def _rollbacks(
+        self, desk: Desk, observed: Mapping[Key, DeploymentStatus]
+    ) -> tuple[RollbackRequest, ...]:
+        """The open rollback pull requests of the halted deployments main still declares.
+
+        Only a halted deployment can have a rollback under way (its analysis failed, the halt
+        came first), so an idle tick asks the forge nothing.
+        """
+        found = []
+        strategies = desk.strategies if desk.ok else {}
+        for (name, stage), status in sorted(observed.items()):
+            declared = strategies.get(name)
+            entry = None if declared is None else getattr(declared.spec.stages, stage.value)
+            if status.state is not DeploymentState.HALTED or entry is None:
+                continue
+            branch = rollback_branch(name, entry.version, stage)
+            for pull in self.forge.list_pull_requests(state=PullState.OPEN, head_branch=branch):
+                digest = dict(self.repo.commit(pull.head_sha).trailers).get(ANALYSIS_DIGEST)
+                if digest is not None:
+                    found.append(
+                        RollbackRequest.resumed(
+                            name, stage, entry.version, digest, pull.number, pull.body
+                        )
+                    )
+        return tuple(found)
 
     def _evidence(
         self, versions: Iterable[VersionKey]

@@ -385,6 +385,61 @@ class GitRepo:
                 return self._signed(made)
         return made.hexsha
 
+    def revert(
+        self, rev: str, onto: str, message: str, author_date: datetime | None = None
+    ) -> str | None:
+        """A new commit on ``onto`` that undoes ``rev``, as ``git revert -m 1`` would; None
+        when the revert conflicts with what changed since.
+
+        ``rev`` (a merge commit, or any commit) must be in the history of ``onto``: its change
+        against its first parent is reversed by a three-way merge whose base is ``rev`` (``git
+        merge-tree`` of ``onto`` and a scratch commit holding the first parent's tree on top of
+        ``rev``). Nothing but the object database changes; signed as :meth:`commit_file`.
+        """
+        undone, base = self._commit(rev), self._commit(onto)
+        if not undone.parents:
+            raise GitError(f"{rev} has no parent in {self.root}: there is nothing to revert")
+        if not self.is_ancestor(undone.hexsha, base.hexsha):
+            raise GitError(f"{rev} is not in the history of {onto} in {self.root}")
+        with _command_errors(self.root):
+            author = self._identity("GIT_AUTHOR_IDENT")
+            committer = self._identity("GIT_COMMITTER_IDENT")
+            scratch = git.Commit.create_from_tree(
+                self._repo,
+                undone.parents[0].tree,
+                f"scratch: {undone.hexsha} undone",
+                parent_commits=[undone],
+                head=False,
+                author=author,
+                committer=committer,
+            )
+            status, out, _ = self._repo.git.merge_tree(
+                "--write-tree",
+                "--no-messages",
+                base.hexsha,
+                scratch.hexsha,
+                with_extended_output=True,
+                with_exceptions=False,
+            )
+            if status == 1:
+                return None
+            if status != 0:
+                raise GitError(f"git merge-tree failed in {self.root} (exit {status}): {out}")
+            tree = git.Tree(self._repo, bytes.fromhex(str(out).splitlines()[0].strip()))
+            made = git.Commit.create_from_tree(
+                self._repo,
+                tree,
+                message,
+                parent_commits=[base],
+                head=False,
+                author=author,
+                committer=committer,
+                author_date=author_date,
+            )
+            if self._signing():
+                return self._signed(made)
+        return made.hexsha
+
     def commit_all(self, message: str) -> str:
         """Commit every change of the working tree on the checked-out branch, as ``git commit``."""
         with _command_errors(self.root):

@@ -26,6 +26,7 @@ from stratops.gates.report import GateReport
 from stratops.gitops.changes import ChangeKind, DesiredChange
 from stratops.gitops.errors import IllegalReallocation, IllegalTransition, MissingOption
 from stratops.gitops.evaluation import GateRequest, stage_of
+from stratops.gitops.history import ROLLBACK_OVERRIDE
 from stratops.gitops.review import Requirements
 from stratops.gitops.yaml_edit import DeleteKey, Edit, Scalar, SetValue
 from stratops.model.base import STAGE_ORDER, DnsName, Duration, Stage
@@ -50,6 +51,11 @@ class PromotionRequest(BaseModel):
     analysis: DnsName | None = None
     min_duration: Duration | None = None
     reason: str = ""
+    override_rollback: bool = Field(
+        False,
+        description="Bring back a version rolled back from canary: the commit names the "
+        "rollback in a Rollback-Override trailer, for the reviewers to approve.",
+    )
 
 
 class ReallocationRequest(BaseModel):
@@ -292,11 +298,14 @@ TRAILERS = ("Strategy", "Version", "Stage", "Evidence-Digest", "Gate-Report-Dige
 REALLOCATION_TRAILERS = ("Strategy", "Version", "Stage", "Allocation")
 
 
-def commit_message(plan: PromotionPlan, report: GateReport | None, reason: str) -> str:
+def commit_message(
+    plan: PromotionPlan, report: GateReport | None, reason: str, override: str | None = None
+) -> str:
     """Subject, what changes and why, and the trailers CI and the controller read.
 
     A reallocation (``report`` None) has no gate report: its trailers name the allocation,
     and without ``Gate-Report-Digest`` it is never taken for a promotion commit.
+    ``override``: the rollback commit of this version that the promotion overrides.
     """
     verdict = "not gated" if report is None else f"gates {report.verdict}"
     paragraphs = [plan.title, f"{plan.transition}; {verdict}."]
@@ -311,13 +320,25 @@ def commit_message(plan: PromotionPlan, report: GateReport | None, reason: str) 
     else:
         digests = (report.inputs.evidence_digest, report.digest)
         pairs = zip(TRAILERS, (*head, *digests), strict=True)
-    paragraphs.append("\n".join(f"{key}: {value}" for key, value in pairs))
+    trailers = list(pairs)
+    if override is not None:
+        trailers.append((ROLLBACK_OVERRIDE, override))
+    paragraphs.append("\n".join(f"{key}: {value}" for key, value in trailers))
     return "\n\n".join(paragraphs) + "\n"
 
 
-def pull_request_body(plan: PromotionPlan, report: GateReport, reason: str) -> str:
-    """The PR description: the transition, the reason, and the gate report."""
-    return _opening(plan, reason) + report.markdown()
+def pull_request_body(
+    plan: PromotionPlan, report: GateReport, reason: str, override: str | None = None
+) -> str:
+    """The PR description: the transition, the reason, an override, and the gate report."""
+    lines = []
+    if override is not None:
+        lines += [
+            f"**Overrides the rollback** `{override[:12]}`: v{plan.version} was rolled back "
+            "from canary after a failed analysis; approving this PR approves its return.",
+            "",
+        ]
+    return _opening(plan, reason) + "\n".join(lines) + ("\n" if lines else "") + report.markdown()
 
 
 def reallocation_body(plan: PromotionPlan, reason: str, policy: GatePolicy) -> str:

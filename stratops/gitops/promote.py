@@ -28,6 +28,7 @@ from stratops.gitops.errors import (
     DirtyWorkingTree,
     ForgeError,
     GitError,
+    IllegalTransition,
     InvalidManifests,
     PromotionAlreadyOpen,
     PushRejected,
@@ -44,6 +45,7 @@ from stratops.gitops.forge.models import (
     StatusState,
 )
 from stratops.gitops.git import MAIN, GitRepo
+from stratops.gitops.history import rollback_commits
 from stratops.gitops.plan import (
     PromotionPlan,
     PromotionRequest,
@@ -57,6 +59,7 @@ from stratops.gitops.plan import (
 )
 from stratops.gitops.snapshot import desk_at
 from stratops.gitops.yaml_edit import apply_edits
+from stratops.model.base import Stage
 from stratops.model.strategy import StrategyDeployment
 
 
@@ -133,23 +136,48 @@ class _Attempt:
         existing = self._open_pull_request(plan)
         assert desk.policy is not None  # a valid desk with strategies has exactly one
         report = None
+        override = None
         if plan.gated:
             report = self.evaluator(plan.gate_request(self.as_of, desk.policy))
             if not report.passed:
                 return Promotion(plan, report)
+            override = self._rolled_back(base, plan)
         text = apply_edits(self.repo.read_file(base, source.file).decode(), plan.edits)
         _validate(desk, source.file, text)
-        message = commit_message(plan, report, self.request.reason)
+        message = commit_message(plan, report, self.request.reason, override)
         commit = self.repo.commit_file(base, source.file, text.encode(), message, self.as_of)
         previous = self.repo.remote_branch(plan.branch)
         self.repo.push(commit, plan.branch, expected=previous)
         body = (
             reallocation_body(plan, self.request.reason, desk.policy)
             if report is None
-            else pull_request_body(plan, report, self.request.reason)
+            else pull_request_body(plan, report, self.request.reason, override)
         )
         pull = self._publish(plan, report, body, commit, previous, existing)
         return Promotion(plan, report, commit, pull, opened=existing is None)
+
+    def _rolled_back(self, base: str, plan: PromotionPlan) -> str | None:
+        """The rollback this promotion overrides; refused without ``override_rollback``."""
+        if plan.target_stage is Stage.PAPER:
+            return None
+        back = next(
+            (
+                r
+                for r in rollback_commits(self.repo, base)
+                if (r.strategy, r.version, r.stage) == (plan.strategy, plan.version, Stage.CANARY)
+            ),
+            None,
+        )
+        if back is None:
+            return None
+        overriding = isinstance(self.request, PromotionRequest) and self.request.override_rollback
+        if not overriding:
+            raise IllegalTransition(
+                f"{plan.strategy} v{plan.version} was rolled back from canary by "
+                f"{back.sha[:12]} (analysis {back.analysis_digest[:12]} failed): register a new "
+                "version, or pass --override-rollback for the reviewers to approve its return"
+            )
+        return back.sha
 
     def _strategy(self, desk: Desk) -> tuple[Source, StrategyDeployment]:
         for source, strategy in desk.of_kind(StrategyDeployment):

@@ -22,8 +22,10 @@ NOTIFIABLE: tuple[str, ...] = (
     "promotion_refused",
     "recon_break",
     "revision_refused",
+    "rollback_closed",
     "rollback_merged",
     "rollback_opened",
+    "rollback_waiting",
 )
 
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$", max_length=128)]

@@ -33,7 +33,9 @@ HISTORY_ACTIONS = frozenset(
         "analysis_failed",
         "analysis_inconclusive",
         "rollback_opened",
+        "rollback_waiting",
         "rollback_merged",
+        "rollback_closed",
     }
 )
 

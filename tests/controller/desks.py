@@ -62,7 +62,9 @@ class Desk:
         assert isinstance(runtime, LocalRuntime)
         return runtime
 
-    def open_promotion(self, version: int, stage: Stage, allocation: float) -> PullRequest:
+    def open_promotion(
+        self, version: int, stage: Stage, allocation: float, *, override_rollback: bool = False
+    ) -> PullRequest:
         """``stratops promote`` as rita: the pull request, its gates pending.
 
         The test policy wants a second in paper: the promotion is dated as if made two seconds
@@ -78,6 +80,7 @@ class Desk:
                 target_stage=stage,
                 allocation=allocation,
                 analysis="trend-canary" if stage is Stage.CANARY else None,
+                override_rollback=override_rollback,
             ),
             author="rita",
             as_of=datetime.now(UTC).replace(microsecond=0) + IN_PAPER,
