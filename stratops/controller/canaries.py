@@ -9,8 +9,10 @@ force (the desk at the commit whose rules the controller last accepted), its sta
 one applied: a direct push can change neither the thresholds nor the canary being judged.
 
 What a run asks for (``run.action``) becomes plan actions: ``halt`` and ``rollback`` halt the
-deployment with its own halt behaviour (flatten, reduce-only, hold), ``hold`` halts it holding
-its position (no new risk while a person decides); each only once, while it is not halted.
+deployment with its own halt behaviour (flatten, reduce-only, hold), then open the rollback
+pull request (:func:`rollback_requests`, the run's markdown report as its body); ``hold``
+halts it holding its position (no new risk while a person decides). A halt is planned only
+while the deployment is not halted; the rollback once per failed run (its digest).
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from stratops.analytics.regimes import HourOfWeekProfile
 from stratops.canary import AnalysisRun, Canary, CanaryTelemetry, RunAction, judge_all
 from stratops.canary.inputs import column
 from stratops.canary.manual import aborted
+from stratops.canary.report import markdown
 from stratops.controller.analyses import AnalysisStore, CanaryRequest
 from stratops.controller.plan import Action, ActionKind, Key
 from stratops.model.analysis import AnalysisTemplate
 from stratops.model.base import Stage, duration_seconds
 from stratops.model.deployment import DeploymentState, DeploymentStatus
 from stratops.model.problems import InvalidDocumentError
+from stratops.model.rollback import RollbackRequest
 from stratops.model.strategy import CanaryStage, HaltBehaviour, StrategyDeployment
 from stratops.paper.datasets import load_dataset, symbol_hourly, symbol_profile
 from stratops.paper.errors import ConfigError
@@ -215,14 +219,23 @@ HALTING = {
 }
 
 
+def _desired(run: AnalysisRun, key: Key, desired: Mapping[str, StrategyDeployment]) -> bool:
+    """Whether Git still wants the judged version in its stage (a merged rollback does not)."""
+    strategy = desired.get(key[0])
+    entry = None if strategy is None else getattr(strategy.spec.stages, key[1].value)
+    return entry is not None and entry.version == run.version
+
+
 def canary_actions(
-    runs: Mapping[Key, AnalysisRun], observed: Mapping[Key, DeploymentStatus]
+    runs: Mapping[Key, AnalysisRun],
+    observed: Mapping[Key, DeploymentStatus],
+    desired: Mapping[str, StrategyDeployment],
 ) -> list[Action]:
-    """The halts the runs ask for, for deployments not halted yet."""
+    """The halts the runs ask for, for deployments Git still wants and not halted yet."""
     actions = []
     for key, run in runs.items():
         status = observed.get(key)
-        if run.action not in HALTING or status is None:
+        if run.action not in HALTING or status is None or not _desired(run, key, desired):
             continue
         if status.state is DeploymentState.HALTED or status.halted is not None:
             continue
@@ -237,6 +250,41 @@ def canary_actions(
             )
         )
     return actions
+
+
+ROLLING_BACK = frozenset({RunAction.HALT, RunAction.ROLLBACK})
+
+
+def rollback_requests(
+    runs: Mapping[Key, AnalysisRun],
+    observed: Mapping[Key, DeploymentStatus],
+    desired: Mapping[str, StrategyDeployment],
+) -> list[RollbackRequest]:
+    """A rollback pull request for each failed run Git still deploys (halted first, see
+    :func:`canary_actions`); the executor opens one per analysis digest, whatever the number
+    of ticks that ask."""
+    requests = []
+    for key, run in runs.items():
+        status = observed.get(key)
+        if run.action not in ROLLING_BACK or status is None or not _desired(run, key, desired):
+            continue
+        halted = (
+            f"halted ({status.halted.value}): {status.detail}"
+            if status.halted is not None
+            else f"halted ({status.spec.halt.value}) by the controller at this tick"
+        )
+        requests.append(
+            RollbackRequest(
+                strategy=key[0],
+                stage=key[1],
+                version=run.version,
+                analysis_digest=run.digest,
+                report=markdown(run),
+                tripped=run.reason,
+                halt=f"{halted}; positions {status.positions or 'flat'}",
+            )
+        )
+    return requests
 
 
 def changed(

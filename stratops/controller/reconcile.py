@@ -24,7 +24,12 @@ from stratops.controller.analyses import AnalysisStore
 from stratops.controller.apply import DEPLOYED_CONTEXT, FAILURES, Applier
 from stratops.controller.audit import AuditLog
 from stratops.controller.authorize import Authorizer, Verdict
-from stratops.controller.canaries import CanaryReader, canary_actions, judge_canaries
+from stratops.controller.canaries import (
+    CanaryReader,
+    canary_actions,
+    judge_canaries,
+    rollback_requests,
+)
 from stratops.controller.journal import IntentJournal
 from stratops.controller.observability import Metrics
 from stratops.controller.plan import Action, Blocked, Key, Plan, TickPlan, plan_tick
@@ -166,16 +171,19 @@ class Reconciler:
         admission = admit(snapshot, self.repo, self.authorizer, self.observer.desk)
         if snapshot.observed is None:
             return _Decided(snapshot, admission, None)
+        analyses = judge_canaries(snapshot.canaries)
         planned = plan_tick(
             admission.effective,
             snapshot.observed,
             snapshot.aliases,
             snapshot.evidence,
             snapshot.commit,
-            snapshot.rollbacks,
+            [
+                *snapshot.rollbacks,
+                *rollback_requests(analyses, snapshot.observed, admission.effective),
+            ],
         )
-        analyses = judge_canaries(snapshot.canaries)
-        halts = canary_actions(analyses, snapshot.observed)
+        halts = canary_actions(analyses, snapshot.observed, admission.effective)
         if halts:  # halts first: stopping risk comes before any other change
             actions = [*halts, *planned.plan.actions]
             planned = replace(planned, plan=planned.plan.model_copy(update={"actions": actions}))

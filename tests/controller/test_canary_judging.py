@@ -17,6 +17,7 @@ from stratops.cli.main import app
 from stratops.controller.analyses import AnalysisStore
 from stratops.controller.assembly import ControllerPaths
 from stratops.controller.plan import ActionKind
+from stratops.gitops.forge.models import PullState
 from stratops.model.base import Stage
 from stratops.model.deployment import DeploymentState, DeploymentStatus
 from stratops.model.strategy import HaltBehaviour
@@ -132,15 +133,36 @@ def test_a_halt_on_breach_halts_the_canary_within_one_tick(desk: Desk) -> None:
     assert record is not None and record.recorded_digest == record.stored_digest == run.digest
     assert record.phase == "failed"
 
-    again = desk.reconciler().tick()
+    kinds = [a.kind for a in judged.applied]
+    assert kinds.index(ActionKind.HALT) < kinds.index(ActionKind.OPEN_ROLLBACK)
+    (pull,) = desk.forge.list_pull_requests(state=None, head_branch="rollback/btc-trend/v1-canary")
+    assert pull.state is PullState.MERGED and pull.author == "stratops-controller"
+    assert f"Analysis-Digest: {run.digest}" in pull.body
+    assert "| drawdown |" in pull.body and run.reason in pull.body  # the analysis report
+
+    again = desk.reconciler().tick()  # main no longer declares the canary: it goes
+    assert {a.kind for a in again.applied} == {ActionKind.REMOVE, ActionKind.CLEAR_ALIAS}
     assert again.analyses[CANARY] == run  # a final run is not judged again
-    assert again.plan is not None
-    assert ActionKind.HALT not in [a.kind for a in again.plan.actions]
+    assert {s.spec.stage for s in desk.runtime().list()} == {Stage.PAPER}
+    assert desk.registry.stage_aliases("btc-trend") == {Stage.PAPER: 1}
+    idle = desk.reconciler().tick()
+    assert idle.plan is not None and idle.plan.empty
+    assert CANARY not in idle.analyses  # no canary is declared or applied any more
     events = desk.reconciler().audit.events()
     halted = [e for e in events if e.action == "halt"]
     assert len(halted) == 1 and "drawdown" in halted[0].reason
     assert [e.details["digest"] for e in events if e.action == "canary_analysis_logged"] == [
         run.digest
+    ]
+    story = [e.action for e in events if e.stage == "canary"]
+    assert story[story.index("canary_analysis") :] == [
+        "canary_analysis",  # recorded with the plan,
+        "canary_analysis_logged",  # logged to the registry,
+        "halt",  # then the plan: the halt first,
+        "rollback_opened",
+        "rollback_merged",
+        "remove",  # and the next tick applies the merged rollback
+        "clear_alias",
     ]
 
 
