@@ -6,7 +6,8 @@ Each run finds the breaks of that moment; :func:`advance` folds them into what w
   ``settling``: the venue may still report it, and it clears itself if it does;
 - any other break is ``open`` from the run that first saw it, ``aged`` once open longer than
   ``ageAfter``, when its severity escalates one level;
-- a break a run no longer finds is ``cleared`` (kept, with the time it cleared).
+- a break a run no longer finds is ``cleared`` (kept, with the time it cleared); a settling
+  one the venue reported meanwhile was never a break and is dropped.
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ def advance(
             )
         )
     for key, record in previous.items():
-        if key in seen:
+        if key in seen or record.state is BreakState.SETTLING:  # a settling one was only late
             continue
         if record.state is BreakState.CLEARED:
             records.append(record)
@@ -151,13 +152,21 @@ def halting(records: Iterable[BreakRecord], policy: ReconciliationPolicySpec) ->
     return [r for r in records if r.state in ACTIVE and r.kind in policy.halt]
 
 
-def blocking(
-    records: Iterable[BreakRecord], strategy: str, policy: ReconciliationPolicySpec
-) -> int:
-    """Active breaks of ``strategy`` that block its promotions (0 when the policy says none do).
+def active_at(record: BreakRecord, moment: datetime) -> bool:
+    """Whether ``record`` was open or aged at ``moment``, by the times it keeps.
 
-    The value of :attr:`GateContext.open_breaks` for the ``reconciliation`` gate check.
+    ``first_seen`` is when the break opened (a settling break is not yet one); a cleared break
+    was active until ``cleared_at``.
     """
-    if not policy.block_promotions:
-        return 0
-    return sum(1 for r in records if r.strategy == strategy and r.state in ACTIVE)
+    if record.state is BreakState.SETTLING or record.first_seen > moment:
+        return False
+    return record.cleared_at is None or record.cleared_at > moment
+
+
+def blocking(records: Iterable[BreakRecord], strategy: str, as_of: datetime) -> int:
+    """Breaks of ``strategy`` active at ``as_of``: what blocks its promotions.
+
+    As of the promotion commit's time, never the wall clock, so CI and the controller count
+    alike whenever each of them evaluates (:func:`stratops.ops.reconciliation.store.open_breaks`).
+    """
+    return sum(1 for r in records if r.strategy == strategy and active_at(r, as_of))
