@@ -102,16 +102,34 @@ def max_drawdown(returns: ArrayLike) -> float:
     ValueError
         If ``returns`` is not one-dimensional or holds NaN or an infinity.
     """
-    values = np.asarray(returns, dtype=np.float64)
-    if values.ndim != 1:
-        raise ValueError(f"returns must be one-dimensional, got shape {values.shape}")
-    if not np.isfinite(values).all():
-        raise ValueError("returns contain NaN or an infinity: drawdown needs every period")
+    values = _every_period(returns)
     if values.size == 0:
         return 0.0
     equity = np.cumsum(values)
     peak = np.maximum(np.maximum.accumulate(equity), 0.0)
     return float(np.max(peak - equity, initial=0.0))
+
+
+def current_drawdown(returns: ArrayLike) -> float:
+    r"""How far cumulative PnL is below its running peak at the last period, a fraction of the
+    allocation: :func:`max_drawdown`'s :math:`\max_{u \le t} C_u - C_t` at :math:`t = T`.
+
+    ``0`` for an empty series or one at its peak; raises like :func:`max_drawdown`.
+    """
+    values = _every_period(returns)
+    if values.size == 0:
+        return 0.0
+    equity = np.cumsum(values)
+    return float(max(float(equity.max()), 0.0) - float(equity[-1]))
+
+
+def _every_period(returns: ArrayLike) -> NDArray[np.float64]:
+    values = np.asarray(returns, dtype=np.float64)
+    if values.ndim != 1:
+        raise ValueError(f"returns must be one-dimensional, got shape {values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError("returns contain NaN or an infinity: drawdown needs every period")
+    return values
 
 
 def log_drawdown(returns: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -22,6 +22,7 @@ from stratops.controller.apply import DEPLOYED_CONTEXT, FAILURES, Applier
 from stratops.controller.audit import AuditLog
 from stratops.controller.authorize import Authorizer, Verdict
 from stratops.controller.journal import IntentJournal
+from stratops.controller.market_step import MarketStep
 from stratops.controller.observability import Metrics
 from stratops.controller.plan import ALIAS_KINDS, Action, Blocked, Key, Plan, TickPlan, plan_tick
 from stratops.controller.recon_step import ReconStep
@@ -143,6 +144,12 @@ class Reconciler:
             now=now,
             log=logger or logging.getLogger("stratops.controller"),
         )
+        self.market = MarketStep(
+            runtime=runtime,
+            metrics=self.metrics,
+            now=now,
+            log=logger or logging.getLogger("stratops.controller"),
+        )
         self.recon = ReconStep(
             root=repo.root,
             runtime=runtime,
@@ -204,14 +211,11 @@ class Reconciler:
         commit = planned.plan.commit
         if not self._act(planned.plan.actions, commit, desk, applied, failed):
             return tuple(applied), tuple(failed), "lost leadership: stopped acting"
-        if not self._act(
-            self._reconcile(snapshot, admission, planned.plan.actions),
-            commit,
-            desk,
-            applied,
-            failed,
-        ):
+        halts = self._reconcile(snapshot, admission, planned.plan.actions)
+        if not self._act(halts, commit, desk, applied, failed):
             return tuple(applied), tuple(failed), "lost leadership: stopped acting"
+        if snapshot.observed is not None:
+            self.market.export(snapshot.observed)
         self.applier.save(snapshot, admission, applied, failed)
         return tuple(applied), tuple(failed), None
 
