@@ -8,19 +8,21 @@
 - the execution gauges (``stratops_slippage_bps``, ``stratops_fill_ratio``, ...) of each
   (strategy, stage, venue, symbol) from the deployment's telemetry
   (:func:`stratops.analytics.execution.execution_measures` over the trailing
-  :data:`EXECUTION_WINDOW`), recomputed only when its ``run.json`` changed;
+  :data:`EXECUTION_WINDOW`), recomputed only when the process reports progress;
 - ``stratops_market_data_last_update_timestamp_seconds`` per (venue, symbol): when a
-  deployment's process last wrote its ``run.json``, which it does each time it flushes what it
-  took in; for a paper replay, the wall-clock time of its last market data.
+  deployment's process last reported progress through the market data (the runtime's
+  ``bars_done``: the time of the ``run.json`` that first reported it); a replay that caught
+  up, or a process stuck on its feed, goes stale.
 
-Series of deployments that are gone are removed. A deployment without telemetry costs one
-``stat`` per tick.
+Series of deployments that are gone are removed. A deployment whose process reported nothing
+new since the last tick costs no I/O.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -66,6 +68,15 @@ def read_measures(folder: Path, allocation: float) -> pd.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class Measured:
+    """A run's measures, and the progress they were read at."""
+
+    progress: tuple[object, ...]  # bars done, halt acknowledged
+    updated: float  # Unix time of the run.json that first reported this progress
+    measures: pd.DataFrame
+
+
 class MarketStep:
     """Reads telemetry and profiles, sets the gauges; decides nothing."""
 
@@ -84,7 +95,7 @@ class MarketStep:
         self.log = log
         self.data_dir = data_dir
         self._profiles: dict[tuple[str, str], HourOfWeekProfile | None] = {}
-        self._measured: dict[Path, tuple[tuple[int, int], pd.DataFrame]] = {}
+        self._measured: dict[Path, Measured] = {}
         self._exported: set[Labels] = set()
         self._updated: set[tuple[str, str]] = set()
 
@@ -112,30 +123,32 @@ class MarketStep:
             if profile is not None:
                 self.metrics.export_context(venue, symbol, market_context(profile, at_ns))
 
-    def _measures(self, status: DeploymentStatus) -> tuple[float, pd.DataFrame] | None:
-        """(when run.json was written, the measures) of a deployment with telemetry."""
+    def _measures(self, status: DeploymentStatus) -> Measured | None:
+        """The measures of a deployment whose process reported progress, read again only when
+        it progressed (or acknowledged a halt)."""
+        if status.bars_done is None:
+            return None
         try:
             folder = self.runtime.telemetry(status.spec).folder
         except RuntimeFailure:
             return None
         if folder is None:
             return None
-        try:
-            stat = (folder / RUN_FILE).stat()
-        except OSError:
-            return None
-        version = (stat.st_mtime_ns, stat.st_size)
+        progress = (status.bars_done, status.halted)
         cached = self._measured.get(folder)
-        if cached is None or cached[0] != version:
-            try:
-                cached = (version, read_measures(folder, status.spec.allocation))
-            except READ_FAILURES as exc:
-                self.log.warning(
-                    "execution metrics not read", extra={"run": str(folder), "error": str(exc)}
-                )
-                return None
-            self._measured[folder] = cached
-        return stat.st_mtime, cached[1]
+        if cached is not None and cached.progress == progress:
+            return cached
+        try:
+            updated = (folder / RUN_FILE).stat().st_mtime
+            measures = read_measures(folder, status.spec.allocation)
+        except READ_FAILURES as exc:
+            self.log.warning(
+                "execution metrics not read", extra={"run": str(folder), "error": str(exc)}
+            )
+            return cached
+        measured = Measured(progress, updated, measures)
+        self._measured[folder] = measured
+        return measured
 
     def export(self, observed: Mapping[Key, DeploymentStatus]) -> None:
         """Set every market and execution gauge for the deployments ``observed``."""
@@ -146,12 +159,12 @@ class MarketStep:
             found = self._measures(status)
             if found is None:
                 continue
-            written, measures = found
+            measures = found.measures
             symbols = list(status.spec.symbols)  # NaN where a symbol did not trade
             values = measures.reindex(symbols).to_numpy(np.float64)
             for row, symbol in enumerate(symbols):
                 market = (status.spec.venue, symbol)
-                updated[market] = max(updated.get(market, 0.0), written)
+                updated[market] = max(updated.get(market, 0.0), found.updated)
                 labels = (strategy, stage.value, status.spec.venue, symbol)
                 exported.add(labels)
                 for column, name in enumerate(measures.columns):

@@ -34,6 +34,7 @@ from stratops.ops.reconciliation.run import (
     DeploymentRecon,
     deployments,
     desk_policy,
+    exported,
     merge,
     publish,
     reconcile_deployment,
@@ -107,11 +108,12 @@ class ReconStep:
         return self._policies[commit]
 
     def _runs(
-        self, observed: Mapping[Key, DeploymentStatus], skip: Collection[Key]
+        self, observed: Mapping[Key, DeploymentStatus], skip: Collection[Key], names: set[str]
     ) -> dict[tuple[str, str], Path]:
+        """The run folders of the deployments with a statement among ``names``."""
         found = {}
         for key, status in observed.items():
-            if key in skip:  # started, replaced or removed this tick: next tick
+            if key in skip or f"{key[0]}--{key[1].value}" not in names:  # skip: acted on now
                 continue
             try:
                 folder = self.runtime.telemetry(status.spec).folder
@@ -128,7 +130,11 @@ class ReconStep:
         skip: Collection[Key] = (),
     ) -> list[Action]:
         """Reconcile what has a statement, record it; the halts to apply."""
-        chosen = deployments(self.root / policy.statements, self._runs(observed, skip))
+        statements = self.root / policy.statements
+        names = exported(statements)
+        if not names:
+            return []
+        chosen = deployments(statements, self._runs(observed, skip, names))
         if not chosen:
             return []
         state = self.store.state()

@@ -10,12 +10,15 @@ gate for the strategy's promotions.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from desks import Desk
 from ops_desk import ccxt_trades, export, ops_desk, ops_template, paper_run, statement
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
+from stratops.cli.main import app
 from stratops.controller.assembly import ControllerPaths, desk_evaluator
 from stratops.controller.gate_evaluation import evaluate_request, stored_breaks
 from stratops.controller.plan import ActionKind
@@ -108,6 +111,17 @@ def test_a_manual_venue_trade_halts_the_paper_deployment_once_and_blocks_promoti
     assert events.count("halt") == 1
     [opened] = [e for e in reconciler.audit.events() if e.action == "recon_break_open"]
     assert opened.strategy == "btc-trend" and opened.reason.startswith("external_activity")
+
+    listed = CliRunner().invoke(app, ["recon", "breaks", "--desk", str(desk.root), "-o", "json"])
+    assert listed.exit_code == 0, listed.output
+    assert [(b["kind"], b["state"]) for b in json.loads(listed.stdout)] == [
+        ("external_activity", "open")
+    ]
+    rerun = CliRunner().invoke(app, ["recon", "run", "--desk", str(desk.root), "-o", "json"])
+    assert rerun.exit_code == 1, rerun.output  # a break is open
+    [summary] = json.loads(rerun.stdout)["deployments"]
+    assert (summary["open"], summary["halt"]) == (1, ["external_activity"])
+    assert [e.action for e in reconciler.audit.events()] == events  # nothing changed
 
     assert _reconciliation_check(desk, datetime.now(UTC)) is CheckStatus.FAIL
     done = promote(

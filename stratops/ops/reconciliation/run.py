@@ -83,19 +83,24 @@ def desk_policy(desk: Desk) -> tuple[ReconciliationPolicySpec, str]:
     return policy.spec, f"{policy.name} ({source.file})"
 
 
+def exported(statements: Path) -> set[str]:
+    """The ``<strategy>--<stage>`` folders in ``statements`` (none when it does not exist)."""
+    try:
+        return {entry.name for entry in os.scandir(statements) if entry.is_dir()}
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+
+
 def deployments(statements: Path, runs: Mapping[tuple[str, str], Path]) -> list[Deployment]:
     """The deployments of ``runs`` ((strategy, stage) → run folder) with something to reconcile:
     a statement folder ``<statements>/<strategy>--<stage>`` and a run that has written
     ``run.json``. One directory listing when there are no statements at all.
     """
-    try:
-        exported = {entry.name for entry in os.scandir(statements) if entry.is_dir()}
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+    names = exported(statements)
     found = []
     for (strategy, stage), run in sorted(runs.items()):
         name = f"{strategy}--{stage}"
-        if name in exported and (run / RUN_FILE).is_file():
+        if name in names and (run / RUN_FILE).is_file():
             found.append(Deployment(strategy, stage, run, statements / name))
     return found
 

@@ -1,0 +1,57 @@
+"""A break's life between runs, and the open breaks a promotion sees as of its commit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from stratops.model.reconciliation import BreakClass, ReconciliationPolicySpec
+from stratops.ops.reconciliation.breaks import combine, make_breaks
+from stratops.ops.reconciliation.lifecycle import BreakRecord, BreakState, active_at, advance
+from stratops.ops.reconciliation.store import ReconState, open_breaks
+
+T0 = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
+POLICY = ReconciliationPolicySpec(settle_window="2m")
+NS = 10**9
+
+
+def _found(kind: BreakClass, item_ts: datetime) -> pd.DataFrame:
+    return combine(
+        [make_breaks(kind, "venue", symbol=np.array(["BTC/USDT"], dtype=object),
+                     ts=int(item_ts.timestamp()) * NS, detail="x")]
+    )  # fmt: skip
+
+
+def _advance(known: list[BreakRecord], found: pd.DataFrame, now: datetime) -> list[BreakRecord]:
+    return advance(known, found, strategy="s", stage="paper", now=now, policy=POLICY)
+
+
+def test_a_late_fill_the_venue_reports_in_its_settle_window_is_never_a_break() -> None:
+    late = _advance([], _found(BreakClass.MISSING_INTERNAL, T0), T0 + timedelta(seconds=30))
+    assert [r.state for r in late] == [BreakState.SETTLING]
+    reported = _advance(
+        late, _found(BreakClass.MISSING_INTERNAL, T0).iloc[:0], T0 + timedelta(minutes=1)
+    )
+    assert reported == []  # dropped: no cleared break, no audit event
+
+
+def test_open_breaks_count_what_was_active_at_the_moment() -> None:
+    opened = _advance([], _found(BreakClass.EXTERNAL_ACTIVITY, T0 - timedelta(hours=1)), T0)
+    cleared = _advance(opened, _found(BreakClass.PRICE, T0).iloc[:0], T0 + timedelta(hours=1))
+    [record] = cleared
+    assert record.state is BreakState.CLEARED and record.first_seen == T0
+    assert not active_at(record, T0 - timedelta(seconds=1))
+    assert active_at(record, T0 + timedelta(minutes=59))
+    assert not active_at(record, T0 + timedelta(hours=1))
+
+    state = ReconState().with_run(cleared, [("s", "paper")], POLICY, T0 - timedelta(minutes=5))
+    assert open_breaks(state, "s", T0 - timedelta(minutes=6)) is None  # not reconciled yet
+    assert open_breaks(state, "s", T0 - timedelta(minutes=1)) == 0
+    assert open_breaks(state, "s", T0 + timedelta(minutes=30)) == 1
+    assert open_breaks(state, "s", T0 + timedelta(hours=2)) == 0
+    assert open_breaks(state, "other", T0 + timedelta(minutes=30)) is None
+    lenient = state.with_run(cleared, [], POLICY.model_copy(update={"block_promotions": False}), T0)
+    assert open_breaks(lenient, "s", T0 + timedelta(minutes=30)) == 0
+    assert lenient.reconciled == state.reconciled  # first reconciliation kept
