@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from stratops.model.reconciliation import BreakClass, ReconciliationPolicySpec
+from stratops.model.reconciliation import BreakClass, ReconciliationPolicySpec, Tolerance
 from stratops.ops.reconciliation.breaks import combine, make_breaks
+from stratops.ops.reconciliation.drift import compare_amounts
 from stratops.ops.reconciliation.lifecycle import BreakRecord, BreakState, active_at, advance
 from stratops.ops.reconciliation.store import ReconState, open_breaks
 
@@ -55,3 +56,16 @@ def test_open_breaks_count_what_was_active_at_the_moment() -> None:
     lenient = state.with_run(cleared, [], POLICY.model_copy(update={"block_promotions": False}), T0)
     assert open_breaks(lenient, "s", T0 + timedelta(minutes=30)) == 0
     assert lenient.reconciled == state.reconciled  # first reconciliation kept
+
+
+def test_a_drift_found_again_by_the_next_run_is_the_same_break() -> None:
+    ledger, venue = pd.Series({"BTC/USDT": 1.0}), pd.Series({"BTC/USDT": 1.5})
+    runs = [T0, T0 + timedelta(minutes=1)]
+    found = [
+        combine([compare_amounts(BreakClass.POSITION_DRIFT, ledger, venue, Tolerance(), at)])
+        for at in (int(t.timestamp()) * NS for t in runs)
+    ]
+    assert found[0]["key"].tolist() == found[1]["key"].tolist()
+    first = _advance([], found[0], runs[0])
+    [again] = _advance(first, found[1], runs[1])
+    assert again.state is BreakState.OPEN and again.first_seen == runs[0]
