@@ -1,12 +1,15 @@
 """One reconcile tick: snapshot → admit → plan → apply.
 
 Level-triggered, like a controller-runtime reconciler: nothing is carried from one tick to the
-next but the controller state, the intent journal and the audit log; every tick reads Git,
-the runtime and the registry afresh (:mod:`.snapshot`), decides what may change
-(:mod:`.admit`) and what to do (:mod:`.plan`), then journals, executes and records
-(:mod:`.apply`). :meth:`Reconciler.preview` runs the same steps but the last. A failure in one
-part (the remote, the forge, MLflow, a runtime call) stops only what depends on it, is
-reported once in the audit log and in the metrics, and never crashes the loop.
+next but the controller state, the intent journal, the audit log and the reconciliation's
+break state; every tick reads Git, the runtime and the registry afresh (:mod:`.snapshot`),
+decides what may change (:mod:`.admit`) and what to do (:mod:`.plan`), then journals, executes
+and records (:mod:`.apply`). After the plan, each deployment's ledger is reconciled with its
+venue statement (:mod:`.recon_step`; its halts are applied like the plan's actions) and the
+market and execution series are exported (:mod:`.market_step`). :meth:`Reconciler.preview`
+runs the same steps but the last. A failure in one part (the remote, the forge, MLflow, a
+runtime call) stops only what depends on it, is reported once in the audit log and in the
+metrics, and never crashes the loop.
 """
 
 from __future__ import annotations
