@@ -18,6 +18,10 @@ POLICY = ReconciliationPolicySpec(settle_window="2m")
 NS = 10**9
 
 
+def _ns(moment: datetime) -> int:
+    return int(moment.timestamp()) * NS
+
+
 def _found(kind: BreakClass, item_ts: datetime) -> pd.DataFrame:
     return combine(
         [make_breaks(kind, "venue", symbol=np.array(["BTC/USDT"], dtype=object),
@@ -69,3 +73,20 @@ def test_a_drift_found_again_by_the_next_run_is_the_same_break() -> None:
     first = _advance([], found[0], runs[0])
     [again] = _advance(first, found[1], runs[1])
     assert again.state is BreakState.OPEN and again.first_seen == runs[0]
+
+
+def test_a_funding_difference_settles_for_the_window_then_opens() -> None:
+    ledger, venue = pd.Series({"BTC/USDT": 0.0}), pd.Series({"BTC/USDT": -1.25})
+    records: list[BreakRecord] = []
+    states = []
+    for minutes in (0, 1, 3, 4):
+        at = T0 + timedelta(minutes=minutes)
+        funding = compare_amounts(BreakClass.FUNDING, ledger, venue, Tolerance(), _ns(at))
+        records = _advance(records, combine([funding]), at)
+        states.append((records[0].state, records[0].first_seen))
+    assert states == [
+        (BreakState.SETTLING, T0),  # noticed at 03:00, the settle window is 2 minutes
+        (BreakState.SETTLING, T0),
+        (BreakState.OPEN, T0 + timedelta(minutes=3)),  # a break from the run that opened it
+        (BreakState.OPEN, T0 + timedelta(minutes=3)),
+    ]

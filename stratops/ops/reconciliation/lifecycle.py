@@ -3,7 +3,8 @@
 Each run finds the breaks of that moment; :func:`advance` folds them into what was known:
 
 - a timing break (a missing fill, a funding payment) younger than the settle window is
-  ``settling``: the venue may still report it, and it clears itself if it does;
+  ``settling``: the venue may still report it, and it clears itself if it does (a funding
+  total compared as of the run is as old as the first run that noticed it);
 - any other break is ``open`` from the run that first saw it, ``aged`` once open longer than
   ``ageAfter``, when its severity escalates one level;
 - a break a run no longer finds is ``cleared`` (kept, with the time it cleared); a settling
@@ -26,6 +27,7 @@ from stratops.model.reconciliation import (
     ReconciliationPolicySpec,
     Severity,
 )
+from stratops.ops.reconciliation.breaks import AS_OF_CLASSES
 
 NS_PER_SECOND = 1_000_000_000
 
@@ -112,9 +114,17 @@ def advance(
         kind = BreakClass(values["kind"])
         seen.add(key)
         before = previous.get(key)
-        fresh = before is None or before.state in (BreakState.CLEARED, BreakState.SETTLING)
-        first_seen = now if fresh or before is None else before.first_seen
-        state, severity = _state(kind, int(values["ts"]), first_seen, now, policy)
+        noticed, opened = now, now
+        if before is not None and before.state is not BreakState.CLEARED:
+            noticed = before.first_seen  # a settling break's is when it was first noticed
+            opened = before.first_seen if before.state in ACTIVE else now
+        late_since = int(values["ts"])
+        if before is not None and before.state in ACTIVE:
+            late_since = 0  # a break does not go back to settling
+        elif kind.value in AS_OF_CLASSES:  # its time is the run's: late since first noticed
+            late_since = int(noticed.timestamp() * NS_PER_SECOND)
+        state, severity = _state(kind, late_since, opened, now, policy)
+        first_seen = noticed if state is BreakState.SETTLING else opened
         records.append(
             BreakRecord(
                 key=key,
