@@ -102,11 +102,7 @@ def max_drawdown(returns: ArrayLike) -> float:
     ValueError
         If ``returns`` is not one-dimensional or holds NaN or an infinity.
     """
-    values = np.asarray(returns, dtype=np.float64)
-    if values.ndim != 1:
-        raise ValueError(f"returns must be one-dimensional, got shape {values.shape}")
-    if not np.isfinite(values).all():
-        raise ValueError("returns contain NaN or an infinity: drawdown needs every period")
+    values = _every_period(returns)
     if values.size == 0:
         return 0.0
     return float(max_drawdowns(values[np.newaxis, :])[0])
@@ -121,6 +117,28 @@ def max_drawdowns(returns: NDArray[np.float64]) -> NDArray[np.float64]:
     equity = np.cumsum(returns, axis=1)
     peak = np.maximum(np.maximum.accumulate(equity, axis=1), 0.0)
     return np.asarray(np.max(peak - equity, axis=1, initial=0.0), dtype=np.float64)
+
+
+def current_drawdown(returns: ArrayLike) -> float:
+    r"""How far cumulative PnL is below its running peak at the last period, a fraction of the
+    allocation: :func:`max_drawdown`'s :math:`\max_{u \le t} C_u - C_t` at :math:`t = T`.
+
+    ``0`` for an empty series or one at its peak; raises like :func:`max_drawdown`.
+    """
+    values = _every_period(returns)
+    if values.size == 0:
+        return 0.0
+    equity = np.cumsum(values)
+    return float(max(float(equity.max()), 0.0) - float(equity[-1]))
+
+
+def _every_period(returns: ArrayLike) -> NDArray[np.float64]:
+    values = np.asarray(returns, dtype=np.float64)
+    if values.ndim != 1:
+        raise ValueError(f"returns must be one-dimensional, got shape {values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError("returns contain NaN or an infinity: drawdown needs every period")
+    return values
 
 
 def log_drawdown(returns: NDArray[np.float64]) -> NDArray[np.float64]:

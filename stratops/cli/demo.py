@@ -120,7 +120,8 @@ def demo(
 
     Validates the example desk, backtests two strategies on real market data, registers them
     with their evidence, runs the controller, promotes through a pull request (the overfit
-    strategy is stopped by its gates), and shows the canary running and the audit log.
+    strategy is stopped by its gates), shows the canary running, one alert rendered for
+    Prometheus with the runbook for a 3am incident, and the audit log.
 
     Example: stratops demo --workdir /tmp/stratops-demo
     """
@@ -159,7 +160,7 @@ def demo(
     )
 
 
-SHOWN = ("promote", "controller", "audit", "pr merge", "evidence verify")
+SHOWN = ("promote", "controller", "audit", "pr merge", "evidence verify", "runbook")
 
 
 def _worth_showing(command: str) -> bool:

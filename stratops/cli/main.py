@@ -97,7 +97,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 def _register(module_name: str, app: typer.Typer) -> None:
     module = importlib.import_module(f"stratops.cli.{module_name}")
     if module_name == "gitops":
-        from stratops.controller.gate_evaluation import desk_evaluator
+        from stratops.controller.assembly import desk_evaluator
 
         module.register(app, evaluator=desk_evaluator)
     else:

@@ -23,16 +23,18 @@ from stratops.controller.assembly import ControllerPaths
 from stratops.controller.audit import AuditLog
 from stratops.gitops.desk import load_desk
 from stratops.model.problems import InvalidDocumentError
-from stratops.model.reconciliation import ReconciliationPolicy, ReconciliationPolicySpec
+from stratops.model.reconciliation import ReconciliationPolicySpec
 from stratops.ops.reconciliation.lifecycle import BreakRecord, BreakState
 from stratops.ops.reconciliation.run import (
     DeploymentRecon,
     deployments,
+    desk_policy,
     merge,
     publish,
     reconcile_deployment,
 )
 from stratops.ops.reconciliation.store import BreakStore
+from stratops.runtime.local import LocalRuntime
 
 HELP = "Reconciliation: each deployment's ledger (telemetry) against the venue's statement."
 
@@ -58,15 +60,20 @@ class StateChoice(StrEnum):
 
 
 def _policy(root: Path) -> tuple[ReconciliationPolicySpec, str]:
-    desk = load_desk([root / "manifests"])
-    policies = desk.of_kind(ReconciliationPolicy)
-    if len(policies) > 1:
-        files = ", ".join(source.file for source, _ in policies)
-        fail(f"the desk holds {len(policies)} ReconciliationPolicy documents ({files}); keep one")
-    if not policies:
-        return ReconciliationPolicySpec(), "defaults (the desk has no ReconciliationPolicy)"
-    source, policy = policies[0]
-    return policy.spec, f"{policy.name} ({source.file})"
+    try:
+        return desk_policy(load_desk([root / "manifests"]))
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _runs(runtime: LocalRuntime) -> dict[tuple[str, str], Path]:
+    """(strategy, stage) → the telemetry folder of the version each deployment runs."""
+    found = {}
+    for status in runtime.list():
+        folder = runtime.telemetry(status.spec).folder
+        if folder is not None:
+            found[(status.spec.strategy, status.spec.stage.value)] = folder
+    return found
 
 
 def _row(record: BreakRecord) -> dict[str, Any]:
@@ -97,7 +104,8 @@ def run(
 ) -> None:
     """Reconcile every deployment of the local runtime with its venue statement.
 
-    Reads each deployment's newest run (its telemetry and the venue/ statement), finds the
+    Reads each deployment's run (its telemetry) and the statement the desk's exchange adapter
+    exported for it (<statements>/<strategy>--<stage>/, the policy's statements), finds the
     breaks under the desk's ReconciliationPolicy, stores them in .stratops/controller/recon.json
     (atomically), and records every break opened, aged or cleared in the audit log.
     Exit 0 when no break is open or aged, 1 when one is, 2 on unreadable input.
@@ -108,8 +116,10 @@ def run(
     policy, policy_name = _policy(root)
     paths = ControllerPaths(root)
     store = BreakStore(paths.recon)
-    known = store.load()
-    chosen = [d for d in deployments(paths.runtime) if strategy in (None, d.strategy)]
+    state = store.state()
+    known = state.breaks
+    found = deployments(root / policy.statements, _runs(LocalRuntime(paths.runtime)))
+    chosen = [d for d in found if strategy in (None, d.strategy)]
     now = datetime.now(UTC)
     try:
         outcomes = [reconcile_deployment(d, policy, known, now) for d in chosen]
@@ -119,7 +129,9 @@ def run(
     audit = AuditLog(paths.audit)
     for outcome in outcomes:
         publish(outcome, known, audit)
-    store.save(merge(known, outcomes))
+    store.save(
+        state.with_run(merge(known, outcomes), [(d.strategy, d.stage) for d in chosen], policy, now)
+    )
     summaries = [_summary(o) for o in outcomes]
 
     def human() -> None:
@@ -147,7 +159,7 @@ def run(
             )
         stdout.print(table)
         if not summaries:
-            stdout.print("no deployment with a venue statement")
+            stdout.print(f"no deployment with a venue statement in {root / policy.statements}")
 
     emit({"policy": policy_name, "deployments": summaries}, output, human)
     if any(o.active() for o in outcomes):

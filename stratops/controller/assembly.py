@@ -15,15 +15,17 @@ from pathlib import Path
 from stratops.controller.analyses import AnalysisStore
 from stratops.controller.audit import AuditLog
 from stratops.controller.authorize import Authorizer
-from stratops.controller.gate_evaluation import registry_evaluator
+from stratops.controller.gate_evaluation import registry_evaluator, stored_breaks
 from stratops.controller.journal import IntentJournal
 from stratops.controller.observability import Metrics
 from stratops.controller.reconcile import Reconciler
 from stratops.controller.state import StateStore
+from stratops.gitops.evaluation import GateEvaluator
 from stratops.gitops.forge.select import ForgeKind, open_forge
 from stratops.gitops.git import GitRepo
 from stratops.model.notification import Notification, Webhook
 from stratops.notify.deliver import Delivery, Notifier, Sender
+from stratops.ops.reconciliation.store import BreakStore
 from stratops.registry.location import resolve_location
 from stratops.registry.registry import Registry
 from stratops.runtime.base import Runtime
@@ -104,14 +106,24 @@ def build_reconciler(
         registry=registry,
         runtime=chosen,
         forge=the_forge,
-        authorizer=Authorizer(repo, the_forge, registry_evaluator(registry)),
+        authorizer=Authorizer(
+            repo, the_forge, registry_evaluator(registry, stored_breaks(paths.recon))
+        ),
         audit=AuditLog(paths.audit),
         store=StateStore(paths.state),
         journal=IntentJournal(paths.journal),
         analyses=AnalysisStore(paths.analyses),
+        breaks=BreakStore(paths.recon),
         metrics=metrics,
         is_leader=is_leader,
     )
+
+
+def desk_evaluator(root: Path) -> GateEvaluator:
+    """The evaluator for the desk at ``root``: $MLFLOW_TRACKING_URI, else its embedded store,
+    with the desk's reconciliation breaks."""
+    registry = Registry(resolve_location(None, desk=lambda: root))
+    return registry_evaluator(registry, stored_breaks(ControllerPaths(root).recon))
 
 
 def webhooks_in_force(reconciler: Reconciler) -> Callable[[], list[Webhook]]:

@@ -9,29 +9,35 @@ from a commit, so CI and the controller compute the same report. The pure
   controller moves the alias when the deployment starts);
 - the trial count the registry recorded when the version was registered;
 - for a promotion to live, the version's canary analysis logged last before ``as_of`` (the gate
-  checks its digest).
+  checks its digest);
+- when the policy gates the promotion on ``reconciliation``: the strategy's reconciliation
+  breaks active at ``as_of`` (:data:`OpenBreaks`, from the break state the controller's
+  reconciliation keeps; :func:`stored_breaks`).
 
-``as_of`` is the author date of the promotion commit, never the wall clock.
+``as_of`` is the author date of the promotion commit, never the wall clock: ``promote``, CI
+and the controller count the same breaks whenever each of them evaluates, provided they read
+the same break state (one desk folder, as with the local forge; a CI runner elsewhere has none
+and finds the check inconclusive).
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from stratops.gates.context import GateContext
-from stratops.gates.engine import evaluate
+from stratops.gates.engine import checks_for, evaluate
 from stratops.gates.report import GateReport
 from stratops.gitops.errors import UnknownVersion
 from stratops.gitops.evaluation import GateEvaluator, GateRequest
 from stratops.model.base import Stage
 from stratops.model.canary import CanaryAnalysisRecord
+from stratops.ops.reconciliation.store import BreakStore, open_breaks
 from stratops.registry.arrays import load_evidence_arrays
 from stratops.registry.bundle import scan_bundle
 from stratops.registry.errors import NotFound
-from stratops.registry.location import resolve_location
 from stratops.registry.models import AliasChange, StrategyVersion
 from stratops.registry.registry import Registry
 
@@ -49,14 +55,32 @@ def entered_stage_at(
     return moves[-1] if moves else None
 
 
+OpenBreaks = Callable[[str, datetime], int | None]
+"""A strategy's reconciliation breaks that block promotions, as of a moment; None when it was
+not reconciled by then."""
+
+
+def stored_breaks(path: Path) -> OpenBreaks:
+    """:data:`OpenBreaks` from the break state at ``path`` (None for all while there is none)."""
+    store = BreakStore(path)
+
+    def count(strategy: str, as_of: datetime) -> int | None:
+        return open_breaks(store.state(), strategy, as_of) if path.exists() else None
+
+    return count
+
+
 def promotion_context(
     request: GateRequest,
     version: StrategyVersion,
     history: Sequence[AliasChange],
     analysis: CanaryAnalysisRecord | None = None,
+    breaks: OpenBreaks | None = None,
 ) -> GateContext:
+    """The gate context of ``request``; ``breaks`` is asked only when the policy gates the
+    promotion on ``reconciliation`` (other reports keep their digests)."""
     stage = request.current_stage
-    return GateContext(
+    context = GateContext(
         strategy=request.strategy,
         version=request.version,
         strategy_type=request.strategy_type,
@@ -73,6 +97,9 @@ def promotion_context(
         registry_trials=version.trials_in_experiment or None,
         canary_analysis=analysis,
     )
+    if breaks is None or "reconciliation" not in checks_for(request.policy, context):
+        return context
+    return context.model_copy(update={"open_breaks": breaks(request.strategy, request.as_of)})
 
 
 def _known_versions(registry: Registry, strategy: str) -> list[int]:
@@ -82,7 +109,9 @@ def _known_versions(registry: Registry, strategy: str) -> list[int]:
         return []
 
 
-def evaluate_request(registry: Registry, request: GateRequest) -> GateReport:
+def evaluate_request(
+    registry: Registry, request: GateRequest, breaks: OpenBreaks | None = None
+) -> GateReport:
     """The gate report of ``request``: verified evidence, explicit context, pure evaluation."""
     try:
         version = registry.get_version(request.strategy, request.version)
@@ -100,17 +129,12 @@ def evaluate_request(registry: Registry, request: GateRequest) -> GateReport:
     except NotFound as exc:
         known = _known_versions(registry, request.strategy)
         raise UnknownVersion(request.strategy, request.version, known) from exc
-    context = promotion_context(request, version, history, analysis)
+    context = promotion_context(request, version, history, analysis, breaks)
     return evaluate(evidence, request.policy, context)
 
 
-def registry_evaluator(registry: Registry) -> GateEvaluator:
+def registry_evaluator(registry: Registry, breaks: OpenBreaks | None = None) -> GateEvaluator:
     def evaluator(request: GateRequest) -> GateReport:
-        return evaluate_request(registry, request)
+        return evaluate_request(registry, request, breaks)
 
     return evaluator
-
-
-def desk_evaluator(root: Path) -> GateEvaluator:
-    """The evaluator for the desk at ``root``: $MLFLOW_TRACKING_URI, else its embedded store."""
-    return registry_evaluator(Registry(resolve_location(None, desk=lambda: root)))

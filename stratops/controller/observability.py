@@ -19,7 +19,9 @@ from typing import Any, ClassVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from stratops.alerts.metrics import DEPLOYMENT_LABELS, SERIES
 from stratops.alerts.regime import MarketContext
+from stratops.model.alerts import AlertMetric
 
 
 class Metrics:
@@ -78,7 +80,7 @@ class Metrics:
             registry=self.registry,
         )
         self.canary_phase = Gauge(
-            "stratops_canary_analysis_phase",
+            "stratops_canary_phase",
             "1 for the phase the canary's analysis run is in (running, passed, failed, "
             "inconclusive, error), 0 for the others.",
             ["strategy", "stage", "phase"],
@@ -101,6 +103,24 @@ class Metrics:
             "stratops_market_overlay",
             "1 while an event overlay (funding_window, volatility_shock) is on, else 0.",
             ["venue", "symbol", "overlay"],
+            registry=self.registry,
+        )
+
+        self.execution = {
+            metric.value: Gauge(
+                series.name,
+                f"{metric.value} of the deployment's recent trading, {series.unit} "
+                "(stratops.analytics.execution).",
+                list(series.labels),
+                registry=self.registry,
+            )
+            for metric, series in SERIES.items()
+            if series.labels == DEPLOYMENT_LABELS
+        }
+        self.market_data_updated = Gauge(
+            SERIES[AlertMetric.MARKET_DATA_AGE_SECONDS].name,
+            "Unix time a deployment last took in market data of (venue, symbol).",
+            ["venue", "symbol"],
             registry=self.registry,
         )
 

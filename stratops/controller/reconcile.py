@@ -1,20 +1,23 @@
 """One reconcile tick: snapshot → admit → judge → plan → apply.
 
 Level-triggered, like a controller-runtime reconciler: nothing is carried from one tick to the
-next but the controller state, the canaries' analysis runs, the intent journal and the audit
-log; every tick reads Git, the runtime, the registry and the canaries' telemetry afresh
-(:mod:`.snapshot`), decides what may change (:mod:`.admit`), judges the canaries
-(:mod:`.canaries`) and what to do (:mod:`.plan`), then journals, executes and records
-(:mod:`.apply`). :meth:`Reconciler.preview` runs the same steps but the last. A failure in one
-part (the remote, the forge, MLflow, a runtime call) stops only what depends on it, is
-reported once in the audit log and in the metrics, and never crashes the loop.
+next but the controller state, the canaries' analysis runs, the intent journal, the audit log
+and the reconciliation's break state; every tick reads Git, the runtime, the registry and the
+canaries' telemetry afresh (:mod:`.snapshot`), decides what may change (:mod:`.admit`), judges
+the canaries (:mod:`.canaries`) and what to do (:mod:`.plan`), then journals, executes and
+records (:mod:`.apply`). After the plan, each deployment's ledger is reconciled with its venue
+statement (:mod:`.recon_step`; its halts are applied like the plan's actions) and the market
+and execution series are exported (:mod:`.market_step`). :meth:`Reconciler.preview` runs the
+same steps but the last. A failure in one part (the remote, the forge, MLflow, a runtime call)
+stops only what depends on it, is reported once in the audit log and in the metrics, and never
+crashes the loop.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -31,13 +34,17 @@ from stratops.controller.canaries import (
     rollback_requests,
 )
 from stratops.controller.journal import IntentJournal
+from stratops.controller.market_step import MarketStep
 from stratops.controller.observability import Metrics
-from stratops.controller.plan import Action, Blocked, Key, Plan, TickPlan, plan_tick
+from stratops.controller.plan import ALIAS_KINDS, Action, Blocked, Key, Plan, TickPlan, plan_tick
+from stratops.controller.recon_step import ReconStep
 from stratops.controller.snapshot import Observer, Snapshot
 from stratops.controller.state import StateStore
+from stratops.gitops.desk import Desk
 from stratops.gitops.forge.base import Forge
 from stratops.gitops.git import GitRepo
 from stratops.model.aliases import AliasDrift
+from stratops.ops.reconciliation.store import BreakStore
 from stratops.registry.registry import Registry
 from stratops.runtime.base import Runtime
 
@@ -122,6 +129,7 @@ class Reconciler:
         audit: AuditLog,
         store: StateStore,
         journal: IntentJournal,
+        breaks: BreakStore,
         metrics: Metrics | None = None,
         analyses: AnalysisStore | None = None,
         actor: str = "stratops-controller",
@@ -161,6 +169,21 @@ class Reconciler:
             analyses=self.analyses,
             metrics=self.metrics,
             actor=actor,
+            now=now,
+            log=logger or logging.getLogger("stratops.controller"),
+        )
+        self.market = MarketStep(
+            runtime=runtime,
+            metrics=self.metrics,
+            now=now,
+            log=logger or logging.getLogger("stratops.controller"),
+        )
+        self.recon = ReconStep(
+            root=repo.root,
+            runtime=runtime,
+            audit=audit,
+            store=breaks,
+            metrics=self.metrics,
             now=now,
             log=logger or logging.getLogger("stratops.controller"),
         )
@@ -223,13 +246,42 @@ class Reconciler:
         desk = snapshot.desk if snapshot.commit == snapshot.head else None
         applied: list[Action] = []
         failed: list[tuple[Action, str]] = []
-        for action in planned.plan.actions:
+        commit = planned.plan.commit
+        if not self._act(planned.plan.actions, commit, desk, applied, failed):
+            return tuple(applied), tuple(failed), "lost leadership: stopped acting"
+        halts = self._reconcile(snapshot, admission, planned.plan.actions)
+        if not self._act(halts, commit, desk, applied, failed):
+            return tuple(applied), tuple(failed), "lost leadership: stopped acting"
+        if snapshot.observed is not None:
+            self.market.export(snapshot.observed)
+        self.applier.save(snapshot, admission, applied, failed)
+        return tuple(applied), tuple(failed), None
+
+    def _act(
+        self,
+        actions: Sequence[Action],
+        commit: str,
+        desk: Desk | None,
+        applied: list[Action],
+        failed: list[tuple[Action, str]],
+    ) -> bool:
+        """Apply ``actions`` in order; False when leadership was lost before one of them."""
+        for action in actions:
             if not self.is_leader():
-                return tuple(applied), tuple(failed), "lost leadership: stopped acting"
+                return False
             try:
-                self.applier.apply(action, planned.plan.commit, desk)
+                self.applier.apply(action, commit, desk)
                 applied.append(action)
             except FAILURES as exc:
                 failed.append((action, str(exc)))
-        self.applier.save(snapshot, admission, applied, failed)
-        return tuple(applied), tuple(failed), None
+        return True
+
+    def _reconcile(
+        self, snapshot: Snapshot, admission: Admission, acted: Sequence[Action]
+    ) -> list[Action]:
+        """Ledger against venue for the deployments this tick left alone; the halts it wants."""
+        policy = self.recon.policy(admission.rules_commit or snapshot.head, self.observer.desk)
+        if policy is None or snapshot.observed is None:
+            return []
+        skip = {(a.strategy, a.stage) for a in acted if a.kind not in ALIAS_KINDS}
+        return self.recon.run(snapshot.observed, policy, skip)

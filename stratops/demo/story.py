@@ -8,7 +8,9 @@
    by its gates;
 6. CI publishes the gate verdict, a second person approves, the pull request merges;
 7. the controller re-verifies the gates itself and starts the canary;
-8. the audit log, verified and replicated to the remote.
+8. 3am in thin liquidity: one alert as Prometheus evaluates it, and its runbook's steps for
+   that context;
+9. the audit log, verified and replicated to the remote.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 from rich.rule import Rule
 
@@ -38,6 +41,17 @@ BACKTESTS = {
     "btc-overfit": ["--strategy", "overfit", "--sweep", "--data", "binance-1m"],
 }  # fmt: skip
 CANARY_ALLOCATION = "10000"
+NIGHT_ALERT = "slippage-high"
+RULES_FILE = "stratops.rules.yaml"
+
+
+def rendered_alert(rules_file: Path, alert: str, regime: str = "thin") -> str:
+    """The alerting rule ``alert`` of a rendered rule file and its ``regime`` threshold, as YAML."""
+    groups = yaml.safe_load(rules_file.read_text(encoding="utf-8"))["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    shown = [r for r in rules if r.get("alert") == alert]
+    shown += [r for r in rules if r.get("labels") == {"alert": alert, "regime": regime}]
+    return yaml.safe_dump_all(shown, sort_keys=False, width=100).strip()
 
 
 class StepFailed(Exception):
@@ -155,9 +169,20 @@ class Story:
         self.run("controller", "plan")
         self.run("controller", "run", "--once")
 
+        self.night_alert(example_manifests)
+
         self.chapter("Every decision is in the audit log, hash-chained and replicated")
         self.run("audit", "log")
         self.run("audit", "verify")
+
+    def night_alert(self, manifests: Path) -> None:
+        """An alert of the example desk rendered for Prometheus, and its runbook at 3am."""
+        self.chapter("3am, thin liquidity: an alert rendered for Prometheus, and its runbook")
+        out = self.workdir / "alerts"
+        self.run("alerts", "render", "--out", str(out), "--manifests", str(manifests))
+        self.tell(f"{NIGHT_ALERT} in {out / RULES_FILE}, with its thin-liquidity threshold:")
+        self.console.print(rendered_alert(out / RULES_FILE, NIGHT_ALERT), markup=False)
+        self.run("runbook", "show", NIGHT_ALERT, "--regime", "thin", "--manifests", str(manifests))
 
     def stop_deployments(self) -> None:
         runtime = LocalRuntime(self.desk / ".stratops" / "runtime")

@@ -74,6 +74,11 @@ class DeploymentStatus(BaseModel):
         default_factory=dict, description="Position per symbol, as the process last reported."
     )
     caught_up: bool = Field(False, description="The replay reached the end of its data.")
+    bars_done: int | None = Field(
+        None,
+        ge=0,
+        description="Bars of market data the process reports done; None: it reported nothing.",
+    )
 
     @property
     def key(self) -> tuple[str, Stage]:

@@ -4,7 +4,7 @@ Tolerances say when two records agree, the settle window when a timing break is 
 late, the severities how bad each break class is, ``ageAfter`` when an open break is aged (and
 escalates one severity level), ``halt`` which classes stop the deployment and
 ``blockPromotions`` whether open breaks block the strategy's promotions (the ``reconciliation``
-gate check).
+gate check) and ``statements`` where the venue's statements are found.
 """
 
 from __future__ import annotations
@@ -114,6 +114,13 @@ class ReconciliationPolicySpec(Spec):
     )
     block_promotions: bool = Field(
         True, description="Open breaks block the strategy's promotions (gate reconciliation)."
+    )
+    statements: str = Field(
+        ".stratops/statements",
+        min_length=1,
+        description="The venue side: the folder (relative to the desk root) where the desk's "
+        "exchange adapter exports each deployment's statement, ccxt structures as JSON lines "
+        "in <statements>/<strategy>--<stage>/ (trades.jsonl required).",
     )
 
     @model_validator(mode="after")

@@ -254,6 +254,7 @@ class LocalRuntime:
             halted=None if reported is None or reported.halt is None else reported.halt.mode,
             positions={} if reported is None else reported.positions,
             caught_up=reported is not None and reported.status == "caught_up",
+            bars_done=None if reported is None else reported.bars_done,
         )
 
     def list(self) -> list[DeploymentStatus]:

@@ -124,10 +124,15 @@ class Desk:
 
 
 def make_desk(
-    folder: Path, location: RegistryLocation, bundle: Path, model: Path, versions: int = 2
+    folder: Path,
+    location: RegistryLocation,
+    bundle: Path,
+    model: Path,
+    versions: int = 2,
+    manifests: Path = DESK_MANIFESTS,
 ) -> Desk:
     """A scaffolded desk whose strategy ``btc-trend`` has ``versions`` registered versions."""
-    scaffold = init_desk(folder, DESK_MANIFESTS)
+    scaffold = init_desk(folder, manifests)
     repo = GitRepo(scaffold.root)
     forge = open_forge(repo, ForgeKind.LOCAL, {})
     assert isinstance(forge, LocalForge)

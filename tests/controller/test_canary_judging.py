@@ -95,7 +95,7 @@ def test_a_running_canary_is_judged_each_tick_and_its_run_kept(desk: Desk) -> No
     phases = [e["phase"] for e in analysis_events(desk)]
     assert len(phases) == len(set(phases))  # an event per phase, not per tick
     metrics = desk.reconciler().metrics.render().decode()
-    assert "stratops_canary_analysis_phase" in metrics
+    assert "stratops_canary_phase" in metrics
 
 
 def test_a_halt_on_breach_halts_the_canary_within_one_tick(desk: Desk) -> None:
@@ -111,7 +111,8 @@ def test_a_halt_on_breach_halts_the_canary_within_one_tick(desk: Desk) -> None:
     start_canary(desk)
     wait_for_bars(desk, timedelta(hours=8))
 
-    judged = desk.reconciler().tick()
+    reconciler = desk.reconciler()
+    judged = reconciler.tick()
     run = judged.analyses[CANARY]
     assert run.phase is RunPhase.FAILED and run.halt and run.action is RunAction.HALT
     assert "drawdown" in run.reason
@@ -133,6 +134,13 @@ def test_a_halt_on_breach_halts_the_canary_within_one_tick(desk: Desk) -> None:
     assert record is not None and record.recorded_digest == record.stored_digest == run.digest
     assert record.phase == "failed"
 
+    exported = reconciler.metrics.render().decode()  # what canary_unsuccessful alerts on
+    assert 'stratops_canary_phase{phase="failed",stage="canary",strategy="btc-trend"} 1.0' in (
+        exported
+    )
+    assert 'stratops_canary_phase{phase="running",stage="canary",strategy="btc-trend"} 0.0' in (
+        exported
+    )
     kinds = [a.kind for a in judged.applied]
     assert kinds.index(ActionKind.HALT) < kinds.index(ActionKind.OPEN_ROLLBACK)
     (pull,) = desk.forge.list_pull_requests(state=None, head_branch="rollback/btc-trend/v1-canary")

@@ -31,6 +31,9 @@ DEMO_STEPS = (
     "opened pull request #1",
     "merged #1",
     "btc-trend/canary v1 @ 10,000 running",
+    "alert: slippage-high",
+    "regime: thin",
+    "Runbook `execution-quality` (context: thin)",
 )
 # deploy and alias of both papers and of the canary, and each applied commit
 AUDIT_VERIFIED = re.compile(r"audit log intact: (\d+) event\(s\), chain verified")

@@ -31,6 +31,17 @@ BREAK_COLUMNS: Final = (
 )
 
 
+AS_OF_CLASSES: Final = frozenset(
+    {
+        BreakClass.POSITION_DRIFT.value,
+        BreakClass.BALANCE_DRIFT.value,
+        BreakClass.FUNDING.value,
+        BreakClass.ORDER_STATE.value,
+    }
+)
+"""Breaks of totals or states compared as of the run: their ``ts`` is the run's time."""
+
+
 def make_breaks(
     kind: BreakClass,
     source: str,
@@ -71,7 +82,9 @@ def combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """All breaks, sorted by (ts, class, symbol, order, trade), each with its identity key.
 
     The key is class, source, symbol, time, order and trade, plus an occurrence number for
-    breaks that share them (two copies of one duplicated fill).
+    breaks that share them (two copies of one duplicated fill). The time of an amount or an
+    order state (:data:`AS_OF_CLASSES`) is the run's, not the item's: it is left out, so the
+    same drift found by the next run is the same break.
     """
     frames = [p for p in parts if len(p)]
     if not frames:
@@ -87,7 +100,7 @@ def combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
         + "/"
         + table["symbol"].astype(str)
         + "/"
-        + table["ts"].astype(str)
+        + table["ts"].astype(str).where(~table["class"].isin(AS_OF_CLASSES), "-")
         + "/"
         + table["order_key"].astype(str)
         + "/"

@@ -3,10 +3,12 @@
 Each run finds the breaks of that moment; :func:`advance` folds them into what was known:
 
 - a timing break (a missing fill, a funding payment) younger than the settle window is
-  ``settling``: the venue may still report it, and it clears itself if it does;
+  ``settling``: the venue may still report it, and it clears itself if it does (a funding
+  total compared as of the run is as old as the first run that noticed it);
 - any other break is ``open`` from the run that first saw it, ``aged`` once open longer than
   ``ageAfter``, when its severity escalates one level;
-- a break a run no longer finds is ``cleared`` (kept, with the time it cleared).
+- a break a run no longer finds is ``cleared`` (kept, with the time it cleared); a settling
+  one the venue reported meanwhile was never a break and is dropped.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from stratops.model.reconciliation import (
     ReconciliationPolicySpec,
     Severity,
 )
+from stratops.ops.reconciliation.breaks import AS_OF_CLASSES
 
 NS_PER_SECOND = 1_000_000_000
 
@@ -111,9 +114,17 @@ def advance(
         kind = BreakClass(values["kind"])
         seen.add(key)
         before = previous.get(key)
-        fresh = before is None or before.state in (BreakState.CLEARED, BreakState.SETTLING)
-        first_seen = now if fresh or before is None else before.first_seen
-        state, severity = _state(kind, int(values["ts"]), first_seen, now, policy)
+        noticed, opened = now, now
+        if before is not None and before.state is not BreakState.CLEARED:
+            noticed = before.first_seen  # a settling break's is when it was first noticed
+            opened = before.first_seen if before.state in ACTIVE else now
+        late_since = int(values["ts"])
+        if before is not None and before.state in ACTIVE:
+            late_since = 0  # a break does not go back to settling
+        elif kind.value in AS_OF_CLASSES:  # its time is the run's: late since first noticed
+            late_since = int(noticed.timestamp() * NS_PER_SECOND)
+        state, severity = _state(kind, late_since, opened, now, policy)
+        first_seen = noticed if state is BreakState.SETTLING else opened
         records.append(
             BreakRecord(
                 key=key,
@@ -135,7 +146,7 @@ def advance(
             )
         )
     for key, record in previous.items():
-        if key in seen:
+        if key in seen or record.state is BreakState.SETTLING:  # a settling one was only late
             continue
         if record.state is BreakState.CLEARED:
             records.append(record)
@@ -151,13 +162,21 @@ def halting(records: Iterable[BreakRecord], policy: ReconciliationPolicySpec) ->
     return [r for r in records if r.state in ACTIVE and r.kind in policy.halt]
 
 
-def blocking(
-    records: Iterable[BreakRecord], strategy: str, policy: ReconciliationPolicySpec
-) -> int:
-    """Active breaks of ``strategy`` that block its promotions (0 when the policy says none do).
+def active_at(record: BreakRecord, moment: datetime) -> bool:
+    """Whether ``record`` was open or aged at ``moment``, by the times it keeps.
 
-    The value of :attr:`GateContext.open_breaks` for the ``reconciliation`` gate check.
+    ``first_seen`` is when the break opened (a settling break is not yet one); a cleared break
+    was active until ``cleared_at``.
     """
-    if not policy.block_promotions:
-        return 0
-    return sum(1 for r in records if r.strategy == strategy and r.state in ACTIVE)
+    if record.state is BreakState.SETTLING or record.first_seen > moment:
+        return False
+    return record.cleared_at is None or record.cleared_at > moment
+
+
+def blocking(records: Iterable[BreakRecord], strategy: str, as_of: datetime) -> int:
+    """Breaks of ``strategy`` active at ``as_of``: what blocks its promotions.
+
+    As of the promotion commit's time, never the wall clock, so CI and the controller count
+    alike whenever each of them evaluates (:func:`stratops.ops.reconciliation.store.open_breaks`).
+    """
+    return sum(1 for r in records if r.strategy == strategy and active_at(r, as_of))

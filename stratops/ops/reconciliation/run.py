@@ -1,14 +1,16 @@
 """Reconcile deployments: read both sides, find the breaks, advance them, record them.
 
-:func:`reconcile_deployment` is what the controller calls each tick for a deployment;
-``stratops recon run`` calls it for every deployment of the local runtime
-(:func:`deployments`). :func:`publish` turns the transitions into audit events and sets the
-``stratops_recon_breaks`` gauge.
+:func:`reconcile_deployment` is what the controller calls each tick for a deployment
+(:mod:`stratops.controller.recon_step`); ``stratops recon run`` calls it for every deployment
+of the local runtime. :func:`deployments` picks those with a statement exported under the
+policy's ``statements``; :func:`publish` turns the transitions into audit events and
+:func:`set_gauge` sets the ``stratops_recon_breaks`` gauge.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import product
@@ -16,7 +18,13 @@ from pathlib import Path
 
 from stratops.controller.audit import AuditLog
 from stratops.controller.observability import Metrics
-from stratops.model.reconciliation import BreakClass, ReconciliationPolicySpec, Severity
+from stratops.gitops.desk import Desk
+from stratops.model.reconciliation import (
+    BreakClass,
+    ReconciliationPolicy,
+    ReconciliationPolicySpec,
+    Severity,
+)
 from stratops.ops.reconciliation.compare import reconcile
 from stratops.ops.reconciliation.ledger import read_ledger
 from stratops.ops.reconciliation.lifecycle import (
@@ -26,18 +34,20 @@ from stratops.ops.reconciliation.lifecycle import (
     advance,
     halting,
 )
-from stratops.ops.reconciliation.statement import VENUE_DIR, read_statement
+from stratops.ops.reconciliation.statement import read_statement
+from stratops.telemetry.schema import RUN_FILE
 
 ACTOR = "stratops-recon"
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """A deployment's run whose ledger is reconciled with its venue statement."""
+    """A deployment's run (its ledger) and its venue statement (a folder of ccxt files)."""
 
     strategy: str
     stage: str
     run: Path
+    statement: Path
 
 
 @dataclass(frozen=True)
@@ -53,19 +63,45 @@ class DeploymentRecon:
         return [r for r in self.records if r.state in ACTIVE]
 
 
-def deployments(runtime_root: Path) -> list[Deployment]:
-    """The local runtime's deployments with a venue statement: the newest version of each."""
-    found = []
-    for folder in sorted(runtime_root.glob("*--*")):
-        strategy, _, stage = folder.name.rpartition("--")
-        runs = sorted(
-            folder.glob(f"v*/telemetry/{VENUE_DIR}"),
-            key=lambda p: (
-                int(p.parent.parent.name[1:]) if p.parent.parent.name[1:].isdigit() else 0
-            ),
+def desk_policy(desk: Desk) -> tuple[ReconciliationPolicySpec, str]:
+    """The desk's ReconciliationPolicy and a name for it (the defaults when it has none).
+
+    Raises
+    ------
+    ValueError
+        The desk holds several (naming their files).
+    """
+    policies = desk.of_kind(ReconciliationPolicy)
+    if len(policies) > 1:
+        files = ", ".join(source.file for source, _ in policies)
+        raise ValueError(
+            f"the desk holds {len(policies)} ReconciliationPolicy documents ({files}); keep one"
         )
-        if runs:
-            found.append(Deployment(strategy, stage, runs[-1].parent))
+    if not policies:
+        return ReconciliationPolicySpec(), "defaults (the desk has no ReconciliationPolicy)"
+    source, policy = policies[0]
+    return policy.spec, f"{policy.name} ({source.file})"
+
+
+def exported(statements: Path) -> set[str]:
+    """The ``<strategy>--<stage>`` folders in ``statements`` (none when it does not exist)."""
+    try:
+        return {entry.name for entry in os.scandir(statements) if entry.is_dir()}
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+
+
+def deployments(statements: Path, runs: Mapping[tuple[str, str], Path]) -> list[Deployment]:
+    """The deployments of ``runs`` ((strategy, stage) → run folder) with something to reconcile:
+    a statement folder ``<statements>/<strategy>--<stage>`` and a run that has written
+    ``run.json``. One directory listing when there are no statements at all.
+    """
+    names = exported(statements)
+    found = []
+    for (strategy, stage), run in sorted(runs.items()):
+        name = f"{strategy}--{stage}"
+        if name in names and (run / RUN_FILE).is_file():
+            found.append(Deployment(strategy, stage, run, statements / name))
     return found
 
 
@@ -86,7 +122,7 @@ def reconcile_deployment(
         A telemetry or statement file that cannot be read (file, line, field).
     """
     ledger = read_ledger(deployment.run)
-    venue, _ = read_statement(deployment.run / VENUE_DIR)
+    venue, _ = read_statement(deployment.statement)
     as_of_ns = int(now.timestamp() * 1e9)
     found = reconcile(ledger, venue, policy, as_of_ns)
     records = advance(
@@ -133,9 +169,12 @@ def publish(outcome: DeploymentRecon, known: Sequence[BreakRecord], audit: Audit
     return written
 
 
-def set_gauge(metrics: Metrics, records: Sequence[BreakRecord]) -> None:
-    """``stratops_recon_breaks``: active breaks of every strategy in ``records``, zeros included."""
-    for strategy in sorted({r.strategy for r in records}):
+def set_gauge(
+    metrics: Metrics, records: Sequence[BreakRecord], strategies: Iterable[str] = ()
+) -> None:
+    """``stratops_recon_breaks``: active breaks of every strategy in ``records`` or
+    ``strategies`` (those reconciled), zeros included."""
+    for strategy in sorted({r.strategy for r in records} | set(strategies)):
         active = [r for r in records if r.strategy == strategy and r.state in ACTIVE]
         for kind, severity in product(BreakClass, Severity):
             count = sum(1 for r in active if r.kind is kind and r.severity is severity)

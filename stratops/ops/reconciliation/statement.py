@@ -30,7 +30,6 @@ from stratops.ops.reconciliation.frames import LIQUIDATION, NO_KEY, TRADE, empty
 from stratops.telemetry.importers.ccxt import NS_PER_MS, parse_trades
 from stratops.telemetry.importers.rows import Record, Rows, json_lines, json_object, records_frame
 
-VENUE_DIR: Final = "venue"
 FILES: Final = ("trades", "orders", "balances", "positions", "funding")
 
 
