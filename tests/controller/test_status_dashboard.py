@@ -23,7 +23,7 @@ from desks import Desk
 from stratops.controller.assembly import ControllerPaths
 from stratops.model.reconciliation import BreakClass, Severity
 from stratops.ops.reconciliation.lifecycle import BreakRecord, BreakState
-from stratops.ops.reconciliation.store import BreakStore
+from stratops.ops.reconciliation.store import BreakStore, ReconState
 from stratops.status.alertmanager import ALERTMANAGER_ENV
 from stratops.status.endpoint import read_endpoint
 
@@ -58,7 +58,9 @@ def write_breaks(desk: Desk) -> None:
         )  # fmt: skip
 
     BreakStore(ControllerPaths(desk.root).recon).save(
-        [record("open-one", BreakState.OPEN), record("cleared-one", BreakState.CLEARED)]
+        ReconState(
+            breaks=[record("open-one", BreakState.OPEN), record("cleared-one", BreakState.CLEARED)]
+        )
     )
 
 
