@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from functools import cache
 
 import typer.main
 from typer import _click as click  # typer vendors its own click
@@ -30,10 +31,16 @@ PLACEHOLDERS = {
 }
 
 
-def command_error(command: str) -> str | None:
-    """Why ``command`` is not a valid stratops command line (None: it is)."""
+@cache
+def _root_command() -> click.Command:
+    """The ``stratops`` root group, made once: it keeps each command it has loaded."""
     from stratops.cli.main import app  # here: the CLI imports this module's callers
 
+    return typer.main.get_command(app)
+
+
+def command_error(command: str) -> str | None:
+    """Why ``command`` is not a valid stratops command line (None: it is)."""
     try:
         words = shlex.split(command.format(**PLACEHOLDERS))
     except (ValueError, KeyError, IndexError) as exc:
@@ -42,7 +49,7 @@ def command_error(command: str) -> str | None:
         return "a runbook command starts with 'stratops'"
     if any(w in ("-h", "--help", "--version") for w in words):
         return "a runbook command does something: no --help or --version"
-    command_obj: click.Command = typer.main.get_command(app)
+    command_obj = _root_command()
     name, args = "stratops", words[1:]
     parent: click.Context | None = None
     try:
