@@ -89,7 +89,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "canary": (
         "canary",
-        "Canary analyses: measurements by metric and regime, phase, the limit that tripped.",
+        "Canary analyses: the controller's judging (status), the on-call person's abort, "
+        "pause and resume, and the analysis logged on a version.",
     ),
 }
 

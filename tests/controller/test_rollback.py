@@ -15,6 +15,7 @@ from desks import Desk
 from rollbacks import REPORT, TRIPPED, canary_halted, failed_analysis, rollback_action
 from typer.testing import CliRunner
 
+from stratops.cli import output
 from stratops.cli.main import app
 from stratops.controller.plan import ActionKind
 from stratops.gitops.errors import ForgeUnavailable, IllegalTransition
@@ -28,7 +29,9 @@ BRANCH = "rollback/btc-trend/v1-canary"
 STORY = ("deploy", "set_alias", "rollback_opened", "rollback_merged", "remove", "clear_alias")
 
 
-def test_failed_canary_is_rolled_back_by_a_pull_request_that_merges_itself(desk: Desk) -> None:
+def test_failed_canary_is_rolled_back_by_a_pull_request_that_merges_itself(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
     merge = canary_halted(desk)
     request = failed_analysis()
     reconciler = desk.reconciler()
@@ -67,14 +70,13 @@ def test_failed_canary_is_rolled_back_by_a_pull_request_that_merges_itself(desk:
     assert removed.details["pull_request"] == pull.number  # the provenance of the removal
     assert removed.details["rollback_of"] == merge
 
-    logged = CliRunner().invoke(
-        app, ["audit", "log", "--desk", str(desk.root)], env={"COLUMNS": "300"}
-    )
+    monkeypatch.setattr(output.stdout, "width", 300)  # the console was made at import
+    logged = CliRunner().invoke(app, ["audit", "log", "--desk", str(desk.root)])
     assert logged.exit_code == 0, logged.output
     lines = [line for line in logged.stdout.splitlines() if "btc-trend/canary" in line]
     told = [word for line in lines for word in line.split() if word in STORY]
     assert told == list(STORY)
-    assert all(f"PR #{pull.number}" in line for line in lines[-4:])  # the story's numbers
+    assert all(f"PR #{pull.number}" in line for line in lines[-4:]), lines  # the story's numbers
 
     again = desk.reconciler().tick()  # nothing more: one PR, each step recorded once
     assert again.plan is not None and again.plan.empty
