@@ -33,9 +33,7 @@ def window_end(k: int) -> datetime:
     return STARTED + WINDOW + k * INTERVAL
 
 
-def _measurement(
-    k: int, metric: CanaryMetric, value: float | None, **fields: object
-) -> Measurement:
+def measurement(k: int, metric: CanaryMetric, value: float | None, **fields: object) -> Measurement:
     return Measurement.model_validate(
         {
             "metric": metric,
@@ -56,12 +54,12 @@ def halted_run(strategy: str = "btc-trend", version: int = 1) -> AnalysisRun:
     for k, ((slip, phase), drawdown) in enumerate(zip(SLIPPAGE, DRAWDOWN, strict=True)):
         threshold = SLIPPAGE_THRESHOLDS[REGIMES[k]]
         measurements.append(
-            _measurement(k, CanaryMetric.SLIPPAGE_BPS, slip, condition="max",
+            measurement(k, CanaryMetric.SLIPPAGE_BPS, slip, condition="max",
                          threshold=threshold, phase=phase, note=f"{phase.value} at {k}")
         )  # fmt: skip
         halt = drawdown > 0.05
         measurements.append(
-            _measurement(k, CanaryMetric.DRAWDOWN, drawdown, condition=None, threshold=None,
+            measurement(k, CanaryMetric.DRAWDOWN, drawdown, condition=None, threshold=None,
                          phase=MeasurementPhase.FAILED if halt else MeasurementPhase.PASSED,
                          halt=halt)
         )  # fmt: skip

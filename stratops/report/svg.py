@@ -176,9 +176,9 @@ def line_chart(
     """
     xs = _finite([v for line in lines for v in line.x] + [m.x for m in marks])
     ys = _finite([v for line in lines for v in line.y] + [m.y for m in marks])
-    if not xs or not ys:
+    if not xs or not (ys or marks):
         return _empty(plot_id, title, "no data")
-    low, high = min(ys), max(ys)
+    low, high = (min(ys), max(ys)) if ys else (0.0, 1.0)  # marks without values: on the axis
     if any(line.fill_to_zero for line in lines):
         low, high = min(low, 0.0), max(high, 0.0)
     ticks = nice_ticks(low, high)

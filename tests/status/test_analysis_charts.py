@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import math
 from xml.etree import ElementTree
 
+import pandas as pd
 import pytest
 from analysis_runs import (
     DRAWDOWN,
@@ -12,10 +14,14 @@ from analysis_runs import (
     SLIPPAGE,
     SLIPPAGE_THRESHOLDS,
     halted_run,
+    measurement,
     window_end,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
-from stratops.canary import AnalysisRun
+from stratops.canary import AnalysisRun, MeasurementPhase
+from stratops.model.analysis import CanaryMetric
 from stratops.report.svg import HEIGHT, MARGIN_BOTTOM
 from stratops.status.analysis_charts import PHASE_COLOURS, run_charts, threshold_steps
 from stratops.status.detail import detail
@@ -126,3 +132,27 @@ def test_the_detail_lists_the_strategys_runs_newest_first() -> None:
         (1, runs[0].digest),
     ]
     assert window_end(0) == found.analyses[0].run.measurements[0].end
+
+
+thresholds = st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=1, max_size=len(REGIMES))
+
+
+@given(thresholds)
+def test_each_window_holds_its_own_threshold_up_to_its_end(levels: list[float | None]) -> None:
+    found = [
+        measurement(k, CanaryMetric.SLIPPAGE_BPS, None, condition="max", threshold=level,
+                    phase=MeasurementPhase.ERROR)
+        for k, level in enumerate(levels)
+    ]  # fmt: skip
+    xs, ys = threshold_steps(found)
+    starts = [pd.Timestamp(m.start).value for m in found]
+    ends = [pd.Timestamp(m.end).value for m in found]
+    assert xs == [starts[0], *(x for end in ends for x in (end, end))][: 2 * len(found)]
+    expected = [math.nan if level is None else level for level in levels]
+    assert ys[::2] == pytest.approx(expected, nan_ok=True)
+    assert ys[1::2] == pytest.approx(expected, nan_ok=True)  # flat within a window
+    run = halted_run().model_copy(update={"measurements": tuple(found)})
+    svg = parse(run_charts(run)["slippage_bps"])  # well-formed, whatever the levels
+    drawn = [p for p in svg.iter(f"{SVG}polyline") if p.get("class") == "threshold"]
+    assert bool(drawn) == any(level is not None for level in levels)
+    assert [c.get("class") for c in marks(svg)] == ["mark error"] * len(levels)  # all on the axis
