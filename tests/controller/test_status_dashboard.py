@@ -287,6 +287,7 @@ def test_the_strategy_page_charts_the_stored_analysis_runs(desk: Desk) -> None:
             store.path("btc-trend", 9).write_text("{}")  # a damaged run: said, the page stands
             tab.open(f"{url}/strategies/btc-trend")
             assert "[analysis.invalid]" in tab.page.locator("#analyses-note").inner_text()
+            assert tab.page.locator("section.analysis").count() == 0  # named, not half shown
             assert tab.errors == []
 
 
