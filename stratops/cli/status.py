@@ -128,7 +128,8 @@ def _fetch(
 def status(
     strategy: str | None = typer.Argument(
         None,
-        help="One strategy: its stages, versions, latest report, breaks and history.",
+        help="One strategy: its stages, versions, latest report, analysis runs, breaks and "
+        "history.",
         show_default=False,
     ),
     desk: Path | None = DESK_OPTION,
@@ -286,6 +287,8 @@ def _strategy(found: StrategyDetail, wide: bool) -> None:
     stdout.print(versions)
     if found.reports:
         stdout.print(_reports_table(found))
+    for line in _analysis_lines(found):
+        stdout.print(line, highlight=False, markup=False)
     if found.breaks:
         breaks = new_table(
             f"{found.strategy}: reconciliation breaks",
@@ -311,6 +314,19 @@ def _strategy(found: StrategyDetail, wide: bool) -> None:
             h.reason,
         )
     stdout.print(history)
+
+
+def _analysis_lines(found: StrategyDetail) -> list[str]:
+    """A line per stored analysis run: phase → action, the reason, the digest."""
+    lines = [f"analysis: {found.analyses_note}"] if found.analyses_note else []
+    for stored in found.analyses:
+        run = stored.run
+        lines.append(
+            f"analysis v{run.version} step {run.step + 1}/{run.steps} ({run.template}): "
+            f"{run.phase.value} -> {run.action.value}: {run.reason} "
+            f"[{len(run.measurements)} measurements, sha256 {stored.digest[:12]}]"
+        )
+    return lines
 
 
 def _reports_table(found: StrategyDetail) -> object:

@@ -5,13 +5,14 @@ script, no external font or stylesheet, colours and fonts named in attributes. T
 arguments give the same bytes: coordinates are printed with two decimals and every ``id``
 comes from the caller's ``plot_id``.
 
-Values that are NaN are gaps (lines) or empty cells (heat maps), never zero.
+Values that are NaN are gaps (lines) or empty cells (heat maps), never zero; a mark without a
+value sits on the x axis.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Final
@@ -136,6 +137,25 @@ class Line:
     x: Sequence[float]
     y: Sequence[float]
     fill_to_zero: bool = False
+    colour: str | None = None  # None: the palette's, by the line's index
+    css: str = ""  # class of its polylines, for pages and tests to find it
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A point over a line chart, coloured by its ``kind`` (also its class); NaN ``y``: on the axis.
+
+    ``ring`` circles it (a halt, a breach). ``label`` is its tooltip.
+    """
+
+    x: float
+    y: float
+    kind: str
+    label: str
+    ring: bool = False
+
+
+RING: Final = "#000000"
 
 
 def line_chart(
@@ -146,13 +166,19 @@ def line_chart(
     x_labels: Sequence[tuple[float, str]],
     y_format: Formatter,
     markers: bool = False,
+    marks: Sequence[Mark] = (),
+    mark_colours: Mapping[str, str] | None = None,
 ) -> str:
-    """Lines over a shared x axis; NaN breaks a line. ``x_labels`` are (x, text) ticks."""
-    xs = _finite([v for line in lines for v in line.x])
-    ys = _finite([v for line in lines for v in line.y])
-    if not xs or not ys:
+    """Lines over a shared x axis; NaN breaks a line. ``x_labels`` are (x, text) ticks.
+
+    ``marks`` are drawn over the lines, coloured by ``mark_colours[kind]``; the legend then
+    names every line and each kind (and "halt" for rings) that occurs, in that order.
+    """
+    xs = _finite([v for line in lines for v in line.x] + [m.x for m in marks])
+    ys = _finite([v for line in lines for v in line.y] + [m.y for m in marks])
+    if not xs or not (ys or marks):
         return _empty(plot_id, title, "no data")
-    low, high = min(ys), max(ys)
+    low, high = (min(ys), max(ys)) if ys else (0.0, 1.0)  # marks without values: on the axis
     if any(line.fill_to_zero for line in lines):
         low, high = min(low, 0.0), max(high, 0.0)
     ticks = nice_ticks(low, high)
@@ -160,8 +186,11 @@ def line_chart(
     parts = _open(plot_id, title)
     parts += _y_axis(frame, ticks, y_format)
     parts += _x_labels(frame, x_labels)
+    entries = []
     for index, line in enumerate(lines):
-        colour = PALETTE[index % len(PALETTE)]
+        colour = line.colour or PALETTE[index % len(PALETTE)]
+        entries.append((line.label, colour))
+        css = f' class="{escape(line.css)}"' if line.css else ""
         for run in _runs(line.x, line.y):
             points = " ".join(f"{_c(frame.x(x))},{_c(frame.y(y))}" for x, y in run)
             if line.fill_to_zero:
@@ -172,16 +201,40 @@ def line_chart(
                     f'fill-opacity="0.25" stroke="none" />'
                 )
             parts.append(
-                f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5" />'
+                f'<polyline{css} points="{points}" fill="none" stroke="{colour}" '
+                'stroke-width="1.5" />'
             )
             if markers:
                 parts += [
                     f'<circle cx="{_c(frame.x(x))}" cy="{_c(frame.y(y))}" r="3" fill="{colour}" />'
                     for x, y in run
                 ]
-    if len(lines) > 1:
-        parts += _legend(frame, [line.label for line in lines])
+    parts += _marks(frame, marks, mark_colours or {})
+    kinds = list(dict.fromkeys(m.kind for m in marks))
+    entries += [(kind, (mark_colours or {}).get(kind, AXIS)) for kind in kinds]
+    entries += [("halt", RING)] if any(m.ring for m in marks) else []
+    if len(entries) > 1:
+        parts += _legend(frame, entries)
     return "\n".join([*parts, "</svg>"])
+
+
+def _marks(frame: Frame, marks: Sequence[Mark], colours: Mapping[str, str]) -> list[str]:
+    parts = []
+    for mark in marks:
+        if not math.isfinite(mark.x):
+            continue
+        x, y = _c(frame.x(mark.x)), _c(frame.y(mark.y if math.isfinite(mark.y) else frame.y_low))
+        kind = escape(mark.kind)
+        if mark.ring:
+            parts.append(
+                f'<circle class="halt" cx="{x}" cy="{y}" r="6.5" fill="none" stroke="{RING}" '
+                'stroke-width="1.5" />'
+            )
+        parts.append(
+            f'<circle class="mark {kind}" cx="{x}" cy="{y}" r="3.5" '
+            f'fill="{colours.get(mark.kind, AXIS)}"><title>{escape(mark.label)}</title></circle>'
+        )
+    return parts
 
 
 def _runs(xs: Sequence[float], ys: Sequence[float]) -> list[list[tuple[float, float]]]:
@@ -195,12 +248,12 @@ def _runs(xs: Sequence[float], ys: Sequence[float]) -> list[list[tuple[float, fl
     return [run for run in runs if run]
 
 
-def _legend(frame: Frame, labels: Sequence[str]) -> list[str]:
+def _legend(frame: Frame, entries: Sequence[tuple[str, str]]) -> list[str]:
+    """A (label, colour) per entry, stacked at the top right."""
     parts = []
     x = frame.width - MARGIN_RIGHT - 140
-    for index, label in enumerate(labels):
+    for index, (label, colour) in enumerate(entries):
         y = MARGIN_TOP + 4 + 14 * index
-        colour = PALETTE[index % len(PALETTE)]
         parts.append(f'<rect x="{x}" y="{y}" width="10" height="10" fill="{colour}" />')
         parts.append(f'<text x="{x + 14}" y="{y + 9}" {FONT}>{escape(label)}</text>')
     return parts
@@ -294,7 +347,9 @@ def grouped_bars(
             )
     parts += _x_labels(frame, [(i + 0.5, g) for i, g in enumerate(groups)])
     if len(series) > 1:
-        parts += _legend(frame, [label for label, _ in series])
+        parts += _legend(
+            frame, [(label, PALETTE[j % len(PALETTE)]) for j, (label, _) in enumerate(series)]
+        )
     return "\n".join([*parts, "</svg>"])
 
 

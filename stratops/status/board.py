@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from stratops.controller.audit import verify_chain
 from stratops.controller.reconcile import Reconciler, TickResult
+from stratops.model.problems import InvalidDocumentError
 from stratops.registry.errors import RegistryError
 from stratops.status.alerting import AlertsState, with_alerts
 from stratops.status.alertmanager import AlertFeed
@@ -59,6 +60,10 @@ class StatusBoard:
         if not versions and not any(row.strategy == name for row in rows):
             return None
         registry = self.reconciler.registry
+        try:
+            runs, note = self.reconciler.analyses.runs(name), ""
+        except InvalidDocumentError as exc:
+            runs, note = [], str(exc)
         return detail(
             name,
             rows,
@@ -67,6 +72,8 @@ class StatusBoard:
             breaks=stored_breaks(self.reconciler)[0] or [],
             alerts=[] if status is None else status.alerts.firing,
             reports=latest_reports(registry, name, deployed_versions(rows, name)),
+            analyses=runs,
+            analyses_note=note,
         )
 
     def report_file(self, name: str, version: int, folder: str, file: str) -> bytes | None:

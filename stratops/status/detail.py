@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stratops.canary import AnalysisRun
 from stratops.controller.audit import AuditEvent
 from stratops.ops.reconciliation.lifecycle import BreakRecord, BreakState
 from stratops.registry.models import StrategyVersion
@@ -56,6 +57,15 @@ class HistoryEntry(BaseModel):
     commit: str | None = None
 
 
+class StoredAnalysis(BaseModel):
+    """An analysis run the controller stored, with its digest (sha256 of its canonical JSON)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    digest: str
+    run: AnalysisRun
+
+
 class StrategyDetail(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -71,6 +81,11 @@ class StrategyDetail(BaseModel):
         default_factory=list,
         description="The latest stored report of each version Git declares or the runtime runs.",
     )
+    analyses: list[StoredAnalysis] = Field(
+        default_factory=list,
+        description="Its stored canary analysis runs, newest version and step first.",
+    )
+    analyses_note: str = Field("", description="Why the stored runs could not be read, if so.")
 
 
 def history(events: Iterable[AuditEvent], strategy: str) -> list[HistoryEntry]:
@@ -123,6 +138,8 @@ def detail(
     breaks: Iterable[BreakRecord] = (),
     alerts: Iterable[FiringAlert] = (),
     reports: Iterable[ReportHeadline] = (),
+    analyses: Iterable[AnalysisRun] = (),
+    analyses_note: str = "",
 ) -> StrategyDetail:
     return StrategyDetail(
         strategy=strategy,
@@ -136,4 +153,13 @@ def detail(
         ),
         alerts=[a for a in alerts if a.strategy == strategy],
         reports=list(reports),
+        analyses=[
+            StoredAnalysis(digest=run.digest, run=run)
+            for run in sorted(
+                (run for run in analyses if run.strategy == strategy),
+                key=lambda run: (run.version, run.step),
+                reverse=True,
+            )
+        ],
+        analyses_note=analyses_note,
     )

@@ -20,10 +20,12 @@ from importlib import resources
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from stratops.analytics.regimes import WEEKDAYS
 from stratops.controller.audit import AuditEvent, BrokenLink
 from stratops.controller.observability import Answer
+from stratops.status.analysis_charts import run_charts
 from stratops.status.collect import DeskStatus
 from stratops.status.detail import StrategyDetail
 from stratops.status.rows import age
@@ -137,7 +139,12 @@ class Dashboard:
         if not page:
             return self._json(found)
         now = datetime.now(UTC)
-        return self._page("strategy.html", {"detail": found, "age": lambda m: age(m, now)})
+        charts = {
+            stored.digest: {m: markupsafe.Markup(svg) for m, svg in run_charts(stored.run).items()}
+            for stored in found.analyses
+        }
+        context = {"detail": found, "charts": charts, "age": lambda m: age(m, now)}
+        return self._page("strategy.html", context)
 
     def _report(self, name: str, version: int, folder: str, file: str) -> Answer:
         body = self.report_file(name, version, folder, file)

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 from alertmanager_process import add_alert, alertmanager, firing
+from analysis_runs import HALT_REASON, halted_run
 from browser import chromium, page
 from desks import Desk
 
+from stratops.canary import AnalysisRun
+from stratops.controller.analyses import AnalysisStore
 from stratops.controller.assembly import ControllerPaths
 from stratops.model.reconciliation import BreakClass, Severity
 from stratops.ops.reconciliation.lifecycle import BreakRecord, BreakState
@@ -235,19 +238,64 @@ def _synced(url: str) -> dict[str, object] | None:
     return status if rows and rows[0]["sync"] == "Synced" and rows[0]["health"] else None
 
 
-def test_a_token_guards_the_dashboard_off_loopback(desk: Desk) -> None:
-    write_breaks(desk)
-    refused = stratops(desk, "ui", "--listen", "0.0.0.0:0")
-    assert refused.returncode == 2 and "needs a token" in refused.stderr
+@contextmanager
+def ui(desk: Desk, listen: str, *extra: str) -> Iterator[str]:
+    """`stratops ui` on ``listen``; yields its loopback URL once it serves."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "stratops", "ui", "--desk", str(desk.root), "--listen",
-         "0.0.0.0:0", "--token", "t0ken"],
+        [sys.executable, "-m", "stratops", "ui", "--desk", str(desk.root), "--listen", listen,
+         *extra],
         env=_env(desk), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        url = line.split(" on ")[-1].split("/ ")[0].replace("0.0.0.0", "127.0.0.1")
+        yield line.split(" on ")[-1].split("/ ")[0].replace("0.0.0.0", "127.0.0.1")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def test_the_strategy_page_charts_the_stored_analysis_runs(desk: Desk) -> None:
+    run = halted_run("btc-trend", 2)
+    store = AnalysisStore(ControllerPaths(desk.root).analyses)
+    store.save(run)
+    with ui(desk, "127.0.0.1:0") as url:
+        found = json.loads(get(f"{url}/api/v1/strategies/btc-trend")[1])
+        [stored] = found["analyses"]
+        assert stored["digest"] == run.digest
+        assert AnalysisRun.from_storage(stored["run"]) == run
+        done = stratops(desk, "status", "btc-trend", "--server", url)
+        assert done.returncode == 0, done.stderr
+        assert f"analysis v2 step 1/1 (trend-canary): failed -> halt: {HALT_REASON}" in " ".join(
+            done.stdout.split()
+        )
+        with chromium() as browser, page(browser) as tab:
+            tab.open(f"{url}/strategies/btc-trend")
+            section = tab.page.locator("#analysis-v2-step0")
+            assert "failed → halt, halted" in section.locator("h3").inner_text()
+            assert section.locator(".reason").inner_text() == HALT_REASON
+            assert section.locator("code.digest").get_attribute("title") == run.digest
+            charts = section.locator("svg")
+            assert [charts.nth(i).get_attribute("id") for i in range(charts.count())] == [
+                "analysis-v2-step0-slippage_bps", "analysis-v2-step0-drawdown",
+            ]  # fmt: skip
+            assert section.locator("polyline.threshold").count() == 1
+            assert section.locator("circle.mark").count() == len(run.measurements)
+            assert section.locator("circle.halt").count() == 1
+            assert charts.first.bounding_box()["width"] > 300  # laid out, not collapsed
+            tab.screenshot("dashboard-strategy-analysis")
+            store.path("btc-trend", 9).write_text("{}")  # a damaged run: said, the page stands
+            tab.open(f"{url}/strategies/btc-trend")
+            assert "[analysis.invalid]" in tab.page.locator("#analyses-note").inner_text()
+            assert tab.page.locator("section.analysis").count() == 0  # named, not half shown
+            assert tab.errors == []
+
+
+def test_a_token_guards_the_dashboard_off_loopback(desk: Desk) -> None:
+    write_breaks(desk)
+    refused = stratops(desk, "ui", "--listen", "0.0.0.0:0")
+    assert refused.returncode == 2 and "needs a token" in refused.stderr
+    with ui(desk, "0.0.0.0:0", "--token", "t0ken") as url:
         assert get(f"{url}/")[0] == 401
         assert get(f"{url}/api/v1/status", {"Authorization": "Bearer wrong"})[0] == 401
         status, body = get(f"{url}/api/v1/status", {"Authorization": "Bearer t0ken"})
@@ -264,9 +312,6 @@ def test_a_token_guards_the_dashboard_off_loopback(desk: Desk) -> None:
             assert len(breaks) == 1 and "open-one" in breaks[0] and "quantity" in breaks[0]
             tab.screenshot("dashboard-strategy-breaks")
             assert tab.errors == []
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 @pytest.fixture(autouse=True)
