@@ -162,6 +162,12 @@ def test_a_venue_that_disagrees_with_the_ledger_is_found_with_each_break_class(
         ("price", int(str(trades[1]["clientOrderId"])), "open"),
         ("missing_external", int(str(trades[2]["clientOrderId"])), "open"),
     }
+    drifted = {"symbol": "BTC/USDT", "side": "long", "contracts": 123.0, "timestamp": 0}
+    with (run / "venue" / "positions.jsonl").open("a", encoding="utf-8") as venue:
+        venue.write(json.dumps(drifted) + "\n")  # the venue's last word on the position
+    reconciler.tick()
+    [drift] = [b for b in store.state().breaks if b.kind.value == "position_drift"]
+    assert (drift.state.value, drift.venue) == ("open", 123.0)
 
     export(statement(desk), trades)  # the adapter's export is the venue's word: all agree
     reconciler.tick()
