@@ -105,7 +105,8 @@ def run(
     """Reconcile every deployment of the local runtime with its venue statement.
 
     Reads each deployment's run (its telemetry) and the statement the desk's exchange adapter
-    exported for it (<statements>/<strategy>--<stage>/, the policy's statements), finds the
+    exported for it (<statements>/<strategy>--<stage>/, the policy's statements) or, for a
+    paper deployment without one, its paper venue's own (<telemetry>/venue/), finds the
     breaks under the desk's ReconciliationPolicy, stores them in .stratops/controller/recon.json
     (atomically), and records every break opened, aged or cleared in the audit log.
     Exit 0 when no break is open or aged, 1 when one is, 2 on unreadable input.

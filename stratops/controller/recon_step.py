@@ -1,12 +1,16 @@
 """Reconciliation in the controller's tick: each deployment's ledger against the venue.
 
-Every tick, each deployment the runtime reports whose venue statement the desk's exchange
-adapter exported (``<statements>/<strategy>--<stage>/`` of the ReconciliationPolicy in force)
-is reconciled (:func:`stratops.ops.reconciliation.run.reconcile_deployment`); a break that
-opens, ages or clears is one audit event (keyed: not one per tick), the
-``stratops_recon_breaks`` gauge counts the open and aged ones, and the state is saved for
-``stratops recon breaks`` and the ``reconciliation`` gate check. With no statement exported,
-a tick costs one directory listing.
+Every tick, each deployment the runtime reports with a venue statement — the one the desk's
+exchange adapter exported (``<statements>/<strategy>--<stage>/`` of the ReconciliationPolicy in
+force), else, for a paper deployment, its paper venue's own (``<telemetry>/venue/``,
+:mod:`stratops.paper.venue`) — is reconciled
+(:func:`stratops.ops.reconciliation.run.reconcile_deployment`); a break that opens, ages or
+clears is one audit event (keyed: not one per tick), the ``stratops_recon_breaks`` gauge counts
+the open and aged ones, and the state is saved for ``stratops recon breaks`` and the
+``reconciliation`` gate check. A deployment is read again only when it progressed: its
+``bars_done``, its halt, or the size or time of its ``run.json`` or of a statement file changed
+since a reconciliation that left it no break to settle, open or age (nothing can change then).
+Deployments whose process reports nothing and have no exported statement cost nothing.
 
 :func:`halts` decides (pure): a running deployment with an active break of a class the policy
 names in ``halt`` gets one ``HALT`` action whose reason names the breaks; the applier runs it
@@ -30,7 +34,9 @@ from stratops.model.base import Stage
 from stratops.model.deployment import DeploymentState, DeploymentStatus
 from stratops.model.problems import InvalidDocumentError
 from stratops.model.reconciliation import ReconciliationPolicySpec
+from stratops.ops.reconciliation.lifecycle import ACTIVE, BreakState
 from stratops.ops.reconciliation.run import (
+    Deployment,
     DeploymentRecon,
     deployments,
     desk_policy,
@@ -40,11 +46,32 @@ from stratops.ops.reconciliation.run import (
     reconcile_deployment,
     set_gauge,
 )
+from stratops.ops.reconciliation.statement import FILES
 from stratops.ops.reconciliation.store import BreakStore
 from stratops.runtime.base import Runtime, RuntimeFailure
+from stratops.telemetry.schema import RUN_FILE
 
 MAX_NAMED = 3
 """Breaks a halt's reason names (the audit event of each break has them all)."""
+
+LIVE = (*ACTIVE, BreakState.SETTLING)
+"""States a break may leave without anything being read: it settles, ages or opens."""
+
+Progress = tuple[tuple[object, ...], ReconciliationPolicySpec]
+
+
+def _progress(deployment: Deployment, status: DeploymentStatus) -> tuple[object, ...]:
+    """What changes when a deployment's ledger or statement does (a few ``stat`` calls)."""
+    stamps: list[tuple[int, int] | None] = []
+    files = (deployment.run / RUN_FILE, *(deployment.statement / f"{n}.jsonl" for n in FILES))
+    for path in files:
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            stamps.append(None)
+            continue
+        stamps.append((info.st_mtime_ns, info.st_size))
+    return (status.bars_done, status.halted, *stamps)
 
 
 def halts(
@@ -96,6 +123,7 @@ class ReconStep:
         self.now = now
         self.log = log
         self._policies: dict[str, ReconciliationPolicySpec | None] = {}
+        self._quiet: dict[tuple[str, str], Progress] = {}  # reconciled, nothing left to move
 
     def policy(self, commit: str, desk: Callable[[str], Desk]) -> ReconciliationPolicySpec | None:
         """The ReconciliationPolicy of the rules at ``commit`` (parsed once per commit)."""
@@ -110,10 +138,13 @@ class ReconStep:
     def _runs(
         self, observed: Mapping[Key, DeploymentStatus], skip: Collection[Key], names: set[str]
     ) -> dict[tuple[str, str], Path]:
-        """The run folders of the deployments with a statement among ``names``."""
+        """The run folders of the deployments that may have a statement: exported (among
+        ``names``), or written by the paper venue of a process that reports progress."""
         found = {}
         for key, status in observed.items():
-            if key in skip or f"{key[0]}--{key[1].value}" not in names:  # skip: acted on now
+            if key in skip:  # acted on now
+                continue
+            if status.bars_done is None and f"{key[0]}--{key[1].value}" not in names:
                 continue
             try:
                 folder = self.runtime.telemetry(status.spec).folder
@@ -129,12 +160,22 @@ class ReconStep:
         policy: ReconciliationPolicySpec,
         skip: Collection[Key] = (),
     ) -> list[Action]:
-        """Reconcile what has a statement, record it; the halts to apply."""
+        """Reconcile what has a statement and progressed, record it; the halts to apply."""
         statements = self.root / policy.statements
         names = exported(statements)
-        if not names:
+        runs = self._runs(observed, skip, names)
+        if not runs:
             return []
-        chosen = deployments(statements, self._runs(observed, skip, names))
+        found = deployments(statements, runs)
+        progress = {
+            (d.strategy, d.stage): (_progress(d, observed[(d.strategy, Stage(d.stage))]), policy)
+            for d in found
+        }
+        chosen = [
+            d
+            for d in found
+            if self._quiet.get((d.strategy, d.stage)) != progress[(d.strategy, d.stage)]
+        ]
         if not chosen:
             return []
         state = self.store.state()
@@ -153,6 +194,11 @@ class ReconStep:
                 )
         for outcome in outcomes:
             publish(outcome, state.breaks, self.audit)
+            key = (outcome.deployment.strategy, outcome.deployment.stage)
+            if any(r.state in LIVE for r in outcome.records):
+                self._quiet.pop(key, None)
+            else:
+                self._quiet[key] = progress[key]
         records = merge(state.breaks, outcomes)
         reconciled = [(o.deployment.strategy, o.deployment.stage) for o in outcomes]
         self.store.save(state.with_run(records, reconciled, policy, now))

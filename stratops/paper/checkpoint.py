@@ -5,8 +5,9 @@ rename) after every telemetry flush, and is what makes the flush count: the part
 count are the writes of a process that died first (removed on resume, then written again —
 the replay is deterministic, so with the same rows). It holds the next bar to simulate, each
 symbol's state after the last one (position, target, sizing price, mark), the fills not
-written yet (their markouts are still in the future), the next part number, the halt in force
-and the id of the last control command applied. Floats are stored exactly (JSON's shortest
+written yet (their markouts are still in the future), the next part number, the halt in force,
+the id of the last control command applied and how much of the paper venue's statement it
+counts (:class:`~stratops.paper.venue.VenueCursor`). Floats are stored exactly (JSON's shortest
 round-trip form), so a resumed run is bit for bit the run that never stopped.
 
 A checkpoint belongs to one run: the fingerprint of the model URI, the market (name, symbols,
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,9 +30,10 @@ from stratops.paper.config import EngineConfig
 from stratops.paper.errors import ConfigError
 from stratops.paper.execution import BarRecords, SymbolState
 from stratops.paper.market import Market
+from stratops.paper.venue import VenueCursor
 
 CHECKPOINT_FILE: Final = "checkpoint.json"
-CHECKPOINT_VERSION: Final = 1
+CHECKPOINT_VERSION: Final = 2
 
 
 def fingerprint(model_uri: str, market: Market, config: EngineConfig) -> str:
@@ -56,6 +58,7 @@ class Checkpoint:
     next_part: int
     halt: HaltBehaviour | None = None
     command: str | None = None
+    venue: VenueCursor = field(default_factory=VenueCursor)
 
     def for_storage(self) -> dict[str, Any]:
         """JSON-able form (floats exact, NaN as ``NaN``)."""
@@ -71,6 +74,7 @@ class Checkpoint:
             "next_part": self.next_part,
             "halt": None if self.halt is None else self.halt.value,
             "command": self.command,
+            "venue": self.venue.for_storage(),
         }
 
     @classmethod
@@ -90,6 +94,7 @@ class Checkpoint:
             next_part=int(document["next_part"]),
             halt=None if halt is None else HaltBehaviour(halt),
             command=document["command"],
+            venue=VenueCursor.from_storage(document["venue"]),
         )
 
 

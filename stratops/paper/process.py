@@ -3,10 +3,12 @@
 :func:`run_paper_process` walks the replay clock forward at ``speed`` times real time and
 simulates only the bars that closed since its last wake-up. Every ``flush_seconds`` it appends
 the new rows as one more part of each telemetry table
-(:func:`stratops.telemetry.writer.append_part`: history is never rewritten), then writes its
+(:func:`stratops.telemetry.writer.append_part`: history is never rewritten), appends the paper
+venue's statement of what it executed (:mod:`stratops.paper.venue`), then writes its
 checkpoint (:mod:`stratops.paper.checkpoint`) and ``run.json``. Started again on the same
 folder, it resumes after the last checkpointed bar, and the telemetry is the same, bit for
-bit, as one uninterrupted replay of the same bars.
+bit, as one uninterrupted replay of the same bars (and so is the venue's statement, line for
+line).
 
 When the data is exhausted it writes everything, reports ``status: caught_up`` and stays up,
 idle, so a runtime does not restart it. At every wake-up it reads its control file
@@ -36,10 +38,13 @@ from stratops.paper.config import EngineConfig
 from stratops.paper.control import CONTROL_FILE, Acknowledged, read_command
 from stratops.paper.engine import Pacing, Session, Strategy, run_paper
 from stratops.paper.errors import ConfigError
-from stratops.paper.execution import BarRecords
+from stratops.paper.execution import NS_PER_MS, BarRecords
 from stratops.paper.market import Market
 from stratops.paper.marketdata.schema import NS_PER_SECOND, format_step, iso_utc
 from stratops.paper.telemetry import concat_records, select_records, write_run
+from stratops.paper.venue import VenueCursor, position_lines, statement_folder, trade_lines
+from stratops.paper.venue import append as append_statement
+from stratops.paper.venue import resume as resume_statement
 from stratops.telemetry.writer import append_part, discard_parts
 
 TELEMETRY_VERSION = 1
@@ -161,6 +166,8 @@ class _Deployment:
     next_part: int = 0
     halt: Acknowledged | None = None
     last_flush: float = 0.0
+    venue: VenueCursor = field(default_factory=VenueCursor)
+    reported: list[float] = field(default_factory=list)  # positions the venue last reported
     control_problem: str = field(default="", repr=False)
 
     @classmethod
@@ -173,15 +180,19 @@ class _Deployment:
         folder.mkdir(parents=True, exist_ok=True)
         checkpoint = read_checkpoint(folder, key)
         deployment = cls(session, identity, folder, control, pacing, clock, key, [])
+        deployment.reported = [math.nan] * len(session.datas)
         if checkpoint is None:
             deployment.pending = [_filled(r) for r in session.take()[0]]  # empty, typed
         else:
             session.resume(checkpoint.cursor, checkpoint.states, checkpoint.halt)
             deployment.pending = list(checkpoint.pending)
             deployment.next_part = checkpoint.next_part
+            deployment.venue = checkpoint.venue
+            deployment.reported = [s.position for s in checkpoint.states]
             if checkpoint.halt is not None and checkpoint.command is not None:
                 deployment.halt = Acknowledged(mode=checkpoint.halt, command=checkpoint.command)
         discard_parts(folder, deployment.next_part)
+        resume_statement(statement_folder(folder), deployment.venue)
         deployment.flush()
         return deployment
 
@@ -189,7 +200,8 @@ class _Deployment:
         return RunStatus.CAUGHT_UP if self.session.done else RunStatus.RUNNING
 
     def flush(self, status: RunStatus | None = None) -> None:
-        """Append the new rows as the next part, then checkpoint, then ``run.json``."""
+        """Append the new rows as the next part and the venue's new lines, then checkpoint,
+        then ``run.json``."""
         session = self.session
         records, events = session.take()
         tables = session.build(records, events)
@@ -202,13 +214,21 @@ class _Deployment:
             | (p.arrival_time + horizon_ns <= session.seen_until_ns)
             for p in pending
         ]  # a fill is written once all its markouts are known: then never again
-        fills = session.build(
-            [select_records(p, r) for p, r in zip(pending, ready, strict=True)],
-            [[] for _ in pending],
-        )["fills"]
+        booked = [select_records(p, r) for p, r in zip(pending, ready, strict=True)]
+        fills = session.build(booked, [[] for _ in pending])["fills"]
         self.pending = [select_records(p, ~r) for p, r in zip(pending, ready, strict=True)]
         append_part(self.folder, {**tables, "fills": fills}, self.next_part)
         self.next_part += 1
+        positions = [s.position for s in session.states]
+        self.venue = append_statement(
+            statement_folder(self.folder),
+            self.venue,
+            trade_lines(session.datas, booked, self.venue.trades),
+            position_lines(
+                session.datas, positions, self.reported, session.seen_until_ns // NS_PER_MS
+            ),
+        )
+        self.reported = positions
         write_checkpoint(
             self.folder,
             Checkpoint(
@@ -219,6 +239,7 @@ class _Deployment:
                 next_part=self.next_part,
                 halt=session.halt,
                 command=None if self.halt is None else self.halt.command,
+                venue=self.venue,
             ),
         )
         document = run_document(

@@ -1,7 +1,8 @@
 """A desk for the operations tests: the controller test desk with a ReconciliationPolicy (it
 halts on ``external_activity``, statements under ``venue-exports/``), a ``reconciliation``
 gate on canary, and one version whose evidence replays six hours of binance-1m, so its paper
-process catches up in seconds; and the test's stand-in for the desk's exchange adapter."""
+process catches up in seconds; and what the tests do to a venue statement (the paper venue's
+own, or one the desk's exchange adapter exported)."""
 
 from __future__ import annotations
 
@@ -80,25 +81,14 @@ def _caught_up(run: Path, timeout: float = 120.0) -> None:
     raise AssertionError(f"{run} did not catch up in {timeout:g}s: {read_status(run)}")
 
 
-def ccxt_trades(fills: pd.DataFrame) -> list[dict[str, object]]:
-    """What the venue reports of the deployment's fills, as ccxt trades."""
-    return [
-        {
-            "id": str(100_000 + number),
-            "order": str(10**12 + int(fill.order_id)),
-            "clientOrderId": str(int(fill.order_id)),
-            "timestamp": int(fill.ts.value // 1_000_000),
-            "symbol": fill.symbol,
-            "side": fill.side,
-            "price": float(fill.price),
-            "amount": float(fill.quantity),
-            "fee": {"cost": float(fill.fee), "currency": "USDT"},
-        }
-        for number, fill in enumerate(fills.itertuples())
-    ]
+def venue_trades(run: Path) -> list[dict[str, object]]:
+    """The ccxt trades the paper venue of ``run`` reported."""
+    lines = (run / "venue" / "trades.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
 
 
 def export(folder: Path, trades: list[dict[str, object]]) -> None:
+    """Write ``trades`` as the ccxt trades of a statement folder, replacing what it held."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = "".join(json.dumps(trade) + "\n" for trade in trades)
     (folder / "trades.jsonl").write_text(lines, encoding="utf-8")
@@ -114,4 +104,5 @@ def paper_run(desk: Desk) -> tuple[Path, pd.DataFrame]:
 
 
 def statement(desk: Desk) -> Path:
+    """Where the desk's exchange adapter exports the paper deployment's statement."""
     return desk.root / "venue-exports" / "btc-trend--paper"

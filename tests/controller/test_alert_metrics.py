@@ -1,7 +1,7 @@
 """Every series the example desk's rendered alert rules read is one the controller exports.
 
 The rules are rendered by ``stratops alerts render`` from the example desk; the controller
-runs a real paper deployment (reconciled against an exported venue statement) and serves
+runs a real paper deployment (reconciled against its paper venue's statement) and serves
 ``/metrics`` over HTTP, as ``stratops controller run`` does.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from desks import Desk
-from ops_desk import ccxt_trades, export, ops_desk, ops_template, paper_run, statement
+from ops_desk import ops_desk, ops_template, paper_run
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
@@ -62,8 +62,7 @@ def test_every_series_an_example_alert_reads_is_exported(
     assert {"stratops_slippage_bps", "stratops_market_regime"} <= rule_series  # parsed
     reconciler = ops_desk.reconciler()
     reconciler.tick()
-    _, fills = paper_run(ops_desk)
-    export(statement(ops_desk), ccxt_trades(fills))
+    paper_run(ops_desk)
     reconciler.tick()
     server, _ = serve(reconciler.metrics, Probes(60), "127.0.0.1", 0)
     try:

@@ -1,11 +1,12 @@
 """Reconciliation in the controller tick, with a real paper deployment process.
 
-The desk's exchange adapter is played by the test: it exports the venue's statement of the
-deployment (ccxt trades as JSON lines) from the fills the paper process wrote, into the
-ReconciliationPolicy's statements folder. A clean statement has no break; a manual trade on
-the venue (``external_activity``, a class the policy halts on) is one audited break, one halt
+The venue is the paper venue: the paper process's execution simulator writes its own statement
+(ccxt trades as JSON lines, ``<telemetry>/venue/``). A clean run has no break; a manual trade
+on the venue (``external_activity``, a class the policy halts on) is one audited break, one halt
 of the running process, the ``stratops_recon_breaks`` gauge, and a failing ``reconciliation``
-gate for the strategy's promotions.
+gate for the strategy's promotions. A venue that disagrees with the ledger (a price shifted, a
+trade missing) is found with the class of each break; a statement the desk's exchange adapter
+exported into the policy's statements folder is the venue's word instead of the paper venue's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from desks import Desk
-from ops_desk import ccxt_trades, export, ops_desk, ops_template, paper_run, statement
+from ops_desk import export, ops_desk, ops_template, paper_run, statement, venue_trades
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
@@ -75,14 +76,11 @@ def test_a_manual_venue_trade_halts_the_paper_deployment_once_and_blocks_promoti
     started = reconciler.tick()
     assert [a.kind for a in started.applied] == [ActionKind.DEPLOY, ActionKind.SET_ALIAS]
     before_reconciled = datetime.now(UTC)
-    _, fills = paper_run(desk)
-    trades = ccxt_trades(fills)
+    run, fills = paper_run(desk)
+    trades = venue_trades(run)
+    assert len(trades) == len(fills)
 
-    nothing = reconciler.tick()  # no statement exported yet: nothing reconciled
-    assert nothing.applied == () and not paths.recon.exists()
-
-    export(statement(desk), trades)
-    clean = reconciler.tick()
+    clean = reconciler.tick()  # the paper venue's own statement, nothing exported
     assert clean.applied == ()
     state = BreakStore(paths.recon).state()
     assert state.breaks == []
@@ -91,10 +89,10 @@ def test_a_manual_venue_trade_halts_the_paper_deployment_once_and_blocks_promoti
     assert _reconciliation_check(desk, datetime.now(UTC)) is CheckStatus.PASS
     assert _reconciliation_check(desk, before_reconciled) is CheckStatus.INCONCLUSIVE
 
-    last = fills.iloc[-1]
     manual = {**trades[-1], "id": "manual-1", "order": None, "clientOrderId": None}
-    manual["timestamp"] = int(last.ts.value // 1_000_000) + 60_000
-    export(statement(desk), [*trades, manual])
+    manual["timestamp"] = int(str(trades[-1]["timestamp"])) + 60_000
+    with (run / "venue" / "trades.jsonl").open("a", encoding="utf-8") as venue:
+        venue.write(json.dumps(manual) + "\n")  # a trade the desk did not send
     broken = reconciler.tick()
     [halt] = broken.applied
     assert halt.kind is ActionKind.HALT and halt.stage is Stage.PAPER
@@ -142,3 +140,40 @@ def test_a_manual_venue_trade_halts_the_paper_deployment_once_and_blocks_promoti
     [check] = [c for c in done.report.checks if c.name == "reconciliation"]
     assert check.status is CheckStatus.FAIL
     assert "1 open reconciliation break(s)" in check.explanation
+
+
+def test_a_venue_that_disagrees_with_the_ledger_is_found_with_each_break_class(
+    ops_desk: Desk,
+) -> None:
+    desk = ops_desk
+    store = BreakStore(ControllerPaths(desk.root).recon)
+    reconciler = desk.reconciler()
+    reconciler.tick()
+    run, _ = paper_run(desk)
+    trades = venue_trades(run)
+    assert len(trades) >= 3
+    assert reconciler.tick().applied == () and store.state().breaks == []
+
+    shifted = {**trades[1], "price": float(str(trades[1]["price"])) * 1.01}
+    export(run / "venue", [trades[0], shifted, *trades[3:]])  # a price moved, a trade dropped
+    assert reconciler.tick().applied == ()  # neither class halts under this policy
+    found = {(b.kind.value, b.order_key, b.state.value) for b in store.state().breaks}
+    assert found == {
+        ("price", int(str(trades[1]["clientOrderId"])), "open"),
+        ("missing_external", int(str(trades[2]["clientOrderId"])), "open"),
+    }
+    drifted = {"symbol": "BTC/USDT", "side": "long", "contracts": 123.0, "timestamp": 0}
+    with (run / "venue" / "positions.jsonl").open("a", encoding="utf-8") as venue:
+        venue.write(json.dumps(drifted) + "\n")  # the venue's last word on the position
+    reconciler.tick()
+    [drift] = [b for b in store.state().breaks if b.kind.value == "position_drift"]
+    assert (drift.state.value, drift.venue) == ("open", 123.0)
+
+    export(statement(desk), trades)  # the adapter's export is the venue's word: all agree
+    reconciler.tick()
+    assert {b.state.value for b in store.state().breaks} == {"cleared"}
+    export(statement(desk), [])  # the exported statement knows none of the paper fills
+    reconciler.tick()
+    active = [b for b in store.state().breaks if b.state.value == "open"]
+    assert {b.kind.value for b in active} == {"missing_external"}
+    assert len(active) == len(trades)

@@ -14,7 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from stratops.model.reconciliation import ReconciliationPolicySpec
 from stratops.model.strategy import HaltBehaviour
+from stratops.ops.reconciliation.compare import reconcile
+from stratops.ops.reconciliation.ledger import read_ledger
+from stratops.ops.reconciliation.statement import read_statement
 from stratops.paper.clock import ManualClock
 from stratops.paper.config import EngineConfig
 from stratops.paper.control import CONTROL_FILE, HaltCommand, read_status, write_command
@@ -77,6 +81,28 @@ def _parts(folder: Path) -> list[tuple[str, int]]:
     return sorted((p.name, p.stat().st_mtime_ns) for p in folder.rglob("part-*.parquet"))
 
 
+def _venue_reports(folder: Path, fills: pa.Table) -> None:
+    """The paper venue's statement reports each fill once, in order, as the simulator made it,
+    and the ledger of ``folder`` reconciles with it without a break."""
+    lines = (folder / "venue" / "trades.jsonl").read_text(encoding="utf-8").splitlines()
+    trades = [json.loads(line) for line in lines]
+    expected = fills.to_pandas()
+    assert [t["id"] for t in trades] == [str(n) for n in range(len(expected))]
+    assert [int(t["clientOrderId"]) for t in trades] == expected["order_id"].tolist()
+    assert [t["timestamp"] for t in trades] == (expected["ts"].astype("int64") // 10**6).tolist()
+    assert [t["side"] for t in trades] == expected["side"].tolist()
+    assert [t["price"] for t in trades] == expected["price"].tolist()
+    assert [t["amount"] for t in trades] == expected["quantity"].tolist()
+    assert [t["fee"]["cost"] for t in trades] == expected["fee"].tolist()
+    positions = (folder / "venue" / "positions.jsonl").read_text(encoding="utf-8").splitlines()
+    last = json.loads(positions[-1])
+    held = json.loads((folder / "run.json").read_text())["positions"][last["symbol"]]
+    assert (-1 if last["side"] == "short" else 1) * last["contracts"] == held
+    venue, _ = read_statement(folder / "venue")
+    found = reconcile(read_ledger(folder), venue, ReconciliationPolicySpec(), 2**62)
+    assert found.empty, found.to_dict("records")
+
+
 def _stop_after(count: int) -> object:
     def act(sleeps: int, stop: threading.Event) -> None:
         if sleeps >= count:
@@ -94,6 +120,8 @@ def test_stopped_and_resumed_deployment_equals_one_backtest(
     first = json.loads((folder / "run.json").read_text())
     assert first["status"] == "stopped" and 0 < first["bars_done"] < market.bars
     parts = sorted(p.name for p in (folder / "positions").rglob("part-*.parquet"))
+    with (folder / "venue" / "trades.jsonl").open("a") as stray:  # appended, never counted:
+        stray.write('{"id": "999", "symbol": "BTC/USDT"')  # what a process dying leaves
     _run(trend_model, market, folder, _stop_after(40))  # resumes, catches up, idles, stops
     assert (
         sorted(p.name for p in (folder / "positions").rglob("part-*.parquet"))[: len(parts)]
@@ -108,6 +136,7 @@ def test_stopped_and_resumed_deployment_equals_one_backtest(
     assert once["fills"].num_rows > 10
     for name in TABLES:
         assert resumed[name].equals(once[name]), name
+    _venue_reports(folder, once["fills"])
 
 
 def test_caught_up_deployment_idles_and_reports_it(
@@ -242,3 +271,4 @@ def test_sigkilled_and_restarted_process_equals_one_backtest(
     assert once["fills"].num_rows > 10
     for name in TABLES:
         assert resumed[name].equals(once[name]), name
+    _venue_reports(folder, once["fills"])  # the killed process's lines are not repeated

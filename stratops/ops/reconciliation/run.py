@@ -2,9 +2,10 @@
 
 :func:`reconcile_deployment` is what the controller calls each tick for a deployment
 (:mod:`stratops.controller.recon_step`); ``stratops recon run`` calls it for every deployment
-of the local runtime. :func:`deployments` picks those with a statement exported under the
-policy's ``statements``; :func:`publish` turns the transitions into audit events and
-:func:`set_gauge` sets the ``stratops_recon_breaks`` gauge.
+of the local runtime. :func:`deployments` picks those with a venue statement: the one the
+desk's exchange adapter exported under the policy's ``statements``, else, for a paper
+deployment, its paper venue's own (:mod:`stratops.paper.venue`); :func:`publish` turns the
+transitions into audit events and :func:`set_gauge` sets the ``stratops_recon_breaks`` gauge.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from stratops.ops.reconciliation.lifecycle import (
     halting,
 )
 from stratops.ops.reconciliation.statement import read_statement
+from stratops.paper.venue import TRADES, statement_folder
 from stratops.telemetry.schema import RUN_FILE
 
 ACTOR = "stratops-recon"
@@ -91,17 +93,24 @@ def exported(statements: Path) -> set[str]:
         return set()
 
 
+def statement_of(statements: Path, names: set[str], strategy: str, stage: str, run: Path) -> Path:
+    """A deployment's venue statement: ``<statements>/<strategy>--<stage>`` when the desk's
+    adapter exported it (``names``: :func:`exported`), else the paper venue's of its run."""
+    name = f"{strategy}--{stage}"
+    return statements / name if name in names else statement_folder(run)
+
+
 def deployments(statements: Path, runs: Mapping[tuple[str, str], Path]) -> list[Deployment]:
     """The deployments of ``runs`` ((strategy, stage) → run folder) with something to reconcile:
-    a statement folder ``<statements>/<strategy>--<stage>`` and a run that has written
-    ``run.json``. One directory listing when there are no statements at all.
+    a run that has written ``run.json`` and a venue statement (:func:`statement_of`) with
+    its ``trades.jsonl``.
     """
     names = exported(statements)
     found = []
     for (strategy, stage), run in sorted(runs.items()):
-        name = f"{strategy}--{stage}"
-        if name in names and (run / RUN_FILE).is_file():
-            found.append(Deployment(strategy, stage, run, statements / name))
+        statement = statement_of(statements, names, strategy, stage, run)
+        if (run / RUN_FILE).is_file() and (statement / TRADES).is_file():
+            found.append(Deployment(strategy, stage, run, statement))
     return found
 
 
