@@ -198,7 +198,7 @@ class Applier:
             self.event(
                 f"analysis:{run.strategy}:v{run.version}:{run.step}:"
                 f"{run.phase.value}:{run.action.value}",
-                "canary_analysis",
+                f"analysis_{run.phase.value}",
                 run.reason,
                 strategy=run.strategy,
                 stage=key[1],

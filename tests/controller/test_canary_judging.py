@@ -64,7 +64,7 @@ def analysis_events(desk: Desk) -> list[dict[str, object]]:
     return [
         {"phase": e.details["phase"], "digest": e.details["digest"], "version": e.version}
         for e in desk.reconciler().audit.events()
-        if e.action == "canary_analysis"
+        if e.action.startswith("analysis_")
     ]
 
 
@@ -163,8 +163,8 @@ def test_a_halt_on_breach_halts_the_canary_within_one_tick(desk: Desk) -> None:
         run.digest
     ]
     story = [e.action for e in events if e.stage == "canary"]
-    assert story[story.index("canary_analysis") :] == [
-        "canary_analysis",  # recorded with the plan,
+    assert story[story.index("analysis_failed") :] == [
+        "analysis_failed",  # recorded with the plan,
         "canary_analysis_logged",  # logged to the registry,
         "halt",  # then the plan: the halt first,
         "rollback_opened",
@@ -246,7 +246,7 @@ def test_on_call_pauses_resumes_and_aborts_a_canary(desk: Desk) -> None:
     requests = [
         (e.action, e.actor, e.reason)
         for e in desk.reconciler().audit.events()
-        if e.action.startswith("canary_") and e.action != "canary_analysis"
+        if e.action.startswith("canary_")
     ]
     assert requests[:3] == [
         ("canary_pause", "olga", "venue maintenance"),

@@ -139,7 +139,7 @@ def test_slack_payload_is_an_incoming_webhook_message(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"events": ["halt"]}, r"unknown event halt; expected '\*' or one of: alias_drift"),
+        ({"events": ["halted"]}, r"unknown event halted; expected '\*' or one of: alias_drift"),
         ({"name": "Desk"}, "should match pattern"),
         ({"secretEnv": "lower"}, "should match pattern"),
         ({"events": []}, "at least 1 item"),
