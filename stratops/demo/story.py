@@ -19,19 +19,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
 from rich.console import Console
 from rich.rule import Rule
 
+from stratops.controller.analyses import AnalysisStore
+from stratops.controller.assembly import ControllerPaths
 from stratops.demo.desk import (
     CANARY_MIN_DURATION,
     HEALTHY_TEMPLATE,
@@ -41,6 +43,8 @@ from stratops.demo.desk import (
 )
 from stratops.examples import DATA_DIR_ENV
 from stratops.gitops.forge.local import LOCAL_CI
+from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentStatus
 from stratops.runtime.local import LocalRuntime
 
 RESEARCHER = "rita"
@@ -252,15 +256,13 @@ class Story:
         self.run("pr", "list", "--state", "all")
 
     def canary_phases(self) -> dict[str, str]:
-        done = self.run("canary", "status", "-o", "json", quiet=True, expect=(0, 1))
-        if done.returncode == 1:  # nothing analysed yet
-            return {}
-        views = json.loads(done.stdout)
-        return {view["strategy"]: view["phase"] for view in views}
+        """Each strategy's latest analysed phase, as the controller stored it."""
+        runs = AnalysisStore(ControllerPaths(self.desk).analyses).runs()
+        return {run.strategy: run.phase.value for run in runs}  # sorted: latest version last
 
     def running_canaries(self) -> set[str]:
-        runtime = LocalRuntime(self.desk / ".stratops" / "runtime")
-        return {s.spec.strategy for s in runtime.list() if s.spec.stage.value == "canary"}
+        runtime = LocalRuntime(ControllerPaths(self.desk).runtime)
+        return {s.spec.strategy for s in runtime.list() if s.spec.stage is Stage.CANARY}
 
     def go_live(self) -> None:
         self.chapter("The passed canary goes live: CI gates it, two people approve")
@@ -281,8 +283,13 @@ class Story:
         self.run("runbook", "show", NIGHT_ALERT, "--regime", "thin", "--manifests", str(manifests))
 
     def stop_deployments(self) -> None:
-        runtime = LocalRuntime(self.desk / ".stratops" / "runtime")
-        for status in runtime.list():
+        """Stop every process of the desk, all at once (each flushes its telemetry first)."""
+        runtime = LocalRuntime(ControllerPaths(self.desk).runtime)
+
+        def remove(status: DeploymentStatus) -> None:
             runtime.remove(
                 status.spec.strategy, status.spec.stage, actor="demo", reason="demo ends"
             )
+
+        with ThreadPoolExecutor() as pool:
+            list(pool.map(remove, runtime.list()))
