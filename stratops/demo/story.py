@@ -252,7 +252,10 @@ class Story:
                 )
             time.sleep(1.0)
         self.run("canary", "status")
-        self.tell(f"{STRICT} failed: flattened, its rollback merged by the controller itself.")
+        self.tell(
+            f"{STRICT} failed: halted (flatten: its position closed at market), then rolled back "
+            "by a pull request the controller merged itself (rollback.autoMerge: canary)."
+        )
         self.run("pr", "list", "--state", "all")
 
     def canary_phases(self) -> dict[str, str]:
