@@ -120,8 +120,11 @@ def demo(
 
     Validates the example desk, backtests two strategies on real market data, registers them
     with their evidence, runs the controller, promotes through a pull request (the overfit
-    strategy is stopped by its gates), shows the canary running, one alert rendered for
-    Prometheus with the runbook for a 3am incident, and the audit log.
+    strategy is stopped by its gates), starts two canaries, shows one alert rendered for
+    Prometheus with the runbook for a 3am incident, judges the canaries on an accelerated
+    replay clock (the healthy one passes and goes live through an approved pull request; the
+    one its template finds too costly fails, is flattened and rolled back by a pull request
+    the controller merges itself), and shows the audit log.
 
     Example: stratops demo --workdir /tmp/stratops-demo
     """
@@ -160,7 +163,10 @@ def demo(
     )
 
 
-SHOWN = ("promote", "controller", "audit", "pr merge", "evidence verify", "runbook")
+SHOWN = (
+    "promote", "controller", "audit", "pr merge", "pr list", "evidence verify", "runbook",
+    "canary status",
+)  # fmt: skip
 
 
 def _worth_showing(command: str) -> bool:

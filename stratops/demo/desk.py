@@ -1,8 +1,17 @@
-"""The demo desk: the example desk's policy and analysis, and two strategies in paper.
+"""The demo desk: the example desk's policy and analysis, three strategies in paper, and two
+canary templates for the demo's accelerated clock.
 
-The policy is the example desk's, with one change written into the file with its reason: the
-minimum time a version must spend in paper before a canary is seconds instead of days, so the
-story runs in minutes. Every other gate is the desk's own.
+The policy is the example desk's, with two changes written into the file with their reason:
+the minimum time a version must spend in paper before a canary, and in canary before live, is
+seconds instead of days, so the story runs in minutes. Every other gate is the desk's own.
+
+The demo's canaries replay the evidence's hourly candles, from Binance's first months of
+BTC/USDT (August 2017), four days a second: the example templates' 4-hour windows would
+hold one or two fills of a trend follower. ``demo-canary`` measures over two weeks of replayed
+market time, with slippage thresholds measured on a healthy paper canary of that market (a
+trend follower's 2,500 USDT orders paid 10 bps at the median, 54 bps in the worst week, on
+books a hundred times thinner than 2024's); ``strict-canary`` asks that market for the
+example desk's 2024 thresholds (at most 4/6/12 bps), which the same orders cannot meet.
 """
 
 from __future__ import annotations
@@ -14,11 +23,64 @@ from stratops.gitops.yaml_edit import SetValue, apply_edits
 from stratops.model.base import API_VERSION
 
 MIN_TIME_IN_PAPER = "3s"
+MIN_TIME_IN_CANARY = "1s"
 POLICY_PATH = ("spec", "rules", "trend", "canary", "min_time_in_stage", "minDuration")
+LIVE_POLICY_PATH = ("spec", "rules", "trend", "live", "min_time_in_stage", "minDuration")
+CANARY_MIN_DURATION = "20d"  # market time of the replay: five seconds at the demo's speed
+REPLAY_SPEED = "345600"  # four days of hourly candles a second
+HEALTHY_TEMPLATE = "demo-canary"
+STRICT_TEMPLATE = "strict-canary"
 
 STRATEGIES = {
     "btc-trend": "BTC trend follower: 9 configurations swept on 7 years of hourly candles.",
     "btc-overfit": "Deliberately overfit: 144 configurations swept on 30 days of minute bars.",
+    "btc-trend-strict": "The same trend follower, its canary judged by 2024 thresholds.",
+}
+
+
+def canary_template(name: str, comment: str, slippage: str, failures: int) -> str:
+    """A canary template on the demo's clock: two-week windows of replayed market time, a
+    measurement every two days; a window without a fill is inconclusive, not failed."""
+    return f"""# {comment}
+# demo: windows of 14 days of replayed market time (the example desk's: 4h) and a minimum of
+# {CANARY_MIN_DURATION}, so a trend follower trading every few days is judged within seconds
+# of wall time at the demo's replay speed ({REPLAY_SPEED}x).
+apiVersion: {API_VERSION}
+kind: AnalysisTemplate
+metadata:
+  name: {name}
+spec:
+  interval: 2d
+  window: 14d
+  minSamples: 1
+  minPassed: 3
+  minDuration: {CANARY_MIN_DURATION}
+  failureLimit: {failures}
+  consecutiveFailureLimit: {failures}
+  inconclusiveLimit: 20
+  metrics:
+    - metric: slippage_bps
+      condition: max
+      thresholds: {slippage}
+  haltOn:
+    - metric: reject_rate
+      above: 0.2
+"""
+
+
+TEMPLATES = {
+    HEALTHY_TEMPLATE: canary_template(
+        HEALTHY_TEMPLATE,
+        "Slippage thresholds of BTC/USDT in 2017 (what a healthy paper canary paid then).",
+        "{peak: 60, normal: 60, thin: 80}",
+        3,
+    ),
+    STRICT_TEMPLATE: canary_template(
+        STRICT_TEMPLATE,
+        "The example desk's 2024 slippage thresholds, asked of 2017's thin books.",
+        "{peak: 4, normal: 6, thin: 12}",
+        1,
+    ),
 }
 
 
@@ -45,12 +107,22 @@ def write_demo_manifests(example: Path, target: Path) -> Path:
     shutil.copytree(example / "analysis", target / "analysis")
     (target / "policy").mkdir(parents=True)
     policy = (example / "policy" / "desk-policy.yaml").read_text(encoding="utf-8")
-    edited = apply_edits(policy, [SetValue(POLICY_PATH, MIN_TIME_IN_PAPER)])
+    edited = apply_edits(
+        policy,
+        [
+            SetValue(POLICY_PATH, MIN_TIME_IN_PAPER),
+            SetValue(LIVE_POLICY_PATH, MIN_TIME_IN_CANARY),
+        ],
+    )
     note = (
-        f"# demo: trend canaries need {MIN_TIME_IN_PAPER} in paper instead of 7d, so the story "
-        "runs in minutes; every other gate is the example desk's.\n"
+        f"# demo: trend canaries need {MIN_TIME_IN_PAPER} in paper instead of 7d, and live "
+        f"{MIN_TIME_IN_CANARY} in canary instead of 24h\n# (the canary's analysis decides, on "
+        "its replay clock), so the story runs in minutes; every other gate is the example "
+        "desk's.\n"
     )
     (target / "policy" / "desk-policy.yaml").write_text(note + edited, encoding="utf-8")
+    for name, text in TEMPLATES.items():
+        (target / "analysis" / f"{name}.yaml").write_text(text, encoding="utf-8")
     (target / "strategies").mkdir()
     for name, comment in STRATEGIES.items():
         (target / "strategies" / f"{name}.yaml").write_text(

@@ -4,35 +4,57 @@
 2. scaffold a desk (Git repository, local bare remote, local forge);
 3. register both versions with their evidence in the embedded MLflow registry;
 4. run the controller: both start paper trading in the local runtime;
-5. promote both to canary: the honest one opens a pull request, the overfit one is stopped
-   by its gates;
-6. CI publishes the gate verdict, a second person approves, the pull request merges;
-7. the controller re-verifies the gates itself and starts the canary;
+5. promote to canary: the honest ones open pull requests, the overfit one is stopped by its
+   gates;
+6. CI publishes the gate verdicts, a second person approves, the pull requests merge;
+7. the controller re-verifies the gates itself and starts the canaries;
 8. 3am in thin liquidity: one alert as Prometheus evaluates it, and its runbook's steps for
    that context;
-9. the audit log, verified and replicated to the remote.
+9. the controller judges the canaries on their accelerated replay clock: the healthy one
+   passes; the one whose orders pay more than its template allows fails, is flattened, and
+   its rollback pull request merges itself;
+10. the passed canary goes live through a pull request CI gates and two people approve;
+11. the audit log, verified and replicated to the remote.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
 from rich.console import Console
 from rich.rule import Rule
 
-from stratops.demo.desk import write_demo_manifests
+from stratops.controller.analyses import AnalysisStore
+from stratops.controller.assembly import ControllerPaths
+from stratops.demo.desk import (
+    CANARY_MIN_DURATION,
+    HEALTHY_TEMPLATE,
+    REPLAY_SPEED,
+    STRICT_TEMPLATE,
+    write_demo_manifests,
+)
 from stratops.examples import DATA_DIR_ENV
 from stratops.gitops.forge.local import LOCAL_CI
+from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentStatus
 from stratops.runtime.local import LocalRuntime
 
 RESEARCHER = "rita"
 REVIEWER = "bob"
+SECOND_REVIEWER = "carol"  # live needs two approvals in the example desk's policy
+HEALTHY = "btc-trend"
+STRICT = "btc-trend-strict"
+CANARIES = {HEALTHY: HEALTHY_TEMPLATE, STRICT: STRICT_TEMPLATE}
+JUDGING_TIMEOUT = 90.0  # wall seconds for both analyses to be decided
+OPENED = re.compile(r"opened pull request #(\d+)")
 BACKTESTS = {
     "btc-trend": [
         "--strategy", "trend", "--data", "binance-1h",
@@ -40,7 +62,9 @@ BACKTESTS = {
     ],
     "btc-overfit": ["--strategy", "overfit", "--sweep", "--data", "binance-1m"],
 }  # fmt: skip
+REGISTERED = {**{name: name for name in BACKTESTS}, STRICT: HEALTHY}  # strategy: its backtest
 CANARY_ALLOCATION = "10000"
+LIVE_ALLOCATION = "100000"
 NIGHT_ALERT = "slippage-high"
 RULES_FILE = "stratops.rules.yaml"
 
@@ -52,6 +76,15 @@ def rendered_alert(rules_file: Path, alert: str, regime: str = "thin") -> str:
     shown = [r for r in rules if r.get("alert") == alert]
     shown += [r for r in rules if r.get("labels") == {"alert": alert, "regime": regime}]
     return yaml.safe_dump_all(shown, sort_keys=False, width=100).strip()
+
+
+def pull_number(done: subprocess.CompletedProcess[str]) -> str:
+    """The number of the pull request ``promote`` says it opened."""
+    output = done.stdout + done.stderr
+    found = OPENED.search(output)
+    if found is None:
+        raise ValueError(f"no pull request opened in:\n{output}")
+    return found.group(1)
 
 
 class StepFailed(Exception):
@@ -85,8 +118,16 @@ class Story:
         if data_dir is not None:  # every command reading market data takes it from here
             self.env[DATA_DIR_ENV] = str(data_dir)
 
-    def run(self, *args: str, expect: Sequence[int] = (0,), cwd: Path | None = None) -> str:
-        self.console.print(f"[bold cyan]$ stratops {' '.join(args)}[/]", highlight=False)
+    def run(
+        self,
+        *args: str,
+        expect: Sequence[int] = (0,),
+        cwd: Path | None = None,
+        quiet: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``stratops ARGS``; ``quiet`` runs it without showing the command or its output."""
+        if not quiet:
+            self.console.print(f"[bold cyan]$ stratops {' '.join(args)}[/]", highlight=False)
         done = subprocess.run(
             [sys.executable, "-m", "stratops", *args],
             cwd=cwd or self.desk,
@@ -98,9 +139,9 @@ class Story:
         output = (done.stdout + done.stderr).strip()
         if done.returncode not in expect:
             raise StepFailed(args, done.returncode, output)
-        if output and self.show(" ".join(args)):
+        if output and not quiet and self.show(" ".join(args)):
             self.console.print(output, highlight=False, markup=False)
-        return done.stdout
+        return done
 
     def chapter(self, title: str) -> None:
         self.console.print(Rule(title))
@@ -126,54 +167,114 @@ class Story:
         self.run("init", str(self.desk), "--manifests", str(manifests), cwd=self.workdir)
 
         self.chapter("Register the versions with their evidence (embedded MLflow)")
-        for name in BACKTESTS:
+        for name, backtest in REGISTERED.items():
             self.run(
                 "register",
                 name,
                 "--type",
                 "trend",
                 "--evidence",
-                str(self.workdir / name / "evidence"),
+                str(self.workdir / backtest / "evidence"),
                 "--model",
-                str(self.workdir / name / "model"),
+                str(self.workdir / backtest / "model"),
             )
         self.run("evidence", "verify", "btc-trend", "1")
 
-        self.chapter("The controller starts both strategies in paper")
+        self.chapter("The controller starts the strategies in paper")
         self.run("controller", "run", "--once")
         time.sleep(4)  # the demo policy wants 3 s in paper (the example desk: 7 days)
 
-        self.chapter("Promote both to canary: the gates decide")
+        self.chapter("Promote to canary: the gates decide")
         self.run(
             "promote", "btc-overfit", "1", "--to", "canary", "--allocation", CANARY_ALLOCATION,
             "--analysis", "trend-canary", "--reason", "best in-sample Sharpe of the sweep",
             expect=(1,),
         )  # fmt: skip
         self.tell("The overfit version is refused: no branch, no pull request.")
-        self.run(
-            "promote", "btc-trend", "1", "--to", "canary", "--allocation", CANARY_ALLOCATION,
-            "--analysis", "trend-canary", "--reason", "7 years of evidence, gates pass",
-        )  # fmt: skip
+        pulls = {name: self.promote_to_canary(name, CANARIES[name]) for name in (HEALTHY, STRICT)}
 
-        self.chapter("CI publishes the verdict, a reviewer approves, the PR merges")
-        branch = "promote/btc-trend/v1-canary"
+        self.chapter("CI publishes the verdicts, a reviewer approves, the PRs merge")
         self.tell(f"promote left the gates pending: only CI's verdict ({LOCAL_CI}) counts.")
-        self.run(
-            "gates", "check", "--base", "origin/main", "--head", f"origin/{branch}", "--publish",
-            "--as", LOCAL_CI,
-        )  # fmt: skip
-        self.run("pr", "approve", "1", "--as", REVIEWER, "--comment", "evidence reviewed")
-        self.run("pr", "merge", "1")
+        for name, number in pulls.items():
+            self.review(f"promote/{name}/v1-canary", number, (REVIEWER,))
 
-        self.chapter("The controller re-verifies the gates and starts the canary")
+        self.chapter("The controller re-verifies the gates and starts the canaries")
         self.run("controller", "plan")
-        self.run("controller", "run", "--once")
+        self.run("controller", "run", "--once", "--speed", REPLAY_SPEED)
 
         self.night_alert(example_manifests)
+        self.judge_canaries()
+        self.go_live()
 
         self.chapter("Every decision is in the audit log, hash-chained and replicated")
         self.run("audit", "log")
         self.run("audit", "verify")
+
+    def promote_to_canary(self, strategy: str, template: str) -> str:
+        """``promote STRATEGY 1 --to canary``; the number of the pull request it opened."""
+        reason = {
+            HEALTHY: "7 years of evidence, gates pass",
+            STRICT: "same evidence, judged by 2024's slippage",
+        }[strategy]
+        opened = self.run(
+            "promote", strategy, "1", "--to", "canary", "--allocation", CANARY_ALLOCATION,
+            "--analysis", template, "--min-duration", CANARY_MIN_DURATION, "--reason", reason,
+        )  # fmt: skip
+        return pull_number(opened)
+
+    def review(self, branch: str, number: str, reviewers: Sequence[str]) -> None:
+        """CI publishes the gates of ``branch``, ``reviewers`` approve, the pull request merges."""
+        self.run(
+            "gates", "check", "--base", "origin/main", "--head", f"origin/{branch}", "--publish",
+            "--as", LOCAL_CI,
+        )  # fmt: skip
+        for reviewer in reviewers:
+            self.run("pr", "approve", number, "--as", reviewer, "--comment", "evidence reviewed")
+        self.run("pr", "merge", number)
+
+    def judge_canaries(self) -> None:
+        """Controller ticks until both canaries' analyses are decided and applied."""
+        self.chapter("The controller judges the canaries on their replay clock")
+        self.tell(
+            f"Both canaries replay 2017's hourly candles at {REPLAY_SPEED}x (four days a "
+            "second); each tick judges them. Ticking until both analyses are decided..."
+        )
+        deadline = time.monotonic() + JUDGING_TIMEOUT
+        while True:
+            self.run("controller", "run", "--once", quiet=True)
+            phases = self.canary_phases()
+            settled = phases.get(HEALTHY) == "passed" and phases.get(STRICT) == "failed"
+            if settled and STRICT not in self.running_canaries():
+                break
+            if time.monotonic() > deadline:
+                raise StepFailed(
+                    ("controller", "run", "--once"), 1, f"canaries not decided: {phases}"
+                )
+            time.sleep(1.0)
+        self.run("canary", "status")
+        self.tell(
+            f"{STRICT} failed: halted (flatten: its position closed at market), then rolled back "
+            "by a pull request the controller merged itself (rollback.autoMerge: canary)."
+        )
+        self.run("pr", "list", "--state", "all")
+
+    def canary_phases(self) -> dict[str, str]:
+        """Each strategy's latest analysed phase, as the controller stored it."""
+        runs = AnalysisStore(ControllerPaths(self.desk).analyses).runs()
+        return {run.strategy: run.phase.value for run in runs}  # sorted: latest version last
+
+    def running_canaries(self) -> set[str]:
+        runtime = LocalRuntime(ControllerPaths(self.desk).runtime)
+        return {s.spec.strategy for s in runtime.list() if s.spec.stage is Stage.CANARY}
+
+    def go_live(self) -> None:
+        self.chapter("The passed canary goes live: CI gates it, two people approve")
+        opened = self.run(
+            "promote", HEALTHY, "1", "--to", "live", "--allocation", LIVE_ALLOCATION,
+            "--reason", "canary analysis passed",
+        )  # fmt: skip
+        self.review(f"promote/{HEALTHY}/v1-live", pull_number(opened), (REVIEWER, SECOND_REVIEWER))
+        self.run("controller", "run", "--once")
 
     def night_alert(self, manifests: Path) -> None:
         """An alert of the example desk rendered for Prometheus, and its runbook at 3am."""
@@ -185,8 +286,13 @@ class Story:
         self.run("runbook", "show", NIGHT_ALERT, "--regime", "thin", "--manifests", str(manifests))
 
     def stop_deployments(self) -> None:
-        runtime = LocalRuntime(self.desk / ".stratops" / "runtime")
-        for status in runtime.list():
+        """Stop every process of the desk, all at once (each flushes its telemetry first)."""
+        runtime = LocalRuntime(ControllerPaths(self.desk).runtime)
+
+        def remove(status: DeploymentStatus) -> None:
             runtime.remove(
                 status.spec.strategy, status.spec.stage, actor="demo", reason="demo ends"
             )
+
+        with ThreadPoolExecutor() as pool:
+            list(pool.map(remove, runtime.list()))

@@ -34,8 +34,15 @@ DEMO_STEPS = (
     "alert: slippage-high",
     "regime: thin",
     "Runbook `execution-quality` (context: thin)",
+    "opened pull request #2 (promote/btc-trend-strict/v1-canary)",
+    "passed → promote",  # canary status: btc-trend's analysis on its replay clock
+    "failed → rollback",  # and btc-trend-strict's
+    "rollback_merged",  # the rollback PR the controller merged, in the audit log
+    "### Gates: btc-trend v1 → live: ✅ PASS",
+    "btc-trend/live v1 @ 100,000 running",
 )
-# deploy and alias of both papers and of the canary, and each applied commit
+# deploys and aliases of the papers, the canaries and live, the analyses, the halt, the
+# rollback PR and each applied commit
 AUDIT_VERIFIED = re.compile(r"audit log intact: (\d+) event\(s\), chain verified")
 
 
@@ -93,6 +100,6 @@ def test_init_and_demo_run_from_the_installed_wheel(installed: Path, tmp_path: P
     for step in DEMO_STEPS:
         assert step in output, step
     verified = AUDIT_VERIFIED.search(output)
-    assert verified is not None and int(verified.group(1)) >= 6, output[-2000:]
+    assert verified is not None and int(verified.group(1)) >= 20, output[-2000:]
     assert (workdir / "desk" / "manifests").is_dir()
     assert not [pid for pid, cmd in process_table() if str(workdir) in cmd], "demo left processes"
