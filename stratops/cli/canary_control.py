@@ -13,6 +13,7 @@ Exit codes: 0 done; 1 nothing is being analysed for the strategy named; 2 bad in
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -198,10 +199,24 @@ def _request(root: Path, strategy: str, who: str | None, reason: str) -> tuple[A
     return latest, acting_person(GitRepo.discover(root), who)
 
 
-def _record(
-    root: Path, run: AnalysisRun, action: str, request: CanaryRequest, control: CanaryControl
+def _ask(
+    desk: Path | None,
+    strategy: str,
+    who: str | None,
+    reason: str,
+    action: str,
+    change: Callable[[CanaryControl, CanaryRequest], CanaryControl | str],
 ) -> None:
-    _store(root).save_control(run.strategy, run.version, control)
+    """Write the request ``change`` makes of the running canary's control, then audit it;
+    ``change`` returns why it refuses instead (exit 2, nothing written)."""
+    root = desk_root(desk)
+    run, by = _request(root, strategy, who, reason)
+    store = _store(root)
+    request = CanaryRequest(by=by, reason=reason, at=datetime.now(UTC))
+    control = change(store.control(run.strategy, run.version), request)
+    if isinstance(control, str):
+        fail(f"{strategy} v{run.version} {control}")
+    store.save_control(run.strategy, run.version, control)
     AuditLog(ControllerPaths(root).audit).append(
         key=f"{action}:{run.strategy}:v{run.version}:{request.at.isoformat()}",
         at=request.at,
@@ -219,6 +234,12 @@ def _record(
     )
 
 
+def _resumed(control: CanaryControl, request: CanaryRequest) -> CanaryControl | str:
+    return (
+        "is not paused" if control.paused is None else control.model_copy(update={"paused": None})
+    )
+
+
 def abort(
     strategy: str = STRATEGY,
     reason: str = REASON,
@@ -229,11 +250,14 @@ def abort(
 
     Example: stratops canary abort btc-trend --reason "venue outage, fills unreliable"
     """
-    root = desk_root(desk)
-    run, by = _request(root, strategy, who, reason)
-    request = CanaryRequest(by=by, reason=reason, at=datetime.now(UTC))
-    control = _store(root).control(run.strategy, run.version)
-    _record(root, run, "canary_abort", request, control.model_copy(update={"aborted": request}))
+    _ask(
+        desk,
+        strategy,
+        who,
+        reason,
+        "canary_abort",
+        lambda c, r: c.model_copy(update={"aborted": r}),
+    )
 
 
 def pause(
@@ -246,11 +270,9 @@ def pause(
 
     Example: stratops canary pause btc-trend --reason "exchange maintenance window"
     """
-    root = desk_root(desk)
-    run, by = _request(root, strategy, who, reason)
-    request = CanaryRequest(by=by, reason=reason, at=datetime.now(UTC))
-    control = _store(root).control(run.strategy, run.version)
-    _record(root, run, "canary_pause", request, control.model_copy(update={"paused": request}))
+    _ask(
+        desk, strategy, who, reason, "canary_pause", lambda c, r: c.model_copy(update={"paused": r})
+    )
 
 
 def resume(
@@ -263,10 +285,4 @@ def resume(
 
     Example: stratops canary resume btc-trend --reason "maintenance over"
     """
-    root = desk_root(desk)
-    run, by = _request(root, strategy, who, reason)
-    control = _store(root).control(run.strategy, run.version)
-    if control.paused is None:
-        fail(f"{strategy} v{run.version} is not paused")
-    request = CanaryRequest(by=by, reason=reason, at=datetime.now(UTC))
-    _record(root, run, "canary_resume", request, control.model_copy(update={"paused": None}))
+    _ask(desk, strategy, who, reason, "canary_resume", _resumed)
