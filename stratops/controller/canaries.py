@@ -22,9 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pandas as pd
-
-from stratops.analytics.regimes import HourOfWeekProfile
 from stratops.canary import AnalysisRun, Canary, CanaryTelemetry, RunAction, judge_all
 from stratops.canary.inputs import column
 from stratops.canary.manual import aborted
@@ -37,7 +34,7 @@ from stratops.model.deployment import DeploymentState, DeploymentStatus
 from stratops.model.problems import InvalidDocumentError
 from stratops.model.rollback import RollbackRequest
 from stratops.model.strategy import CanaryStage, HaltBehaviour, StrategyDeployment
-from stratops.paper.datasets import load_dataset, symbol_hourly, symbol_profile
+from stratops.paper.datasets import symbol_regimes
 from stratops.paper.errors import ConfigError
 from stratops.runtime.base import Runtime, RuntimeFailure
 from stratops.telemetry.canary import canary_telemetry
@@ -75,16 +72,6 @@ class CanaryReader:
         self.runtime = runtime
         self.store = store
         self.data_dir = data_dir
-        self._markets: dict[tuple[str, str], tuple[HourOfWeekProfile | None, pd.DataFrame]] = {}
-
-    def market(self, dataset: str, symbol: str) -> tuple[HourOfWeekProfile | None, pd.DataFrame]:
-        """The hour-of-week profile of ``symbol`` in ``dataset`` and its hourly measures (the
-        judge's volatility shocks), computed once per process."""
-        key = (dataset, symbol)
-        if key not in self._markets:
-            market = load_dataset(dataset, data_dir=self.data_dir, symbols=[symbol])
-            self._markets[key] = (symbol_profile(market), symbol_hourly(market))
-        return self._markets[key]
 
     def read(
         self,
@@ -149,7 +136,7 @@ class CanaryReader:
         """The canary and its clock, or why it cannot be judged now ('' while it has no bar)."""
         spec = status.spec
         dataset = spec.replay.dataset if spec.replay is not None else DEFAULT_DATASET
-        profile, hourly = self.market(dataset, spec.symbols[0])
+        profile, hourly = symbol_regimes(dataset, spec.symbols[0], self.data_dir)
         if profile is None:
             return f"{dataset} holds no complete hour of {spec.symbols[0]}: no regime profile"
         window = timedelta(seconds=duration_seconds(template.spec.window))

@@ -38,7 +38,7 @@ from stratops.controller.observability import Metrics
 from stratops.controller.plan import Key
 from stratops.model.deployment import DeploymentStatus
 from stratops.model.problems import InvalidDocumentError
-from stratops.paper.datasets import DATASETS, load_dataset, symbol_profile
+from stratops.paper.datasets import DATASETS, symbol_regimes
 from stratops.paper.errors import PaperError
 from stratops.report.build import order_frame
 from stratops.runtime.base import Runtime, RuntimeFailure
@@ -103,8 +103,7 @@ class MarketStep:
         key = (dataset, symbol)
         if key not in self._profiles:
             try:
-                market = load_dataset(dataset, data_dir=self.data_dir, symbols=[symbol])
-                self._profiles[key] = symbol_profile(market)
+                self._profiles[key] = symbol_regimes(dataset, symbol, self.data_dir)[0]
             except (PaperError, OSError, ValueError) as exc:
                 self.log.warning("no regime profile", extra={"dataset": dataset, "error": str(exc)})
                 self._profiles[key] = None

@@ -7,6 +7,7 @@ mid from the book, markouts at 1 s and 10 s).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,3 +255,22 @@ def symbol_profile(
     if hourly.empty:
         return None
     return hour_of_week_profile(hourly, symbol=market.symbols[0], window=window)
+
+
+def symbol_regimes(
+    dataset: str, symbol: str, data_dir: Path | None = None
+) -> tuple[HourOfWeekProfile | None, pd.DataFrame]:
+    """The hour-of-week profile of ``symbol`` in ``dataset`` and its hourly measures, computed
+    once per process for each data folder (the files do not change under a running process).
+
+    Raises what :func:`load_dataset` raises; a failure is not cached.
+    """
+    return _symbol_regimes(dataset, symbol, market_data_dir(data_dir))
+
+
+@functools.lru_cache(maxsize=64)
+def _symbol_regimes(
+    dataset: str, symbol: str, folder: Path
+) -> tuple[HourOfWeekProfile | None, pd.DataFrame]:
+    market = load_dataset(dataset, data_dir=folder, symbols=[symbol])
+    return symbol_profile(market), symbol_hourly(market)

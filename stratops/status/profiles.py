@@ -15,7 +15,7 @@ from pathlib import Path
 
 from stratops.analytics.regimes import HourOfWeekProfile
 from stratops.examples import market_data_dir
-from stratops.paper.datasets import DATASETS, load_dataset, symbol_profile
+from stratops.paper.datasets import DATASETS, symbol_regimes
 from stratops.paper.errors import PaperError
 from stratops.status.markets import Market
 
@@ -23,10 +23,9 @@ from stratops.status.markets import Market
 @functools.lru_cache(maxsize=64)
 def _profile(dataset: str, symbol: str, data_dir: Path) -> HourOfWeekProfile | None:
     try:
-        market = load_dataset(dataset, data_dir=data_dir, symbols=[symbol])
+        return symbol_regimes(dataset, symbol, data_dir)[0]
     except (PaperError, ValueError, OSError):
         return None  # not in this dataset, or its files are missing
-    return symbol_profile(market)
 
 
 def market_profile(
