@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from stratops.canary.limits import _Counts
+from stratops.canary.limits import count
 from stratops.canary.run import AnalysisRun
 from stratops.model.analysis import AnalysisTemplateSpec, CanaryMetric
 
@@ -46,9 +46,6 @@ class Headroom:
 
 def headroom(run: AnalysisRun, spec: AnalysisTemplateSpec) -> list[Headroom]:
     """Per metric of ``run``, in the template's order, its counts against ``spec``'s limits."""
-    counts: dict[CanaryMetric, _Counts] = {}
-    for measurement in run.measurements:
-        counts.setdefault(measurement.metric, _Counts()).add(measurement.phase)
     return [
         Headroom(
             metric=metric,
@@ -63,7 +60,7 @@ def headroom(run: AnalysisRun, spec: AnalysisTemplateSpec) -> list[Headroom]:
             consecutive_errors=found.consecutive_errors,
             consecutive_error_limit=spec.consecutive_error_limit,
         )
-        for metric, found in counts.items()
+        for metric, found in count(run.measurements).items()
     ]
 
 

@@ -40,7 +40,7 @@ class Assessment:
 
 
 @dataclass
-class _Counts:
+class MetricCounts:
     failed: int = 0
     consecutive_failed: int = 0
     consecutive_errors: int = 0
@@ -58,14 +58,22 @@ class _Counts:
         self.consecutive_errors = self.consecutive_errors + 1 if error else 0
 
 
+def count(measurements: Sequence[Measurement]) -> dict[CanaryMetric, MetricCounts]:
+    """Per metric, in order of first appearance, the counts the limit rules keep."""
+    counts: dict[CanaryMetric, MetricCounts] = {}
+    for m in measurements:
+        counts.setdefault(m.metric, MetricCounts()).add(m.phase)
+    return counts
+
+
 @dataclass
 class _Tally:
     spec: AnalysisTemplateSpec
-    counts: dict[CanaryMetric, _Counts] = field(default_factory=dict)
+    counts: dict[CanaryMetric, MetricCounts] = field(default_factory=dict)
 
     def tripped(self, window: Sequence[Measurement]) -> tuple[RunPhase, str, bool] | None:
         for m in window:
-            self.counts.setdefault(m.metric, _Counts()).add(m.phase)
+            self.counts.setdefault(m.metric, MetricCounts()).add(m.phase)
         spec = self.spec
         for m in window:
             if m.halt:

@@ -29,6 +29,14 @@ def _worst(found: list[Measurement]) -> Measurement:
     )
 
 
+def by_metric_and_regime(run: AnalysisRun) -> dict[tuple[str, str], list[Measurement]]:
+    """The run's measurements grouped by (metric, regime), in order of first appearance."""
+    groups: dict[tuple[str, str], list[Measurement]] = {}
+    for m in run.measurements:
+        groups.setdefault((m.metric.value, m.regime.value), []).append(m)
+    return groups
+
+
 def markdown(run: AnalysisRun) -> str:
     """The run's report: verdict, measurements by metric and regime, the deciding window."""
     step = f", step {run.step + 1} of {run.steps}" if run.steps > 1 else ""
@@ -50,10 +58,7 @@ def markdown(run: AnalysisRun) -> str:
         + " | worst | threshold |",
         "|---|---|---:|" + "---:|" * len(MeasurementPhase) + "---:|---|",
     ]
-    groups: dict[tuple[str, str], list[Measurement]] = {}
-    for m in run.measurements:
-        groups.setdefault((m.metric.value, m.regime.value), []).append(m)
-    for (metric, regime), found in sorted(groups.items()):
+    for (metric, regime), found in sorted(by_metric_and_regime(run).items()):
         counts = Counter(m.phase for m in found)
         worst = _worst(found)
         threshold = "-" if worst.threshold is None else f"{worst.condition} {worst.threshold:g}"

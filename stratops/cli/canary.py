@@ -12,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-from stratops.canary import AnalysisRun, Measurement, MeasurementPhase
+from stratops.canary import AnalysisRun, MeasurementPhase
+from stratops.canary.report import by_metric_and_regime
 from stratops.cli import canary_control
 from stratops.cli.desk import DESK_OPTION
 from stratops.cli.output import OUTPUT_OPTION, FreeText, OutputFormat, emit, new_table, stdout
@@ -48,11 +49,8 @@ def _value(value: float | None) -> str:
 
 def _summary_rows(run: AnalysisRun) -> list[list[str]]:
     """One row per (metric, regime): counts by phase, the last value and its threshold."""
-    groups: dict[tuple[str, str], list[Measurement]] = {}
-    for m in run.measurements:
-        groups.setdefault((m.metric.value, m.regime.value), []).append(m)
     rows = []
-    for (metric, regime), found in groups.items():
+    for (metric, regime), found in by_metric_and_regime(run).items():
         counts = Counter(m.phase for m in found)
         last = found[-1]
         threshold = "-" if last.threshold is None else f"{last.condition} {last.threshold:g}"
