@@ -39,7 +39,10 @@ class CanaryTelemetry:
     not measured yet, and is an *error* once an interval has passed without the telemetry
     catching up. ``None`` means complete up to the judge's clock. ``unreadable`` is the
     adapter's reason when it could not read the telemetry at all: every measurement due is then
-    an error carrying that reason.
+    an error carrying that reason. ``bar_seconds`` is the length of the deployment's bars (a
+    paper run's ``run.json`` says it; None when unknown, as for imported fills): a metric whose
+    horizon is shorter than a bar (:data:`stratops.canary.metrics.HORIZON_SECONDS`) is not
+    measurable on that deployment, its measurements *inconclusive*, not errors.
     """
 
     fills: Table
@@ -48,6 +51,7 @@ class CanaryTelemetry:
     pnl: Table
     complete_until: datetime | None = None
     unreadable: str | None = None
+    bar_seconds: float | None = None
 
     @classmethod
     def failed_to_read(cls, reason: str) -> CanaryTelemetry:

@@ -10,14 +10,17 @@ When a measurement is taken
     an interval later (``now >= t_k + interval``), the measurement is taken anyway, as an
     *error*: a telemetry outage is an error, never a failure. Measurements are taken in order.
 Phase of a measurement
-    *error* when the telemetry is unreadable or incomplete for the window, a column the metric
-    needs is missing, or (``pnl_vs_backtest``) no replay was given; else *inconclusive* with
-    fewer than ``minSamples`` samples (the fill, order and latency metrics; ``drawdown`` and
-    ``pnl_vs_backtest`` need one bar) or when the value cannot be computed; else *failed*
-    (with ``halt``) when a ``haltOn`` bound is crossed, *failed* when the threshold of the
-    window's regime is, *passed* otherwise. The regime is the profile's at the window's
-    midpoint (:func:`stratops.analytics.regimes.classify`), or *thin* when the window
-    overlaps a volatility shock (in a crash the book thins, whatever the hour).
+    *error* when the telemetry is unreadable or incomplete for the window; else *inconclusive*
+    when the metric is not measurable on the deployment's bars (its horizon, as the 1-minute
+    markout's, is shorter than a bar: complete telemetry, coarser than the metric); else
+    *error* when a column the metric needs is missing, or (``pnl_vs_backtest``) no replay was
+    given; else *inconclusive* with fewer than ``minSamples`` samples (the fill, order and
+    latency metrics; ``drawdown`` and ``pnl_vs_backtest`` need one bar) or when the value
+    cannot be computed; else *failed* (with ``halt``) when a ``haltOn`` bound is crossed,
+    *failed* when the threshold of the window's regime is, *passed* otherwise. The regime is
+    the profile's at the window's midpoint (:func:`stratops.analytics.regimes.classify`), or
+    *thin* when the window overlaps a volatility shock (in a crash the book thins, whatever
+    the hour).
 Phase of the run
     :func:`stratops.canary.limits.assess`; once final, no measurement is added.
 
@@ -41,6 +44,7 @@ from stratops.analytics.regimes import classify
 from stratops.canary.inputs import Canary, CanaryTelemetry, empty_table
 from stratops.canary.limits import Assessment, action, assess, measured_metrics
 from stratops.canary.metrics import (
+    HORIZON_SECONDS,
     NEEDS,
     Bars,
     Stream,
@@ -59,12 +63,14 @@ from stratops.model.analysis import (
     MetricRule,
     Regime,
 )
-from stratops.model.base import duration_seconds
+from stratops.model.base import duration_seconds, human_duration
 
 NS = 10**9
 HOUR_NS = 3600 * NS
 _BAR_METRICS = frozenset({CanaryMetric.DRAWDOWN, CanaryMetric.PNL_VS_BACKTEST})
 _TABLES = ("fills", "orders", "latency", "pnl")
+Verdict = tuple[MeasurementPhase, str]
+"""A phase decided before the value is looked at, and its note."""
 
 
 def _ns(moment: datetime) -> int:
@@ -198,12 +204,12 @@ def _measurement_phase(
     rule: MetricRule | None,
     halts: Sequence[HaltCondition],
     regime: Regime,
-    problem: str | None,
+    verdict: Verdict | None,
 ) -> tuple[MeasurementPhase, float | None, bool, str]:
     """Phase, threshold, halt flag and note of one measurement."""
     threshold = None if rule is None else rule.thresholds.for_regime(regime)
-    if problem is not None:
-        return MeasurementPhase.ERROR, threshold, False, problem
+    if verdict is not None:
+        return verdict[0], threshold, False, verdict[1]
     need = 1 if metric in _BAR_METRICS else spec.min_samples
     if samples < need:
         note = (
@@ -227,19 +233,40 @@ def _measurement_phase(
     return phase, threshold, False, f"{_fmt(value)} {sign} {_fmt(threshold)} ({regime.value})"
 
 
-def _problems(canary: Canary, missing: dict[str, list[str]]) -> dict[CanaryMetric, str | None]:
-    """What makes each metric of the canary an error in every window (None: nothing)."""
+def unmeasurable(metric: CanaryMetric, bar_seconds: float | None) -> str | None:
+    """Why ``metric`` cannot be measured on bars of ``bar_seconds``; None if it can (or the bar
+    is unknown). A metric looking ``h`` seconds past a fill needs bars of at most ``h``."""
+    horizon = HORIZON_SECONDS.get(metric)
+    if horizon is None or bar_seconds is None or bar_seconds <= horizon:
+        return None
+    return (
+        f"{metric.value} not measurable on {human_duration(bar_seconds)} bars: its "
+        f"{human_duration(horizon)} horizon is shorter than a bar"
+    )
+
+
+def _problems(canary: Canary, missing: dict[str, list[str]]) -> dict[CanaryMetric, Verdict | None]:
+    """What decides each metric of the canary in every window before its value (None: nothing):
+    an error (unreadable telemetry, a missing column, no replay) or, on bars coarser than the
+    metric, inconclusive."""
     telemetry = canary.telemetry
-    out: dict[CanaryMetric, str | None] = {}
+    error = MeasurementPhase.ERROR
+    out: dict[CanaryMetric, Verdict | None] = {}
     for metric in measured_metrics(canary.template.spec):
         table, needs = NEEDS[metric]
         absent = [c for c in needs if c in missing.get(table, [])]
+        coarse = unmeasurable(metric, telemetry.bar_seconds)
         if telemetry.unreadable is not None:
-            out[metric] = f"telemetry unreadable: {telemetry.unreadable}"
+            out[metric] = (error, f"telemetry unreadable: {telemetry.unreadable}")
+        elif coarse is not None:
+            out[metric] = (MeasurementPhase.INCONCLUSIVE, coarse)
         elif absent:
-            out[metric] = f"telemetry incomplete: {table} has no column {', '.join(absent)}"
+            out[metric] = (
+                error,
+                f"telemetry incomplete: {table} has no column {', '.join(absent)}",
+            )
         elif metric is CanaryMetric.PNL_VS_BACKTEST and canary.replay is None:
-            out[metric] = "no replay of the version over the window to compare with"
+            out[metric] = (error, "no replay of the version over the window to compare with")
         else:
             out[metric] = None
     return out
@@ -355,7 +382,7 @@ def _window(
     shock: bool,
     values: dict[CanaryMetric, Values],
     digest: str,
-    problems: dict[CanaryMetric, str | None],
+    problems: dict[CanaryMetric, Verdict | None],
 ) -> list[Measurement]:
     spec = canary.template.spec
     rules = {rule.metric: rule for rule in spec.metrics}
@@ -367,9 +394,11 @@ def _window(
         samples = int(values[metric].samples[row])
         rule = rules.get(metric)
         halts = [h for h in spec.halt_on if h.metric is metric]
-        problem = problems[metric] or incomplete
+        verdict = problems[metric]
+        if incomplete is not None and (verdict is None or verdict[0] is not MeasurementPhase.ERROR):
+            verdict = (MeasurementPhase.ERROR, incomplete)  # truncated telemetry: an error
         phase, threshold, halt, note = _measurement_phase(
-            metric, value, samples, spec, rule, halts, regime, problem
+            metric, value, samples, spec, rule, halts, regime, verdict
         )
         out.append(
             Measurement(

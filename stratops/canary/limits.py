@@ -12,6 +12,9 @@ and the phase is final from then on. At one window, in this order:
    outage; the canary is held, never rolled back);
 4. **inconclusive**: a metric's inconclusive measurements exceed ``inconclusiveLimit``.
 
+The reason of an error or inconclusive run ends with the note of the deciding measurement, in
+parentheses: what the telemetry lacked, or why the metric could not be judged.
+
 With no limit exceeded the run is **passed** at the first window that ends at least
 ``minDuration`` after ``started`` while every metric has at least ``minPassed`` passing
 measurements; until then it is **running**. A canary that stops early is therefore never passed.
@@ -98,7 +101,7 @@ class _Tally:
                 return (
                     RunPhase.ERROR,
                     f"error: {metric.value} {c.consecutive_errors} consecutive errors > "
-                    f"consecutiveErrorLimit {spec.consecutive_error_limit}",
+                    f"consecutiveErrorLimit {spec.consecutive_error_limit}{_why(window, metric)}",
                     False,
                 )
         for metric, c in self.counts.items():
@@ -106,7 +109,7 @@ class _Tally:
                 return (
                     RunPhase.INCONCLUSIVE,
                     f"inconclusive: {metric.value} {c.inconclusive} inconclusive measurements "
-                    f"> inconclusiveLimit {spec.inconclusive_limit}",
+                    f"> inconclusiveLimit {spec.inconclusive_limit}{_why(window, metric)}",
                     False,
                 )
         return None
@@ -115,6 +118,12 @@ class _Tally:
         """The metric with the fewest passing measurements (the first of equals), and them."""
         passes = [(self.counts[m].passed if m in self.counts else 0, m) for m in metrics]
         return min(passes, key=lambda item: item[0])
+
+
+def _why(window: Sequence[Measurement], metric: CanaryMetric) -> str:
+    """`` (note)`` of ``metric``'s measurement in the deciding window: why it was not judged."""
+    notes = [m.note for m in window if m.metric is metric and m.note]
+    return f" ({notes[0]})" if notes else ""
 
 
 def measured_metrics(spec: AnalysisTemplateSpec) -> tuple[CanaryMetric, ...]:

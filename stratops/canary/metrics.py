@@ -83,6 +83,9 @@ NEEDS: Final[dict[CanaryMetric, tuple[str, tuple[str, ...]]]] = {
     M.PNL_VS_BACKTEST: ("pnl", ("net",)),
 }
 """The table and columns (besides ``ts``) each metric reads."""
+HORIZON_SECONDS: Final[dict[CanaryMetric, int]] = {M.MARKOUT_1M_BPS: 60}
+"""How far after a fill a metric looks (seconds). On bars longer than its horizon a metric is
+not measurable: an hourly replay has no mid a minute after its fills."""
 
 PERCENTILE: Final = 99.0
 _CELLS: Final = 2_000_000  # cells of a padded (windows x rows) matrix per chunk

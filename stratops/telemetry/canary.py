@@ -5,7 +5,9 @@ complete; whatever stops the read (no telemetry, an unreadable file) becomes
 :meth:`CanaryTelemetry.failed_to_read` with the reason, so the judge records an *error*, never a
 failure. A paper run writes a fill only once all its markout horizons are past, so a running
 run is complete up to its ``seen_until`` less its longest horizon; for a paper canary that is
-also the clock to judge it with (its market time, not the wall's).
+also the clock to judge it with (its market time, not the wall's). ``run.json`` also gives the
+length of the run's bars, which tells the judge which metrics the telemetry cannot measure
+(a 1-minute markout on hourly bars).
 """
 
 from __future__ import annotations
@@ -13,18 +15,36 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pandas as pd
 import pyarrow as pa
 
 from stratops.canary.inputs import CanaryTelemetry
+from stratops.model.base import duration_seconds
 from stratops.model.problems import InvalidDocumentError
 from stratops.telemetry.reader import Window, read, runs
 from stratops.telemetry.schema import RUN_FILE
 
 CANARY_TABLES: Final = ("fills", "orders", "latency", "pnl")
 _WRITING: Final = frozenset({"running"})  # statuses whose newest fills are still held back
+
+
+def _run_documents(folder: Path) -> list[dict[str, Any]]:
+    """The ``run.json`` of every run of ``folder`` (an import has none)."""
+    paths = [run / RUN_FILE for run in runs(folder)]
+    return [json.loads(path.read_text(encoding="utf-8")) for path in paths if path.is_file()]
+
+
+def bar_seconds(folder: Path) -> float | None:
+    """The longest bar the runs of ``folder`` replay (``run.json``'s ``market.bar``); None when
+    no run says (imported fills have no bar)."""
+    bars = [
+        duration_seconds(str(document["market"]["bar"]))
+        for document in _run_documents(folder)
+        if (document.get("market") or {}).get("bar")
+    ]
+    return max(bars) if bars else None
 
 
 def complete_until(folder: Path) -> datetime | None:
@@ -35,11 +55,7 @@ def complete_until(folder: Path) -> datetime | None:
     bound of the runs applies.
     """
     bounds = []
-    for run in runs(folder):
-        path = run / RUN_FILE
-        if not path.is_file():
-            continue  # an import: complete as imported
-        document = json.loads(path.read_text(encoding="utf-8"))
+    for document in _run_documents(folder):
         if document.get("status") not in _WRITING or not document.get("seen_until"):
             continue
         seen = pd.Timestamp(document["seen_until"]).to_pydatetime()
@@ -57,8 +73,9 @@ def canary_telemetry(folder: Path, window: Window) -> CanaryTelemetry:
     try:
         tables = {name: read(folder, name, window) for name in CANARY_TABLES}
         complete = complete_until(folder)
+        bar = bar_seconds(folder)
     except InvalidDocumentError as exc:
         return CanaryTelemetry.failed_to_read("; ".join(p.message for p in exc.problems))
     except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
         return CanaryTelemetry.failed_to_read(f"{type(exc).__name__}: {exc}")
-    return CanaryTelemetry(**tables, complete_until=complete)
+    return CanaryTelemetry(**tables, complete_until=complete, bar_seconds=bar)

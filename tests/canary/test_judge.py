@@ -87,7 +87,10 @@ def test_unreadable_telemetry_is_an_error_that_holds_never_rolls_back() -> None:
     run = judge(canary(telemetry=broken), at(3))
     # 5 errors in a row (> consecutiveErrorLimit 4) at 01:00 ... 02:00
     assert run.phase is RunPhase.ERROR and run.action is RunAction.HOLD
-    assert run.reason == "error: slippage_bps 5 consecutive errors > consecutiveErrorLimit 4"
+    assert run.reason == (
+        "error: slippage_bps 5 consecutive errors > consecutiveErrorLimit 4 "
+        "(telemetry unreadable: s3://telemetry/btc-trend: connection refused)"
+    )
     assert run.decided_at == at(2)
     assert {m.phase for m in run.measurements} == {MeasurementPhase.ERROR}
     assert run.measurements[0].note.endswith("connection refused")
@@ -136,6 +139,96 @@ def test_a_missing_column_or_replay_is_an_error_of_that_metric_only() -> None:
     assert phases[M.PNL_VS_BACKTEST][0] is MeasurementPhase.ERROR
     assert "no replay" in phases[M.PNL_VS_BACKTEST][1]
     assert phases[M.SLIPPAGE_BPS][0] is MeasurementPhase.PASSED
+
+
+HOURLY_MARKOUT = "markout_1m_bps not measurable on 1h bars: its 1m horizon is shorter than a bar"
+
+
+def test_a_markout_shorter_than_the_bar_is_inconclusive_never_an_error() -> None:
+    tel = telemetry(10)
+    hourly = CanaryTelemetry(
+        tel.fills.drop(columns=["mid_after_1m"]), tel.orders, tel.latency, tel.pnl, bar_seconds=3600
+    )
+    tpl = template(inconclusiveLimit=3, minDuration="24h")
+    run = judge(canary(10, telemetry=hourly, template=tpl), at(3))
+    markouts = [m for m in run.measurements if m.metric is M.MARKOUT_1M_BPS]
+    assert {(m.phase, m.note) for m in markouts} == {
+        (MeasurementPhase.INCONCLUSIVE, HOURLY_MARKOUT)
+    }
+    assert not any(m.phase is MeasurementPhase.ERROR for m in run.measurements)
+    others = {m.phase for m in run.measurements if m.metric is M.SLIPPAGE_BPS}
+    assert others == {MeasurementPhase.PASSED}  # the other metrics are judged as before
+    # the fourth window exceeds inconclusiveLimit 3: held for a person, with the reason
+    assert run.phase is RunPhase.INCONCLUSIVE and run.action is RunAction.HOLD
+    assert run.decided_at == at(1.75)
+    assert run.reason == (
+        "inconclusive: markout_1m_bps 4 inconclusive measurements > inconclusiveLimit 3 "
+        f"({HOURLY_MARKOUT})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("bar_seconds", "drop", "expected"),
+    [
+        (3600.0, False, MeasurementPhase.INCONCLUSIVE),  # the bar decides, not the column
+        (61.0, True, MeasurementPhase.INCONCLUSIVE),
+        (60.0, True, MeasurementPhase.ERROR),  # 1m bars have the mid: its absence is a fault
+        (60.0, False, MeasurementPhase.PASSED),
+        (None, True, MeasurementPhase.ERROR),  # bar unknown (imported fills): the column counts
+    ],
+)
+def test_only_bars_longer_than_the_horizon_make_a_metric_not_measurable(
+    bar_seconds: float | None, drop: bool, expected: MeasurementPhase
+) -> None:
+    tel = telemetry(11)
+    fills = tel.fills.drop(columns=["mid_after_1m"]) if drop else tel.fills
+    given = CanaryTelemetry(fills, tel.orders, tel.latency, tel.pnl, bar_seconds=bar_seconds)
+    tpl = template(metrics=(M.MARKOUT_1M_BPS, M.SLIPPAGE_BPS), minDuration="24h")
+    run = judge(canary(11, telemetry=given, template=tpl), at(1.5))
+    assert {m.phase for m in run.measurements if m.metric is M.MARKOUT_1M_BPS} == {expected}
+    assert {m.phase for m in run.measurements if m.metric is M.SLIPPAGE_BPS} == {
+        MeasurementPhase.PASSED
+    }
+
+
+def test_truncated_or_unreadable_telemetry_on_coarse_bars_is_still_an_error() -> None:
+    tel = telemetry(12)
+    fills = tel.fills.drop(columns=["mid_after_1m"])
+    lagging = CanaryTelemetry(
+        fills, tel.orders, tel.latency, tel.pnl, complete_until=at(1.1), bar_seconds=3600
+    )
+    run = judge(canary(12, telemetry=lagging), at(3))
+    late = [m for m in run.measurements if m.end >= at(1.25)]
+    assert late and {m.phase for m in late} == {MeasurementPhase.ERROR}
+    assert all(m.note.startswith("telemetry incomplete: complete until") for m in late)
+    on_time = [m for m in run.measurements if m.end == at(1) and m.metric is M.MARKOUT_1M_BPS]
+    assert [(m.phase, m.note) for m in on_time] == [(MeasurementPhase.INCONCLUSIVE, HOURLY_MARKOUT)]
+    empty = CanaryTelemetry.failed_to_read("bucket unreachable")
+    broken = CanaryTelemetry(
+        empty.fills, empty.orders, empty.latency, empty.pnl, unreadable="bucket unreachable",
+        bar_seconds=3600,
+    )  # fmt: skip
+    errors = judge(canary(12, telemetry=broken), at(3))
+    assert errors.phase is RunPhase.ERROR and errors.action is RunAction.HOLD
+    assert {m.phase for m in errors.measurements} == {MeasurementPhase.ERROR}
+    assert errors.reason.endswith("(telemetry unreadable: bucket unreachable)")
+
+
+def test_a_not_measurable_metric_keeps_the_run_deterministic_tick_by_tick() -> None:
+    tel = telemetry(13)
+    hourly = CanaryTelemetry(tel.fills, tel.orders, tel.latency, tel.pnl, bar_seconds=3600)
+    tpl = template(minDuration="5h", inconclusiveLimit=50)
+    previous = None
+    for minutes in [*range(0, 5 * 60, 40), 5 * 60]:
+        previous = judge(
+            canary(13, telemetry=hourly, template=tpl, previous=previous), at(minutes / 60)
+        )
+    once = judge(canary(13, telemetry=hourly, template=tpl), at(5))
+    assert previous is not None and previous.canonical == once.canonical
+    assert previous.digest == once.digest
+    coarse = judge(canary(13, telemetry=hourly, template=tpl), at(5))
+    fine = judge(canary(13, telemetry=tel, template=tpl), at(5))
+    assert coarse.digest == once.digest and fine.digest != coarse.digest
 
 
 def test_thresholds_fail_measurements_and_the_limit_is_named() -> None:

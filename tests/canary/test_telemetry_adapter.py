@@ -14,9 +14,10 @@ from stratops.model.analysis import CanaryMetric
 from stratops.paper.config import EngineConfig
 from stratops.paper.datasets import load_dataset
 from stratops.paper.engine import run_backtest
+from stratops.paper.process import RunIdentity, RunStatus, run_document
 from stratops.paper.strategies import strategy_spec
 from stratops.paper.telemetry import write_telemetry
-from stratops.telemetry.canary import canary_telemetry, complete_until
+from stratops.telemetry.canary import bar_seconds, canary_telemetry, complete_until
 from stratops.telemetry.reader import Window
 
 START, END = pd.Timestamp("2024-08-06 00:00", tz="UTC"), pd.Timestamp("2024-08-06 06:00", tz="UTC")
@@ -74,3 +75,41 @@ def test_unreadable_telemetry_is_an_error_not_a_failure(deployment: Path, tmp_pa
     run = judge(canary, END.to_pydatetime())
     assert run.phase is RunPhase.ERROR
     assert run.measurements[0].note.startswith("telemetry unreadable: ")
+
+
+def test_an_hourly_paper_canary_says_its_bar_and_its_markouts_are_not_measurable(
+    tmp_path: Path,
+) -> None:
+    """The quick start's canary: a trend follower on hourly candles, whose telemetry is
+    complete but has no 1-minute mid (its markouts are 1 h and 5 h after a fill)."""
+    start, end = pd.Timestamp("2024-03-01", tz="UTC"), pd.Timestamp("2024-03-15", tz="UTC")
+    hourly = load_dataset("binance-1h", symbols=["BTC/USDT"]).between(start.value, end.value)
+    session = run_backtest(
+        hourly, strategy_spec("trend").build({"fast": 6, "slow": 24}), EngineConfig(10_000.0)
+    )
+    folder = tmp_path / "v1" / "telemetry"
+    identity = RunIdentity("models:/btc-trend/1", {"name": "btc-trend"})
+    write_telemetry(
+        folder, session.tables(), run_document(session, identity, "paper", RunStatus.RUNNING, 3600)
+    )
+    assert bar_seconds(tmp_path) == 3600.0
+    telemetry = canary_telemetry(tmp_path, Window(None))
+    assert telemetry.unreadable is None and telemetry.bar_seconds == 3600.0
+    assert "mid_after_1m" not in telemetry.fills.column_names
+    metrics = (CanaryMetric.MARKOUT_1M_BPS, CanaryMetric.DRAWDOWN)
+    tpl = template(metrics=metrics, window="2d", interval="1d", minDuration="30d")
+    canary = Canary("btc-trend", 1, tpl, 10_000.0, start.to_pydatetime(), telemetry, flat_profile())
+    run = judge(canary, end.to_pydatetime())
+    markouts = [m for m in run.measurements if m.metric is CanaryMetric.MARKOUT_1M_BPS]
+    assert {m.phase for m in markouts} == {MeasurementPhase.INCONCLUSIVE}
+    assert markouts[0].note.startswith("markout_1m_bps not measurable on 1h bars")
+    assert not any(m.phase is MeasurementPhase.ERROR for m in run.measurements)
+    # a template measuring it cannot pass on this deployment: inconclusive, held, and why
+    assert len(markouts) == 6 and run.phase is RunPhase.INCONCLUSIVE  # > inconclusiveLimit 5
+    assert run.reason.endswith(
+        "(markout_1m_bps not measurable on 1h bars: its 1m horizon is shorter than a bar)"
+    )
+
+
+def test_imported_fills_have_no_bar(deployment: Path) -> None:
+    assert bar_seconds(deployment) is None  # its run.json names no market
