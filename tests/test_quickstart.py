@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +43,27 @@ def test_the_block_covers_the_whole_path() -> None:
         assert step in script
 
 
+def judged_canary(desk: Path, env: dict[str, str]) -> dict[str, Any]:
+    """The canary's analysis after the next controller ticks (`stratops canary status -o json`),
+    once its process has written a bar (the tick judges nothing before)."""
+    for _ in range(10):
+        tick = subprocess.run(
+            ["stratops", "controller", "run", "--once"],
+            cwd=desk, env=env, capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert tick.returncode == 0, tick.stdout[-3000:] + tick.stderr[-3000:]
+        status = subprocess.run(
+            ["stratops", "canary", "status", "-o", "json"],
+            cwd=desk, env=env, capture_output=True, text=True, check=True, timeout=120,
+        )  # fmt: skip
+        runs: list[dict[str, Any]] = json.loads(status.stdout)
+        if runs:
+            assert len(runs) == 1
+            return runs[0]
+        time.sleep(2)
+    raise AssertionError("the canary wrote no bar in 10 controller ticks")
+
+
 @pytest.mark.slow
 def test_readme_quick_start_runs_literally(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -64,6 +88,13 @@ def test_readme_quick_start_runs_literally(tmp_path: Path) -> None:
         assert "btc-trend/canary v1 @ 10,000 running" in done.stdout
         assert "audit log intact" in done.stdout
         assert "runs no gate" in done.stdout  # the paper promotion says it checks nothing
+        run = judged_canary(tmp_path / "my-desk", env)
+        # trend-canary is sized for an hourly trend follower: four-week windows, nothing it
+        # measures needs a finer bar, so the canary is running, not in error (nor held)
+        assert (run["strategy"], run["version"], run["phase"]) == ("btc-trend", 1, "running")
+        assert run["action"] == "continue"
+        assert run["reason"].startswith("running: ")
+        assert "of minDuration 30d analysed; slippage_bps has 0 of minPassed 3" in run["reason"]
     finally:
         for status in runtime.list():
             runtime.remove(status.spec.strategy, status.spec.stage, actor="test", reason="done")
