@@ -6,9 +6,8 @@ the minimum time a version must spend in paper before a canary, and in canary be
 seconds instead of days, so the story runs in minutes. Every other gate is the desk's own.
 
 The demo's canaries replay the evidence's hourly candles, from Binance's first months of
-BTC/USDT (August 2017), four days a second: the example templates' 4-hour windows would
-hold one or two fills of a trend follower. ``demo-canary`` measures over two weeks of replayed
-market time, with slippage thresholds measured on a healthy paper canary of that market (a
+BTC/USDT (August 2017), four days a second. ``demo-canary`` measures over two weeks of
+replayed market time, with slippage thresholds measured on a healthy paper canary of that market (a
 trend follower's 2,500 USDT orders paid 10 bps at the median, 54 bps in the worst week, on
 books a hundred times thinner than 2024's); ``strict-canary`` asks that market for the
 example desk's 2024 thresholds (at most 4/6/12 bps), which the same orders cannot meet.
