@@ -74,6 +74,7 @@ def test_ci_on_another_clone_sees_the_breaks_the_controller_published(
     reconciler.tick()  # deploys paper
     code, check = _reconciliation(desk, _ci_clone(desk, tmp_path / "ci-0", 0))
     assert (code, check["status"]) == (1, "inconclusive")  # nothing published yet
+    assert "break summary the controller publishes is missing or stale" in str(check["explanation"])
     assert desk.registry.published_recon_breaks("btc-trend") is None
 
     run, _ = paper_run(desk)
