@@ -228,6 +228,9 @@ def breaks(
     emit([_row(r) for r in records], output, human)
 
 
+MOMENTS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"]
+
+
 def _ms(moment: datetime) -> int:
     """Milliseconds since the epoch; a moment without a zone is UTC."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -241,10 +244,16 @@ def fetch(
         ..., "--symbol", help="A unified symbol to fetch, e.g. BTC/USDT (repeat the option)."
     ),
     since: datetime = typer.Option(
-        ..., "--since", help="First moment (UTC) of the statement, e.g. 2024-08-08T23:54."
+        ...,
+        "--since",
+        help="First moment (UTC) of the statement, e.g. 2024-08-08T23:54:00.",
+        formats=MOMENTS,
     ),
     until: datetime | None = typer.Option(
-        None, "--until", help="Moment (UTC) the statement ends before (default: now)."
+        None,
+        "--until",
+        help="Moment (UTC) the statement ends before (default: now).",
+        formats=MOMENTS,
     ),
     out: Path = typer.Option(
         ...,

@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 SIGNED = {
     "/api/v3/myTrades": {"symbol", "orderId", "startTime", "endTime", "fromId", "limit"},
     "/api/v3/allOrders": {"symbol", "orderId", "startTime", "endTime", "limit"},
+    "/api/v3/order": {"symbol", "orderId", "origClientOrderId"},
     "/api/v3/account": {"omitZeroBalances"},
     "/sapi/v1/margin/allPairs": {"symbol"},
     "/sapi/v1/margin/isolated/allPairs": {"symbol"},
@@ -157,8 +158,15 @@ def answer(path: str, query: str, headers: Any, account: dict[str, Any]) -> Any:
                 "permissions": ["SPOT"]}  # fmt: skip
     if params.get("symbol") not in markets:
         raise Refused(400, -1121, "Invalid symbol.")
-    table = {"/api/v3/myTrades": "trades", "/api/v3/allOrders": "orders"}[path]
+    table = "trades" if path == "/api/v3/myTrades" else "orders"
     mine = [r for r in account[table] if r["symbol"] == params["symbol"]]
+    if path == "/api/v3/order":
+        if "orderId" not in params:
+            raise Refused(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent.")
+        found = [r for r in mine if r["orderId"] == int(params["orderId"])]
+        if not found:
+            raise Refused(400, -2013, "Order does not exist.")
+        return found[0]
     if "orderId" in params:
         mine = [r for r in mine if r["orderId"] >= int(params["orderId"])]
     if path == "/api/v3/myTrades":

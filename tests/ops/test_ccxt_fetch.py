@@ -246,19 +246,35 @@ def test_pages_follow_time_and_a_millisecond_fuller_than_a_page_is_refused(
     assert not (tmp_path / "crowded").exists()
 
 
+def test_an_order_placed_before_since_and_filled_after_is_fetched_by_its_id(
+    venue: Venue, fills: pd.DataFrame, tmp_path: Path
+) -> None:
+    venue.requests()
+    first = _capture()[0]["T"]  # its order was placed 3 ms earlier
+    since = pd.Timestamp(first - 1, unit="ms").strftime("%Y-%m-%dT%H:%M:%S.%f")
+    result = _fetch(venue, tmp_path / "out", "--since", since)
+    assert result.exit_code == 0, result.output
+    assert _breaks(fills, tmp_path / "out") == []
+    [one] = [r for r in venue.requests() if r["path"] == "/api/v3/order"]
+    assert one["params"]["orderId"] == str(VENUE_BASE + CLIENT_BASE) and one["code"] == 0
+
+
 def test_a_trade_the_venue_lost_and_one_the_desk_did_not_send_are_breaks(
     venue: Venue, fills: pd.DataFrame, tmp_path: Path
 ) -> None:
     account = _account(fills)
     lost = {**account, "trades": [t for t in account["trades"] if t["id"] != fills["id"][7]]}
-    manual = {**account["trades"][3], "id": 1, "orderId": 99, "time": account["trades"][3]["time"]}
-    extra = {**account, "trades": [*account["trades"], manual]}
+    manual = {**account["trades"][3], "id": 1, "orderId": 99}  # an order from the web page
+    web = {**account["orders"][3], "orderId": 99, "clientOrderId": "web_4d9f0c2a7b1e"}
+    extra = {**account, "trades": [*account["trades"], manual],
+             "orders": [*account["orders"], web]}  # fmt: skip
     try:
         venue.write(lost)
         assert _fetch(venue, tmp_path / "lost").exit_code == 0
         assert _breaks(fills, tmp_path / "lost") == ["missing_external"]
         venue.write(extra)
-        assert _fetch(venue, tmp_path / "manual").exit_code == 0
+        fetched = _fetch(venue, tmp_path / "manual")
+        assert fetched.exit_code == 0, fetched.output
         assert _breaks(fills, tmp_path / "manual") == ["external_activity"]
     finally:
         venue.write(account)

@@ -4,8 +4,9 @@
 :func:`~stratops.ops.reconciliation.statement.read_statement` reads, from ccxt's unified calls:
 
 - ``trades.jsonl``: ``fetch_my_trades(symbol, since)`` of each symbol, paged forward by time;
-- ``orders.jsonl``: ``fetch_orders(symbol, since)`` of each symbol, paged the same way (where
-  the venue's trades name their order but not its client order id, the orders carry it);
+- ``orders.jsonl``: ``fetch_orders(symbol, since)`` of each symbol, paged the same way, and
+  ``fetch_order(id, symbol)`` of each order a trade names that was placed before ``since``
+  (where the venue's trades name their order but not its client order id, the orders carry it);
 - ``balances.jsonl``: one ``fetch_balance()``.
 
 Items before ``since`` or from ``until`` on are left out. Positions and funding (contract
@@ -15,7 +16,8 @@ The credentials come from the environment, never the command line:
 ``STRATOPS_<VENUE>_API_KEY``, ``STRATOPS_<VENUE>_SECRET`` and, for venues that want one,
 ``STRATOPS_<VENUE>_PASSWORD`` (``<VENUE>`` the ccxt id in capitals). ``api_host`` sends every
 request to another ``scheme://host[:port]`` with the venue's own paths (a desk's egress proxy;
-the stand-in venue of the tests).
+the stand-in venue of the tests); ccxt classifies some venue error codes by the venue's own
+host names, so behind another host those are reported as the venue's refusal, generically.
 
 Errors are translated at this edge (ccxt's never leave it)::
 
@@ -239,9 +241,16 @@ def fetch_statement(
     orders: list[Item] = []
     for symbol in symbols:
         mine = partial(exchange.fetch_my_trades, symbol)
-        trades += _forward(exchange, f"fetch the trades of {symbol}", mine, since, until)
+        traded = _forward(exchange, f"fetch the trades of {symbol}", mine, since, until)
         sent = partial(exchange.fetch_orders, symbol)
-        orders += _forward(exchange, f"fetch the orders of {symbol}", sent, since, until)
+        placed = _forward(exchange, f"fetch the orders of {symbol}", sent, since, until)
+        known = {str(o.get("id")) for o in placed}
+        earlier = sorted({str(t["order"]) for t in traded if t.get("order")} - known)
+        for order in earlier:  # placed before ``since``, filled after: their client order ids
+            one = partial(exchange.fetch_order, order, symbol)
+            placed.append(_call(exchange, f"fetch order {order} of {symbol}", one))
+        trades += traded
+        orders += placed
     balance = _call(exchange, "fetch the balance", exchange.fetch_balance)
     return Statement(trades=trades, orders=orders, balance=balance)
 
