@@ -3,18 +3,31 @@
 ``stratops_market_regime{venue,symbol,regime}`` is 1 for the regime a moment is in and 0 for
 the two others; ``stratops_market_overlay{venue,symbol,overlay}`` likewise for each event
 overlay. Both come from the same :func:`~stratops.analytics.regimes.classify` as the canary's
-thresholds, so alerts, canaries and evidence agree on what "thin" meant at that moment.
+thresholds, so alerts, canaries and evidence agree on what "thin" meant at that moment; the
+volatility shock is the canary judge's test (:func:`~stratops.analytics.regimes.shocked`) of the
+trailing hour (:data:`SHOCK_WINDOW_NS`): on while that hour overlaps a shock hour of the market.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
-from stratops.analytics.regimes import HOURS_PER_WEEK, HourOfWeekProfile, RegimeRules, classify
+import pandas as pd
+
+from stratops.analytics.regimes import (
+    HOURS_PER_WEEK,
+    NS_PER_HOUR,
+    HourOfWeekProfile,
+    RegimeRules,
+    classify,
+    shocked,
+)
 from stratops.model.alerts import Overlay
 from stratops.model.analysis import Regime
 
-_OVERLAY_COLUMNS = {Overlay.VOLATILITY_SHOCK: "shock", Overlay.FUNDING_WINDOW: "funding"}
+SHOCK_WINDOW_NS: Final = NS_PER_HOUR
+"""The window whose overlap with a shock hour turns the volatility-shock overlay on."""
 
 
 @dataclass(frozen=True)
@@ -28,18 +41,23 @@ class MarketContext:
 def market_context(
     profile: HourOfWeekProfile,
     at_ns: int,
-    volatility: float | None = None,
+    hourly: pd.DataFrame | None = None,
     rules: RegimeRules | None = None,
 ) -> MarketContext:
     """The values of ``stratops_market_regime`` and ``stratops_market_overlay`` at ``at_ns``.
 
-    ``volatility`` is the realized volatility of the current hour (for the shock overlay; none:
-    no shock).
+    ``hourly`` are the market's :func:`~stratops.analytics.regimes.hourly_measures`, for the
+    shock overlay: on when ``[at_ns - SHOCK_WINDOW_NS, at_ns)`` overlaps a shock hour (none,
+    or no hour of it measured: off).
     """
-    row = classify(profile, [at_ns], None if volatility is None else [volatility], rules).iloc[0]
+    row = classify(profile, [at_ns], rules=rules).iloc[0]
+    shock = shocked(profile, hourly, [at_ns - SHOCK_WINDOW_NS], [at_ns], rules)[0]
     return MarketContext(
         regime={r: float(row["regime"] == r.value) for r in Regime},
-        overlays={o: float(bool(row[column])) for o, column in _OVERLAY_COLUMNS.items()},
+        overlays={
+            Overlay.VOLATILITY_SHOCK: float(shock),
+            Overlay.FUNDING_WINDOW: float(bool(row["funding"])),
+        },
     )
 
 

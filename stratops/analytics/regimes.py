@@ -67,6 +67,7 @@ __all__ = [
     "hour_of_week",
     "hour_of_week_profile",
     "hourly_measures",
+    "shocked",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -443,3 +444,46 @@ def classify(
         },
         index=pd.DatetimeIndex(ns.view("datetime64[ns]"), tz="UTC", name="time"),
     )
+
+
+def shocked(
+    profile: HourOfWeekProfile,
+    hourly: pd.DataFrame | None,
+    starts: ArrayLike,
+    ends: ArrayLike,
+    rules: RegimeRules | None = None,
+) -> NDArray[np.bool_]:
+    """Whether each window ``[start, end)`` overlaps an hour that :func:`classify` calls a
+    *shock*: the canary judge's volatility-shock test of a measurement window, and the
+    controller's of the trailing hour (``stratops_market_overlay``).
+
+    Parameters
+    ----------
+    profile : HourOfWeekProfile
+        The profile the hours' volatility is compared with.
+    hourly : pandas.DataFrame or None
+        The market's :func:`hourly_measures` (its ``volatility`` column); None or empty: no
+        hour is a shock.
+    starts, ends : array_like of int64 ns
+        The windows.
+    rules : RegimeRules, optional
+        Thresholds; the defaults otherwise.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One flag per window. An hour ``[h, h + 1h)`` overlaps ``[start, end)`` when
+        ``start - 1h < h < end``.
+    """
+    begin, finish = _as_ns(starts), _as_ns(ends)
+    if hourly is None or not len(hourly):
+        return np.zeros(begin.size, dtype=np.bool_)
+    index = pd.DatetimeIndex(hourly.index)
+    volatility = hourly["volatility"].to_numpy(dtype=np.float64)
+    flags = classify(profile, index, volatility=volatility, rules=rules)["shock"].to_numpy(bool)
+    hours = _as_ns(index)
+    order = np.argsort(hours, kind="stable")
+    counts = np.r_[0, np.cumsum(flags[order].astype(np.int64))]
+    lo = np.searchsorted(hours[order], begin - NS_PER_HOUR, side="right")
+    hi = np.searchsorted(hours[order], finish, side="left")
+    return np.asarray(counts[hi] - counts[lo] > 0, dtype=np.bool_)

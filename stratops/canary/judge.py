@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from stratops.analytics.regimes import classify
+from stratops.analytics.regimes import classify, shocked
 from stratops.canary.inputs import Canary, CanaryTelemetry, empty_table
 from stratops.canary.limits import Assessment, action, assess, measured_metrics
 from stratops.canary.metrics import (
@@ -66,7 +66,6 @@ from stratops.model.analysis import (
 from stratops.model.base import duration_seconds, human_duration
 
 NS = 10**9
-HOUR_NS = 3600 * NS
 _BAR_METRICS = frozenset({CanaryMetric.DRAWDOWN, CanaryMetric.PNL_VS_BACKTEST})
 _TABLES = ("fills", "orders", "latency", "pnl")
 Verdict = tuple[MeasurementPhase, str]
@@ -145,19 +144,6 @@ def _due(canary: Canary, now_ns: int) -> _Due:
     return _Due(ends[: waiting[0]] if waiting.size else ends, window)
 
 
-def _shocks(
-    hourly: pd.DataFrame, shock: np.ndarray, starts: np.ndarray, ends: np.ndarray
-) -> np.ndarray:
-    """Whether a shock hour of ``hourly`` overlaps each window ``[start, end)``."""
-    hours = np.asarray(pd.DatetimeIndex(hourly.index).as_unit("ns").asi8, dtype=np.int64)
-    order = np.argsort(hours, kind="stable")
-    hours, shock = hours[order], shock[order]
-    counts = np.r_[0, np.cumsum(shock.astype(np.int64))]
-    lo = np.searchsorted(hours, starts - HOUR_NS, side="right")
-    hi = np.searchsorted(hours, ends, side="left")
-    return np.asarray(counts[hi] - counts[lo] > 0)
-
-
 def _regimes(
     canaries: Sequence[Canary], index: np.ndarray, starts: np.ndarray, ends: np.ndarray
 ) -> tuple[list[Regime], np.ndarray]:
@@ -165,11 +151,11 @@ def _regimes(
 
     The liquidity regime is the profile's at the window's midpoint; a window overlapping an
     hour that :func:`~stratops.analytics.regimes.classify` calls a *shock* (the canary's
-    ``hourly`` measures given) is judged as thin whatever its hour. One ``classify`` per
-    distinct (profile, rules, hourly).
+    ``hourly`` measures given; :func:`~stratops.analytics.regimes.shocked`) is judged as thin
+    whatever its hour. One ``classify`` per distinct (profile, rules, hourly).
     """
     out: list[Regime] = [Regime.NORMAL] * index.size
-    shocked = np.zeros(index.size, dtype=bool)
+    shock = np.zeros(index.size, dtype=bool)
     groups: dict[tuple[int, int, int], list[int]] = {}
     for row, c in enumerate(index.tolist()):
         key = (id(canaries[c].profile), id(canaries[c].rules), id(canaries[c].hourly))
@@ -178,18 +164,11 @@ def _regimes(
         canary = canaries[int(index[rows[0]])]
         mids = starts[rows] + (ends[rows] - starts[rows]) // 2
         labels = classify(canary.profile, mids, rules=canary.rules)["regime"].tolist()
-        if canary.hourly is not None and len(canary.hourly):
-            hourly = canary.hourly
-            flags = classify(
-                canary.profile,
-                pd.DatetimeIndex(hourly.index),
-                volatility=hourly["volatility"].to_numpy(dtype=np.float64),
-                rules=canary.rules,
-            )["shock"].to_numpy(dtype=bool)
-            shocked[rows] = _shocks(hourly, flags, starts[rows], ends[rows])
+        window = (starts[rows], ends[rows])
+        shock[rows] = shocked(canary.profile, canary.hourly, *window, canary.rules)
         for row, label in zip(rows, labels, strict=True):
-            out[row] = Regime.THIN if shocked[row] else Regime(label)
-    return out, shocked
+            out[row] = Regime.THIN if shock[row] else Regime(label)
+    return out, shock
 
 
 def _fmt(value: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -11,6 +12,7 @@ import typer
 
 from stratops.cli.desk import DESK_OPTION, desk_root
 from stratops.cli.output import (
+    EXIT_RETRY,
     OUTPUT_OPTION,
     OutputFormat,
     emit,
@@ -24,6 +26,14 @@ from stratops.controller.audit import AuditLog
 from stratops.gitops.desk import load_desk
 from stratops.model.problems import InvalidDocumentError
 from stratops.model.reconciliation import ReconciliationPolicySpec
+from stratops.ops.reconciliation.fetch import (
+    Credentials,
+    FetchError,
+    VenueUnavailable,
+    connect,
+    fetch_statement,
+    write_statement,
+)
 from stratops.ops.reconciliation.lifecycle import BreakRecord, BreakState
 from stratops.ops.reconciliation.run import (
     DeploymentRecon,
@@ -216,3 +226,86 @@ def breaks(
         stdout.print(table)
 
     emit([_row(r) for r in records], output, human)
+
+
+MOMENTS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"]
+
+
+def _ms(moment: datetime) -> int:
+    """Milliseconds since the epoch; a moment without a zone is UTC."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return int(aware.timestamp() * 1000)
+
+
+@recon_app.command("fetch")
+def fetch(
+    venue: str = typer.Option(..., "--venue", help="The venue's ccxt id, e.g. binance."),
+    symbol: list[str] = typer.Option(
+        ..., "--symbol", help="A unified symbol to fetch, e.g. BTC/USDT (repeat the option)."
+    ),
+    since: datetime = typer.Option(
+        ...,
+        "--since",
+        help="First moment (UTC) of the statement, e.g. 2024-08-08T23:54:00.",
+        formats=MOMENTS,
+    ),
+    until: datetime | None = typer.Option(
+        None,
+        "--until",
+        help="Moment (UTC) the statement ends before (default: now).",
+        formats=MOMENTS,
+    ),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="The statement folder to write (replaced whole), e.g. "
+        ".stratops/statements/btc-trend--live for the deployment btc-trend/live.",
+        file_okay=False,
+    ),
+    api_host: str | None = typer.Option(
+        None,
+        "--api-host",
+        help="Send every request to this scheme://host[:port] with the venue's own paths "
+        "(an egress proxy, or a stand-in venue).",
+    ),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Fetch an account's venue statement live with ccxt (the optional extra ccxt).
+
+    Writes OUT/trades.jsonl, orders.jsonl and balances.jsonl: ccxt's unified structures of the
+    account's trades and orders of each symbol from --since, and its balance now, the files
+    `stratops recon run` reads. The credentials come from the environment:
+    STRATOPS_<VENUE>_API_KEY and STRATOPS_<VENUE>_SECRET (and STRATOPS_<VENUE>_PASSWORD where
+    the venue wants one); a read-only key is enough. Exit 0 when written, 2 when ccxt is not
+    installed (pip install 'stratops[ccxt]') or the venue, a symbol or the credentials are
+    wrong, 3 when the venue is unavailable (retry); nothing is written then.
+
+    Example: stratops recon fetch --venue binance --symbol BTC/USDT --since 2026-12-01 --out live
+    """
+    try:
+        exchange = connect(venue, Credentials.from_env(venue, os.environ), api_host)
+        statement = fetch_statement(
+            exchange, symbol, _ms(since), None if until is None else _ms(until)
+        )
+    except VenueUnavailable as exc:
+        fail(str(exc), EXIT_RETRY)
+    except FetchError as exc:
+        fail(str(exc))
+    write_statement(out, statement)
+    written = {
+        "out": str(out),
+        "venue": venue,
+        "symbols": list(symbol),
+        "trades": len(statement.trades),
+        "orders": len(statement.orders),
+    }
+
+    def human() -> None:
+        stdout.print(
+            f"wrote {out}: {written['trades']} trade(s), {written['orders']} order(s) and the "
+            f"balance of the {venue} account",
+            highlight=False,
+            markup=False,
+        )
+
+    emit(written, output, human)

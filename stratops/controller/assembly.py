@@ -15,7 +15,7 @@ from pathlib import Path
 from stratops.controller.analyses import AnalysisStore
 from stratops.controller.audit import AuditLog
 from stratops.controller.authorize import Authorizer
-from stratops.controller.gate_evaluation import registry_evaluator, stored_breaks
+from stratops.controller.gate_evaluation import desk_breaks, registry_evaluator, stored_breaks
 from stratops.controller.journal import IntentJournal
 from stratops.controller.observability import Metrics
 from stratops.controller.reconcile import Reconciler
@@ -121,9 +121,10 @@ def build_reconciler(
 
 def desk_evaluator(root: Path) -> GateEvaluator:
     """The evaluator for the desk at ``root``: $MLFLOW_TRACKING_URI, else its embedded store,
-    with the desk's reconciliation breaks."""
+    with the desk's reconciliation breaks (those the controller publishes in that registry when
+    it does not run in this folder, as in CI)."""
     registry = Registry(resolve_location(None, desk=lambda: root))
-    return registry_evaluator(registry, stored_breaks(ControllerPaths(root).recon))
+    return registry_evaluator(registry, desk_breaks(ControllerPaths(root).recon, registry))
 
 
 def webhooks_in_force(reconciler: Reconciler) -> Callable[[], list[Webhook]]:

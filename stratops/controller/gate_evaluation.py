@@ -11,13 +11,16 @@ from a commit, so CI and the controller compute the same report. The pure
 - for a promotion to live, the version's canary analysis logged last before ``as_of`` (the gate
   checks its digest);
 - when the policy gates the promotion on ``reconciliation``: the strategy's reconciliation
-  breaks active at ``as_of`` (:data:`OpenBreaks`, from the break state the controller's
-  reconciliation keeps; :func:`stored_breaks`).
+  breaks active at ``as_of`` (:data:`OpenBreaks`): from the break state the controller's
+  reconciliation keeps in the desk folder (:func:`stored_breaks`) where the controller runs,
+  else from the summary it publishes in the registry (:func:`published_breaks`), which a CI
+  runner's clone reads (:func:`desk_breaks`).
 
 ``as_of`` is the author date of the promotion commit, never the wall clock: ``promote``, CI
-and the controller count the same breaks whenever each of them evaluates, provided they read
-the same break state (one desk folder, as with the local forge; a CI runner elsewhere has none
-and finds the check inconclusive).
+and the controller count the same breaks whenever each of them evaluates. A published summary
+that is missing, unreadable or stale for ``as_of``
+(:meth:`~stratops.ops.reconciliation.published.PublishedBreaks.open_breaks`) makes the check
+inconclusive.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from stratops.gitops.errors import UnknownVersion
 from stratops.gitops.evaluation import GateEvaluator, GateRequest
 from stratops.model.base import Stage
 from stratops.model.canary import CanaryAnalysisRecord
+from stratops.ops.reconciliation.published import PublishedBreaks
 from stratops.ops.reconciliation.store import BreakStore, open_breaks
 from stratops.registry.arrays import load_evidence_arrays
 from stratops.registry.bundle import scan_bundle
@@ -66,6 +70,37 @@ def stored_breaks(path: Path) -> OpenBreaks:
 
     def count(strategy: str, as_of: datetime) -> int | None:
         return open_breaks(store.state(), strategy, as_of) if path.exists() else None
+
+    return count
+
+
+def published_breaks(registry: Registry) -> OpenBreaks:
+    """:data:`OpenBreaks` from the summaries the controller publishes in the registry (None for
+    a strategy without one, with an unreadable one, or one stale for the moment)."""
+
+    def count(strategy: str, as_of: datetime) -> int | None:
+        try:
+            text = registry.published_recon_breaks(strategy)
+        except NotFound:
+            return None
+        if text is None:
+            return None
+        try:
+            summary = PublishedBreaks.from_storage(text)
+        except ValueError:
+            return None
+        return summary.open_breaks(as_of)
+
+    return count
+
+
+def desk_breaks(path: Path, registry: Registry) -> OpenBreaks:
+    """The break state at ``path`` when it exists (the controller runs in this desk folder),
+    else the summaries published in ``registry`` (a clone elsewhere, as in CI)."""
+    local, published = stored_breaks(path), published_breaks(registry)
+
+    def count(strategy: str, as_of: datetime) -> int | None:
+        return local(strategy, as_of) if path.exists() else published(strategy, as_of)
 
     return count
 

@@ -1,10 +1,12 @@
 """What the controller exports each tick about markets and execution: the alerts' series.
 
 - ``stratops_market_regime`` and ``stratops_market_overlay`` for each (venue, symbol) a
-  deployment trades from a packaged dataset: the hour-of-week profile of that dataset's symbol
-  (:func:`stratops.paper.datasets.symbol_profile`, computed once per process) at the tick's
-  wall clock, through :meth:`Metrics.export_context` (the volatility-shock overlay stays off:
-  nothing measures realized volatility here yet);
+  deployment trades from a packaged dataset: the hour-of-week profile and hourly measures of
+  that dataset's symbol (:func:`stratops.paper.datasets.symbol_regimes`, computed once per
+  process) at the tick's clock, through :meth:`Metrics.export_context`; the volatility-shock
+  overlay is on while the trailing hour overlaps an hour of the dataset the canary judge calls
+  a shock (:func:`stratops.alerts.regime.market_context`; off at moments the dataset does not
+  cover);
 - the execution gauges (``stratops_slippage_bps``, ``stratops_fill_ratio``, ...) of each
   (strategy, stage, venue, symbol) from the deployment's telemetry
   (:func:`stratops.analytics.execution.execution_measures` over the trailing
@@ -50,6 +52,7 @@ EXECUTION_WINDOW: Final = pd.Timedelta(hours=1)
 READ_FAILURES = (InvalidDocumentError, OSError, pa.ArrowException, ValueError)
 
 Labels = tuple[str, str, str, str]  # strategy, stage, venue, symbol
+Regimes = tuple[HourOfWeekProfile, pd.DataFrame]  # a market's profile and hourly measures
 
 
 def read_measures(folder: Path, allocation: float) -> pd.DataFrame:
@@ -94,19 +97,21 @@ class MarketStep:
         self.now = now
         self.log = log
         self.data_dir = data_dir
-        self._profiles: dict[tuple[str, str], HourOfWeekProfile | None] = {}
+        self._profiles: dict[tuple[str, str], Regimes | None] = {}
         self._measured: dict[Path, Measured] = {}
         self._exported: set[Labels] = set()
         self._updated: set[tuple[str, str]] = set()
 
-    def _profile(self, dataset: str, symbol: str) -> HourOfWeekProfile | None:
+    def _profile(self, dataset: str, symbol: str) -> Regimes | None:
+        """The profile and hourly measures of ``symbol`` in ``dataset`` (None: no profile)."""
         key = (dataset, symbol)
         if key not in self._profiles:
             try:
-                self._profiles[key] = symbol_regimes(dataset, symbol, self.data_dir)[0]
+                profile, hourly = symbol_regimes(dataset, symbol, self.data_dir)
             except (PaperError, OSError, ValueError) as exc:
                 self.log.warning("no regime profile", extra={"dataset": dataset, "error": str(exc)})
-                self._profiles[key] = None
+                profile = None
+            self._profiles[key] = None if profile is None else (profile, hourly)
         return self._profiles[key]
 
     def _regimes(self, observed: Mapping[Key, DeploymentStatus]) -> None:
@@ -118,9 +123,11 @@ class MarketStep:
         }
         at_ns = int(self.now().timestamp() * 1e9)
         for venue, symbol, dataset in sorted(markets):
-            profile = self._profile(dataset, symbol)
-            if profile is not None:
-                self.metrics.export_context(venue, symbol, market_context(profile, at_ns))
+            found = self._profile(dataset, symbol)
+            if found is not None:
+                profile, hourly = found
+                context = market_context(profile, at_ns, hourly)
+                self.metrics.export_context(venue, symbol, context)
 
     def _measures(self, status: DeploymentStatus) -> Measured | None:
         """The measures of a deployment whose process reported progress, read again only when

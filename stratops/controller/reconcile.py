@@ -6,7 +6,8 @@ and the reconciliation's break state; every tick reads Git, the runtime, the reg
 canaries' telemetry afresh (:mod:`.snapshot`), decides what may change (:mod:`.admit`), judges
 the canaries (:mod:`.canaries`) and what to do (:mod:`.plan`), then journals, executes and
 records (:mod:`.apply`). After the plan, each deployment's ledger is reconciled with its venue
-statement (:mod:`.recon_step`; its halts are applied like the plan's actions) and the market
+statement (:mod:`.recon_step`; its halts are applied like the plan's actions; the break
+summaries a gates check elsewhere reads are published, :mod:`.recon_publish`) and the market
 and execution series are exported (:mod:`.market_step`). :meth:`Reconciler.preview` runs the
 same steps but the last. A failure in one part (the remote, the forge, MLflow, a runtime call)
 stops only what depends on it, is reported once in the audit log and in the metrics, and never
@@ -37,6 +38,7 @@ from stratops.controller.journal import IntentJournal
 from stratops.controller.market_step import MarketStep
 from stratops.controller.observability import Metrics
 from stratops.controller.plan import ALIAS_KINDS, Action, Blocked, Key, Plan, TickPlan, plan_tick
+from stratops.controller.recon_publish import BreakPublisher
 from stratops.controller.recon_step import ReconStep
 from stratops.controller.snapshot import Observer, Snapshot
 from stratops.controller.state import StateStore
@@ -187,6 +189,13 @@ class Reconciler:
             now=now,
             log=logger or logging.getLogger("stratops.controller"),
         )
+        self.published = BreakPublisher(
+            registry=registry,
+            store=breaks,
+            actor=actor,
+            log=logger or logging.getLogger("stratops.controller"),
+        )
+        self.now = now
 
     def _decide(self, snapshot: Snapshot) -> _Decided:
         if snapshot.rewritten:
@@ -284,4 +293,6 @@ class Reconciler:
         if policy is None or snapshot.observed is None:
             return []
         skip = {(a.strategy, a.stage) for a in acted if a.kind not in ALIAS_KINDS}
-        return self.recon.run(snapshot.observed, policy, skip)
+        halts = self.recon.run(snapshot.observed, policy, skip)
+        self.published.publish(self.now())  # for gates checks elsewhere (CI)
+        return halts

@@ -85,6 +85,7 @@ TAG_ANALYSIS_RUN = "stratops.canary_analysis.run_id"
 TAG_ANALYSIS_DIGEST = "stratops.canary_analysis.digest"
 TAG_ANALYSIS_PHASE = "stratops.canary_analysis.phase"
 TAG_VERSION = "stratops.version"
+TAG_RECON_BREAKS = "stratops.recon.breaks"
 RUN_KIND_BACKTEST = "backtest"
 RUN_KIND_REGISTRATION = "registration"
 RUN_KIND_ANALYSIS = "canary_analysis"
@@ -1037,6 +1038,24 @@ class Registry:
                 ],
             )
         return AnalysisRun.from_storage(data)
+
+    # reconciliation breaks, published by the controller for CI
+
+    def publish_recon_breaks(self, strategy: str, summary: str) -> None:
+        """Set the strategy's reconciliation break summary (a registered-model tag, written by
+        the controller; :mod:`stratops.ops.reconciliation.published`)."""
+        with translated(f"publish the reconciliation breaks of {strategy!r}"):
+            self._client.set_registered_model_tag(strategy, TAG_RECON_BREAKS, summary)
+
+    def published_recon_breaks(self, strategy: str) -> str | None:
+        """The summary :meth:`publish_recon_breaks` last set; None when none was.
+
+        Raises
+        ------
+        NotFound
+            The strategy is not registered.
+        """
+        return (self._registered_model(strategy).tags or {}).get(TAG_RECON_BREAKS)
 
     # stage aliases
 

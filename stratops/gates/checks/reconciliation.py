@@ -14,7 +14,8 @@ def reconciliation(inputs: GateInputs, check: ReconciliationCheck) -> CheckResul
             "reconciliation",
             Family.OPERATIONS,
             check.required,
-            "the strategy's deployments were not reconciled (no break state given)",
+            "no current reconciliation of the strategy's deployments: none by the promotion's "
+            "time, or the break summary the controller publishes is missing or stale",
         )
     result = compare(
         "reconciliation",
