@@ -220,7 +220,7 @@ class Applier:
                 )
         for key, run in runs.items():
             self.analyses.save(run)
-            if run.phase.final and not self.analyses.logged(run):
+            if run.phase.final and not run.live and not self.analyses.logged(run):
                 self._log_analysis(key, run)
             for phase in RunPhase:
                 self.metrics.canary_phase.labels(key[0], key[1].value, phase.value).set(

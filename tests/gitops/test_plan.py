@@ -55,8 +55,11 @@ def test_canary_to_live_sets_live_and_drops_that_canary() -> None:
     plan = plan_promotion(EXAMPLE, request(4, Stage.LIVE))
     assert plan.edits == (
         SetValue((*STAGES, "live", "version"), 4),
+        SetValue((*STAGES, "live", "analysis"), "trend-canary"),  # its haltOn guards live
         DeleteKey((*STAGES, "canary")),
     )
+    named = plan_promotion(EXAMPLE, request(4, Stage.LIVE, analysis="live-guard"))
+    assert SetValue((*STAGES, "live", "analysis"), "live-guard") in named.edits
     assert plan.branch == "promote/btc-trend/v4-live"
     assert plan.change.current_stage is Stage.CANARY
     assert plan.change.allocation == 1_000_000
