@@ -211,7 +211,7 @@ class Applier:
             )
             if run.phase in (RunPhase.FAILED, RunPhase.ERROR, RunPhase.INCONCLUSIVE):
                 self.log.warning(
-                    "%s/%s v%d: canary analysis %s: %s",
+                    "%s/%s v%d: analysis %s: %s",
                     run.strategy,
                     key[1].value,
                     run.version,

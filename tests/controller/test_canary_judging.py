@@ -26,16 +26,18 @@ from stratops.telemetry import reader
 CANARY = ("btc-trend", Stage.CANARY)
 
 
-def telemetry(desk: Desk) -> Path:
-    return desk.runtime().folder("btc-trend", Stage.CANARY) / "v1" / "telemetry"
+def telemetry(desk: Desk, stage: Stage = Stage.CANARY) -> Path:
+    return desk.runtime().folder("btc-trend", stage) / "v1" / "telemetry"
 
 
-def wait_for_bars(desk: Desk, span: timedelta, timeout: float = 90.0) -> None:
-    """Until the canary's process has written ``span`` of replayed bars."""
+def wait_for_bars(
+    desk: Desk, span: timedelta, timeout: float = 90.0, stage: Stage = Stage.CANARY
+) -> None:
+    """Until the process of the deployment in ``stage`` has written ``span`` of replayed bars."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            stamps = reader.read(telemetry(desk), "pnl", columns=["ts"]).column("ts")
+            stamps = reader.read(telemetry(desk, stage), "pnl", columns=["ts"]).column("ts")
         except Exception:
             stamps = None
         if (
