@@ -32,6 +32,7 @@ from stratops.model.base import Stage
 from stratops.model.deployment import DeploymentState, DeploymentStatus
 
 LIVE = ("btc-trend", Stage.LIVE)
+MANIFEST = "manifests/strategies/btc-trend.yaml"
 BRANCH = "rollback/btc-trend/v1-live"
 TRIPWIRE = """\
 apiVersion: stratops.io/v1alpha1
@@ -83,17 +84,22 @@ def open_live(desk: Desk, version: int, analysis: str | None) -> PullRequest:
     return done.pull_request
 
 
-def go_live(desk: Desk, analysis: str | None = "trend-live") -> str:
-    """v1 through canary to live, its live process replaying an hour a second: the merge."""
-    desk.promote_and_merge(1, Stage.CANARY, 50_000)
+def go_live(
+    desk: Desk, version: int = 1, analysis: str | None = "trend-live", speed: float = 3600
+) -> str:
+    """``version`` through canary to live, its live process replaying at ``speed`` (an hour a
+    second: its guardrails are due within seconds): the merge of the live promotion."""
+    desk.promote_and_merge(version, Stage.CANARY, 50_000)
     desk.reconciler(speed=60).tick()
-    pull = open_live(desk, 1, analysis)
+    pull = open_live(desk, version, analysis)
     desk.publish_gates(pull)
     desk.approve(pull)
     desk.approve(pull, reviewer="carol")
     head = merge(desk, pull.number)
-    applied = desk.reconciler(speed=3600).tick().applied
-    assert (ActionKind.DEPLOY, Stage.LIVE) in [(a.kind, a.stage) for a in applied]
+    applied = desk.reconciler(speed=speed).tick().applied
+    assert (ActionKind.DEPLOY if version == 1 else ActionKind.REPLACE, Stage.LIVE) in [
+        (a.kind, a.stage) for a in applied
+    ]
     return head
 
 
@@ -170,3 +176,42 @@ def test_a_live_breach_halts_within_one_tick_and_its_rollback_waits_for_a_person
     assert removed.commit == head and removed.details["pull_request"] == pull.number
     done = Counter(e.action for e in events)
     assert done["halt"] == done["rollback_opened"] == done["rollback_waiting"] == 1
+
+
+def test_merged_by_a_person_the_previous_live_version_runs_again(guarded: Desk) -> None:
+    desk = guarded
+    go_live(desk, 1, analysis=None, speed=60)  # guarded by the canary's template, trend-canary
+    manifest = desk.repo.read_file(desk.repo.remote_main(), MANIFEST).decode()
+    assert "live: {version: 1, allocation: 1000000, analysis: trend-canary}" in manifest
+    paper = desk.open_promotion(2, Stage.PAPER, 100_000)
+    desk.publish_gates(paper)
+    merge(desk, paper.number)
+    desk.reconciler(speed=60).tick()
+    promotion = go_live(desk, 2)  # v2 replaces v1 live, guarded by trend-live
+    assert running(desk)[Stage.LIVE] == (2, 1_000_000)
+    wait_for_bars(desk, timedelta(hours=3), stage=Stage.LIVE, version=2)
+
+    judged = desk.reconciler().tick()
+    run = judged.analyses[LIVE]
+    assert (run.version, run.phase, run.action) == (2, RunPhase.FAILED, RunAction.HALT)
+    assert live_status(desk).state is DeploymentState.HALTED
+    (pull,) = desk.forge.list_pull_requests(state=None, head_branch="rollback/btc-trend/v2-live")
+    assert pull.state is PullState.OPEN
+    assert dict(desk.repo.commit(pull.head_sha).trailers)["Rollback-Of"] == promotion
+
+    desk.approve(pull, reviewer="carol")
+    head = merge(desk, pull.number)
+    after = desk.reconciler().tick()
+    assert not after.refused
+    assert [(a.kind, a.stage, a.version) for a in after.applied] == [
+        (ActionKind.REPLACE, Stage.LIVE, 1),
+        (ActionKind.SET_ALIAS, Stage.LIVE, 1),
+    ]
+    assert running(desk) == {Stage.PAPER: (2, 100_000), Stage.LIVE: (1, 1_000_000)}
+    assert live_status(desk).state is DeploymentState.RUNNING
+    assert desk.registry.stage_aliases("btc-trend") == {Stage.PAPER: 2, Stage.LIVE: 1}
+    (moved,) = desk.registry.alias_history("btc-trend")[-1:]
+    assert (moved.stage, moved.from_version, moved.to_version) == (Stage.LIVE, 2, 1)
+    assert (moved.actor, moved.pull_request) == ("stratops-controller", pull.number)
+    replaced = [e for e in desk.reconciler().audit.events() if e.action == "replace"]
+    assert replaced[-1].commit == head and replaced[-1].details["pull_request"] == pull.number
