@@ -52,14 +52,19 @@ spec:
 """
 
 
-@pytest.fixture
-def guarded(desk: Desk) -> Desk:
-    """The desk under a policy whose live gate has no canary_analysis, with trend-live."""
+def guard_rules(desk: Desk) -> None:
+    """A policy whose live gate has no canary_analysis, and trend-live, pushed to main."""
     (desk.root / "manifests" / "analysis" / "trend-live.yaml").write_text(TRIPWIRE)
     desk.git("add", "manifests/analysis/trend-live.yaml")
     desk.git("commit", "-qm", "trend-live: live halts on any drawdown")
     desk.git("push", "-q", "origin", "HEAD:main")
     push(desk, POLICY, "        canary_analysis: {}\n", "", "Live without canary analysis")
+
+
+@pytest.fixture
+def guarded(desk: Desk) -> Desk:
+    """The desk under :func:`guard_rules`, v1 paper trading."""
+    guard_rules(desk)
     desk.reconciler(speed=60).tick()
     return desk
 
