@@ -301,8 +301,8 @@ def cross_check(sources: list[Source]) -> list[Problem]:
         strategy = source.document
         assert isinstance(strategy, StrategyDeployment)
         stages = strategy.spec.stages
-        for stage, entry in (("canary", stages.canary), ("live", stages.live)):
-            named = None if entry is None else entry.analysis
+        for stage, judged in (("canary", stages.canary), ("live", stages.live)):
+            named = None if judged is None else judged.analysis
             if named is None or named in templates:
                 continue
             known = ", ".join(sorted(templates)) or "none"
