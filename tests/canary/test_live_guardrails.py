@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 from canary_builders import at, canary, telemetry
@@ -19,6 +20,7 @@ from stratops.canary import (
 )
 from stratops.canary.limits import guard
 from stratops.canary.run import LIVE_FORMAT, RUN_FORMAT
+from stratops.controller.analyses import AnalysisStore
 from stratops.model.analysis import AnalysisTemplate, CanaryMetric
 
 M = CanaryMetric
@@ -126,3 +128,16 @@ def test_guard_fails_exactly_at_the_first_halt(
     else:
         assert assessment.phase is RunPhase.FAILED and assessment.halt
         assert assessment.decided_at == first.end and assessment.reason.endswith(first.note)
+
+
+def test_live_runs_are_stored_apart_from_the_canary_runs(tmp_path: Path) -> None:
+    store = AnalysisStore(tmp_path)
+    passed = judge(canary(), at(2.1))
+    assert passed.phase is RunPhase.PASSED
+    live = judge(canary(template=strict(), live=True), at(3))  # the same version, live
+    store.save(passed)
+    store.save(live)
+    assert store.load("btc-trend", 7) == passed and store.load_live("btc-trend", 7) == live
+    assert store.runs() == [passed]  # what `stratops canary status` lists
+    assert store.passed_template("btc-trend", 7) == "test-canary"  # live's default template
+    assert store.passed_template("btc-trend", 8) is None
