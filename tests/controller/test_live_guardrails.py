@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from desks import IN_PAPER, Desk
+from rollbacks import failed_analysis, rollback_action
 from test_canary_judging import wait_for_bars
 from test_path_to_live import POLICY, merge, push, running
 
@@ -28,6 +29,7 @@ from stratops.controller.plan import ActionKind
 from stratops.gitops.forge.models import PullRequest, PullState
 from stratops.gitops.plan import PromotionRequest
 from stratops.gitops.promote import promote
+from stratops.gitops.rollback import RollbackRefused
 from stratops.model.base import Stage
 from stratops.model.deployment import DeploymentState, DeploymentStatus
 
@@ -220,3 +222,29 @@ def test_merged_by_a_person_the_previous_live_version_runs_again(guarded: Desk) 
     assert (moved.actor, moved.pull_request) == ("stratops-controller", pull.number)
     replaced = [e for e in desk.reconciler().audit.events() if e.action == "replace"]
     assert replaced[-1].commit == head and replaced[-1].details["pull_request"] == pull.number
+
+
+def test_a_conflicting_live_revert_is_refused_and_the_deployment_stays_halted(
+    guarded: Desk,
+) -> None:
+    desk = guarded
+    promotion = go_live(desk, analysis=None, speed=60)
+    cut = desk.open_reallocation(1, 900_000)  # less live capital: a later edit of the entry
+    merge(desk, cut.number)
+    desk.reconciler(speed=60).tick()
+    assert running(desk)[Stage.LIVE] == (1, 900_000)
+    desk.runtime().halt("btc-trend", Stage.LIVE, actor="stratops-controller", reason="breach")
+    breach = failed_analysis().model_copy(update={"stage": Stage.LIVE})  # as the judge asks
+    reconciler = desk.reconciler()
+    with pytest.raises(RollbackRefused) as refused:
+        reconciler.applier.apply(rollback_action(breach), desk.repo.remote_main())
+    assert str(refused.value) == (
+        f"reverting {promotion[:12]} conflicts with later changes of main: a live rollback "
+        "restores the previous live version, which a person must resolve"
+    )
+    (failed,) = [e for e in reconciler.audit.events() if e.action == "open_rollback_failed"]
+    assert str(refused.value) in failed.reason
+    assert desk.repo.remote_branch(BRANCH) is None and not desk.forge.list_pull_requests(
+        state=None, head_branch=BRANCH
+    )
+    assert live_status(desk).state is DeploymentState.HALTED  # until a person resolves it
