@@ -32,6 +32,7 @@ from stratops.gitops.promote import promote
 from stratops.gitops.rollback import RollbackRefused
 from stratops.model.base import Stage
 from stratops.model.deployment import DeploymentState, DeploymentStatus
+from stratops.model.strategy import HaltBehaviour
 
 LIVE = ("btc-trend", Stage.LIVE)
 MANIFEST = "manifests/strategies/btc-trend.yaml"
@@ -134,7 +135,9 @@ def test_a_live_breach_halts_within_one_tick_and_its_rollback_waits_for_a_person
     assert first.reason.startswith("live guardrails failed: failed: haltOn drawdown")
     kinds = [a.kind for a in judged.applied]
     assert kinds.index(ActionKind.HALT) < kinds.index(ActionKind.OPEN_ROLLBACK)  # same tick
-    assert live_status(desk).state is DeploymentState.HALTED
+    halted = live_status(desk)
+    assert halted.state is DeploymentState.HALTED
+    assert halted.halted is HaltBehaviour.FLATTEN  # the deployment's own halt: flatten
     stored = AnalysisStore(ControllerPaths(desk.root).root / ".stratops/controller/analysis")
     assert stored.load_live("btc-trend", 1) == run and stored.load("btc-trend", 1) != run
     assert desk.registry.canary_analysis("btc-trend", 1) is None  # live runs stay local
