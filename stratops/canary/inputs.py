@@ -96,6 +96,10 @@ class Canary:
         The market's :func:`~stratops.analytics.regimes.hourly_measures` over the canary's
         run, for the volatility-shock overlay: a window overlapping a shock hour is judged with
         the thin thresholds. Without it, regimes are liquidity only.
+    live
+        A live deployment, guarded by the template's ``haltOn`` conditions only (no verdict,
+        no failure counts; see :func:`stratops.canary.limits.guard`); ``started`` is when it
+        went live.
     """
 
     strategy: str
@@ -111,6 +115,7 @@ class Canary:
     min_duration: str | None = None
     rules: RegimeRules | None = None
     hourly: pd.DataFrame | None = None
+    live: bool = False
 
 
 def column(table: Table, name: str) -> np.ndarray | None:

@@ -24,6 +24,12 @@ Phase of a measurement
 Phase of the run
     :func:`stratops.canary.limits.assess`; once final, no measurement is added.
 
+Live guardrails
+    A canary with ``live`` set is a live deployment: only the template's ``haltOn`` metrics are
+    measured (no regime threshold), on the same schedule, and the run is
+    :func:`stratops.canary.limits.guard`'s (running until a ``haltOn`` trips, then failed
+    with ``halt``); it keeps only its latest window's measurements.
+
 Incremental: pass the run the last tick returned as ``previous`` and only the new windows are
 measured; the result equals judging the whole history at once. Many canaries are judged in one
 call (:func:`judge_all`): their tables are concatenated and every metric is computed for every
@@ -42,7 +48,14 @@ import pandas as pd
 
 from stratops.analytics.regimes import classify, shocked
 from stratops.canary.inputs import Canary, CanaryTelemetry, empty_table
-from stratops.canary.limits import Assessment, action, assess, measured_metrics
+from stratops.canary.limits import (
+    Assessment,
+    action,
+    assess,
+    guard,
+    halt_metrics,
+    measured_metrics,
+)
 from stratops.canary.metrics import (
     HORIZON_SECONDS,
     NEEDS,
@@ -55,7 +68,16 @@ from stratops.canary.metrics import (
     order_metrics,
     pnl_metrics,
 )
-from stratops.canary.run import AnalysisRun, Measurement, MeasurementPhase, template_digest
+from stratops.canary.run import (
+    LIVE_FORMAT,
+    RUN_FORMAT,
+    AnalysisRun,
+    Measurement,
+    MeasurementPhase,
+    RunAction,
+    RunPhase,
+    template_digest,
+)
 from stratops.model.analysis import (
     AnalysisTemplateSpec,
     CanaryMetric,
@@ -83,7 +105,10 @@ def _time(ns: int) -> datetime:
 
 
 def min_duration_seconds(canary: Canary) -> float:
-    """The minimum duration the run needs: the longest of template, step and stage."""
+    """The minimum duration the run needs: the longest of template, step and stage (none
+    live: live guardrails have no verdict to wait for)."""
+    if canary.live:
+        return 0.0
     spec = canary.template.spec
     given = [spec.min_duration, canary.min_duration]
     if spec.steps:
@@ -105,8 +130,14 @@ def _check(canary: Canary, digest: str) -> None:
     previous = canary.previous
     if previous is None:
         return
-    mine = (canary.strategy, canary.version, digest, canary.step)
-    theirs = (previous.strategy, previous.version, previous.template_digest, previous.step)
+    mine = (canary.strategy, canary.version, digest, canary.step, canary.live)
+    theirs = (
+        previous.strategy,
+        previous.version,
+        previous.template_digest,
+        previous.step,
+        previous.live,
+    )
     if mine != theirs or previous.started != canary.started:
         raise ValueError(
             f"previous run is of {previous.strategy} v{previous.version} step {previous.step}, "
@@ -224,6 +255,12 @@ def unmeasurable(metric: CanaryMetric, bar_seconds: float | None) -> str | None:
     )
 
 
+def _metrics(canary: Canary) -> tuple[CanaryMetric, ...]:
+    """What the canary's run measures: live, only the ``haltOn`` metrics."""
+    spec = canary.template.spec
+    return halt_metrics(spec) if canary.live else measured_metrics(spec)
+
+
 def _problems(canary: Canary, missing: dict[str, list[str]]) -> dict[CanaryMetric, Verdict | None]:
     """What decides each metric of the canary in every window before its value (None: nothing):
     an error (unreadable telemetry, a missing column, no replay) or, on bars coarser than the
@@ -231,7 +268,7 @@ def _problems(canary: Canary, missing: dict[str, list[str]]) -> dict[CanaryMetri
     telemetry = canary.telemetry
     error = MeasurementPhase.ERROR
     out: dict[CanaryMetric, Verdict | None] = {}
-    for metric in measured_metrics(canary.template.spec):
+    for metric in _metrics(canary):
         table, needs = NEEDS[metric]
         absent = [c for c in needs if c in missing.get(table, [])]
         coarse = unmeasurable(metric, telemetry.bar_seconds)
@@ -364,11 +401,11 @@ def _window(
     problems: dict[CanaryMetric, Verdict | None],
 ) -> list[Measurement]:
     spec = canary.template.spec
-    rules = {rule.metric: rule for rule in spec.metrics}
+    rules = {} if canary.live else {rule.metric: rule for rule in spec.metrics}
     start, end = _time(start_ns), _time(end_ns)
     incomplete = _incomplete(canary, end_ns)
     out = []
-    for metric in measured_metrics(spec):
+    for metric in _metrics(canary):
         value = float(values[metric].value[row])
         samples = int(values[metric].samples[row])
         rule = rules.get(metric)
@@ -404,10 +441,20 @@ def _run(canary: Canary, measured: list[Measurement], now: datetime, digest: str
     previous = canary.previous
     measurements = [*(previous.measurements if previous is not None else ()), *measured]
     minimum = min_duration_seconds(canary)
-    assessment: Assessment = assess(measurements, spec, canary.started, minimum)
+    assessment: Assessment = (
+        guard(measurements) if canary.live else assess(measurements, spec, canary.started, minimum)
+    )
     if assessment.phase.final and assessment.decided_at is not None:
         measurements = [m for m in measurements if m.end <= assessment.decided_at]
+    if canary.live and measurements:  # a live run lasts: it keeps its latest window only
+        measurements = [m for m in measurements if m.end == measurements[-1].end]
+    if canary.live:
+        halted = assessment.phase is RunPhase.FAILED
+        next_step = RunAction.HALT if halted else RunAction.CONTINUE
+    else:
+        next_step = action(assessment, spec, now, canary.step)
     return AnalysisRun(
+        format=LIVE_FORMAT if canary.live else RUN_FORMAT,
         strategy=canary.strategy,
         version=canary.version,
         template=canary.template.name,
@@ -422,7 +469,7 @@ def _run(canary: Canary, measured: list[Measurement], now: datetime, digest: str
         reason=assessment.reason,
         halt=assessment.halt,
         decided_at=assessment.decided_at,
-        action=action(assessment, spec, now, canary.step),
+        action=next_step,
         measurements=tuple(measurements),
     )
 

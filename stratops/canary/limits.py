@@ -80,7 +80,7 @@ class _Tally:
         spec = self.spec
         for m in window:
             if m.halt:
-                return RunPhase.FAILED, f"failed: haltOn {m.metric.value} {m.note}", True
+                return RunPhase.FAILED, halt_reason(m), True
         for metric, c in self.counts.items():
             if c.failed > spec.failure_limit:
                 return (
@@ -124,6 +124,35 @@ def _why(window: Sequence[Measurement], metric: CanaryMetric) -> str:
     """`` (note)`` of ``metric``'s measurement in the deciding window: why it was not judged."""
     notes = [m.note for m in window if m.metric is metric and m.note]
     return f" ({notes[0]})" if notes else ""
+
+
+def halt_reason(m: Measurement) -> str:
+    """The reason of a run that a tripped ``haltOn`` measurement failed."""
+    return f"failed: haltOn {m.metric.value} {m.note}"
+
+
+def halt_metrics(spec: AnalysisTemplateSpec) -> tuple[CanaryMetric, ...]:
+    """The metrics live guardrails measure: those ``haltOn`` names, in order."""
+    return tuple(dict.fromkeys(h.metric for h in spec.halt_on))
+
+
+def guard(measurements: Sequence[Measurement]) -> Assessment:
+    """The phase of a live deployment's guardrails: only ``haltOn`` applies.
+
+    **failed, halt** at the first window (in time order) with a tripped ``haltOn``
+    measurement; **running** otherwise, whatever else the measurements say: live has no
+    verdict to reach, no failure counts, and an error or a quiet window halts nothing.
+    """
+    for end, window in groupby(measurements, key=lambda m: m.end):
+        tripped = next((m for m in window if m.halt), None)
+        if tripped is not None:
+            return Assessment(RunPhase.FAILED, halt_reason(tripped), True, end)
+    until = (
+        "no window measured yet"
+        if not measurements
+        else f"up to {measurements[-1].end.isoformat()}"
+    )
+    return Assessment(RunPhase.RUNNING, f"running: live, within every haltOn bound, {until}")
 
 
 def measured_metrics(spec: AnalysisTemplateSpec) -> tuple[CanaryMetric, ...]:

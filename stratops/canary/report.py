@@ -1,4 +1,5 @@
-"""An analysis run as markdown, for the rollback pull request's body (pure).
+"""An analysis run (a canary's, or a live deployment's guardrails) as markdown, for the
+rollback pull request's body (pure).
 
 What a reviewer needs to judge the rollback: the verdict and the limit that tripped, the
 measurements by metric and regime (counts by phase, the worst value against its threshold),
@@ -41,13 +42,14 @@ def markdown(run: AnalysisRun) -> str:
     """The run's report: verdict, measurements by metric and regime, the deciding window."""
     step = f", step {run.step + 1} of {run.steps}" if run.steps > 1 else ""
     decided = "-" if run.decided_at is None else run.decided_at.isoformat()
+    kind, clock = ("Live guardrails", "Live") if run.live else ("Canary analysis", "Canary")
     lines = [
-        f"### Canary analysis of {run.strategy} v{run.version}: **{run.phase.value}**",
+        f"### {kind} of {run.strategy} v{run.version}: **{run.phase.value}**",
         "",
         f"- **Limit:** {run.reason}",
         f"- **Template:** `{run.template}` (sha256 `{run.template_digest[:12]}`){step}, "
         f"allocation {run.allocation:,.0f}",
-        f"- **Canary time:** {run.started.isoformat()} to {run.as_of.isoformat()} "
+        f"- **{clock} time:** {run.started.isoformat()} to {run.as_of.isoformat()} "
         f"({human_duration((run.as_of - run.started).total_seconds())}; minDuration "
         f"{human_duration(run.min_duration_seconds)}), decided at {decided}",
         f"- **Halt:** {'a haltOn condition tripped' if run.halt else 'no haltOn tripped'}",

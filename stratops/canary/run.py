@@ -19,6 +19,7 @@ from stratops.model.analysis import AnalysisTemplate, CanaryMetric, Regime
 from stratops.model.canonical import canonical_digest, canonical_json, sha256_hex
 
 RUN_FORMAT: Final = "stratops.canary-analysis/v1"
+LIVE_FORMAT: Final = "stratops.live-guardrails/v1"  # a live deployment: only haltOn applies
 
 
 class MeasurementPhase(StrEnum):
@@ -87,11 +88,14 @@ class Measurement(BaseModel):
 
 
 class AnalysisRun(BaseModel):
-    """The analysis of one canary (strategy version, step) so far."""
+    """The analysis of one canary (strategy version, step) so far; with ``format``
+    :data:`LIVE_FORMAT`, the guardrails of a live deployment (only the template's ``haltOn``
+    conditions: running until one trips, then failed with ``halt``; only the latest window's
+    measurements are kept)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    format: Literal["stratops.canary-analysis/v1"] = RUN_FORMAT
+    format: Literal["stratops.canary-analysis/v1", "stratops.live-guardrails/v1"] = RUN_FORMAT
     strategy: str
     version: int = Field(ge=1)
     template: str = Field(description="Name of the AnalysisTemplate.")
@@ -128,6 +132,11 @@ class AnalysisRun(BaseModel):
     def from_storage(cls, data: Any) -> AnalysisRun:
         """The run :meth:`to_storage` wrote; ``pydantic.ValidationError`` if it is not one."""
         return cls.model_validate(data)
+
+    @property
+    def live(self) -> bool:
+        """A live deployment's guardrails: its ``haltOn`` conditions, no verdict."""
+        return self.format == LIVE_FORMAT
 
     def measured_until(self) -> datetime | None:
         """End of the last window measured."""

@@ -166,7 +166,10 @@ class _Commands:
             "stage running VERSION, e.g. canary when it also paper trades).",
         ),
         analysis: str | None = typer.Option(
-            None, "--analysis", help="AnalysisTemplate of a new canary (default: the current one)."
+            None,
+            "--analysis",
+            help="AnalysisTemplate of a new canary (default: the current one); with --to live, "
+            "the one whose haltOn guards live (default: the canary's).",
         ),
         min_duration: str | None = typer.Option(
             None, "--min-duration", help="Minimum canary duration, e.g. 24h."

@@ -4,7 +4,9 @@ One JSON file per run, ``<folder>/<strategy>.v<version>.step<step>.json``, holdi
 :class:`~stratops.canary.AnalysisRun` as the judge returned it (its digested form), written
 atomically and only when it changed; beside it, once a final run is logged to the registry,
 ``.logged`` holds its digest and the MLflow run id, and ``<strategy>.v<version>.control`` what
-the on-call person asked (pause, abort). The judge measures only the windows after
+the on-call person asked (pause, abort). A live deployment's guardrails are kept as
+``<strategy>.v<version>.live.json`` (never logged to the registry: the version's passed canary
+run stays what the live gate reads). The judge measures only the windows after
 the stored run's last, so a restarted controller carries on where it stopped.
 """
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from stratops.canary import AnalysisRun
+from stratops.canary import AnalysisRun, RunPhase
 from stratops.files import replace_file
 from stratops.model.problems import InvalidDocumentError, Problem
 
@@ -46,6 +48,20 @@ class AnalysisStore:
     def path(self, strategy: str, version: int, step: int = 0) -> Path:
         return self.folder / f"{strategy}.v{version}.step{step}.json"
 
+    def live_path(self, strategy: str, version: int) -> Path:
+        return self.folder / f"{strategy}.v{version}.live.json"
+
+    def load_live(self, strategy: str, version: int) -> AnalysisRun | None:
+        """The stored guardrails run of a live version; None when there is none (see
+        :meth:`load` for the error)."""
+        return self._read(self.live_path(strategy, version))
+
+    def passed_template(self, strategy: str, version: int) -> str | None:
+        """The template the version passed its canary analysis with (its last step's run)."""
+        runs = self.runs(strategy)
+        passed = [r for r in runs if r.version == version and r.phase is RunPhase.PASSED]
+        return passed[-1].template if passed else None
+
     def load(self, strategy: str, version: int, step: int = 0) -> AnalysisRun | None:
         """The stored run; None when there is none.
 
@@ -57,7 +73,11 @@ class AnalysisStore:
         return self._read(self.path(strategy, version, step))
 
     def save(self, run: AnalysisRun) -> None:
-        path = self.path(run.strategy, run.version, run.step)
+        path = (
+            self.live_path(run.strategy, run.version)
+            if run.live
+            else self.path(run.strategy, run.version, run.step)
+        )
         text = json.dumps(run.to_storage(), indent=1, sort_keys=True) + "\n"
         if path.exists() and path.read_text(encoding="utf-8") == text:
             return
@@ -101,8 +121,8 @@ class AnalysisStore:
         return self.folder / f"{strategy}.v{version}.control"
 
     def runs(self, strategy: str | None = None) -> list[AnalysisRun]:
-        """Every stored run (of ``strategy``), by strategy, version and step."""
-        pattern = f"{strategy}.v*.json" if strategy else "*.v*.json"
+        """Every stored canary run (of ``strategy``), by strategy, version and step."""
+        pattern = f"{strategy}.v*.step*.json" if strategy else "*.v*.step*.json"
         found = [self._read(path) for path in self.folder.glob(pattern)]
         runs = [run for run in found if run is not None]
         return sorted(runs, key=lambda run: (run.strategy, run.version, run.step))

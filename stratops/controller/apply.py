@@ -211,7 +211,7 @@ class Applier:
             )
             if run.phase in (RunPhase.FAILED, RunPhase.ERROR, RunPhase.INCONCLUSIVE):
                 self.log.warning(
-                    "%s/%s v%d: canary analysis %s: %s",
+                    "%s/%s v%d: analysis %s: %s",
                     run.strategy,
                     key[1].value,
                     run.version,
@@ -220,7 +220,7 @@ class Applier:
                 )
         for key, run in runs.items():
             self.analyses.save(run)
-            if run.phase.final and not self.analyses.logged(run):
+            if run.phase.final and not run.live and not self.analyses.logged(run):
                 self._log_analysis(key, run)
             for phase in RunPhase:
                 self.metrics.canary_phase.labels(key[0], key[1].value, phase.value).set(

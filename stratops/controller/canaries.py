@@ -13,6 +13,12 @@ deployment with its own halt behaviour (flatten, reduce-only, hold), then open t
 pull request (:func:`rollback_requests`, the run's markdown report as its body); ``hold``
 halts it holding its position (no new risk while a person decides). A halt is planned only
 while the deployment is not halted; the rollback once per failed run (its digest).
+
+A live deployment has guardrails too (:meth:`CanaryReader.read_live`): the ``haltOn``
+conditions of the template its live entry names (or, unnamed, of the template its version
+passed its canary with), judged by the same judge each tick over the trailing window of its
+telemetry, with no verdict and no failure counts. A breach halts it in the same tick and opens
+the rollback pull request that restores the previous live version; it never merges itself.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from stratops.model.base import Stage, duration_seconds
 from stratops.model.deployment import DeploymentState, DeploymentStatus
 from stratops.model.problems import InvalidDocumentError
 from stratops.model.rollback import RollbackRequest
-from stratops.model.strategy import CanaryStage, HaltBehaviour, StrategyDeployment
+from stratops.model.strategy import CanaryStage, HaltBehaviour, LiveStage, StrategyDeployment
 from stratops.paper.datasets import symbol_regimes
 from stratops.paper.errors import ConfigError
 from stratops.runtime.base import Runtime, RuntimeFailure
@@ -129,7 +135,7 @@ class CanaryReader:
     def _canary(
         self,
         status: DeploymentStatus,
-        entry: CanaryStage,
+        entry: CanaryStage | LiveStage,
         template: AnalysisTemplate,
         stored: AnalysisRun | None,
     ) -> tuple[Canary, datetime] | str:
@@ -165,9 +171,55 @@ class CanaryReader:
             profile=profile,
             hourly=hourly,
             previous=stored,
-            min_duration=entry.min_duration,
+            min_duration=entry.min_duration if isinstance(entry, CanaryStage) else None,
+            live=isinstance(entry, LiveStage),
         )
         return canary, clock
+
+    def read_live(
+        self,
+        observed: Mapping[Key, DeploymentStatus],
+        declared: Callable[[str], StrategyDeployment | None],
+        templates: Mapping[str, AnalysisTemplate],
+    ) -> Canaries:
+        """The live deployments to guard among ``observed``: those whose applied live entry
+        names a template with ``haltOn`` conditions (or whose version passed its canary with
+        one); a breached run is final and is not judged again."""
+        due: dict[Key, tuple[Canary, datetime]] = {}
+        final: dict[Key, AnalysisRun] = {}
+        previous: dict[Key, AnalysisRun | None] = {}
+        problems: list[str] = []
+        for key, status in sorted(observed.items()):
+            if key[1] is not Stage.LIVE or status.state not in (
+                DeploymentState.RUNNING,
+                DeploymentState.HALTED,
+            ):
+                continue
+            strategy = declared(key[0])
+            entry = None if strategy is None else strategy.spec.stages.live
+            if entry is None or entry.version != status.spec.version:
+                continue
+            name = f"{key[0]}/live v{entry.version}"
+            try:
+                named = entry.analysis or self.store.passed_template(key[0], entry.version)
+                template = None if named is None else templates.get(named)
+                if named is not None and template is None:
+                    problems.append(f"{name}: no AnalysisTemplate {named!r} in force: unguarded")
+                if template is None or not template.spec.halt_on:
+                    continue
+                stored = self.store.load_live(key[0], entry.version)
+                found = self._canary(status, entry, template, stored)
+            except (InvalidDocumentError, ConfigError, OSError, ValueError) as exc:
+                problems.append(f"{name}: not guarded: {exc}")
+                continue
+            previous[key] = stored
+            if stored is not None and stored.phase.final:
+                final[key] = stored
+            elif isinstance(found, str):
+                problems.extend([f"{name}: {found}"] if found else [])
+            else:
+                due[key] = found
+        return Canaries(due, final, previous=previous, problems=tuple(problems))
 
     def _telemetry(self, status: DeploymentStatus, window: Window) -> CanaryTelemetry | None:
         """The canary's tables over ``window``; None while its process has written no run."""
@@ -181,6 +233,18 @@ class CanaryReader:
         if not any(folder.rglob(RUN_FILE)):
             return None
         return canary_telemetry(folder, window)
+
+
+def combined(canaries: Canaries, live: Canaries) -> Canaries:
+    """The canaries and the live deployments, judged together (their keys differ by stage)."""
+    return Canaries(
+        {**canaries.due, **live.due},
+        {**canaries.final, **live.final},
+        {**canaries.paused, **live.paused},
+        {**canaries.aborted, **live.aborted},
+        {**canaries.previous, **live.previous},
+        (*canaries.problems, *live.problems),
+    )
 
 
 def judge_canaries(canaries: Canaries) -> dict[Key, AnalysisRun]:
@@ -213,6 +277,10 @@ def _desired(run: AnalysisRun, key: Key, desired: Mapping[str, StrategyDeploymen
     return entry is not None and entry.version == run.version
 
 
+def _judged(run: AnalysisRun) -> str:
+    return "live guardrails" if run.live else "canary analysis"
+
+
 def canary_actions(
     runs: Mapping[Key, AnalysisRun],
     observed: Mapping[Key, DeploymentStatus],
@@ -233,7 +301,7 @@ def canary_actions(
                 stage=key[1],
                 version=run.version,
                 halt=HALTING[run.action],
-                reason=f"canary analysis {run.phase.value}: {run.reason}",
+                reason=f"{_judged(run)} {run.phase.value}: {run.reason}",
             )
         )
     return actions

@@ -65,7 +65,7 @@ class TickResult:
     rules_refused: Verdict | None = None  # a rule change on main kept out of force
     blocked: Mapping[Key, Blocked] = field(default_factory=dict)
     drift: Mapping[Key, AliasDrift] = field(default_factory=dict)  # aliases moved outside Git
-    analyses: Mapping[Key, AnalysisRun] = field(default_factory=dict)  # the canaries' runs
+    analyses: Mapping[Key, AnalysisRun] = field(default_factory=dict)  # canaries, live guardrails
     problems: tuple[str, ...] = ()
     seconds: float = 0.0
 

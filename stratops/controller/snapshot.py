@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from stratops.controller.audit import AuditLog, last_applied_commit
-from stratops.controller.canaries import Canaries, CanaryReader
+from stratops.controller.canaries import Canaries, CanaryReader, combined
 from stratops.controller.plan import Blocked, Evidence, Key, VersionKey
 from stratops.controller.state import ControllerState, StateStore
 from stratops.gitops.desk import Desk
@@ -271,4 +271,7 @@ class Observer:
         """What the judge needs of each canary: the templates in force, the stage entries
         applied (a canary deploys only once admitted, so it is in the applied state)."""
         in_force = desk if state.rules_commit is None else self.desk(state.rules_commit)
-        return self.canaries.read(observed, state.applied.get, in_force.templates)
+        found = self.canaries.read(observed, state.applied.get, in_force.templates)
+        return combined(
+            found, self.canaries.read_live(observed, state.applied.get, in_force.templates)
+        )

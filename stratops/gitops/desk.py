@@ -301,13 +301,16 @@ def cross_check(sources: list[Source]) -> list[Problem]:
         strategy = source.document
         assert isinstance(strategy, StrategyDeployment)
         stages = strategy.spec.stages
-        if stages.canary and stages.canary.analysis not in templates:
+        for stage, judged in (("canary", stages.canary), ("live", stages.live)):
+            named = None if judged is None else judged.analysis
+            if named is None or named in templates:
+                continue
             known = ", ".join(sorted(templates)) or "none"
             problems.append(
                 _problem(
                     source,
-                    ("spec", "stages", "canary", "analysis"),
-                    f"AnalysisTemplate {stages.canary.analysis!r} does not exist (known: {known})",
+                    ("spec", "stages", stage, "analysis"),
+                    f"AnalysisTemplate {named!r} does not exist (known: {known})",
                     "desk.unknown_analysis",
                 )
             )

@@ -5,9 +5,10 @@ everything the adapters need (the YAML edits, the branch, the commit message wit
 
 Promoting to ``paper`` sets ``paper.version``; to ``canary`` sets the canary entry (its analysis
 template and minimum duration are kept, or taken from the request when there is no canary
-yet); to ``live`` sets ``live: {version, allocation}`` and drops the canary entry of that
-version. Only paper → canary → live is a promotion: skipping a stage or going back (a rollback,
-done by reverting the promotion commit) is refused.
+yet); to ``live`` sets ``live: {version, allocation, analysis}`` and drops the canary entry
+of that version (``analysis``, whose ``haltOn`` guards the live deployment, is the canary's
+template unless the request names one). Only paper → canary → live is a promotion: skipping a
+stage or going back (a rollback, done by reverting the promotion commit) is refused.
 
 A reallocation (:func:`plan_reallocation`) sets the allocation of the stage where a version
 runs, on its own branch ``promote/<strategy>/v<version>-<stage>-allocation``: not gated, but a
@@ -278,18 +279,23 @@ def _edits(
     fields: dict[str, Scalar] = {"version": request.version}
     if request.allocation is not None or (not exists and target is not Stage.PAPER):
         fields["allocation"] = _number(allocation)
+    canary = strategy.spec.stages.canary
+    graduates = target is Stage.LIVE and canary is not None and canary.version == request.version
     if target is Stage.CANARY:
         if request.analysis is not None:
             fields["analysis"] = request.analysis
         if request.min_duration is not None:
             fields["minDuration"] = request.min_duration
+    elif target is Stage.LIVE:  # the live guardrails: the canary's template unless named
+        named = request.analysis or (canary.analysis if graduates and canary else None)
+        if named is not None:
+            fields["analysis"] = named
     edits: list[Edit] = (
         [SetValue((*path, key), value) for key, value in fields.items()]
         if exists
         else [SetValue(path, fields, order=ENTRY_ORDER)]
     )
-    canary = strategy.spec.stages.canary
-    if target is Stage.LIVE and canary is not None and canary.version == request.version:
+    if graduates:
         edits.append(DeleteKey((*STAGE_KEYS, Stage.CANARY.value)))
     return tuple(edits)
 

@@ -13,9 +13,11 @@ failed analysis (the ``Analysis-Digest`` trailer of the branch's commit):
    (found from the promotion commit's trailers and the forge), made on main's head, so later
    unrelated commits stay. When the revert conflicts, or would leave a stage entry (an older
    version the promotion had replaced: a rollback never starts a version), the commit is an
-   edit of main's manifest that removes the stage, as ``promote`` edits (a live revert is kept
-   as it is: it restores the previous live version; a conflicting one is refused). A rollback
-   commit is never reverted: there is no rollback of a rollback;
+   edit of main's manifest that removes the stage, as ``promote`` edits. A live revert restores
+   the previous live version (or removes the live stage when there was none), without the
+   canary entry of the rolled-back version that the promotion had dropped (the revert would
+   start it again as a canary); a conflicting one is refused. A rollback commit is never
+   reverted: there is no rollback of a rollback;
 4. the branch is pushed with a lease (a branch already holding a commit of this digest is
    kept) and the pull request opened, by ``author``;
 5. it merges when allowed: the branch holds exactly this rollback of main (re-verified here),
@@ -241,10 +243,10 @@ def _rollback_commit(
     """The rollback commit on ``head`` and whether it is the revert (not the edit)."""
     message = commit_message(request, promotion, reverted=True)
     commit = repo.revert(promotion.merge, head, message, as_of)
-    if commit is not None and (
-        request.stage is Stage.LIVE or _entry_version(desk_at(repo, commit), request) is None
-    ):
-        return commit, True  # a live revert restores the live version before the promotion
+    if commit is not None and request.stage is Stage.LIVE:
+        return _without_resurrected_canary(repo, desk, head, commit, request, message, as_of), True
+    if commit is not None and _entry_version(desk_at(repo, commit), request) is None:
+        return commit, True
     if request.stage is Stage.LIVE:
         raise RollbackRefused(
             f"reverting {promotion.merge[:12]} conflicts with later changes of main: a live "
@@ -259,6 +261,32 @@ def _rollback_commit(
         raise RollbackRefused(f"{path} at {head[:12]}: cannot remove the stage: {exc}") from exc
     message = commit_message(request, promotion, reverted=False)
     return repo.commit_file(head, path, text.encode(), message, as_of), False
+
+
+def _without_resurrected_canary(
+    repo: GitRepo,
+    desk: Desk,
+    head: str,
+    commit: str,
+    request: RollbackRequest,
+    message: str,
+    as_of: datetime,
+) -> str:
+    """The live revert ``commit``, restoring the live version before the promotion; when it
+    also brings back the canary entry of the rolled-back version (the promotion dropped it),
+    the same change on ``head`` without that entry."""
+    reverted = desk_at(repo, commit).strategies.get(request.strategy)
+    canary = None if reverted is None else reverted.spec.stages.canary
+    if canary is None or canary.version != request.version:
+        return commit
+    found = _strategy(desk, request.strategy)
+    assert found is not None  # the caller checked that main runs the version
+    path = found[0]
+    try:
+        text = apply_edits(repo.read_file(commit, path).decode(), removal_edits(Stage.CANARY))
+    except EditError as exc:
+        raise RollbackRefused(f"{path} at {commit[:12]}: cannot remove the canary: {exc}") from exc
+    return repo.commit_file(head, path, text.encode(), message, as_of)
 
 
 def merge_blocker(

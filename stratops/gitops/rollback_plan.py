@@ -70,13 +70,24 @@ def commit_message(request: RollbackRequest, promotion: PromotionRef, reverted: 
     )
 
 
+def _failed(request: RollbackRequest) -> str:
+    if request.stage is Stage.LIVE:
+        return "a haltOn guardrail of the live deployment tripped"
+    return "the canary analysis failed"
+
+
 def pull_request_body(request: RollbackRequest, promotion: PromotionRef, reverted: bool) -> str:
     """The analysis report with what tripped, the halt, the promotion undone, the trailers."""
     merged_by = "" if promotion.pull_request is None else f" (PR #{promotion.pull_request})"
     link = promotion.url or promotion.commit
     how = "a `git revert`" if reverted else "an edit that removes the stage (the revert conflicts)"
+    if request.stage is Stage.LIVE:
+        how += (
+            ", which restores the live version before it (no live stage when there was none); "
+            "a live rollback waits for a person's approval"
+        )
     lines = [
-        f"**{rollback_title(request)}**: the canary analysis failed, the deployment is halted.",
+        f"**{rollback_title(request)}**: {_failed(request)}, the deployment is halted.",
         "",
         f"- **Limit tripped:** {request.tripped.strip() or 'not given'}",
         f"- **Halt:** {request.halt.strip() or 'not given'}",

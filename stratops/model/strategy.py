@@ -47,8 +47,15 @@ class CanaryStage(Spec):
 
 
 class LiveStage(Spec):
+    """Live: the desk's capital, guarded by the ``haltOn`` conditions of an AnalysisTemplate."""
+
     version: Version
     allocation: Allocation
+    analysis: DnsName | None = Field(
+        None,
+        description="Name of the AnalysisTemplate whose haltOn conditions guard the live "
+        "deployment; unset, the template the version passed its canary analysis with.",
+    )
 
 
 class Stages(Spec):

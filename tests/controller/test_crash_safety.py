@@ -24,7 +24,7 @@ from stratops.model.deployment import DeploymentState
 from stratops.runtime.local import _pids_mentioning
 
 
-def controller_once(root: Path, crash_at: str | None = None) -> int:
+def controller_once(root: Path, crash_at: str | None = None, speed: float = 60) -> int:
     env = {k: v for k, v in os.environ.items() if k not in {CRASH_ENV, "MLFLOW_TRACKING_URI"}}
     if crash_at:
         env[CRASH_ENV] = crash_at
@@ -32,7 +32,7 @@ def controller_once(root: Path, crash_at: str | None = None) -> int:
     # Replayed at a minute per second, the canary has no full analysis window yet: what is
     # tested is the promotion's crash safety, not the judge (tests/controller/test_canary_*).
     done = subprocess.run(
-        [*command, "--once", "--listen", "", "--forge", "local", "--speed", "60"],
+        [*command, "--once", "--listen", "", "--forge", "local", "--speed", f"{speed:g}"],
         env=env,
         capture_output=True,
         timeout=180,

@@ -99,7 +99,8 @@ def test_the_canary_goes_live_through_an_approved_pull_request(lenient: Desk) ->
     desk.approve(pull, reviewer="carol")
     head = merge(desk, pull.number)
     manifest = main_manifest(desk)
-    assert "canary:" not in manifest and "live: {version: 1, allocation: 1000000}" in manifest
+    assert "canary:" not in manifest
+    assert "live: {version: 1, allocation: 1000000, analysis: trend-canary}" in manifest
 
     result = desk.reconciler().tick()
     assert result.head == head and not result.refused

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,8 +57,11 @@ def test_canary_to_live_sets_live_and_drops_that_canary() -> None:
     plan = plan_promotion(EXAMPLE, request(4, Stage.LIVE))
     assert plan.edits == (
         SetValue((*STAGES, "live", "version"), 4),
+        SetValue((*STAGES, "live", "analysis"), "trend-canary"),  # its haltOn guards live
         DeleteKey((*STAGES, "canary")),
     )
+    named = plan_promotion(EXAMPLE, request(4, Stage.LIVE, analysis="live-guard"))
+    assert SetValue((*STAGES, "live", "analysis"), "live-guard") in named.edits
     assert plan.branch == "promote/btc-trend/v4-live"
     assert plan.change.current_stage is Stage.CANARY
     assert plan.change.allocation == 1_000_000
@@ -137,3 +142,14 @@ def test_commit_message_carries_parseable_trailers() -> None:
         "Promote btc-trend v4 to live\n\ncanary → live at allocation 1,000,000"
     )
     assert pull_request_body(plan, report, "beats v3").endswith(report.markdown())
+
+
+def test_a_live_entry_naming_no_template_is_a_desk_problem(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLE_MANIFESTS, tmp_path / "manifests")
+    path = tmp_path / "manifests" / "strategies" / "btc-trend.yaml"
+    live = "live: {version: 3, allocation: 1000000}"
+    path.write_text(path.read_text().replace(live, live[:-1] + ", analysis: trend-guard}"))
+    desk = load_desk([tmp_path / "manifests"])
+    (problem,) = [p for p in desk.problems if p.code == "desk.unknown_analysis"]
+    assert problem.field == "spec.stages.live.analysis" and problem.line is not None
+    assert problem.message.startswith("AnalysisTemplate 'trend-guard' does not exist (known: ")

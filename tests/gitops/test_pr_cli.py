@@ -51,7 +51,8 @@ def test_live_promotion_needs_two_approvals_not_the_authors(
     )
     assert git(desk.remote, "rev-parse", "main^2") == pull.head_sha  # a merge commit
     live = git(desk.remote, "show", "main:manifests/strategies/btc-trend.yaml")
-    assert "live: {version: 4, allocation: 1000000}" in live and "canary:" not in live
+    assert "live: {version: 4, allocation: 1000000, analysis: trend-canary}" in live
+    assert "canary:" not in live
     assert forge.pull_requests_of_commit(pull.merge_sha or "") == [pull]
     # the next version can go to canary: a new canary entry, so allocation and analysis are given
     again = ("promote", "btc-trend", "5", "--to", "canary", "--allocation", "40000")
