@@ -123,8 +123,9 @@ def demo(
     strategy is stopped by its gates), starts two canaries, shows one alert rendered for
     Prometheus with the runbook for a 3am incident, judges the canaries on an accelerated
     replay clock (the healthy one passes and goes live through an approved pull request; the
-    one its template finds too costly fails, is flattened and rolled back by a pull request
-    the controller merges itself), and shows the audit log.
+    one registered with a costlier execution configuration than its evidence's backtest pays
+    more than its evidence said, fails, is flattened and rolled back by a pull request the
+    controller merges itself), and shows the audit log.
 
     Example: stratops demo --workdir /tmp/stratops-demo
     """

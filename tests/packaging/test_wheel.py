@@ -34,9 +34,10 @@ DEMO_STEPS = (
     "alert: slippage-high",
     "regime: thin",
     "Runbook `execution-quality` (context: thin)",
-    "opened pull request #2 (promote/btc-trend-strict/v1-canary)",
+    "Execution registered with the version: `takerFeeBps` 10.0",  # its gate report says so
+    "opened pull request #2 (promote/btc-trend-costly/v1-canary)",
     "passed → promote",  # canary status: btc-trend's analysis on its replay clock
-    "failed → rollback",  # and btc-trend-strict's
+    "failed → rollback",  # and btc-trend-costly's, by the same template
     "rollback_merged",  # the rollback PR the controller merged, in the audit log
     "### Gates: btc-trend v1 → live: ✅ PASS",
     "btc-trend/live v1 @ 100,000 running",
