@@ -617,6 +617,9 @@ class Registry:
         """The configuration stored in a run, checked against ``digest``."""
         where = f"{CONFIG_PATH}/{CONFIG_FILE}"
         with translated("download the version's configuration"):
+            listed = {item.path for item in self._client.list_artifacts(run_id, CONFIG_PATH)}
+            if where not in listed:
+                return None, [Problem(file=where, message="not stored", code="config.missing")]
             path = self._client.download_artifacts(run_id, where, str(scratch))
         raw = Path(path).read_bytes()
         try:

@@ -78,6 +78,9 @@ def test_a_configuration_changed_in_storage_is_refused(
     (stored / CONFIG_FILE).write_text(json.dumps(cheaper))
     with pytest.raises(EvidenceMismatch, match=r"config\.digest_mismatch"):
         embedded_registry.version_config(strategy, version.version)
+    (stored / CONFIG_FILE).unlink()
+    with pytest.raises(EvidenceMismatch, match=r"config\.missing"):
+        embedded_registry.version_config(strategy, version.version)
 
 
 def test_a_configuration_needs_a_replayed_dataset(
