@@ -64,7 +64,6 @@ SECOND_REVIEWER = "carol"  # live needs two approvals in the example desk's poli
 HEALTHY = "btc-trend"
 CANARIES = (HEALTHY, COSTLY)
 JUDGING_TIMEOUT = 90.0  # wall seconds for both analyses to be decided
-TICK_SECONDS = 0.5  # between two controller ticks while judging
 OPENED = re.compile(r"opened pull request #(\d+)")
 BACKTESTS = {
     "btc-trend": [
@@ -294,7 +293,7 @@ class Story:
                 raise StepFailed(
                     ("controller", "run", "--once"), 1, f"canaries not decided: {phases}"
                 )
-            time.sleep(TICK_SECONDS)
+            time.sleep(1.0)
         self.run("canary", "status")
         self.tell(
             f"{COSTLY} failed: its orders paid more than its evidence said. Halted (flatten: "

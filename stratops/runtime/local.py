@@ -66,18 +66,6 @@ LOG_TAIL_LINES = 20
 CommandFactory = Callable[[DeploymentSpec, Path], list[str]]
 
 
-FLUSH_SECONDS = 5.0  # paper run's default: wall time between two telemetry writes
-MIN_FLUSH_SECONDS = 1.0
-FLUSH_MARKET_SECONDS = 86_400.0
-
-
-def flush_seconds(speed: float) -> float:
-    """Wall time between two telemetry writes of a replay at ``speed``: ``paper run``'s 5 s,
-    but at most a day of market time (the judge sees an accelerated canary's fills within
-    a day of replay), and never under a second."""
-    return max(MIN_FLUSH_SECONDS, min(FLUSH_SECONDS, FLUSH_MARKET_SECONDS / speed))
-
-
 def paper_command(speed: float = 3600.0) -> CommandFactory:
     """``stratops paper run`` for a spec, replaying at ``speed`` times real time."""
 
@@ -93,8 +81,6 @@ def paper_command(speed: float = 3600.0) -> CommandFactory:
             str(telemetry),
             "--speed",
             repr(speed),
-            "--flush-seconds",
-            repr(flush_seconds(speed)),
         ]
 
     return command
