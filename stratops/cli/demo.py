@@ -118,8 +118,8 @@ def demo(
 ) -> None:
     """Run the stratops story on the embedded defaults, from a fresh checkout.
 
-    Validates the example desk, creates a desk repository, backtests two strategies on real
-    market data, registers them with their evidence (the trend follower a second time, with a
+    Validates the example desk, backtests two strategies on real market data, creates a desk
+    repository, registers them with their evidence (the trend follower a second time, with a
     costlier execution configuration), runs the controller, promotes through a pull request
     (the overfit strategy is stopped by its gates), starts two canaries, shows one alert
     rendered for Prometheus with the runbook for a 3am incident, judges the canaries on an
