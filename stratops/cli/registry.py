@@ -148,12 +148,13 @@ def register_version(
     desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Register a strategy version with its evidence bundle (and, optionally, a configuration).
+    """Register a strategy version with its evidence bundle.
 
     The bundle is validated and hashed, uploaded, downloaded again and re-hashed; only then is
     the version created. Evidence already registered for the strategy returns its version
-    (exit 0, nothing changes). Exit 2 (nothing registered) on any problem, a --config file
-    that is not valid included (each problem with its file, line and field).
+    (exit 0, nothing changes). --config stores the version's execution parameters with it
+    (docs/paper.md): its deployments' orders pay them. Exit 2 (nothing registered) on any
+    problem, a --config file that is not valid included (each problem with file, line, field).
 
     Example: stratops register btc-trend --type trend --evidence evidence/ --model model/
     """
