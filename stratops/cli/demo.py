@@ -118,13 +118,15 @@ def demo(
 ) -> None:
     """Run the stratops story on the embedded defaults, from a fresh checkout.
 
-    Validates the example desk, backtests two strategies on real market data, registers them
-    with their evidence, runs the controller, promotes through a pull request (the overfit
-    strategy is stopped by its gates), starts two canaries, shows one alert rendered for
-    Prometheus with the runbook for a 3am incident, judges the canaries on an accelerated
-    replay clock (the healthy one passes and goes live through an approved pull request; the
-    one its template finds too costly fails, is flattened and rolled back by a pull request
-    the controller merges itself), and shows the audit log.
+    Validates the example desk, backtests two strategies on real market data, creates a desk
+    repository, registers them with their evidence (the trend follower a second time, with a
+    costlier execution configuration), runs the controller, promotes through a pull request
+    (the overfit strategy is stopped by its gates), starts two canaries, shows one alert
+    rendered for Prometheus with the runbook for a 3am incident, judges the canaries on an
+    accelerated replay clock by the same template (the healthy one passes and goes live
+    through an approved pull request; the one whose orders pay more than its evidence said
+    fails, is flattened and rolled back by a pull request the controller merges itself), and
+    shows the audit log.
 
     Example: stratops demo --workdir /tmp/stratops-demo
     """

@@ -38,6 +38,7 @@ from stratops.cli.values import amount, replay_speed
 from stratops.examples import DATA_DIR_ENV
 from stratops.gitops.errors import GitError
 from stratops.gitops.git import GitRepo
+from stratops.model.execution import ExecutionSettings, execution_settings
 from stratops.paper.config import EngineConfig, ExecutionConfig, OrderType
 from stratops.paper.datasets import DATASETS, load_bar_files, load_dataset
 from stratops.paper.engine import Pacing, Session, Strategy, run_backtest
@@ -537,6 +538,15 @@ def _sweep(
         )
 
 
+def _execution(text: str | None) -> ExecutionSettings | None:
+    if text is None:
+        return None
+    try:
+        return execution_settings(text)
+    except ValueError as exc:
+        raise ConfigError(f"--execution {text!r}: {exc}", "config.execution") from exc
+
+
 @paper_app.command("run")
 def paper_run(
     model_uri: str = typer.Option(..., "--model-uri", help="MLflow pyfunc strategy (path or URI)."),
@@ -574,6 +584,12 @@ def paper_run(
     wake_seconds: float = typer.Option(
         1.0, "--wake-seconds", help="Most wall-clock time between two reads of the control file."
     ),
+    execution: str = typer.Option(
+        None,
+        "--execution",
+        help="JSON of the version's execution parameters (camelCase, docs/paper.md), e.g. "
+        '{"takerFeeBps": 10}; the runtimes pass what the version was registered with.',
+    ),
     tracking_uri: str = TRACKING_URI_OPTION,
     desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
@@ -598,7 +614,12 @@ def paper_run(
             verified_strategy(model_uri, tracking_uri, desk) as strategy,
         ):
             market = _market(data, data_dir, bars, strategy.info.symbols, start, end, on_bad_data)
-            config = EngineConfig(allocation=allocation, seed=seed, max_fraction=max_fraction)
+            config = EngineConfig(
+                allocation=allocation,
+                seed=seed,
+                max_fraction=max_fraction,
+                execution=ExecutionConfig().with_settings(_execution(execution)),
+            )
             pacing = Pacing(
                 speed=speed,
                 poll_seconds=poll_seconds,

@@ -16,6 +16,7 @@ import typer
 from stratops.cli.desk import DESK_OPTION, desk_root
 from stratops.cli.errors import exit_code
 from stratops.cli.output import (
+    EXIT_BAD_INPUT,
     EXIT_NEGATIVE,
     OUTPUT_OPTION,
     Format,
@@ -30,7 +31,9 @@ from stratops.cli.output import (
 )
 from stratops.cli.values import version_argument
 from stratops.model.base import StrategyType
+from stratops.model.execution import VersionConfig, version_config
 from stratops.model.problems import Problem
+from stratops.model.yaml_source import YamlError, parse_yaml
 from stratops.registry import (
     DEFAULT_MAX_FILE_BYTES,
     EvidenceMismatch,
@@ -135,6 +138,12 @@ def register_version(
     max_file_bytes: int = typer.Option(
         DEFAULT_MAX_FILE_BYTES, "--max-file-bytes", min=1, help="Largest accepted bundle file."
     ),
+    config: Path = typer.Option(
+        None,
+        "--config",
+        help="YAML configuration of the version: its execution section (fees, impact, "
+        "participation, latency) is what every deployment's orders pay; default: the engine's.",
+    ),
     tracking_uri: str = TRACKING_URI_OPTION,
     desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
@@ -143,10 +152,13 @@ def register_version(
 
     The bundle is validated and hashed, uploaded, downloaded again and re-hashed; only then is
     the version created. Evidence already registered for the strategy returns its version
-    (exit 0, nothing changes). Exit 2 (nothing registered) on any problem.
+    (exit 0, nothing changes). --config stores the version's execution parameters with it
+    (docs/paper.md): its deployments' orders pay them. Exit 2 (nothing registered) on any
+    problem, a --config file that is not valid included (each problem with file, line, field).
 
     Example: stratops register btc-trend --type trend --evidence evidence/ --model model/
     """
+    settings = None if config is None else _version_config(config)
     with registry_errors(output, tracking_uri, desk), stderr.status("registering…") as status:
         registry = open_registry(tracking_uri, desk)
 
@@ -162,6 +174,7 @@ def register_version(
             code_sha=code_sha,
             experiment=experiment,
             max_file_bytes=max_file_bytes,
+            config=settings,
             on_step=progress,
         )
     version = registration.version
@@ -181,8 +194,28 @@ def register_version(
             f", {len(version.trial_runs)} linked backtest run(s)",
             highlight=False,
         )
+        if settings is not None and version.config_digest is not None:
+            given = ", ".join(f"{k}={v}" for k, v in settings.execution.given().items())
+            stdout.print(
+                f"execution {given} (configuration sha256:{version.config_digest})",
+                highlight=False,
+            )
 
     emit({**version.model_dump(mode="json"), "created": registration.created}, output, human)
+
+
+def _version_config(path: Path) -> VersionConfig:
+    """The configuration in ``path``; exit 2 with every problem of the file otherwise."""
+    try:
+        found = version_config(parse_yaml(path.read_bytes(), str(path)))
+    except OSError as exc:
+        fail(f"--config {path}: cannot read it ({exc.strerror})", EXIT_BAD_INPUT)
+    except YamlError as exc:
+        found = [exc.problem]
+    if isinstance(found, list):
+        render_problems(found)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    return found
 
 
 def _or_dash(value: int | None) -> str:

@@ -8,6 +8,8 @@ from a commit, so CI and the controller compute the same report. The pure
 - when the version entered its current stage, from the registry's alias history (the
   controller moves the alias when the deployment starts);
 - the trial count the registry recorded when the version was registered;
+- the execution parameters registered with the version (:mod:`stratops.model.execution`),
+  which the context digest covers: a configuration changed after CI judged it changes the report;
 - for a promotion to live, the version's canary analysis logged last before ``as_of`` (the gate
   checks its digest);
 - when the policy gates the promotion on ``reconciliation``: the strategy's reconciliation
@@ -37,6 +39,7 @@ from stratops.gitops.errors import UnknownVersion
 from stratops.gitops.evaluation import GateEvaluator, GateRequest
 from stratops.model.base import Stage
 from stratops.model.canary import CanaryAnalysisRecord
+from stratops.model.execution import VersionConfig
 from stratops.ops.reconciliation.published import PublishedBreaks
 from stratops.ops.reconciliation.store import BreakStore, open_breaks
 from stratops.registry.arrays import load_evidence_arrays
@@ -111,6 +114,7 @@ def promotion_context(
     history: Sequence[AliasChange],
     analysis: CanaryAnalysisRecord | None = None,
     breaks: OpenBreaks | None = None,
+    config: VersionConfig | None = None,
 ) -> GateContext:
     """The gate context of ``request``; ``breaks`` is asked only when the policy gates the
     promotion on ``reconciliation`` (other reports keep their digests)."""
@@ -131,6 +135,7 @@ def promotion_context(
         retired=request.retired,
         registry_trials=version.trials_in_experiment or None,
         canary_analysis=analysis,
+        execution=None if config is None else config.execution,
     )
     if breaks is None or "reconciliation" not in checks_for(request.policy, context):
         return context
@@ -151,6 +156,7 @@ def evaluate_request(
     try:
         version = registry.get_version(request.strategy, request.version)
         history = registry.alias_history(request.strategy)
+        config = registry.version_config(request.strategy, request.version)
         analysis = (
             registry.canary_analysis(request.strategy, request.version, request.as_of)
             if request.target_stage is Stage.LIVE
@@ -164,7 +170,7 @@ def evaluate_request(
     except NotFound as exc:
         known = _known_versions(registry, request.strategy)
         raise UnknownVersion(request.strategy, request.version, known) from exc
-    context = promotion_context(request, version, history, analysis, breaks)
+    context = promotion_context(request, version, history, analysis, breaks, config)
     return evaluate(evidence, request.policy, context)
 
 

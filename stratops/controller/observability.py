@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -250,9 +251,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, sort_keys=True)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes each record to ``sys.stderr`` as it is then, never to the stream it had when
+    created: a command run in process with its output captured (``stratops demo``) leaves
+    no handler behind bound to a stream that has since closed."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def json_logging(level: int = logging.INFO) -> logging.Logger:
     logger = logging.getLogger("stratops.controller")
-    handler = logging.StreamHandler()
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter())
     logger.handlers[:] = [handler]
     logger.setLevel(level)

@@ -242,7 +242,8 @@ class Observer:
     def _evidence(
         self, versions: Iterable[VersionKey]
     ) -> dict[VersionKey, Replay | Blocked | None]:
-        """Verify each version (registered, evidence intact) and read what it replays.
+        """Verify each version (registered, evidence and configuration intact) and read what it
+        replays, at which execution costs.
 
         With MLflow unreachable, a version is blocked as ``registry_unavailable``: it waits
         for a later tick.
@@ -251,6 +252,7 @@ class Observer:
         for name, version in sorted(versions):
             try:
                 metadata = self.registry.evidence_summary(name, version).metadata
+                config = self.registry.version_config(name, version)
             except RegistryError as exc:
                 found[(name, version)] = why_blocked(version, exc)
                 continue
@@ -261,6 +263,7 @@ class Observer:
                     dataset=metadata.dataset,
                     start=metadata.data_range.start,
                     end=metadata.data_range.end,
+                    execution=None if config is None else config.execution,
                 )
             )
         return found

@@ -1,16 +1,21 @@
-"""The demo desk: the example desk's policy and analysis, three strategies in paper, and two
-canary templates for the demo's accelerated clock.
+"""The demo desk: the example desk's policy and analysis, three strategies in paper, a canary
+template for the demo's accelerated clock, and the configuration of the costly version.
 
 The policy is the example desk's, with two changes written into the file with their reason:
 the minimum time a version must spend in paper before a canary, and in canary before live, is
 seconds instead of days, so the story runs in minutes. Every other gate is the desk's own.
 
 The demo's canaries replay the evidence's hourly candles, from Binance's first months of
-BTC/USDT (August 2017), four days a second. ``demo-canary`` measures over two weeks of
-replayed market time, with slippage thresholds measured on a healthy paper canary of that market (a
-trend follower's 2,500 USDT orders paid 10 bps at the median, 54 bps in the worst week, on
-books a hundred times thinner than 2024's); ``strict-canary`` asks that market for the
-example desk's 2024 thresholds (at most 4/6/12 bps), which the same orders cannot meet.
+BTC/USDT (August 2017), four days a second. ``demo-canary`` measures over two weeks of replayed
+market time, with slippage thresholds measured on a healthy paper canary of that market (a
+trend follower's 2,500 USDT orders paid 37 bps at the median, 62 bps in the worst two days, on
+books a hundred times thinner than 2024's).
+
+Both canaries are judged by that template. ``btc-trend-costly`` is the same model and the same
+evidence as ``btc-trend``, registered with a configuration (:data:`COSTLY_CONFIG`) whose orders
+pay more than the evidence's backtest simulated: the retail fee tier and a router that sweeps
+the book (square-root impact coefficient 3 instead of the calibrated 0.9). Its slippage over
+two weeks of 2017 comes to 80-160 bps, over every threshold of the template.
 """
 
 from __future__ import annotations
@@ -27,14 +32,23 @@ POLICY_PATH = ("spec", "rules", "trend", "canary", "min_time_in_stage", "minDura
 LIVE_POLICY_PATH = ("spec", "rules", "trend", "live", "min_time_in_stage", "minDuration")
 CANARY_MIN_DURATION = "20d"  # market time of the replay: five seconds at the demo's speed
 REPLAY_SPEED = "345600"  # four days of hourly candles a second
-HEALTHY_TEMPLATE = "demo-canary"
-STRICT_TEMPLATE = "strict-canary"
+CANARY_TEMPLATE = "demo-canary"
+COSTLY = "btc-trend-costly"
 
 STRATEGIES = {
     "btc-trend": "BTC trend follower: 9 configurations swept on 7 years of hourly candles.",
     "btc-overfit": "Deliberately overfit: 144 configurations swept on 30 days of minute bars.",
-    "btc-trend-strict": "The same trend follower, its canary judged by 2024 thresholds.",
+    COSTLY: "The same trend follower, its orders sent through a costlier execution path.",
 }
+
+COSTLY_CONFIG = """\
+# btc-trend's model and evidence, deployed through the desk's retail account and a router that
+# sweeps the book instead of working the order. The evidence's backtest ran at the engine's
+# defaults (4 bps taker, impact coefficient 0.9): these orders pay more than it said.
+execution:
+  takerFeeBps: 10          # Binance spot VIP 0 (the desk's tier: 4)
+  impactCoefficient: 3     # square-root impact k (calibrated on Binance: 0.9)
+"""
 
 
 def canary_template(name: str, comment: str, slippage: str, failures: int) -> str:
@@ -68,17 +82,11 @@ spec:
 
 
 TEMPLATES = {
-    HEALTHY_TEMPLATE: canary_template(
-        HEALTHY_TEMPLATE,
+    CANARY_TEMPLATE: canary_template(
+        CANARY_TEMPLATE,
         "Slippage thresholds of BTC/USDT in 2017 (what a healthy paper canary paid then).",
         "{peak: 60, normal: 60, thin: 80}",
         3,
-    ),
-    STRICT_TEMPLATE: canary_template(
-        STRICT_TEMPLATE,
-        "The example desk's 2024 slippage thresholds, asked of 2017's thin books.",
-        "{peak: 4, normal: 6, thin: 12}",
-        1,
     ),
 }
 

@@ -1,8 +1,14 @@
 """The demo's steps: each one a real ``stratops`` command, shown as a reader would type it.
 
+The commands run in the demo's own process (the command line is the same; the imports of
+MLflow, pandas and the rest are paid once instead of once a command), each in its folder and
+environment, its output captured; the deployments the controller starts are processes of
+their own, as always.
+
 1. backtest two strategies on real market data, writing evidence bundles and models;
 2. scaffold a desk (Git repository, local bare remote, local forge);
-3. register both versions with their evidence in the embedded MLflow registry;
+3. register the versions with their evidence in the embedded MLflow registry, one of them with
+   a configuration whose orders pay more than its evidence's backtest simulated;
 4. run the controller: both start paper trading in the local runtime;
 5. promote to canary: the honest ones open pull requests, the overfit one is stopped by its
    gates;
@@ -10,35 +16,40 @@
 7. the controller re-verifies the gates itself and starts the canaries;
 8. 3am in thin liquidity: one alert as Prometheus evaluates it, and its runbook's steps for
    that context;
-9. the controller judges the canaries on their accelerated replay clock: the healthy one
-   passes; the one whose orders pay more than its template allows fails, is flattened, and
-   its rollback pull request merges itself;
+9. the controller judges the canaries on their accelerated replay clock, by the same template:
+   the healthy one passes; the one whose orders pay more than its evidence said fails, is
+   flattened, and its rollback pull request merges itself;
 10. the passed canary goes live through a pull request CI gates and two people approve;
 11. the audit log, verified and replicated to the remote.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
-import subprocess
-import sys
+import signal
 import time
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from rich.console import Console
 from rich.rule import Rule
+from typer.testing import CliRunner
 
+from stratops.cli.errors import exit_code, one_line
+from stratops.cli.main import app
 from stratops.controller.analyses import AnalysisStore
 from stratops.controller.assembly import ControllerPaths
 from stratops.demo.desk import (
     CANARY_MIN_DURATION,
-    HEALTHY_TEMPLATE,
+    CANARY_TEMPLATE,
+    COSTLY,
+    COSTLY_CONFIG,
     REPLAY_SPEED,
-    STRICT_TEMPLATE,
     write_demo_manifests,
 )
 from stratops.examples import DATA_DIR_ENV
@@ -51,8 +62,7 @@ RESEARCHER = "rita"
 REVIEWER = "bob"
 SECOND_REVIEWER = "carol"  # live needs two approvals in the example desk's policy
 HEALTHY = "btc-trend"
-STRICT = "btc-trend-strict"
-CANARIES = {HEALTHY: HEALTHY_TEMPLATE, STRICT: STRICT_TEMPLATE}
+CANARIES = (HEALTHY, COSTLY)
 JUDGING_TIMEOUT = 90.0  # wall seconds for both analyses to be decided
 OPENED = re.compile(r"opened pull request #(\d+)")
 BACKTESTS = {
@@ -62,7 +72,7 @@ BACKTESTS = {
     ],
     "btc-overfit": ["--strategy", "overfit", "--sweep", "--data", "binance-1m"],
 }  # fmt: skip
-REGISTERED = {**{name: name for name in BACKTESTS}, STRICT: HEALTHY}  # strategy: its backtest
+REGISTERED = {**{name: name for name in BACKTESTS}, COSTLY: HEALTHY}  # strategy: its backtest
 CANARY_ALLOCATION = "10000"
 LIVE_ALLOCATION = "100000"
 NIGHT_ALERT = "slippage-high"
@@ -78,13 +88,51 @@ def rendered_alert(rules_file: Path, alert: str, regime: str = "thin") -> str:
     return yaml.safe_dump_all(shown, sort_keys=False, width=100).strip()
 
 
-def pull_number(done: subprocess.CompletedProcess[str]) -> str:
+@dataclass(frozen=True)
+class Done:
+    """A command that ran: its exit code and what it printed (stdout, then stderr)."""
+
+    code: int
+    output: str
+
+
+def pull_number(done: Done) -> str:
     """The number of the pull request ``promote`` says it opened."""
-    output = done.stdout + done.stderr
-    found = OPENED.search(output)
+    found = OPENED.search(done.output)
     if found is None:
-        raise ValueError(f"no pull request opened in:\n{output}")
+        raise ValueError(f"no pull request opened in:\n{done.output}")
     return found.group(1)
+
+
+@contextlib.contextmanager
+def signals_kept() -> Iterator[None]:
+    """Restore SIGINT and SIGTERM after a command that installs handlers of its own
+    (``controller run``), so Ctrl-C still stops the demo."""
+    kept = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+
+
+def invoke(runner: CliRunner, args: Sequence[str], cwd: Path, env: dict[str, str | None]) -> Done:
+    """``stratops ARGS`` in this process, in ``cwd`` with ``env``, as ``stratops`` exits.
+
+    An error the command line maps to an exit code (bad input 2, registry unreachable 3...) is
+    reported as ``stratops`` reports it; any other exception is a failure with its traceback.
+    """
+    with contextlib.chdir(cwd), signals_kept():
+        result = runner.invoke(app, list(args), env=env, prog_name="stratops")
+    output = result.stdout + result.stderr
+    error = result.exception
+    if error is None or isinstance(error, SystemExit):
+        return Done(result.exit_code, output)
+    code = exit_code(error)
+    if code is None:
+        trace = "".join(traceback.format_exception(error))
+        return Done(1, f"{output}\n{trace}")
+    return Done(code, f"{output}\nerror: {one_line(error)}")
 
 
 class StepFailed(Exception):
@@ -105,16 +153,15 @@ class Story:
         self.desk = workdir / "desk"
         self.console = console
         self.show = show
-        self.env = {
-            **os.environ,
+        self.runner = CliRunner()
+        self.env: dict[str, str | None] = {
             "GIT_AUTHOR_NAME": RESEARCHER,
             "GIT_AUTHOR_EMAIL": f"{RESEARCHER}@desk.example",
             "GIT_COMMITTER_NAME": RESEARCHER,
             "GIT_COMMITTER_EMAIL": f"{RESEARCHER}@desk.example",
             "USER": RESEARCHER,
-            "COLUMNS": "100",
+            "MLFLOW_TRACKING_URI": None,  # the desk's embedded registry
         }
-        self.env.pop("MLFLOW_TRACKING_URI", None)  # the desk's embedded registry
         if data_dir is not None:  # every command reading market data takes it from here
             self.env[DATA_DIR_ENV] = str(data_dir)
 
@@ -124,21 +171,14 @@ class Story:
         expect: Sequence[int] = (0,),
         cwd: Path | None = None,
         quiet: bool = False,
-    ) -> subprocess.CompletedProcess[str]:
+    ) -> Done:
         """Run ``stratops ARGS``; ``quiet`` runs it without showing the command or its output."""
         if not quiet:
             self.console.print(f"[bold cyan]$ stratops {' '.join(args)}[/]", highlight=False)
-        done = subprocess.run(
-            [sys.executable, "-m", "stratops", *args],
-            cwd=cwd or self.desk,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        output = (done.stdout + done.stderr).strip()
-        if done.returncode not in expect:
-            raise StepFailed(args, done.returncode, output)
+        done = invoke(self.runner, args, cwd or self.desk, self.env)
+        output = done.output.strip()
+        if done.code not in expect:
+            raise StepFailed(args, done.code, output)
         if output and not quiet and self.show(" ".join(args)):
             self.console.print(output, highlight=False, markup=False)
         return done
@@ -167,17 +207,18 @@ class Story:
         self.run("init", str(self.desk), "--manifests", str(manifests), cwd=self.workdir)
 
         self.chapter("Register the versions with their evidence (embedded MLflow)")
+        config = self.workdir / COSTLY / "version.yaml"
+        config.parent.mkdir()
+        config.write_text(COSTLY_CONFIG, encoding="utf-8")
         for name, backtest in REGISTERED.items():
+            evidence = self.workdir / backtest
+            configured = ("--config", str(config)) if name == COSTLY else ()
             self.run(
-                "register",
-                name,
-                "--type",
-                "trend",
-                "--evidence",
-                str(self.workdir / backtest / "evidence"),
-                "--model",
-                str(self.workdir / backtest / "model"),
-            )
+                "register", name, "--type", "trend", "--evidence", str(evidence / "evidence"),
+                "--model", str(evidence / "model"), *configured,
+            )  # fmt: skip
+        self.tell(f"{COSTLY}: {HEALTHY}'s model and evidence, with {config.name}:")
+        self.console.print(COSTLY_CONFIG.strip(), markup=False, highlight=False)
         self.run("evidence", "verify", "btc-trend", "1")
 
         self.chapter("The controller starts the strategies in paper")
@@ -191,7 +232,7 @@ class Story:
             expect=(1,),
         )  # fmt: skip
         self.tell("The overfit version is refused: no branch, no pull request.")
-        pulls = {name: self.promote_to_canary(name, CANARIES[name]) for name in (HEALTHY, STRICT)}
+        pulls = {name: self.promote_to_canary(name) for name in CANARIES}
 
         self.chapter("CI publishes the verdicts, a reviewer approves, the PRs merge")
         self.tell(f"promote left the gates pending: only CI's verdict ({LOCAL_CI}) counts.")
@@ -210,15 +251,16 @@ class Story:
         self.run("audit", "log")
         self.run("audit", "verify")
 
-    def promote_to_canary(self, strategy: str, template: str) -> str:
+    def promote_to_canary(self, strategy: str) -> str:
         """``promote STRATEGY 1 --to canary``; the number of the pull request it opened."""
         reason = {
             HEALTHY: "7 years of evidence, gates pass",
-            STRICT: "same evidence, judged by 2024's slippage",
+            COSTLY: "same evidence, on the retail account",
         }[strategy]
         opened = self.run(
             "promote", strategy, "1", "--to", "canary", "--allocation", CANARY_ALLOCATION,
-            "--analysis", template, "--min-duration", CANARY_MIN_DURATION, "--reason", reason,
+            "--analysis", CANARY_TEMPLATE, "--min-duration", CANARY_MIN_DURATION,
+            "--reason", reason,
         )  # fmt: skip
         return pull_number(opened)
 
@@ -237,14 +279,15 @@ class Story:
         self.chapter("The controller judges the canaries on their replay clock")
         self.tell(
             f"Both canaries replay 2017's hourly candles at {REPLAY_SPEED}x (four days a "
-            "second); each tick judges them. Ticking until both analyses are decided..."
+            f"second); each tick judges them by the same template ({CANARY_TEMPLATE}). "
+            "Ticking until both analyses are decided..."
         )
         deadline = time.monotonic() + JUDGING_TIMEOUT
         while True:
             self.run("controller", "run", "--once", quiet=True)
             phases = self.canary_phases()
-            settled = phases.get(HEALTHY) == "passed" and phases.get(STRICT) == "failed"
-            if settled and STRICT not in self.running_canaries():
+            settled = phases.get(HEALTHY) == "passed" and phases.get(COSTLY) == "failed"
+            if settled and COSTLY not in self.running_canaries():
                 break
             if time.monotonic() > deadline:
                 raise StepFailed(
@@ -253,8 +296,9 @@ class Story:
             time.sleep(1.0)
         self.run("canary", "status")
         self.tell(
-            f"{STRICT} failed: halted (flatten: its position closed at market), then rolled back "
-            "by a pull request the controller merged itself (rollback.autoMerge: canary)."
+            f"{COSTLY} failed: its orders paid more than its evidence said. Halted (flatten: "
+            "its position closed at market), then rolled back by a pull request the "
+            "controller merged itself (rollback.autoMerge: canary)."
         )
         self.run("pr", "list", "--state", "all")
 

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stratops.model.base import Stage, StrategyType
 from stratops.model.canary import CanaryAnalysisRecord
+from stratops.model.execution import ExecutionSettings
 
 
 class GateContext(BaseModel):
@@ -45,11 +46,16 @@ class GateContext(BaseModel):
         description="The strategy's open and aged reconciliation breaks that block promotions "
         "(stratops.ops.reconciliation.lifecycle.blocking); None when not reconciled.",
     )
+    execution: ExecutionSettings | None = Field(
+        None,
+        description="The execution parameters registered with the version (its deployments' "
+        "orders pay them); None: registered without, the engine's defaults.",
+    )
 
     def digested(self) -> dict[str, object]:
-        """The context as the report digests it: ``open_breaks`` only once given, so reports
-        of contexts without it keep the digests they had before the field existed."""
-        unset = {"open_breaks"} if self.open_breaks is None else set()
+        """The context as the report digests it: ``open_breaks`` and ``execution`` only once
+        given, so reports of contexts without them keep the digests they had before."""
+        unset = {name for name in ("open_breaks", "execution") if getattr(self, name) is None}
         return self.model_dump(mode="json", exclude=unset)
 
     def seconds_in_stage(self) -> float | None:

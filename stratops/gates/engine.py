@@ -79,4 +79,5 @@ def evaluate(evidence: EvidenceData, policy: GatePolicy, context: GateContext) -
         ),
         verdict="fail" if any(result.blocks for result in results) else "pass",
         checks=results,
+        execution=None if context.execution is None else context.execution.given(),
     )

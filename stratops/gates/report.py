@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from stratops.gates.result import CheckResult, CheckStatus
 from stratops.model.base import Stage, StrategyType
@@ -39,6 +39,11 @@ class GateReport(BaseModel):
     inputs: ReportInputs
     verdict: Literal["pass", "fail"]
     checks: list[CheckResult]
+    execution: dict[str, float | str] | None = Field(
+        None,
+        description="The execution parameters registered with the version (those it sets); "
+        "None: the engine's defaults. Digested only when given.",
+    )
 
     @property
     def passed(self) -> bool:
@@ -47,7 +52,8 @@ class GateReport(BaseModel):
     @cached_property
     def canonical(self) -> bytes:
         """The digested bytes: sorted keys, fixed significant digits, no wall-clock time."""
-        return canonical_json(self.model_dump(mode="json"))
+        unset = {"execution"} if self.execution is None else set()
+        return canonical_json(self.model_dump(mode="json", exclude=unset))
 
     @cached_property
     def digest(self) -> str:
@@ -68,6 +74,13 @@ class GateReport(BaseModel):
             f"{self.allocation:,.0f} · as of {self.as_of} · policy `{self.inputs.policy}`",
             "",
         ]
+        if self.execution:
+            given = ", ".join(f"`{key}` {value}" for key, value in self.execution.items())
+            lines += [
+                f"Execution registered with the version: {given} (the engine's defaults "
+                "otherwise); its orders pay these, its evidence what its backtest simulated.",
+                "",
+            ]
         if not self.checks:
             lines.append(
                 f"The policy names no check for {self.target_stage.value}: this promotion runs "

@@ -13,17 +13,22 @@ from urllib.parse import unquote, urlparse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from stratops.model.base import Stage
+from stratops.model.execution import ExecutionSettings
 from stratops.model.strategy import HaltBehaviour
 
 
 class Replay(BaseModel):
-    """The market data a deployment replays: the dataset and window of its version's evidence."""
+    """What a deployment replays: the dataset and window of its version's evidence, and the
+    execution parameters its orders pay (the version's registered configuration)."""
 
     model_config = ConfigDict(frozen=True)
 
     dataset: str
     start: str
     end: str
+    execution: ExecutionSettings | None = Field(
+        None, description="The version's execution parameters; None: the engine's defaults."
+    )
 
 
 class DeploymentSpec(BaseModel):

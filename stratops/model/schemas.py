@@ -19,6 +19,7 @@ from stratops.model.evidence import (
     EvidenceMetadata,
     ModelManifest,
 )
+from stratops.model.execution import VersionConfig
 from stratops.model.notification import Notification
 from stratops.model.policy import GatePolicy
 from stratops.model.reconciliation import ReconciliationPolicy
@@ -37,6 +38,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "reconciliation-policy": ReconciliationPolicy,
     "alert-rule": AlertRule,
     "runbook": Runbook,
+    "version-config": VersionConfig,
 }
 
 

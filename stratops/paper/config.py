@@ -15,10 +15,11 @@ Defaults and where they come from:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from stratops.model.execution import ExecutionSettings
 from stratops.paper.errors import ConfigError
 
 
@@ -39,6 +40,14 @@ class LatencyModel:
     tick_to_order_sigma: float = 0.5
     order_to_venue_median_ms: float = 15.0
     order_to_venue_sigma: float = 0.3
+
+
+LATENCY_FIELDS = (
+    "tick_to_order_median_ms",
+    "tick_to_order_sigma",
+    "order_to_venue_median_ms",
+    "order_to_venue_sigma",
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,16 @@ class ExecutionConfig:
             )
         if self.spread_window < 2 or self.volatility_window < 2:
             raise ConfigError("spread and volatility windows need at least 2 bars", "config.window")
+
+    def with_settings(self, settings: ExecutionSettings | None) -> ExecutionConfig:
+        """This configuration with a version's execution parameters (those it sets) applied."""
+        if settings is None:
+            return self
+        given = settings.model_dump(exclude_none=True)  # field names are the engine's
+        latency = {name: given.pop(name) for name in LATENCY_FIELDS if name in given}
+        if "order_type" in given:
+            given["order_type"] = OrderType(given["order_type"])
+        return replace(self, **given, latency=replace(self.latency, **latency))
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,11 @@ class StrategyVersion(Value):
     model_digest: str | None = Field(
         None, description="Digest of the model's files (stratops.model_digest)."
     )
+    config_digest: str | None = Field(
+        None,
+        description="Digest of the configuration registered with it (stratops.config_digest); "
+        "None: registered without one, the engine's default execution.",
+    )
     strategy_type: StrategyType | None
     code_sha: str | None
     trials_declared: int | None

@@ -30,8 +30,9 @@ from stratops.canary.run import AnalysisRun
 from stratops.model.aliases import AliasDrift, ObservedAliases
 from stratops.model.base import DNS_LABEL_PATTERN, Stage, StrategyType
 from stratops.model.canary import CanaryAnalysisRecord
-from stratops.model.canonical import canonical_digest
+from stratops.model.canonical import canonical_digest, canonical_json
 from stratops.model.evidence import EVIDENCE_FILES, EvidenceFile, ModelFile
+from stratops.model.execution import VersionConfig
 from stratops.model.problems import Problem
 from stratops.registry.alias_index import read_alias_rows
 from stratops.registry.arrays import load_trials
@@ -86,6 +87,7 @@ TAG_ANALYSIS_DIGEST = "stratops.canary_analysis.digest"
 TAG_ANALYSIS_PHASE = "stratops.canary_analysis.phase"
 TAG_VERSION = "stratops.version"
 TAG_RECON_BREAKS = "stratops.recon.breaks"
+TAG_CONFIG_DIGEST = "stratops.config_digest"
 RUN_KIND_BACKTEST = "backtest"
 RUN_KIND_REGISTRATION = "registration"
 RUN_KIND_ANALYSIS = "canary_analysis"
@@ -96,6 +98,8 @@ EVIDENCE_PATH = "evidence"
 MODEL_PATH = "model"
 MODEL_MANIFEST_PATH = "model-manifest"
 TRIAL_PATH = "trial"
+CONFIG_PATH = "config"
+CONFIG_FILE = "version-config.json"
 REPORT_PATH = "reports"
 REPORT_JSON = "report.json"  # the report's canonical JSON, stored beside its pages
 _REPORT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -183,6 +187,13 @@ HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
+
+
+def _stored_form(config: VersionConfig | None) -> dict[str, Any] | None:
+    """What the registry stores of a configuration (None when it sets nothing)."""
+    if config is None or not config.execution.given():
+        return None
+    return {"execution": config.execution.given()}
 
 
 class Registry:
@@ -349,6 +360,7 @@ class Registry:
         code_sha: str | None = None,
         experiment: str | None = None,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        config: VersionConfig | None = None,
         on_step: StepHook = _no_hook,
     ) -> Registration:
         """Register a strategy version with its evidence bundle.
@@ -358,8 +370,10 @@ class Registry:
         which the registration run lists), a type differing from the strategy's, and a
         missing model. The version links the run of every trial column (tags
         ``stratops.trial_runs.<i>``): its backtest run, else the registration run listing it.
-        A bundle whose digest a version of the strategy already has returns that version
-        (``created`` False) and changes nothing.
+        ``config`` (execution parameters, :mod:`stratops.model.execution`) is stored with the
+        version as canonical JSON, its digest in the tag ``stratops.config_digest``. A bundle
+        and configuration that a version of the strategy already has return that version
+        (``created`` False) and change nothing.
         """
         _check_strategy_name(strategy)
         model = self._model_source(model_path, model_uri)
@@ -367,7 +381,15 @@ class Registry:
         bundle = scan_bundle(evidence, max_file_bytes=max_file_bytes, strategy_type=strategy_type)
         code = self._code_sha(code_sha, bundle)
         self._check_type_unchanged(strategy, strategy_type)
-        existing = self._version_with_digest(strategy, bundle.digest)
+        stored_config = _stored_form(config)
+        if stored_config is not None and bundle.metadata.dataset is None:
+            raise BadInput(
+                "a configuration applies to the version's replay, and metadata.json names no "
+                "dataset (dataset): backtest on a packaged dataset (--data) to register one",
+                "registry.config_without_dataset",
+            )
+        config_digest = None if stored_config is None else canonical_digest(stored_config)
+        existing = self._version_with_digest(strategy, bundle.digest, config_digest)
         if existing is not None:
             return Registration(version=existing, created=False)
 
@@ -395,6 +417,8 @@ class Registry:
             TAG_TRIALS: str(bundle.metadata.trials),
             TAG_TRIALS_IN_EXPERIMENT: str(trials),
         } | ({} if code is None else {TAG_CODE_SHA: code})
+        if config_digest is not None:
+            tags[TAG_CONFIG_DIGEST] = config_digest
 
         on_step(RegistrationStep.CREATE_RUN, None)
         with translated("create the registration run"):
@@ -413,6 +437,8 @@ class Registry:
         try:
             on_step(RegistrationStep.UPLOAD_EVIDENCE, run_id)
             self._upload_evidence(run_id, bundle)
+            if stored_config is not None:
+                self._upload_config(run_id, stored_config)
             on_step(RegistrationStep.UPLOAD_MODEL, run_id)
             tags[TAG_MODEL_DIGEST] = self._upload_model(run_id, model)
             with translated("record the model digest"):
@@ -423,6 +449,9 @@ class Registry:
                 _, _, model_problems = self._stored_model(
                     run_id, tags[TAG_MODEL_DIGEST], Path(scratch)
                 )
+                if config_digest is not None:
+                    _, config_problems = self._stored_config(run_id, config_digest, Path(scratch))
+                    model_problems += config_problems
             if problems or model_problems:
                 raise EvidenceMismatch(
                     "uploaded evidence or model does not match what was registered",
@@ -447,13 +476,18 @@ class Registry:
             raise
         return Registration(version=self._strategy_version(created), created=True)
 
-    def _version_with_digest(self, strategy: str, digest: str) -> StrategyVersion | None:
-        """The oldest version of the strategy registered with this evidence digest."""
+    def _version_with_digest(
+        self, strategy: str, digest: str, config_digest: str | None
+    ) -> StrategyVersion | None:
+        """The oldest version of the strategy registered with this evidence and configuration."""
         try:
             found = self.versions(strategy)
         except NotFound:
             return None
-        return next((v for v in found if v.evidence_digest == digest), None)
+        return next(
+            (v for v in found if v.evidence_digest == digest and v.config_digest == config_digest),
+            None,
+        )
 
     def _code_sha(self, given: str | None, bundle: Bundle) -> str | None:
         declared = bundle.metadata.code_commit
@@ -571,6 +605,58 @@ class Registry:
                     self._client.log_artifact(run_id, str(bundle.root / entry.path), EVIDENCE_PATH)
                 self._client.log_artifact(run_id, str(manifest), EVIDENCE_PATH)
 
+    def _upload_config(self, run_id: str, stored: dict[str, Any]) -> None:
+        with tempfile.TemporaryDirectory(prefix="stratops-config-") as scratch:
+            path = Path(scratch) / CONFIG_FILE
+            path.write_bytes(canonical_json(stored))
+            with translated("upload the version's configuration"):
+                self._client.log_artifact(run_id, str(path), CONFIG_PATH)
+
+    def _stored_config(
+        self, run_id: str, digest: str, scratch: Path
+    ) -> tuple[VersionConfig | None, list[Problem]]:
+        """The configuration stored in a run, checked against ``digest``."""
+        where = f"{CONFIG_PATH}/{CONFIG_FILE}"
+        with translated("download the version's configuration"):
+            listed = {item.path for item in self._client.list_artifacts(run_id, CONFIG_PATH)}
+            if where not in listed:
+                return None, [Problem(file=where, message="not stored", code="config.missing")]
+            path = self._client.download_artifacts(run_id, where, str(scratch))
+        raw = Path(path).read_bytes()
+        try:
+            stored = json.loads(raw)
+            config = VersionConfig.model_validate(stored, by_alias=True, by_name=False)
+        except ValueError as exc:
+            return None, [Problem(file=where, message=f"unreadable: {exc}", code="config.invalid")]
+        if canonical_digest(stored) != digest:
+            return None, [
+                Problem(
+                    file=where,
+                    message=f"digest differs from the recorded {digest[:12]}…: the "
+                    "configuration was changed after registration",
+                    code="config.digest_mismatch",
+                )
+            ]
+        return config, []
+
+    def version_config(self, strategy: str, version: int) -> VersionConfig | None:
+        """The verified configuration of a version; None when it was registered without one.
+
+        Raises :class:`EvidenceMismatch` when the stored configuration differs from its digest.
+        """
+        found = self._model_version(strategy, version)
+        digest = (found.tags or {}).get(TAG_CONFIG_DIGEST)
+        if digest is None or not found.run_id:
+            return None
+        with tempfile.TemporaryDirectory(prefix="stratops-config-") as scratch:
+            config, problems = self._stored_config(str(found.run_id), digest, Path(scratch))
+        if config is None:
+            raise EvidenceMismatch(
+                f"stored configuration of {strategy!r} version {version} does not match its digest",
+                problems,
+            )
+        return config
+
     def _ensure_registered_model(self, strategy: str, strategy_type: StrategyType) -> None:
         try:
             self._registered_model(strategy)
@@ -614,6 +700,7 @@ class Registry:
             version=int(found.version),
             evidence_digest=tags.get(TAG_DIGEST),
             model_digest=tags.get(TAG_MODEL_DIGEST),
+            config_digest=tags.get(TAG_CONFIG_DIGEST),
             strategy_type=_strategy_type(tags),
             code_sha=tags.get(TAG_CODE_SHA),
             trials_declared=_int_tag(tags, TAG_TRIALS),

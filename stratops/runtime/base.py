@@ -19,12 +19,15 @@ from stratops.unavailable import Unavailable
 
 def paper_arguments(spec: DeploymentSpec) -> list[str]:
     """``paper run`` options of a deployment, the same for every runtime."""
-    replay = (
+    replay = spec.replay
+    data = (
         []
-        if spec.replay is None
-        else ["--data", spec.replay.dataset, "--start", spec.replay.start, "--end", spec.replay.end]
+        if replay is None
+        else ["--data", replay.dataset, "--start", replay.start, "--end", replay.end]
     )
-    return ["--model-uri", spec.model_uri, "--allocation", repr(spec.allocation), *replay]
+    settings = None if replay is None else replay.execution
+    execution = [] if settings is None else ["--execution", settings.to_json()]
+    return ["--model-uri", spec.model_uri, "--allocation", repr(spec.allocation), *data, *execution]
 
 
 class RuntimeHealth(BaseModel):

@@ -34,12 +34,21 @@ DEMO_STEPS = (
     "alert: slippage-high",
     "regime: thin",
     "Runbook `execution-quality` (context: thin)",
-    "opened pull request #2 (promote/btc-trend-strict/v1-canary)",
+    "Execution registered with the version: `takerFeeBps` 10.0",  # its gate report says so
+    "opened pull request #2 (promote/btc-trend-costly/v1-canary)",
+    "merged #2",
     "passed → promote",  # canary status: btc-trend's analysis on its replay clock
-    "failed → rollback",  # and btc-trend-strict's
-    "rollback_merged",  # the rollback PR the controller merged, in the audit log
+    "failed → rollback",  # and btc-trend-costly's, by the same template
     "### Gates: btc-trend v1 → live: ✅ PASS",
+    "opened pull request #4 (promote/btc-trend/v1-live)",
+    "merged #4",
     "btc-trend/live v1 @ 100,000 running",
+    # the audit log tells both stories: passed, then live through #4; failed, halted, rolled
+    # back by #3, which the controller merged
+    "analysis_passed",
+    "analysis_failed",
+    "PR #3 reverts",
+    "rollback_merged",
 )
 # deploys and aliases of the papers, the canaries and live, the analyses, the halt, the
 # rollback PR and each applied commit
