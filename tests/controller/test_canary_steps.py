@@ -13,7 +13,6 @@ import hashlib
 import json
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from desks import Desk
@@ -24,6 +23,7 @@ from stratops.canary import AnalysisRun, RunAction, RunPhase
 from stratops.controller.analyses import AnalysisStore
 from stratops.controller.assembly import ControllerPaths
 from stratops.controller.audit import AuditLog, verify_chain
+from stratops.controller.faults import RAMP_CRASH_POINTS
 from stratops.controller.journal import IntentJournal
 from stratops.controller.plan import Action, ActionKind, ramp_actions
 from stratops.gitops.errors import ForgeUnavailable, MergeBlocked
@@ -34,7 +34,9 @@ from stratops.model.base import Stage
 from stratops.model.deployment import DeploymentState
 from stratops.model.ramp import RampRequest
 
-SPEED = 600.0  # ten minutes of market a second: the evidence's 9 hours last 54 seconds
+# Five minutes of market a second: a step's analysis (about 45 minutes) lasts some 10 seconds
+# and the ticks between two steps some more; the 3 steps fit the evidence's 9 hours.
+SPEED = 300.0
 BRANCH = ramp_branch("btc-trend", 1)
 RAMP = (20_000.0, 50_000.0, 100_000.0)  # the test policy caps trend canaries at 100,000
 
@@ -44,15 +46,15 @@ kind: AnalysisTemplate
 metadata:
   name: trend-canary
 spec:
-  interval: 15m
-  window: 1h
+  interval: 10m
+  window: 30m
   minSamples: 1
   minPassed: 2
-  minDuration: 1h
+  minDuration: 30m
   inconclusiveLimit: 20
   steps:
     - {allocation: 20000}
-    - {allocation: 50000, minDuration: 75m}
+    - {allocation: 50000, minDuration: 40m}
     - {allocation: 100000}
   metrics:
     - metric: slippage_bps
@@ -65,11 +67,12 @@ def store(desk: Desk) -> AnalysisStore:
     return AnalysisStore(ControllerPaths(desk.root).analyses)
 
 
-def start_ramped_canary(desk: Desk) -> None:
-    """The stepped template in force, paper v1, then the canary at the first step."""
+def start_ramped_canary(desk: Desk, min_duration: str | None = "30m") -> None:
+    """The stepped template in force, paper v1, then the canary at the first step (with the
+    stage's default minDuration, 24h, no step passes on the evidence's 9 hours)."""
     set_template(desk, STEPS, "trend-canary: ramp 20k → 50k → 100k")
     desk.reconciler().tick()
-    desk.promote_and_merge(1, Stage.CANARY, RAMP[0], min_duration="1h")
+    desk.promote_and_merge(1, Stage.CANARY, RAMP[0], min_duration=min_duration)
     deployed = desk.reconciler(SPEED).tick()
     assert ActionKind.DEPLOY in [a.kind for a in deployed.applied]
 
@@ -124,6 +127,11 @@ def pass_step(desk: Desk, index: int) -> tuple[AnalysisRun, PullRequest]:
         assert not [a for a in again.applied if a.kind is ActionKind.OPEN_RAMP]
     assert len([p for p in ramp_pulls(desk) if run.digest in p.body]) == 1
     assert allocation(desk) == RAMP[index]  # the canary keeps running at its step
+    code, shown = canary_cli(desk, "status", "-o", "json")
+    assert code == 0, shown
+    [view] = json.loads(shown)
+    assert (view["step"], view["action"]) == (index + 1, "ramp")
+    assert view["ramps"][-1] == {"step": index + 1, "pull_request": pull.number}
     return run, pull
 
 
@@ -145,8 +153,8 @@ def test_a_canary_ramps_through_a_pull_request_per_step(desk: Desk) -> None:
 
     last = judged_until_final(desk)
     assert (last.phase, last.action, last.step) == (RunPhase.PASSED, RunAction.PROMOTE, 2)
-    assert last.min_duration_seconds == 3600
-    assert passed[1].min_duration_seconds == 75 * 60  # the step's own minDuration
+    assert last.min_duration_seconds == 30 * 60
+    assert passed[1].min_duration_seconds == 40 * 60  # the step's own minDuration
     kept = store(desk).runs("btc-trend")
     assert kept == [*passed, last]  # the earlier steps' passed runs stay for the record
     record = desk.registry.canary_analysis("btc-trend", 1)  # only the canary's pass is logged
@@ -238,14 +246,14 @@ def hand_made_ramp(desk: Desk) -> Action:
 def test_a_ramp_survives_sigkill_between_decision_and_pull_request(desk: Desk) -> None:
     set_template(desk, STEPS, "trend-canary: ramp 20k → 50k → 100k")
     assert controller_once(desk.root) == 0
-    desk.promote_and_merge(1, Stage.CANARY, RAMP[0], min_duration="1h")
+    desk.promote_and_merge(1, Stage.CANARY, RAMP[0])  # 24h: only the hand-made ramp is due
     assert controller_once(desk.root) == 0
     paths = ControllerPaths(desk.root)
     action = hand_made_ramp(desk)
     assert action.ramp is not None
     head = desk.repo.remote_main()
     IntentJournal(paths.journal).begin(action.key(head), head, action)  # killed after-intent
-    for crash_at in ("ramp-opened", "after-act", "after-audit"):
+    for crash_at in (*RAMP_CRASH_POINTS, "after-act", "after-audit"):
         assert controller_once(desk.root, crash_at) == -9, crash_at
     assert controller_once(desk.root) == 0
     assert controller_once(desk.root) == 0  # idle
@@ -260,8 +268,8 @@ def test_a_ramp_survives_sigkill_between_decision_and_pull_request(desk: Desk) -
     assert not paths.journal.exists()
 
 
-def test_forge_down_when_the_ramp_must_be_opened(desk: Desk, tmp_path: Path) -> None:
-    start_ramped_canary(desk)
+def test_forge_down_when_the_ramp_must_be_opened(desk: Desk) -> None:
+    start_ramped_canary(desk, min_duration=None)  # only the hand-made ramp is due
     reconciler = desk.reconciler(SPEED)
     action = hand_made_ramp(desk)
     pulls = desk.forge.root / "pulls"
