@@ -331,8 +331,9 @@ def ramp_requests(
     desired: Mapping[str, StrategyDeployment],
 ) -> list[RampRequest]:
     """The ramp pull request of each passed step that is not the last, while Git and the
-    runtime still run the canary at that step's allocation and no ramp was opened for the run
-    (its pull request open, merged or closed: one per passed step)."""
+    runtime still run the canary at that step's allocation, it is not halted (no new risk
+    while halted), and no ramp was opened for the run (its pull request open, merged or
+    closed: one per passed step)."""
     requests = []
     for key, run in runs.items():
         status = observed.get(key)
@@ -342,6 +343,8 @@ def ramp_requests(
             run.action is not RunAction.RAMP
             or key in canaries.ramped
             or status is None
+            or status.state is not DeploymentState.RUNNING
+            or status.halted is not None
             or entry is None
             or (entry.version, entry.allocation) != (run.version, run.allocation)
             or status.spec.allocation != run.allocation

@@ -11,6 +11,7 @@ from stratops.canary import AnalysisRun, RunAction, RunPhase
 from stratops.controller.canaries import Canaries, ramp_requests
 from stratops.controller.plan import ActionKind, desired_specs, ramp_actions
 from stratops.model.base import Stage
+from stratops.model.deployment import DeploymentState
 from stratops.model.ramp import RampRequest
 
 KEY = ("btc-trend", Stage.CANARY)
@@ -42,11 +43,13 @@ def requests(
     declared: float,
     runs_at: float,
     ramped: dict[tuple[str, Stage], int] | None = None,
+    state: DeploymentState = DeploymentState.RUNNING,
 ) -> list[RampRequest]:
     desk = strategy(canary={"version": 7, "allocation": declared, "analysis": "trend-canary"})
     spec = desired_specs([desk], "c0ffee")[KEY].model_copy(update={"allocation": runs_at})
     canaries = Canaries(steps={KEY: RAMP}, ramped=ramped or {})
-    return ramp_requests(canaries, {KEY: judged}, {KEY: running(spec)}, {"btc-trend": desk})
+    observed = {KEY: running(spec, state)}
+    return ramp_requests(canaries, {KEY: judged}, observed, {"btc-trend": desk})
 
 
 def test_a_passed_step_asks_for_the_next_one() -> None:
@@ -88,3 +91,10 @@ def test_no_ramp_is_asked_for_otherwise(
     ramped: dict[tuple[str, Stage], int] | None,
 ) -> None:
     assert requests(judged, declared=declared, runs_at=runs_at, ramped=ramped) == []
+
+
+def test_a_halted_canary_does_not_ramp_until_it_runs_again() -> None:
+    passed = run(0, 20_000)
+    halted = requests(passed, declared=20_000, runs_at=20_000, state=DeploymentState.HALTED)
+    assert halted == []
+    assert len(requests(passed, declared=20_000, runs_at=20_000)) == 1
