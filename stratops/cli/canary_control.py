@@ -2,7 +2,8 @@
 
 ``status`` reads the runs the controller keeps (``.stratops/controller/analysis``): phase and
 what it asks for, step, measurements so far, time left, and which limit would trip next, like
-``kubectl argo rollouts get rollout``. ``abort``, ``pause`` and ``resume`` are the on-call
+``kubectl argo rollouts get rollout``; for a canary ramped through steps, the ramp pull request
+each passed step opened. ``abort``, ``pause`` and ``resume`` are the on-call
 person's: each writes a request beside the run, which the controller acts on at its next tick
 (abort: the analysis fails, the canary is halted and rolled back; pause: no measurement is
 taken until resume), and records who asked and why in the audit log.
@@ -99,6 +100,23 @@ def _view(run: AnalysisRun, control: CanaryControl, template: AnalysisTemplate |
     }
 
 
+def _ramps(store: AnalysisStore, run: AnalysisRun) -> list[dict[str, int]]:
+    """The ramp pull requests opened after the steps of ``run``'s canary passed, by step."""
+    found = []
+    for step in range(run.steps if run.steps > 1 else 0):
+        ramped = store.ramped(run.strategy, run.version, step)
+        if ramped is not None:
+            found.append({"step": step + 1, "pull_request": ramped[1]})
+    return found
+
+
+def _step(view: dict[str, Any]) -> str:
+    """``2/3``, and the ramp pull request the step opened when it passed."""
+    opened = [r for r in view["ramps"] if r["step"] == view["step"]]
+    ramp = f" → ramp PR #{opened[0]['pull_request']}" if opened else ""
+    return f"{view['step']}/{view['steps']}{ramp}"
+
+
 def _state(view: dict[str, Any]) -> str:
     state = f"{view['phase']} → {view['action']}"
     if view["aborted"]:
@@ -118,7 +136,7 @@ def _show(views: list[dict[str, Any]], detail: bool) -> None:
         table.add_row(
             view["strategy"],
             f"v{view['version']}",
-            f"{view['step']}/{view['steps']}",
+            _step(view),
             _state(view),
             str(view["measurements"]),
             human_duration(view["time_left_seconds"]),
@@ -182,7 +200,10 @@ def _status_once(root: Path, strategy: str | None, output: OutputFormat) -> None
         fail(f"no canary analysis of {strategy!r} yet (the controller writes them)", EXIT_NOTHING)
     templates = _templates(root)
     views = [
-        _view(run, store.control(run.strategy, run.version), templates.get(run.template))
+        {
+            **_view(run, store.control(run.strategy, run.version), templates.get(run.template)),
+            "ramps": _ramps(store, run),
+        }
         for run in runs
     ]
     emit(views, output, lambda: _show(views, detail=strategy is not None))

@@ -3,11 +3,14 @@
 One JSON file per run, ``<folder>/<strategy>.v<version>.step<step>.json``, holding the
 :class:`~stratops.canary.AnalysisRun` as the judge returned it (its digested form), written
 atomically and only when it changed; beside it, once a final run is logged to the registry,
-``.logged`` holds its digest and the MLflow run id, and ``<strategy>.v<version>.control`` what
-the on-call person asked (pause, abort). A live deployment's guardrails are kept as
-``<strategy>.v<version>.live.json`` (never logged to the registry: the version's passed canary
-run stays what the live gate reads). The judge measures only the windows after
-the stored run's last, so a restarted controller carries on where it stopped.
+``.logged`` holds its digest and the MLflow run id, once the ramp pull request of a passed step
+is open ``.ramp`` holds the step's digest and the pull request's number, and
+``<strategy>.v<version>.control`` what the on-call person asked (pause, abort). A canary
+ramped through steps has one run per step: the passed runs of the earlier steps stay. A live
+deployment's guardrails are kept as ``<strategy>.v<version>.live.json`` (never logged to the
+registry: the version's passed canary run stays what the live gate reads). The judge measures
+only the windows after the stored run's last, so a restarted controller carries on where it
+stopped.
 """
 
 from __future__ import annotations
@@ -94,6 +97,21 @@ class AnalysisStore:
 
     def _marker(self, run: AnalysisRun) -> Path:
         return self.path(run.strategy, run.version, run.step).with_suffix(".logged")
+
+    def ramped(self, strategy: str, version: int, step: int) -> tuple[str, int] | None:
+        """(digest, pull request) of the ramp opened after ``step`` passed; None before."""
+        marker = self.path(strategy, version, step).with_suffix(".ramp")
+        try:
+            digest, number = marker.read_text(encoding="utf-8").split()
+        except (FileNotFoundError, ValueError):
+            return None  # none, or torn by a crash: the journalled intent writes it again
+        return digest, int(number)
+
+    def mark_ramped(
+        self, strategy: str, version: int, step: int, digest: str, pull_request: int
+    ) -> None:
+        marker = self.path(strategy, version, step).with_suffix(".ramp")
+        replace_file(marker, f"{digest} {pull_request}\n", durable=True)
 
     def control(self, strategy: str, version: int) -> CanaryControl:
         """The requests about a canary version; none when nobody asked anything."""

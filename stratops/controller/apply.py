@@ -15,13 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from stratops.canary import AnalysisRun, RunPhase
+from stratops.canary import AnalysisRun, RunAction, RunPhase
 from stratops.controller.admit import Admission
 from stratops.controller.analyses import AnalysisStore
 from stratops.controller.audit import COMMIT_APPLIED, AuditLog
 from stratops.controller.authorize import Verdict
 from stratops.controller.canaries import changed
 from stratops.controller.faults import crash_point
+from stratops.controller.gate_evaluation import registry_evaluator
 from stratops.controller.journal import IntentJournal
 from stratops.controller.observability import Metrics
 from stratops.controller.plan import RUNTIME_KINDS, Action, ActionKind, Blocked, Key
@@ -33,6 +34,7 @@ from stratops.gitops.errors import ForgeError, GitError, GitOpsError
 from stratops.gitops.forge.base import Forge
 from stratops.gitops.forge.models import CommitStatus, StatusState
 from stratops.gitops.git import GitRepo
+from stratops.gitops.ramp import RampStep, open_ramp, ramp_branch
 from stratops.gitops.rollback import RollbackOutcome, RollbackState, roll_back
 from stratops.gitops.snapshot import MANIFESTS
 from stratops.model.aliases import AliasDrift
@@ -48,10 +50,14 @@ DEPLOYED_CONTEXT = "stratops/deployed"
 FAILURES = (RuntimeFailure, RegistryError, GitOpsError)  # what a failed action raises
 
 
+SELF_RECORDING = frozenset({ActionKind.OPEN_ROLLBACK, ActionKind.OPEN_RAMP})  # own events
+
+
 def deferred(action: Action, error: Exception) -> bool:
-    """A rollback that failed for want of the forge or the remote: its intent stays pending
-    and the next tick's recovery retries it (the halt already holds)."""
-    return action.kind is ActionKind.OPEN_ROLLBACK and isinstance(error, Unavailable | GitError)
+    """A rollback or a ramp that failed for want of the forge or the remote: its intent stays
+    pending and the next tick's recovery retries it (a halt already holds; a ramping canary
+    keeps running at its step)."""
+    return action.kind in SELF_RECORDING and isinstance(error, Unavailable | GitError)
 
 
 class Applier:
@@ -218,14 +224,36 @@ class Applier:
                     run.phase.value,
                     run.reason,
                 )
+            if previous.get(key) is None and run.step > 0:
+                self._record_step(key, run)
         for key, run in runs.items():
             self.analyses.save(run)
-            if run.phase.final and not run.live and not self.analyses.logged(run):
+            # a passed step before the last is not the canary's pass: the registry gets the last
+            logs = run.phase.final and not run.live and run.action is not RunAction.RAMP
+            if logs and not self.analyses.logged(run):
                 self._log_analysis(key, run)
             for phase in RunPhase:
                 self.metrics.canary_phase.labels(key[0], key[1].value, phase.value).set(
                     float(phase is run.phase)
                 )
+
+    def _record_step(self, key: Key, run: AnalysisRun) -> None:
+        """A canary deployed at a later step of its ramp: its analysis starts over."""
+        opened = self.analyses.ramped(run.strategy, run.version, run.step - 1)
+        through = "" if opened is None else f" through PR #{opened[1]}"
+        self.event(
+            f"ramp:{run.strategy}:v{run.version}:step{run.step}:deployed",
+            "ramp_deployed",
+            f"canary at step {run.step + 1} of {run.steps} ({run.allocation:,.0f}){through}: "
+            "analysed from a new run",
+            strategy=run.strategy,
+            stage=key[1],
+            version=run.version,
+            step=run.step + 1,
+            steps=run.steps,
+            allocation=run.allocation,
+            pull_request=None if opened is None else opened[1],
+        )
 
     def _log_analysis(self, key: Key, run: AnalysisRun) -> None:
         """A final run goes to the registry on its version (the live gate reads it there);
@@ -368,6 +396,8 @@ class Applier:
                 pull_request=provenance.pull_request,
                 approvers=provenance.approvers,
             )
+        elif action.kind is ActionKind.OPEN_RAMP:
+            self._open_ramp(action)
         else:
             assert action.kind is ActionKind.OPEN_ROLLBACK and action.rollback is not None
             outcome = roll_back(
@@ -379,6 +409,56 @@ class Applier:
                 checkpoint=crash_point,
             )
             self._record_rollback(action, outcome)
+
+    def _open_ramp(self, action: Action) -> None:
+        """The ramp pull request of a passed step, once: one already opened for the step's
+        analysis (a crash after it opened) is recorded, not opened again."""
+        request = action.ramp
+        assert request is not None
+        branch = ramp_branch(request.strategy, request.version)
+        pull = next(
+            (
+                found
+                for found in self.forge.list_pull_requests(state=None, head_branch=branch)
+                if request.analysis_digest in found.body
+            ),
+            None,
+        )
+        if pull is None:
+            step = RampStep(request.number, request.of, request.current, request.allocation)
+            opened = open_ramp(
+                self.repo,
+                self.forge,
+                registry_evaluator(self.registry),
+                request.strategy,
+                request.version,
+                step,
+                analysis=request.analysis_digest,
+                as_of=self.now().replace(microsecond=0),
+            )
+            pull = opened.pull_request
+            assert pull is not None  # a reallocation is not gated: it always opens one
+            crash_point("ramp-opened")
+        self.analyses.mark_ramped(
+            request.strategy, request.version, request.step, request.analysis_digest, pull.number
+        )
+        self.event(
+            f"ramp:{request.strategy}:v{request.version}:{request.analysis_digest}:opened",
+            "ramp_opened",
+            f"PR #{pull.number}: {action.reason}; it merges with the approvals of a canary raise",
+            strategy=request.strategy,
+            stage=action.stage,
+            version=request.version,
+            commit=pull.head_sha,
+            pull_request=pull.number,
+            pull_request_url=pull.url,
+            branch=branch,
+            step=request.number,
+            steps=request.of,
+            allocation=request.allocation,
+            from_allocation=request.current,
+            analysis_digest=request.analysis_digest,
+        )
 
     def _record_rollback(self, action: Action, outcome: RollbackOutcome) -> None:
         """Each step of a rollback once, keyed by its analysis, with its pull request."""
@@ -476,7 +556,7 @@ class Applier:
             self.metrics.actions.labels(kind=action.kind.value, outcome="error").inc()
             raise
         crash_point("after-act")
-        if action.kind is not ActionKind.OPEN_ROLLBACK:  # a rollback records its own steps
+        if action.kind not in SELF_RECORDING:  # a rollback or a ramp records its own steps
             self.event(
                 key,
                 action.kind.value,

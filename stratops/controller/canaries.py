@@ -19,6 +19,13 @@ conditions of the template its live entry names (or, unnamed, of the template it
 passed its canary with), judged by the same judge each tick over the trailing window of its
 telemetry, with no verdict and no failure counts. A breach halts it in the same tick and opens
 the rollback pull request that restores the previous live version; it never merges itself.
+
+A template with ``steps`` ramps the canary: the step judged is the one its applied allocation
+runs at (:func:`~stratops.gitops.ramp.step_index`), each step from a run of its own that starts
+when the controller first sees the canary at that step (the passed runs of the earlier steps
+stay in the store). A passed step that is not the last (``ramp``) opens the pull request of the
+next step once (:func:`ramp_requests`); until a person merges it the canary keeps running at
+its step, its passed run final. The last step's pass is the canary's pass.
 """
 
 from __future__ import annotations
@@ -34,10 +41,12 @@ from stratops.canary.manual import aborted
 from stratops.canary.report import markdown
 from stratops.controller.analyses import AnalysisStore, CanaryRequest
 from stratops.controller.plan import Action, ActionKind, Key
+from stratops.gitops.ramp import next_step, step_index
 from stratops.model.analysis import AnalysisTemplate
 from stratops.model.base import Stage, duration_seconds
 from stratops.model.deployment import DeploymentState, DeploymentStatus
 from stratops.model.problems import InvalidDocumentError
+from stratops.model.ramp import RampRequest
 from stratops.model.rollback import RollbackRequest
 from stratops.model.strategy import CanaryStage, HaltBehaviour, LiveStage, StrategyDeployment
 from stratops.paper.datasets import symbol_regimes
@@ -60,6 +69,8 @@ class Canaries:
     aborted: Mapping[Key, CanaryRequest] = field(default_factory=dict)  # fail at once
     previous: Mapping[Key, AnalysisRun | None] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    steps: Mapping[Key, tuple[float, ...]] = field(default_factory=dict)  # of ramped canaries
+    ramped: Mapping[Key, int] = field(default_factory=dict)  # ramp PR of the stored run
 
 
 def _time(ns: int) -> datetime:
@@ -96,6 +107,8 @@ class CanaryReader:
         aborted: dict[Key, CanaryRequest] = {}
         previous: dict[Key, AnalysisRun | None] = {}
         problems: list[str] = []
+        steps: dict[Key, tuple[float, ...]] = {}
+        ramped: dict[Key, int] = {}
         for key, status in sorted(observed.items()):
             if key[1] is not Stage.CANARY or status.state not in (
                 DeploymentState.RUNNING,
@@ -112,12 +125,17 @@ class CanaryReader:
                 problems.append(f"{name}: no AnalysisTemplate {entry.analysis!r} in force")
                 continue
             try:
-                stored = self.store.load(key[0], status.spec.version)
+                ramp, step, stored, anew = self._step(status, template)
                 control = self.store.control(key[0], status.spec.version)
-                found = self._canary(status, entry, template, stored)
+                found = self._canary(status, entry, template, stored, step, anew)
             except (InvalidDocumentError, ConfigError, OSError, ValueError) as exc:
                 problems.append(f"{name}: not analysed: {exc}")
                 continue
+            if ramp:
+                steps[key] = ramp
+                opened = self.store.ramped(key[0], status.spec.version, step)
+                if stored is not None and opened is not None and opened[0] == stored.digest:
+                    ramped[key] = opened[1]
             previous[key] = stored
             if control.aborted is not None:
                 aborted[key] = control.aborted
@@ -130,7 +148,24 @@ class CanaryReader:
                 problems.extend([f"{name}: {found}"] if found else [])
             else:
                 due[key] = found
-        return Canaries(due, final, paused, aborted, previous, tuple(problems))
+        return Canaries(due, final, paused, aborted, previous, tuple(problems), steps, ramped)
+
+    def _step(
+        self, status: DeploymentStatus, template: AnalysisTemplate
+    ) -> tuple[tuple[float, ...], int, AnalysisRun | None, bool]:
+        """The template's step allocations, the step the canary runs at, its stored run, and
+        whether a new run of the step starts at the canary's clock rather than its first bar.
+
+        A stored run of another allocation (the canary was below the first step, or cut by hand
+        within a step) is not this step's: a new run starts, replacing it.
+        """
+        spec = status.spec
+        ramp = tuple(s.allocation for s in template.spec.steps)
+        step = step_index(ramp, spec.allocation) if ramp else 0
+        stored = self.store.load(spec.strategy, spec.version, step)
+        if ramp and stored is not None and stored.allocation != spec.allocation:
+            return ramp, step, None, True
+        return ramp, step, stored, step > 0
 
     def _canary(
         self,
@@ -138,6 +173,8 @@ class CanaryReader:
         entry: CanaryStage | LiveStage,
         template: AnalysisTemplate,
         stored: AnalysisRun | None,
+        step: int = 0,
+        anew: bool = False,
     ) -> tuple[Canary, datetime] | str:
         """The canary and its clock, or why it cannot be judged now ('' while it has no bar)."""
         spec = status.spec
@@ -161,6 +198,8 @@ class CanaryReader:
                 return "" if stored is None else "no telemetry after the last measurement yet"
             clock = telemetry.complete_until or _time(int(stamps.max()))
             started = stored.started if stored is not None else _time(int(stamps.min()))
+            if stored is None and anew:
+                started = clock  # a new step: analysed from now on, at its allocation
         canary = Canary(
             strategy=spec.strategy,
             version=spec.version,
@@ -171,6 +210,7 @@ class CanaryReader:
             profile=profile,
             hourly=hourly,
             previous=stored,
+            step=step,
             min_duration=entry.min_duration if isinstance(entry, CanaryStage) else None,
             live=isinstance(entry, LiveStage),
         )
@@ -244,6 +284,8 @@ def combined(canaries: Canaries, live: Canaries) -> Canaries:
         {**canaries.aborted, **live.aborted},
         {**canaries.previous, **live.previous},
         (*canaries.problems, *live.problems),
+        {**canaries.steps, **live.steps},
+        {**canaries.ramped, **live.ramped},
     )
 
 
@@ -350,3 +392,47 @@ def changed(
         before = previous.get(key)
         if before is None or (before.phase, before.action) != (run.phase, run.action):
             yield key, run
+
+
+def ramp_requests(
+    canaries: Canaries,
+    runs: Mapping[Key, AnalysisRun],
+    observed: Mapping[Key, DeploymentStatus],
+    desired: Mapping[str, StrategyDeployment],
+) -> list[RampRequest]:
+    """The ramp pull request of each passed step that is not the last, while Git and the
+    runtime still run the canary at that step's allocation, it is not halted (no new risk
+    while halted), and no ramp was opened for the run (its pull request open, merged or
+    closed: one per passed step)."""
+    requests = []
+    for key, run in runs.items():
+        status = observed.get(key)
+        strategy = desired.get(key[0])
+        entry = None if strategy is None else strategy.spec.stages.canary
+        if (
+            run.action is not RunAction.RAMP
+            or key in canaries.ramped
+            or status is None
+            or status.state is not DeploymentState.RUNNING
+            or status.halted is not None
+            or entry is None
+            or (entry.version, entry.allocation) != (run.version, run.allocation)
+            or status.spec.allocation != run.allocation
+        ):
+            continue
+        step = next_step(entry, canaries.steps.get(key, ()))
+        if step is None:
+            continue
+        requests.append(
+            RampRequest(
+                strategy=key[0],
+                version=run.version,
+                step=run.step,
+                number=step.number,
+                of=step.of,
+                current=step.current,
+                allocation=step.allocation,
+                analysis_digest=run.digest,
+            )
+        )
+    return requests

@@ -25,6 +25,8 @@ ROLLBACK_CRASH_POINTS = (  # the steps of an OPEN_ROLLBACK (stratops.gitops.roll
     "rollback-merged",  # the pull request is merged, nothing recorded
 )
 
+RAMP_CRASH_POINTS = ("ramp-opened",)  # an OPEN_RAMP's pull request is open, nothing recorded
+
 
 def crash_point(name: str) -> None:
     if os.environ.get(CRASH_ENV) == name:

@@ -4,9 +4,10 @@ Like a terraform plan it is a plain value tied to the snapshot it was built from
 commit); reasons are for people, never for decisions. Order: deployments into live first,
 then canary, then paper (a promotion starts the new version before anything is removed), then
 re-allocations and restarts, then removals, then registry alias moves. ``HALT`` and
-``OPEN_ROLLBACK`` are in the vocabulary for the canary judge, which emits them; the planner of
-desired state never does. A rollback under way (its pull request open, the deployment halted)
-is planned again every tick from its pull request until it merges or is closed.
+``OPEN_ROLLBACK`` (and ``OPEN_RAMP``, a passed canary step) are in the vocabulary for the
+canary judge, which emits them; the planner of desired state never does. A rollback under way
+(its pull request open, the deployment halted) is planned again every tick from its pull
+request until it merges or is closed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stratops.model.aliases import AliasDrift, ObservedAliases
 from stratops.model.base import STAGE_ORDER, Stage
 from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus, Replay
+from stratops.model.ramp import RampRequest
 from stratops.model.rollback import RollbackRequest
 from stratops.model.strategy import HaltBehaviour, StrategyDeployment
 
@@ -37,6 +39,7 @@ class ActionKind(StrEnum):
     CLEAR_ALIAS = "clear_alias"  # registry stage alias removed
     HALT = "halt"  # stop trading, apply the deployment's halt behaviour, keep it halted
     OPEN_ROLLBACK = "open_rollback"  # open the rollback pull request of a failed canary
+    OPEN_RAMP = "open_ramp"  # open the pull request of a canary's next allocation step
 
 
 RUNTIME_KINDS = {
@@ -63,6 +66,9 @@ class Action(BaseModel):
     rollback: RollbackRequest | None = Field(
         None, description="What an OPEN_ROLLBACK rolls back, and the failed analysis why."
     )
+    ramp: RampRequest | None = Field(
+        None, description="The step an OPEN_RAMP raises a canary to, after which analysis."
+    )
     reason: str
 
     def key(self, commit: str) -> str:
@@ -73,6 +79,10 @@ class Action(BaseModel):
         if self.rollback is not None:
             return f"{self.kind.value}:{self.strategy}:{self.stage.value}:{self.version}:" + (
                 self.rollback.analysis_digest
+            )
+        if self.ramp is not None:  # likewise, a ramp is the same work for the same passed step
+            return f"{self.kind.value}:{self.strategy}:{self.stage.value}:{self.version}:" + (
+                self.ramp.analysis_digest
             )
         key = f"{commit}:{self.kind.value}:{self.strategy}:{self.stage.value}:{self.version}"
         return f"{key}:{self.instance}" if self.instance else key
@@ -313,6 +323,26 @@ def rollback_actions(requests: Iterable[RollbackRequest]) -> list[Action]:
                 version=request.version,
                 rollback=request,
                 reason=reason,
+            ),
+        )
+    return list(found.values())
+
+
+def ramp_actions(requests: Iterable[RampRequest]) -> list[Action]:
+    """One ``OPEN_RAMP`` per passed step (the first request of each digest counts)."""
+    found: dict[str, Action] = {}
+    for request in requests:
+        found.setdefault(
+            request.analysis_digest,
+            Action(
+                kind=ActionKind.OPEN_RAMP,
+                strategy=request.strategy,
+                stage=Stage.CANARY,
+                version=request.version,
+                ramp=request,
+                reason=f"canary analysis {request.analysis_digest[:12]} passed at "
+                f"{request.current:,.0f}: ramp to step {request.number} of {request.of} "
+                f"({request.allocation:,.0f})",
             ),
         )
     return list(found.values())

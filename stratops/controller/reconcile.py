@@ -32,12 +32,22 @@ from stratops.controller.canaries import (
     CanaryReader,
     canary_actions,
     judge_canaries,
+    ramp_requests,
     rollback_requests,
 )
 from stratops.controller.journal import IntentJournal
 from stratops.controller.market_step import MarketStep
 from stratops.controller.observability import Metrics
-from stratops.controller.plan import ALIAS_KINDS, Action, Blocked, Key, Plan, TickPlan, plan_tick
+from stratops.controller.plan import (
+    ALIAS_KINDS,
+    Action,
+    Blocked,
+    Key,
+    Plan,
+    TickPlan,
+    plan_tick,
+    ramp_actions,
+)
 from stratops.controller.recon_publish import BreakPublisher
 from stratops.controller.recon_step import ReconStep
 from stratops.controller.snapshot import Observer, Snapshot
@@ -218,6 +228,12 @@ class Reconciler:
         halts = canary_actions(analyses, snapshot.observed, admission.effective)
         if halts:  # halts first: stopping risk comes before any other change
             actions = [*halts, *planned.plan.actions]
+            planned = replace(planned, plan=planned.plan.model_copy(update={"actions": actions}))
+        ramps = ramp_actions(
+            ramp_requests(snapshot.canaries, analyses, snapshot.observed, admission.effective)
+        )
+        if ramps:  # a passed canary step: the pull request of the next, last
+            actions = [*planned.plan.actions, *ramps]
             planned = replace(planned, plan=planned.plan.model_copy(update={"actions": actions}))
         return _Decided(snapshot, admission, planned, analyses)
 

@@ -1,15 +1,17 @@
 """Canary steps: the ramp of a canary's allocation (e.g. 10,000 → 50,000 → 200,000), one pull
 request per step, opened by the controller through the same rules as any reallocation.
 
-:func:`next_step` is pure: the step after the one the canary runs at. :func:`open_ramp` opens
-(or updates) the pull request of that step as a reallocation of the canary (see
-:mod:`stratops.gitops.promote`): not gated, a raise, so it merges only with the approvals a
-canary promotion needs, none of them the controller's own (it is the author). Whoever calls it
-has judged the current step: the analysis that passed is named in the pull request.
+:func:`step_index` and :func:`next_step` are pure: the step a canary runs at, and the one after
+it. :func:`open_ramp` opens (or updates) the pull request of that step as a reallocation of the
+canary (see :mod:`stratops.gitops.promote`): not gated, a raise, so it merges only with the
+approvals a canary promotion needs, none of them the controller's own (it is the author).
+Whoever calls it has judged the current step: the analysis that passed is named in the pull
+request.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +19,7 @@ from datetime import datetime
 from stratops.gitops.evaluation import GateEvaluator
 from stratops.gitops.forge.base import Forge
 from stratops.gitops.git import GitRepo
-from stratops.gitops.plan import ReallocationRequest
+from stratops.gitops.plan import ReallocationRequest, promotion_branch
 from stratops.gitops.promote import Promotion, promote
 from stratops.model.base import Stage
 from stratops.model.strategy import CanaryStage
@@ -41,6 +43,17 @@ class RampStep:
         )
 
 
+def step_index(steps: Sequence[float], allocation: float) -> int:
+    """The step (0-based) a canary at ``allocation`` is analysed as: the highest step at or
+    below it; step 0 below the first (less capital than the step, so no more risk).
+
+    ``steps`` ascend (the template's validation). With :func:`next_step` it keeps the ramp
+    whole: a canary below the first step or cut by hand between two steps ramps to the next
+    step up, and at that step it is analysed again from a new run.
+    """
+    return max(bisect_right(list(steps), allocation) - 1, 0)
+
+
 def next_step(canary: CanaryStage, steps: Sequence[float]) -> RampStep | None:
     """The first step above the canary's allocation; None when it runs at the last or above.
 
@@ -53,26 +66,33 @@ def next_step(canary: CanaryStage, steps: Sequence[float]) -> RampStep | None:
     return None
 
 
+def ramp_branch(strategy: str, version: int) -> str:
+    """The branch of a canary's ramp pull requests (that of any canary reallocation)."""
+    return f"{promotion_branch(strategy, version, Stage.CANARY)}-allocation"
+
+
 def open_ramp(
     repo: GitRepo,
     forge: Forge,
     evaluator: GateEvaluator,
     strategy: str,
-    canary: CanaryStage,
+    version: int,
     step: RampStep,
     *,
     analysis: str,
     as_of: datetime,
 ) -> Promotion:
-    """Open the pull request of ``step`` for the canary of ``strategy``, as the controller.
+    """Open the pull request of ``step`` for the canary ``version`` of ``strategy``, as the
+    controller.
 
     ``analysis`` names the passed analysis of the current step (its digest, say), for the
-    reviewers. A stale ``canary`` (main runs another version or allocation) is refused
-    (:class:`~stratops.gitops.errors.IllegalReallocation`), nothing pushed.
+    reviewers. A stale step (main runs another version, or another allocation than
+    ``step.current``) is refused (:class:`~stratops.gitops.errors.IllegalReallocation`),
+    nothing pushed.
     """
     request = ReallocationRequest(
         strategy=strategy,
-        version=canary.version,
+        version=version,
         allocation=step.allocation,
         stage=Stage.CANARY,
         expected=step.current,

@@ -11,7 +11,10 @@ counts (:class:`~stratops.paper.venue.VenueCursor`). Floats are stored exactly (
 round-trip form), so a resumed run is bit for bit the run that never stopped.
 
 A checkpoint belongs to one run: the fingerprint of the model URI, the market (name, symbols,
-bar, start) and the engine configuration. Resuming another run's checkpoint is refused.
+bar, start) and the engine configuration but its allocation. Resuming another run's checkpoint
+is refused; a new allocation (a reallocation, a canary's ramp step) resumes the same run with
+the new capital: the position carries over and the targets from the next bar on are sized on
+the new allocation.
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ CHECKPOINT_VERSION: Final = 2
 
 
 def fingerprint(model_uri: str, market: Market, config: EngineConfig) -> str:
-    """Digest of what makes a run this run; the end of the market is left out (it may grow)."""
+    """Digest of what makes a run this run; the end of the market is left out (it may grow),
+    and so is the allocation (a reallocated deployment carries on)."""
+    settings = {name: value for name, value in config.as_dict().items() if name != "allocation"}
     facts = {
         "model_uri": model_uri,
         "market": [market.name, list(market.symbols), market.step_ns, int(market.ts[0])],
-        "config": config.as_dict(),
+        "config": settings,
     }
     canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

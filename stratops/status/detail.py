@@ -37,6 +37,8 @@ HISTORY_ACTIONS = frozenset(
         "rollback_waiting",
         "rollback_merged",
         "rollback_closed",
+        "ramp_opened",
+        "ramp_deployed",
     }
 )
 

@@ -63,7 +63,13 @@ class Desk:
         return runtime
 
     def open_promotion(
-        self, version: int, stage: Stage, allocation: float, *, override_rollback: bool = False
+        self,
+        version: int,
+        stage: Stage,
+        allocation: float,
+        *,
+        override_rollback: bool = False,
+        min_duration: str | None = None,
     ) -> PullRequest:
         """``stratops promote`` as rita: the pull request, its gates pending.
 
@@ -81,6 +87,7 @@ class Desk:
                 allocation=allocation,
                 analysis="trend-canary" if stage is Stage.CANARY else None,
                 override_rollback=override_rollback,
+                min_duration=min_duration,
             ),
             author="rita",
             as_of=datetime.now(UTC).replace(microsecond=0) + IN_PAPER,
@@ -113,9 +120,11 @@ class Desk:
         review = NewReview(reviewer=reviewer, state=ReviewState.APPROVED)
         review_pull_request(forge or self.forge, pull.number, review)
 
-    def promote_and_merge(self, version: int, stage: Stage, allocation: float) -> str:
+    def promote_and_merge(
+        self, version: int, stage: Stage, allocation: float, min_duration: str | None = None
+    ) -> str:
         """What people do: promote, CI publishes the gates, a reviewer approves, merge."""
-        pull = self.open_promotion(version, stage, allocation)
+        pull = self.open_promotion(version, stage, allocation, min_duration=min_duration)
         self.publish_gates(pull)
         self.approve(pull)
         merged = merge_pull_request(self.repo, self.forge, pull.number)

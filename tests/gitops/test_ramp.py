@@ -17,7 +17,7 @@ from stratops.gitops.forge.local import LocalForge
 from stratops.gitops.forge.models import NewReview, ReviewState
 from stratops.gitops.git import GitRepo
 from stratops.gitops.pulls import merge_pull_request, review_pull_request
-from stratops.gitops.ramp import CONTROLLER, RampStep, next_step, open_ramp
+from stratops.gitops.ramp import CONTROLLER, RampStep, next_step, open_ramp, ramp_branch, step_index
 from stratops.gitops.scaffold import Scaffold
 from stratops.model.strategy import CanaryStage
 
@@ -63,6 +63,26 @@ def test_a_step_raises_and_skips_no_step(steps: list[int], allocation: int) -> N
     assert step.of == len(steps)
 
 
+@given(
+    steps=st.lists(st.integers(1, 10**7), min_size=1, max_size=8, unique=True).map(sorted),
+    allocation=st.integers(1, 2 * 10**7),
+)
+def test_the_step_analysed_and_the_next_make_the_whole_ramp(
+    steps: list[int], allocation: int
+) -> None:
+    """The step a canary is analysed as is at or below it (step 0 below the first), and the
+    next step is the one after it, or the analysed one itself when the canary is below it."""
+    index = step_index([float(s) for s in steps], allocation)
+    assert 0 <= index < len(steps)
+    assert steps[index] <= allocation or index == 0
+    assert index + 1 == len(steps) or steps[index + 1] > allocation
+    after = next_step(canary(allocation), [float(s) for s in steps])
+    if after is None:
+        assert index == len(steps) - 1 and allocation >= steps[-1]
+    else:
+        assert after.number - 1 == (index + 1 if allocation >= steps[index] else index)
+
+
 def test_the_ramp_pull_request_is_the_controllers_and_needs_an_approval(
     desk: Scaffold, repo: GitRepo, forge: LocalForge
 ) -> None:
@@ -75,7 +95,7 @@ def test_the_ramp_pull_request_is_the_controllers_and_needs_an_approval(
         forge,
         registry_evaluator,
         "eth-btc-meanrev",
-        running,
+        running.version,
         step,
         analysis=DIGEST,
         as_of=now,
@@ -86,6 +106,7 @@ def test_the_ramp_pull_request_is_the_controllers_and_needs_an_approval(
         CONTROLLER,
         "promote/eth-btc-meanrev/v1-canary-allocation",
     )
+    assert pull.head_branch == ramp_branch("eth-btc-meanrev", 1)
     assert pull.title == "Raise the canary allocation of eth-btc-meanrev v1 to 100,000"
     assert f"canary ramp step 3 of 3: 25,000 → 100,000, after the passed analysis {DIGEST}" in (
         pull.body
@@ -112,7 +133,7 @@ def test_a_ramp_planned_on_a_stale_canary_opens_nothing(
             forge,
             registry_evaluator,
             "eth-btc-meanrev",
-            stale,
+            stale.version,
             step,
             analysis=DIGEST,
             as_of=datetime.now(UTC).replace(microsecond=0),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from stratops.model.reconciliation import ReconciliationPolicySpec
 from stratops.model.strategy import HaltBehaviour
@@ -49,7 +50,9 @@ class OperatorClock(ManualClock):
         return super().sleep(seconds, stop)
 
 
-def _run(model: Path, market: Market, folder: Path, act: object) -> None:
+def _run(
+    model: Path, market: Market, folder: Path, act: object, allocation: float = 100_000
+) -> None:
     strategy = PyfuncStrategy.load(str(model))
     stop = threading.Event()
 
@@ -61,7 +64,7 @@ def _run(model: Path, market: Market, folder: Path, act: object) -> None:
         strategy=strategy,
         identity=RunIdentity(str(model), {"name": strategy.info.name}),
         market=market,
-        config=EngineConfig(allocation=100_000),
+        config=EngineConfig(allocation=allocation),
         telemetry=folder,
         pacing=PACING,
         clock=OperatorClock(operator),
@@ -137,6 +140,29 @@ def test_stopped_and_resumed_deployment_equals_one_backtest(
     for name in TABLES:
         assert resumed[name].equals(once[name]), name
     _venue_reports(folder, once["fills"])
+
+
+def test_a_reallocated_deployment_resumes_its_run_with_the_new_capital(
+    tmp_path: Path, trend_model: Path, btc_minute: Market
+) -> None:
+    """A canary's ramp step (or any reallocation) restarts the process with another
+    allocation: the run carries on from its checkpoint, its history kept, and the targets
+    from then on are sized on the new capital."""
+    market = btc_minute.between(None, int(btc_minute.ts[0]) + DAY_NS)
+    folder = tmp_path / "run"
+    _run(trend_model, market, folder, _stop_after(7))
+    before = json.loads((folder / "run.json").read_text())
+    parts = _parts(folder)
+    _run(trend_model, market, folder, _stop_after(40), allocation=200_000)
+    after = json.loads((folder / "run.json").read_text())
+    assert after["bars_done"] == market.bars > before["bars_done"]
+    assert _parts(folder)[: len(parts)] == parts  # history never rewritten
+    positions = reader.read(folder, "positions").to_pandas()
+    sized = positions[positions["target_fraction"] != 0]
+    capital = (sized["target_quantity"] * sized["mark_price"] / sized["target_fraction"]).abs()
+    resumed_at = pd.Timestamp(before["seen_until"])
+    assert capital[sized["ts"] <= resumed_at].median() == pytest.approx(100_000, rel=0.01)
+    assert capital[sized["ts"] > resumed_at].median() == pytest.approx(200_000, rel=0.01)
 
 
 def test_caught_up_deployment_idles_and_reports_it(
