@@ -21,6 +21,7 @@ NOTIFIABLE: tuple[str, ...] = (
     "history_rewritten",
     "policy_refused",
     "promotion_refused",
+    "ramp_opened",
     "recon_break_aged",
     "recon_break_open",
     "revision_refused",
