@@ -159,6 +159,11 @@ def breach_written(runtime: LocalRuntime, end: datetime) -> tuple[float, Path]:
     return min(found)
 
 
+def _tick(log: Path, kind: str) -> list[dict[str, Any]]:
+    """The controller ticks that applied ``kind`` to the canary (as their log lines say)."""
+    return [t for t in controller_ticks(log) if f"{kind} {STRATEGY}/canary" in t["applied"]]
+
+
 def _event(events: list[AuditEvent], action: str) -> AuditEvent:
     return next(e for e in events if e.action == action and e.stage == Stage.CANARY.value)
 
@@ -188,6 +193,7 @@ def measure(scratch: Path, interval: float, speed: float, quiet: bool) -> dict[s
         merge_pull_request(desk.repo, desk.forge, number)
         _note("canary promotion merged: watching for the breach, the halt and the rollback", quiet)
         seen = watch(desk, runtime, log, DEPLOY_TIMEOUT_SECONDS + 10 * interval)
+        wait_for(lambda: bool(_tick(log, "remove")), 60, "the removing tick's log line", log)
     finally:
         stop_controller(controller)
         for status in runtime.list():
@@ -202,7 +208,7 @@ def measure(scratch: Path, interval: float, speed: float, quiet: bool) -> dict[s
     halted_at, opened_at = halt.at.timestamp(), opened.at.timestamp()
     merged_at = merged.at.timestamp()
     removed, cleared = _event(events, "remove"), _event(events, "clear_alias")
-    applying = next(t for _, t in seen.ticks if f"remove {STRATEGY}/canary" in t["applied"])
+    (applying,) = _tick(log, "remove")
     assert seen.cleared is not None
     halting = next(
         i for i, (_, t) in enumerate(seen.ticks) if f"halt {STRATEGY}/canary" in t["applied"]

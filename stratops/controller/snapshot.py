@@ -1,5 +1,6 @@
 """The snapshot: what one tick decides on, read once from Git, the runtime, the registry and
-the telemetry of the canaries (:mod:`.canaries`).
+the telemetry of the canaries (:mod:`.canaries`), with what admission needs to know of the past
+(:mod:`.admission_facts`: the rules in force, the authorizer's verdicts).
 
 Reading decides nothing, and a part that cannot be read is a state, not an error: the remote
 unreachable (the last fetched main is used), history rewritten (nothing more is read), the
