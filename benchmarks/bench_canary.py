@@ -4,7 +4,11 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/bench_canary.py                 # table
     .venv/bin/python benchmarks/bench_canary.py --json          # JSON only
-    .venv/bin/python benchmarks/bench_canary.py --canaries 200 --fills 500
+    .venv/bin/python benchmarks/bench_canary.py --canaries 200 --fills 500 --skip-rollback
+
+Then, unless ``--skip-rollback``, the controller end to end (:mod:`bench_canary_rollback`, its
+docstring says how): a ``haltOn`` breach halts the canary within one tick; halted → rollback PR
+open <= 5 s; rollback merged → canary stopped and ``canary`` alias cleared <= interval + 5 s.
 
 Goal: judging every canary of a tick, 1,000 canaries with a one-hour window of fills each,
 takes <= 1 s (``stratops.canary.judge_all``: one call, every metric of every window in a few
@@ -34,6 +38,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import bench_canary_rollback
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -274,8 +279,14 @@ def main() -> None:
         "--reference-canaries", type=int, default=100, help="canaries the reference times"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--skip-rollback", action="store_true", help="the judge only, not the controller run"
+    )
+    bench_canary_rollback.add_arguments(parser)
     args = parser.parse_args()
     result = run(args)
+    if not args.skip_rollback:
+        result["rollback"] = bench_canary_rollback.run(args.interval, args.speed, args.json)
     if args.json:
         print(json.dumps(result, indent=2, default=int))
         return
@@ -292,6 +303,9 @@ def main() -> None:
         "measurements"
     )
     print(f"  ratio reference / judge       {result['ratio']:8.1f}x   phases {result['phases']}")
+    if "rollback" in result:
+        print()
+        bench_canary_rollback.print_table(result["rollback"])
     sys.stdout.flush()
 
 

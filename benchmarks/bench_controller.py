@@ -22,8 +22,12 @@ the controller's interval + 5 s.
 
    - *warm*: the same reconciler tick after tick, as ``stratops controller run`` does (the desk
      parsed at a commit is kept while main does not move);
-   - *cold*: a new reconciler per tick, so the manifests are read from Git and validated again
-     (what the first tick after any new commit pays).
+   - *cold*: a new reconciler per tick, so the desk is read from Git and validated again
+     (what the first tick after any new commit pays): its trees are read, and each file is
+     parsed once per content (:mod:`stratops.gitops.snapshot` keeps parses by blob id), so
+     only changed files would be parsed again;
+   - *first of a process*: a cold tick with no parse kept (``forget_parses``): every manifest
+     read and parsed, as the first tick of a new controller process does.
 
    Every idle plan must be empty. A breakdown times the parts of a tick one by one.
    *Reference*, measured in the same run: the check a naive controller would do — parse every
@@ -63,42 +67,40 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from controller_fixtures import (
-    TEST_DESK,
+    build_promotion_desk,
+    controller_ticks,
     free_port,
     isolate_git,
+    prepare_promotion,
     register_shared_versions,
     seed_deployments,
     set_aliases_directly,
     sleep_command,
+    start_controller,
+    stop_controller,
     strategy_name,
     trend_model_and_bundle,
     unsynchronised_sqlite,
+    wait_for,
     write_manifests,
 )
 from mlflow.tracking import MlflowClient
 
 from stratops.controller.admit import admit
 from stratops.controller.assembly import ControllerPaths, build_reconciler
-from stratops.controller.gate_evaluation import registry_evaluator
 from stratops.controller.plan import ActionKind, desired_specs, plan_tick
 from stratops.controller.reconcile import Reconciler, TickResult
-from stratops.gitops.forge.local import LocalForge
-from stratops.gitops.forge.models import NewReview, ReviewState
-from stratops.gitops.forge.select import ForgeKind, open_forge
-from stratops.gitops.gates_check import check_gates, publish
+from stratops.gitops.forge.select import ForgeKind
 from stratops.gitops.git import GitRepo
-from stratops.gitops.plan import PromotionRequest
-from stratops.gitops.promote import promote
-from stratops.gitops.pulls import merge_pull_request, review_pull_request
+from stratops.gitops.pulls import merge_pull_request
 from stratops.gitops.scaffold import init_desk
-from stratops.gitops.snapshot import desk_at
-from stratops.model.base import Stage, StrategyType
+from stratops.gitops.snapshot import desk_at, forget_parses
+from stratops.model.base import Stage
 from stratops.model.deployment import DeploymentState
 from stratops.registry.location import resolve_location
 from stratops.registry.registry import Registry
@@ -356,6 +358,12 @@ def _idle_tick(reconciler: Reconciler) -> TickResult:
     return result
 
 
+def _first_tick_of_a_process(desk: IdleDesk) -> float:
+    """A cold tick with no parse kept (:func:`forget_parses`): every manifest parsed again."""
+    forget_parses()
+    return _idle_tick(desk.fresh_reconciler()).seconds
+
+
 def breakdown(desk: IdleDesk) -> dict[str, float]:
     """The parts of an idle tick, each timed alone (same calls as the tick makes)."""
     reconciler = desk.fresh_reconciler()
@@ -370,14 +378,13 @@ def breakdown(desk: IdleDesk) -> dict[str, float]:
     head = timed("read origin/main (refs, in process)", reconciler.repo.remote_main)
     state = timed("load state.json", reconciler.observer.state)
     timed("is main a descendant of the applied", lambda: reconciler.repo.is_ancestor(head, head))
-    timed("read + validate the desk (cold only)", lambda: reconciler.observer.desk(head))
+    forget_parses()
+    timed("read + parse + validate the desk (first)", lambda: reconciler.observer.desk(head))
+    timed("read trees + validate the desk (cold)", lambda: reconciler.observer.desk(head))
     snapshot = timed("the whole snapshot", lambda: reconciler.observer.read(fetch=False))
     timed("runtime.list() (/proc scan + records)", reconciler.runtime.list)
     timed("registry.observe_stage_aliases()", reconciler.registry.observe_stage_aliases)
-    admission = timed(
-        "admit",
-        lambda: admit(snapshot, reconciler.repo, reconciler.authorizer, reconciler.observer.desk),
-    )
+    admission = timed("admit (pure)", lambda: admit(snapshot))
     assert snapshot.observed is not None
     timed(
         "plan",
@@ -406,6 +413,7 @@ def run_idle(
         _idle_tick(desk.reconciler)  # the first tick after converging, same reconciler
         warm = [_idle_tick(desk.reconciler).seconds for _ in range(ticks)]
         cold = [_idle_tick(desk.fresh_reconciler()).seconds for _ in range(ticks)]
+        first = [_first_tick_of_a_process(desk) for _ in range(ticks)]
         start = time.perf_counter()
         desk.reconciler.repo.fetch()
         fetch_s = time.perf_counter() - start
@@ -418,6 +426,7 @@ def run_idle(
             assert differences == 0, f"the reference sees {differences} difference(s)"
         result["idle_warm"] = _stats(warm)
         result["idle_cold"] = _stats(cold)
+        result["idle_first"] = _stats(first)
         result["reference"] = _stats(reference)
         result["ratio_warm"] = statistics.median(reference) / statistics.median(warm)
         result["ratio_cold"] = statistics.median(reference) / statistics.median(cold)
@@ -443,76 +452,6 @@ def run_idle(
 # 2. merge → running
 
 
-@dataclass
-class LatencyDesk:
-    root: Path
-    repo: GitRepo
-    forge: LocalForge
-    registry: Registry
-
-
-def build_latency_desk(directory: Path, model: Path, bundle: Path) -> LatencyDesk:
-    scaffold = init_desk(directory, TEST_DESK)
-    repo = GitRepo(scaffold.root)
-    forge = open_forge(repo, ForgeKind.LOCAL, {})
-    assert isinstance(forge, LocalForge)
-    registry = Registry(resolve_location(None, environ={}, desk=lambda: scaffold.root))
-    registry.register(
-        "btc-trend", strategy_type=StrategyType.TREND, evidence=bundle, model_path=model
-    )
-    return LatencyDesk(scaffold.root, repo, forge, registry)
-
-
-def prepare_promotion(desk: LatencyDesk) -> int:
-    """Promote btc-trend v1 to canary: PR, CI's gate check published, approved. Not merged."""
-    evaluator = registry_evaluator(desk.registry)
-    done = promote(
-        desk.repo,
-        desk.forge,
-        evaluator,
-        PromotionRequest(
-            strategy="btc-trend",
-            version=1,
-            target_stage=Stage.CANARY,
-            allocation=50_000,
-            analysis="trend-canary",
-        ),
-        author="rita",
-        as_of=datetime.now(UTC).replace(microsecond=0),
-    )
-    if done.pull_request is None:
-        raise RuntimeError(f"the promotion was refused:\n{done.report.markdown()}")
-    desk.repo.fetch()
-    check = check_gates(desk.repo, evaluator, "origin/main", done.pull_request.head_sha)
-    publish(desk.forge, check, "ci")
-    review_pull_request(
-        desk.forge, done.pull_request.number, NewReview(reviewer="bob", state=ReviewState.APPROVED)
-    )
-    return done.pull_request.number
-
-
-def _ticks(log: Path) -> list[dict[str, Any]]:
-    """The controller's 'reconciled' log lines so far."""
-    found = []
-    for line in log.read_text(errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(entry, dict) and entry.get("message") == "reconciled":
-            found.append(entry)
-    return found
-
-
-def _wait(condition: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-            raise RuntimeError(f"timed out waiting for {what}; controller log:\n{tail}")
-        time.sleep(POLL_SECONDS)
-
-
 def _state(runtime: LocalRuntime, stage: Stage) -> DeploymentState | None:
     for status in runtime.list():
         if status.spec.stage is stage and status.spec.version == 1:
@@ -525,23 +464,14 @@ def measure_latency(
 ) -> dict[str, Any]:
     label = "webhook" if webhook else "interval"
     _note(f"merge → running ({label}): desk and controller", quiet)
-    desk = build_latency_desk(scratch / f"desk-{label}", model, bundle)
+    desk = build_promotion_desk(scratch / f"desk-{label}", model, bundle)
     runtime = LocalRuntime(ControllerPaths(desk.root).runtime)
     port = free_port()
     log = scratch / f"controller-{label}.log"
-    command = [sys.executable, "-m", "stratops", "controller", "run", "--desk", str(desk.root)]
-    command += ["--interval", repr(interval), "--listen", f"127.0.0.1:{port}", "--forge", "local"]
-    with log.open("wb") as out:
-        controller = subprocess.Popen(
-            command,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    controller = start_controller(desk.root, interval, port, log)
     try:
         start = time.monotonic()
-        _wait(
+        wait_for(
             lambda: _state(runtime, Stage.PAPER) is DeploymentState.RUNNING,
             DEPLOY_TIMEOUT_SECONDS,
             "paper to run",
@@ -550,8 +480,8 @@ def measure_latency(
         paper_s = time.monotonic() - start
         time.sleep(2.1)  # the policy wants 1 s in paper; as-of is in whole seconds
         number = prepare_promotion(desk)
-        seen = len(_ticks(log))
-        _wait(lambda: len(_ticks(log)) > seen, interval * 3 + 30, "a tick to end", log)
+        seen = len(controller_ticks(log))
+        wait_for(lambda: len(controller_ticks(log)) > seen, interval * 3 + 30, "a tick to end", log)
         merged = merge_pull_request(desk.repo, desk.forge, number)
         merged_at = time.monotonic()
         assert merged.merge_sha is not None
@@ -559,7 +489,7 @@ def measure_latency(
             request = urllib.request.Request(f"http://127.0.0.1:{port}/webhook", method="POST")
             with urllib.request.urlopen(request, timeout=10) as answer:
                 assert answer.status == 202
-        _wait(
+        wait_for(
             lambda: _state(runtime, Stage.CANARY) is DeploymentState.RUNNING,
             interval + 60,
             "the canary to run",
@@ -568,9 +498,13 @@ def measure_latency(
         latency = time.monotonic() - merged_at
 
         def deploying() -> list[dict[str, Any]]:
-            return [t for t in _ticks(log) if "deploy btc-trend/canary" in t.get("applied", [])]
+            return [
+                t
+                for t in controller_ticks(log)
+                if "deploy btc-trend/canary" in t.get("applied", [])
+            ]
 
-        _wait(lambda: bool(deploying()), 60, "the deploying tick's log line", log)
+        wait_for(lambda: bool(deploying()), 60, "the deploying tick's log line", log)
         return {
             "mode": label,
             "interval_s": interval,
@@ -582,13 +516,7 @@ def measure_latency(
             "merge_sha": merged.merge_sha,
         }
     finally:
-        if controller.poll() is None:
-            controller.send_signal(signal.SIGTERM)
-            try:
-                controller.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(controller.pid, signal.SIGKILL)
-                controller.wait()
+        stop_controller(controller)
         for status in runtime.list():
             runtime.remove(status.spec.strategy, status.spec.stage, actor="bench", reason="done")
 
@@ -641,6 +569,7 @@ def _print_table(result: dict[str, Any]) -> None:
     rows = [
         ("stratops, warm (same reconciler)", idle["idle_warm"], idle["ratio_warm"]),
         ("stratops, cold (new reconciler)", idle["idle_cold"], idle["ratio_cold"]),
+        ("stratops, first of a process", idle["idle_first"], None),
         ("reference (yaml + MLflow + kill 0)", idle["reference"], None),
     ]
     for name, stats, ratio in rows:

@@ -1,4 +1,5 @@
-"""Desks for ``bench_controller.py``: a clean git identity, generated manifests, dummy versions.
+"""Desks for ``bench_controller.py`` and ``bench_canary_rollback.py``: a clean git identity,
+generated manifests, dummy versions, a promotion made as people make it, the controller process.
 
 Nothing here is timed: it builds what the benchmark measures, as fast as the real components
 allow (MLflow's client directly for 999 of the 1,000 versions, all sharing the run of one real
@@ -7,20 +8,36 @@ registration; one git commit for the 1,000 manifests).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 
+from stratops.controller.gate_evaluation import registry_evaluator
+from stratops.gitops.forge.local import LocalForge
+from stratops.gitops.forge.models import NewReview, ReviewState
+from stratops.gitops.forge.select import ForgeKind, open_forge
+from stratops.gitops.gates_check import check_gates, publish
+from stratops.gitops.git import GitRepo
+from stratops.gitops.plan import PromotionRequest
+from stratops.gitops.promote import promote
+from stratops.gitops.pulls import review_pull_request
+from stratops.gitops.scaffold import init_desk
 from stratops.model.base import Stage, StrategyType
 from stratops.model.deployment import DeploymentSpec, DeploymentState
+from stratops.registry.location import resolve_location
 from stratops.registry.registry import TAG_TYPE, Registry
 from stratops.runtime.local import RECORD, LocalRuntime, Record
 
@@ -37,6 +54,7 @@ CLEARED = (
     "GIT_COMMITTER_DATE",
     "MLFLOW_TRACKING_URI",
 )
+POLL_SECONDS = 0.05
 
 
 def isolate_git(home: Path) -> None:
@@ -210,3 +228,105 @@ def seed_deployments(runtime: LocalRuntime, specs: Iterable[DeploymentSpec]) -> 
             detail="started by the benchmark's setup",
         )
         (folder / RECORD).write_text(record.model_dump_json(indent=2), encoding="utf-8")
+
+
+@dataclass
+class PromotionDesk:
+    root: Path
+    repo: GitRepo
+    forge: LocalForge
+    registry: Registry
+
+
+def build_promotion_desk(
+    directory: Path, model: Path, bundle: Path, manifests: Path = TEST_DESK
+) -> PromotionDesk:
+    """A desk of ``manifests`` (the test desk: btc-trend in paper), btc-trend v1 registered."""
+    scaffold = init_desk(directory, manifests)
+    repo = GitRepo(scaffold.root)
+    forge = open_forge(repo, ForgeKind.LOCAL, {})
+    assert isinstance(forge, LocalForge)
+    registry = Registry(resolve_location(None, environ={}, desk=lambda: scaffold.root))
+    registry.register(
+        "btc-trend", strategy_type=StrategyType.TREND, evidence=bundle, model_path=model
+    )
+    return PromotionDesk(scaffold.root, repo, forge, registry)
+
+
+def prepare_promotion(desk: PromotionDesk) -> int:
+    """Promote btc-trend v1 to canary: PR, CI's gate check published, approved. Not merged."""
+    evaluator = registry_evaluator(desk.registry)
+    done = promote(
+        desk.repo,
+        desk.forge,
+        evaluator,
+        PromotionRequest(
+            strategy="btc-trend",
+            version=1,
+            target_stage=Stage.CANARY,
+            allocation=50_000,
+            analysis="trend-canary",
+        ),
+        author="rita",
+        as_of=datetime.now(UTC).replace(microsecond=0),
+    )
+    if done.pull_request is None:
+        assert done.report is not None
+        raise RuntimeError(f"the promotion was refused:\n{done.report.markdown()}")
+    desk.repo.fetch()
+    check = check_gates(desk.repo, evaluator, "origin/main", done.pull_request.head_sha)
+    publish(desk.forge, check, "ci")
+    review_pull_request(
+        desk.forge, done.pull_request.number, NewReview(reviewer="bob", state=ReviewState.APPROVED)
+    )
+    return done.pull_request.number
+
+
+def controller_ticks(log: Path) -> list[dict[str, Any]]:
+    """The controller's 'reconciled' log lines so far."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and entry.get("message") == "reconciled":
+            found.append(entry)
+    return found
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+            raise RuntimeError(f"timed out waiting for {what}; controller log:\n{tail}")
+        time.sleep(POLL_SECONDS)
+
+
+def start_controller(
+    root: Path, interval: float, port: int, log: Path, speed: float | None = None
+) -> subprocess.Popen[bytes]:
+    """``stratops controller run`` on the desk at ``root`` (local forge), its output in ``log``."""
+    command = [sys.executable, "-m", "stratops", "controller", "run", "--desk", str(root)]
+    command += ["--interval", repr(interval), "--listen", f"127.0.0.1:{port}", "--forge", "local"]
+    command += [] if speed is None else ["--speed", repr(speed)]
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def stop_controller(controller: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL its session after 30 s."""
+    if controller.poll() is None:
+        controller.send_signal(signal.SIGTERM)
+        try:
+            controller.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(controller.pid, signal.SIGKILL)
+            controller.wait()

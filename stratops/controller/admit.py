@@ -1,43 +1,43 @@
 """Admission: which of the desired changes a tick may apply, as a frozen :class:`Admission`.
 
-It decides and records nothing: the rules in force (each rule change since the last accepted
-one must be accepted under the rules before it), then, per strategy, whether its promotions
-and capital increases came through reviewed, gated pull requests. What it needs to know about
-the past it asks the :class:`~stratops.controller.authorize.Authorizer` (Git history, the
-forge, the recomputed gate report), only for the changes not verified before: an idle tick
-asks nothing. A strategy with a refused change keeps, as a whole, what was applied before.
+A pure function of the :class:`~stratops.controller.snapshot.Snapshot`: it decides and records
+nothing, and asks nobody. The rules in force (each rule change since the last accepted one
+must be accepted under the rules before it), then, per strategy, whether its promotions and
+capital increases came through reviewed, gated pull requests. What it needs to know of the past
+(Git history, the forge, the recomputed gate reports) the snapshot read as
+:class:`AdmissionFacts` (:mod:`stratops.controller.admission_facts`): the rules in force, and
+the authorizer's verdict on each change not verified before (an idle tick has none). A
+strategy with a refused change keeps, as a whole, what was applied before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from stratops.controller.authorize import (
-    Authorizer,
     Capital,
     Verdict,
     reallocations,
     reentry,
     risk_changes,
 )
-from stratops.controller.signatures import Signers, required_signers
-from stratops.controller.snapshot import Snapshot
+from stratops.controller.signatures import Signers
 from stratops.controller.state import ControllerState, verified_key
-from stratops.gitops.changes import rule_changes
 from stratops.gitops.desk import Desk
-from stratops.gitops.git import GitRepo
-from stratops.gitops.history import (
-    PromotionCommit,
-    RollbackCommit,
-    promotion_commits,
-    rollback_commits,
-)
+from stratops.gitops.history import PromotionCommit, RollbackCommit
 from stratops.model.base import Stage
 from stratops.model.policy import GatePolicy
 from stratops.model.strategy import StrategyDeployment
 
+if TYPE_CHECKING:
+    from stratops.controller.snapshot import Snapshot
+
 Refusal = tuple[Stage, int, Verdict]
+History = tuple[tuple[PromotionCommit, ...], tuple[RollbackCommit, ...]]  # newest first
+Raise = tuple[str, Capital]  # the manifest (repository path) and the capital it declares
+Promotion = tuple[Capital, int, str | None]  # stage and allocation, version, the manifest
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,46 @@ class Rules:
     refused: Verdict | None = None  # the first later rule change on main, not accepted
 
 
+class Answers(Protocol):
+    """What :func:`authorize` asks of the past: the authorizer's verdicts and main's history."""
+
+    def reallocation(self, source: str, capital: Capital) -> Verdict:
+        """May main's ``capital``, declared in ``source``, run (a merged, approved raise)?"""
+        ...
+
+    def promotion(self, capital: Capital, version: int, source: str | None) -> Verdict:
+        """May ``version`` run in ``capital``'s stage, at its allocation?"""
+        ...
+
+    def history(self) -> History:
+        """The promotion and rollback commits reachable from main."""
+        ...
+
+
+@dataclass(frozen=True)
+class AdmissionFacts:
+    """The answers the snapshot read for admission: the rules in force and every verdict.
+
+    Each verdict is the authorizer's, under ``rules``, at the snapshot's head; ``commits`` is
+    main's history (None: no change needed it).
+    """
+
+    rules: Rules
+    raises: Mapping[Raise, Verdict] = field(default_factory=dict)
+    promotions: Mapping[Promotion, Verdict] = field(default_factory=dict)
+    commits: History | None = None
+
+    def reallocation(self, source: str, capital: Capital) -> Verdict:
+        return self.raises[(source, capital)]
+
+    def promotion(self, capital: Capital, version: int, source: str | None) -> Verdict:
+        return self.promotions[(capital, version, source)]
+
+    def history(self) -> History:
+        assert self.commits is not None, "read with the verdicts that needed it"
+        return self.commits
+
+
 @dataclass(frozen=True)
 class Admission:
     effective: Mapping[str, StrategyDeployment]  # the desired state to apply, per strategy
@@ -60,81 +100,17 @@ class Admission:
     problems: tuple[str, ...] = ()
 
 
-def rules_in_force(
-    state: ControllerState,
-    desk: Desk,
-    head: str,
-    repo: GitRepo,
-    authorizer: Authorizer,
-    load: Callable[[str], Desk],
-) -> Rules:
-    """The rules in force at ``head``: each rule change since the last accepted one must
-    be accepted by the authorizer, under the rules before it; the first that is not stops
-    them (until main's rules are back to those in force). The first tick trusts ``head``.
-    """
-    start = state.rules_commit or state.last_applied
-    if start is None:
-        return Rules(head, desk.policy, required_signers(desk))
-    in_force = load(start)
-    if not rule_changes(in_force.rules, desk.rules):
-        return Rules(head, desk.policy, required_signers(desk))
-    for change in reversed(repo.log(head, since=start, first_parent=True)):
-        after = load(change.sha)
-        if not rule_changes(in_force.rules, after.rules):
-            continue
-        signers = required_signers(in_force)
-        verdict = authorizer.rule_change(change.sha, in_force.policy, signers)
-        if not verdict.allowed:
-            return Rules(start, in_force.policy, signers, verdict)
-        start, in_force = change.sha, after
-    return Rules(start, in_force.policy, required_signers(in_force))
-
-
-def capital(
-    authorizer: Authorizer,
-    verdict: Verdict,
-    wanted: Capital,
-    source: str,
-    head: str,
-    rules: Rules,
-) -> Verdict:
-    """Capital in canary or live is at most what a merged, approved PR set.
-
-    ``verdict`` allowed a promotion at the capital its PR set; main may hold more only if
-    a merged, approved PR set that allocation as well (a reallocation after the promotion).
-    """
-    granted, allocation = verdict.allocation, wanted.allocation
-    if granted is None or allocation <= granted or verdict.commit is None:
-        return verdict
-    raised = authorizer.reallocation(source, wanted, head, rules.policy, rules.signers)
-    if raised.allowed:
-        return verdict
-    return Verdict(
-        False,
-        raised.code if raised.retryable else "capital_exceeds_review",
-        f"main allocates {allocation:,.0f}, the merged promotion set {granted:,.0f}: "
-        + raised.reason,
-        raised.commit or verdict.commit,
-    )
-
-
 def authorize(
-    state: ControllerState,
-    desk: Desk,
-    head: str,
-    rules: Rules,
-    repo: GitRepo,
-    authorizer: Authorizer,
+    state: ControllerState, desk: Desk, answers: Answers
 ) -> tuple[dict[str, StrategyDeployment], set[str], dict[str, Refusal]]:
     """The desired state to apply per strategy, the promotions verified now, the refusals.
 
-    Promotions are checked against ``rules``, those in force (policy and signers).
+    Deterministic in its arguments: the snapshot runs it once asking the authorizer (and keeps
+    the answers), :func:`admit` again on the answers kept, asking the same questions.
     """
     effective: dict[str, StrategyDeployment] = {}
     verified: set[str] = set()
     refused: dict[str, Refusal] = {}
-    commits: list[PromotionCommit] | None = None
-    rolled_back: list[RollbackCommit] | None = None
     strategies = desk.strategies  # built once: a property that makes a new dict each call
     sources = {doc.name: found.file for found, doc in desk.of_kind(StrategyDeployment)}
     for name in sorted(set(strategies) | set(state.applied)):
@@ -144,16 +120,14 @@ def authorize(
         if wanted and state.last_applied and source is not None:
             for stage in reallocations(applied, wanted):
                 entry = getattr(wanted.spec.stages, stage.value)
-                raised = Capital(name, stage, entry.allocation)
-                verdict = authorizer.reallocation(source, raised, head, rules.policy, rules.signers)
+                verdict = answers.reallocation(source, Capital(name, stage, entry.allocation))
                 if not verdict.allowed:
                     refusal = (stage, entry.version, verdict)
                     break
         for stage, version in [] if refusal else risk_changes(applied, wanted):
             assert wanted is not None  # risk changes are stages that main declares
             allocation = getattr(wanted.spec.stages, stage.value).allocation
-            if commits is None or rolled_back is None:
-                commits, rolled_back = promotion_commits(repo, head), rollback_commits(repo, head)
+            commits, rolled_back = answers.history()
             back = reentry(name, stage, version, commits, rolled_back)
             if back is not None:  # before the verified shortcut: a rollback undoes a verdict
                 refusal = (stage, version, back)
@@ -161,12 +135,7 @@ def authorize(
             key = verified_key(name, stage.value, version, allocation)
             if key in state.verified:
                 continue
-            verdict = authorizer.promotion(
-                name, stage, version, commits, rules.policy, rules.signers
-            )
-            if verdict.allowed and source is not None:
-                wanted_capital = Capital(name, stage, allocation)
-                verdict = capital(authorizer, verdict, wanted_capital, source, head, rules)
+            verdict = answers.promotion(Capital(name, stage, allocation), version, source)
             if not verdict.allowed:
                 refusal = (stage, version, verdict)
                 break
@@ -179,9 +148,7 @@ def authorize(
     return effective, verified, refused
 
 
-def admit(
-    snapshot: Snapshot, repo: GitRepo, authorizer: Authorizer, load: Callable[[str], Desk]
-) -> Admission:
+def admit(snapshot: Snapshot) -> Admission:
     """What the tick may apply; a desk that does not validate keeps the last good state."""
     state, desk, head = snapshot.state, snapshot.desk, snapshot.head
     assert desk is not None  # a rewritten history is not admitted at all
@@ -195,12 +162,14 @@ def admit(
                 f"the desk at {head[:12]} does not validate: the last good state keeps running",
             ),
         )
-    rules = rules_in_force(state, desk, head, repo, authorizer, load)
+    facts = snapshot.admission
+    assert facts is not None  # read with every desk that validates
+    rules = facts.rules
     problems: tuple[str, ...] = ()
     if rules.refused is not None:
         problems = (
             f"rule change {(rules.refused.commit or head)[:12]} refused "
             f"({rules.refused.code}): the rules of {rules.commit[:12]} stay in force",
         )
-    effective, verified, refused = authorize(state, desk, head, rules, repo, authorizer)
+    effective, verified, refused = authorize(state, desk, facts)
     return Admission(effective, frozenset(verified), refused, rules.commit, rules.refused, problems)

@@ -169,6 +169,7 @@ class Reconciler:
             store=store,
             now=now,
             canaries=CanaryReader(runtime, self.analyses),
+            authorizer=authorizer,
         )
         self.applier = Applier(
             repo=repo,
@@ -210,7 +211,7 @@ class Reconciler:
     def _decide(self, snapshot: Snapshot) -> _Decided:
         if snapshot.rewritten:
             return _Decided(snapshot, None, None)
-        admission = admit(snapshot, self.repo, self.authorizer, self.observer.desk)
+        admission = admit(snapshot)
         if snapshot.observed is None:
             return _Decided(snapshot, admission, None)
         analyses = judge_canaries(snapshot.canaries)

@@ -1,5 +1,6 @@
 """The snapshot: what one tick decides on, read once from Git, the runtime, the registry and
-the telemetry of the canaries (:mod:`.canaries`).
+the telemetry of the canaries (:mod:`.canaries`), with what admission needs to know of the past
+(:mod:`.admission_facts`: the rules in force, the authorizer's verdicts).
 
 Reading decides nothing, and a part that cannot be read is a state, not an error: the remote
 unreachable (the last fetched main is used), history rewritten (nothing more is read), the
@@ -17,7 +18,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from stratops.controller.admission_facts import read_admission_facts
+from stratops.controller.admit import AdmissionFacts
 from stratops.controller.audit import AuditLog, last_applied_commit
+from stratops.controller.authorize import Authorizer
 from stratops.controller.canaries import Canaries, CanaryReader, combined
 from stratops.controller.plan import Blocked, Evidence, Key, VersionKey
 from stratops.controller.state import ControllerState, StateStore
@@ -57,6 +61,7 @@ class Snapshot:
     canaries: Canaries = field(default_factory=Canaries)
     rollbacks: tuple[RollbackRequest, ...] = ()  # rollbacks under way: their PR is open
     forge_problem: str | None = None  # the rollbacks under way could not be read
+    admission: AdmissionFacts | None = None  # what admission asks of the past (a valid desk)
 
     @property
     def rewritten(self) -> bool:
@@ -136,8 +141,10 @@ class Observer:
         store: StateStore,
         now: Callable[[], datetime],
         canaries: CanaryReader,
+        authorizer: Authorizer,
     ) -> None:
         self.canaries = canaries
+        self.authorizer = authorizer
         self.repo = repo
         self.registry = registry
         self.runtime = runtime
@@ -184,10 +191,17 @@ class Observer:
         if head not in self._desks:
             self._desks = {head: load_desk(self.repo, head)}
         desk = self._desks[head]
+        admission = (
+            read_admission_facts(state, desk, head, self.repo, self.authorizer, self.desk)
+            if desk.ok
+            else None
+        )
         try:
             observed = {status.key: status for status in self.runtime.list()}
         except RuntimeFailure as exc:
-            return Snapshot(head, state, fetch_problem, desk, runtime_problem=str(exc))
+            return Snapshot(
+                head, state, fetch_problem, desk, runtime_problem=str(exc), admission=admission
+            )
         declared = [*(desk.strategies.values() if desk.ok else ()), *state.applied.values()]
         evidence = self._evidence(unverified(declared, observed))
         try:
@@ -211,6 +225,7 @@ class Observer:
             self._canaries(state, desk, observed),
             rollbacks,
             forge_problem,
+            admission,
         )
 
     def _rollbacks(

@@ -213,7 +213,12 @@ def desk_from_blobs(blobs: Mapping[str, bytes]) -> Desk:
     The names are used as given in problems and :attr:`Source.file`; the caller filters them
     with :func:`is_desk_file`.
     """
-    return _assemble((parse_source(raw, name) for name, raw in sorted(blobs.items())), [])
+    return desk_from_sources(parse_source(raw, name) for name, raw in sorted(blobs.items()))
+
+
+def desk_from_sources(loaded: Iterable[Source | list[Problem]]) -> Desk:
+    """A desk from parsed files (:func:`parse_source`'s results, in file order), cross-checked."""
+    return _assemble(loaded, [])
 
 
 def with_signers(desk: Desk, read: Callable[[str], bytes | None]) -> Desk:

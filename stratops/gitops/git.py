@@ -264,6 +264,31 @@ class GitRepo:
                 if isinstance(item, git.Blob)
             }
 
+    def blob_ids(self, rev: str, folder: str) -> dict[str, str]:
+        """The blob id (Git's sha of the content) of every file under ``folder`` at ``rev``.
+
+        Reads the trees only: a caller that knows a blob by its id need not read it again.
+        """
+        try:
+            found = self._commit(rev).tree / folder
+        except KeyError:
+            return {}
+        if not isinstance(found, git.Tree):
+            return {}
+        with _command_errors(self.root):
+            return {
+                str(item.path): item.hexsha
+                for item in found.traverse()
+                if isinstance(item, git.Blob)
+            }
+
+    def blob(self, sha: str) -> bytes:
+        """The content of the blob ``sha``."""
+        try:
+            return bytes(self._repo.odb.stream(bytes.fromhex(sha)).read())
+        except _LOOKUP_ERRORS as exc:
+            raise GitError(f"{sha!r} is not a blob in {self.root}") from exc
+
     def branch(self, branch: str) -> str | None:
         """The commit of local ``branch`` (in a bare repository: of the branch it holds)."""
         head = git.Head(self._repo, f"refs/heads/{branch}")

@@ -128,11 +128,15 @@ def _acknowledges(status: ProcessStatus | None, command: HaltCommand) -> bool:
 
 
 def _processes() -> list[tuple[psutil.Process, str]]:
-    """(process, command line) of every live process, in one pass of psutil."""
+    """(process, command line) of every live process, in one pass of psutil.
+
+    A zombie has no command line (its memory is gone): reading only ``/proc/<pid>/cmdline``
+    leaves zombies out without reading each process's ``stat`` too.
+    """
     table = []
-    for process in psutil.process_iter(["cmdline", "status"]):
+    for process in psutil.process_iter(["cmdline"]):
         info = process.info
-        if info.get("status") == psutil.STATUS_ZOMBIE or not info.get("cmdline"):
+        if not info.get("cmdline"):
             continue
         table.append((process, " ".join(info["cmdline"])))
     return table
