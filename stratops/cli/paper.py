@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from stratops.cli.desk import DESK_OPTION
 from stratops.cli.output import (
+    EXIT_RETRY,
     OUTPUT_OPTION,
     FreeText,
     OutputFormat,
@@ -55,6 +56,7 @@ from stratops.paper.telemetry import write_telemetry
 from stratops.registry import Registry
 from stratops.registry.registry import TAG_DATA_FINGERPRINT
 from stratops.registry.vendor import translated
+from stratops.telemetry.objectstore import Publisher, TelemetryStoreUnavailable
 
 paper_app = typer.Typer(
     name="paper",
@@ -537,6 +539,22 @@ def _sweep(
         )
 
 
+def _publisher(uri: str | None, endpoint: str | None, telemetry: Path) -> Publisher | None:
+    """The publisher of ``--publish``, ``telemetry`` restored from it when empty."""
+    if uri is None:
+        return None
+    try:
+        publisher = Publisher.to(uri, endpoint, telemetry)
+        restored = publisher.restore()
+    except ValueError as exc:
+        fail(f"--publish: {exc}")
+    except TelemetryStoreUnavailable as exc:
+        fail(f"--publish: cannot restore {telemetry} from {uri}: {exc}", EXIT_RETRY)
+    if restored:
+        stderr.print(f"paper: restored {restored} file(s) from {uri}", highlight=False)
+    return publisher
+
+
 @paper_app.command("run")
 def paper_run(
     model_uri: str = typer.Option(..., "--model-uri", help="MLflow pyfunc strategy (path or URI)."),
@@ -574,6 +592,18 @@ def paper_run(
     wake_seconds: float = typer.Option(
         1.0, "--wake-seconds", help="Most wall-clock time between two reads of the control file."
     ),
+    publish: str | None = typer.Option(
+        None,
+        "--publish",
+        help="s3://bucket/prefix to publish the run folder to after each flush (a Kubernetes "
+        "pod); an empty --telemetry folder is first restored from it.",
+    ),
+    publish_endpoint: str | None = typer.Option(
+        None,
+        "--publish-endpoint",
+        envvar="STRATOPS_TELEMETRY_ENDPOINT",
+        help="Endpoint URL of the S3-compatible store of --publish (default: AWS S3).",
+    ),
     tracking_uri: str = TRACKING_URI_OPTION,
     desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
@@ -605,6 +635,7 @@ def paper_run(
                 flush_seconds=flush_seconds,
                 wake_seconds=wake_seconds,
             )
+            publisher = _publisher(publish, publish_endpoint, telemetry)
             stderr.print(
                 f"paper: {strategy.info.name} on {market.name} ({market.bars} bars, "
                 f"{format_step(market.step_ns)}) at {speed:g}x → {telemetry}",
@@ -618,6 +649,7 @@ def paper_run(
                 telemetry=telemetry,
                 pacing=pacing,
                 control=control,
+                on_flush=None if publisher is None else publisher.after_flush,
             )
     except PaperError as exc:
         fail(f"{exc} [{exc.code}]")

@@ -64,7 +64,17 @@ class KubernetesRuntimeConfig(_Config):
     )
     run_as_user: int = Field(10001, ge=1, description="Non-root uid of strategy containers.")
     termination_grace_seconds: int = Field(
-        60, ge=1, description="Time a halted strategy gets to apply its halt behaviour."
+        60, ge=1, description="Time a stopped strategy gets to flush and checkpoint."
+    )
+    halt_ack_seconds: float = Field(
+        120.0,
+        ge=0,
+        description="How long a halt waits for the pod to acknowledge it in the telemetry "
+        "bucket (a mounted ConfigMap reaches the pod within the kubelet's sync period, about "
+        "a minute) before it stops the pod instead.",
+    )
+    halt_poll_seconds: float = Field(
+        2.0, gt=0, description="Time between two reads of the pod's acknowledgement."
     )
     unavailable_after_seconds: float = Field(
         600.0, gt=0, description="A deployment without an available pod for longer is FAILED."

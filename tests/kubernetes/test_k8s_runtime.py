@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from pathlib import Path
@@ -82,9 +83,15 @@ def test_deploy_list_halt_remove_round_trip(
 
     halted = runtime.halt("btc-trend", Stage.CANARY, actor="alice", reason="slippage 3x budget")
     assert halted.state is DeploymentState.HALTED
-    assert halted.detail == "halted (flatten) by alice: slippage 3x budget"
+    assert halted.detail == (
+        "halted (flatten) by alice: slippage 3x budget; "
+        "stopped: no telemetryBucket to read the pod's acknowledgement from"
+    )
     body = deployment(apiserver)
-    assert body["spec"]["replicas"] == 0
+    assert body["spec"]["replicas"] == 0  # the command was sent, but nobody can see it applied
+    control = apiserver.get("configmaps", NAMESPACE, f"{NAME}-control")
+    assert control is not None
+    assert json.loads(control["data"]["control.json"])["mode"] == "flatten"
     notes = body["metadata"]["annotations"]
     assert (notes[HALTED_BY], notes[HALT_REASON]) == ("alice", "slippage 3x budget")
     assert runtime.list() == [halted]
