@@ -62,6 +62,12 @@ class KubernetesRuntimeConfig(_Config):
     telemetry_endpoint: str | None = Field(
         None, description="Endpoint URL of the S3-compatible store (None: AWS S3)."
     )
+    telemetry_secret: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Secret whose keys become the strategy pods' environment: the store's "
+        "credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), never in this file.",
+    )
     run_as_user: int = Field(10001, ge=1, description="Non-root uid of strategy containers.")
     termination_grace_seconds: int = Field(
         60, ge=1, description="Time a stopped strategy gets to flush and checkpoint."

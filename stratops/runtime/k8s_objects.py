@@ -210,6 +210,7 @@ def fingerprint(template: Mapping[str, Any]) -> Json:
                 "env": [[e.get("name"), e.get("value")] for e in container.get("env") or []],
                 "envFrom": [
                     (source.get("configMapRef") or {}).get("name")
+                    or f"secret/{(source.get('secretRef') or {}).get('name')}"
                     for source in container.get("envFrom") or []
                 ],
             }
@@ -251,7 +252,14 @@ def _pod_template(spec: DeploymentSpec, config: KubernetesRuntimeConfig, digest:
         "image": config.image_for(spec.strategy_type),
         "command": ["stratops"],
         "args": paper_args(spec, config),
-        "envFrom": [{"configMapRef": {"name": object_name(spec.strategy, spec.stage)}}],
+        "envFrom": [
+            {"configMapRef": {"name": object_name(spec.strategy, spec.stage)}},
+            *(
+                [{"secretRef": {"name": config.telemetry_secret}}]
+                if config.telemetry_secret
+                else []
+            ),
+        ],
         "env": [{"name": key, "value": value} for key, value in sorted(config.env.items())],
         "resources": {"requests": dict(resources.requests), "limits": dict(resources.limits)},
         "securityContext": {

@@ -29,6 +29,7 @@ from stratops.runtime.k8s_objects import (
     control_name,
     halt_annotations,
     object_name,
+    template_digest,
     with_halt,
 )
 from stratops.runtime.k8s_state import (
@@ -206,6 +207,14 @@ def test_the_pod_reads_its_control_configmap_and_publishes_to_the_bucket() -> No
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert mounts["control"] == {"name": "control", "mountPath": "/control", "readOnly": True}
     assert "--publish" not in built()["spec"]["template"]["spec"]["containers"][0]["args"]
+    with_secret = runtime_config(telemetry_secret="desk-telemetry-writer")
+    template = build_deployment(make_spec(), with_secret, actor="c", reason="r", at=T0)
+    assert template["spec"]["template"]["spec"]["containers"][0]["envFrom"][1] == {
+        "secretRef": {"name": "desk-telemetry-writer"}
+    }  # the store's credentials, from a Secret
+    assert template_digest("{}", template["spec"]["template"]) != template_digest(
+        "{}", built()["spec"]["template"]
+    )
     long = "a" * 60
     assert len(control_name(long, Stage.CANARY)) == 63
     assert control_name(long, Stage.CANARY) != object_name(long, Stage.CANARY)

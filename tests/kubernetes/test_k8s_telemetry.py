@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pytest
 from fake_apiserver import FakeApiServer
 from k8s_helpers import NAMESPACE, configuration, make_spec, runtime_config
-from pods import BUCKET, CREDENTIALS, Pod, s3_server
+from pods import BUCKET, Pod
 
 from stratops.canary import RunPhase
 from stratops.controller.analyses import AnalysisStore
@@ -65,14 +65,6 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     strategy = strategy_spec("trend").build({"fast": 10, "slow": 60, "allow_short": True})
     save_strategy(strategy, path, market.bars_frame(5))
     return path
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    with s3_server() as endpoint:
-        yield endpoint
 
 
 def k8s_runtime(
