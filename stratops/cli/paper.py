@@ -622,6 +622,7 @@ def paper_run(
 
     Example: stratops paper run --model-uri model/ --allocation 50000 --telemetry runs/1
     """
+    publisher = _publisher(publish, publish_endpoint, telemetry)  # before a model is loaded
     try:
         with (
             registry_errors(output, tracking_uri, desk),
@@ -635,7 +636,6 @@ def paper_run(
                 flush_seconds=flush_seconds,
                 wake_seconds=wake_seconds,
             )
-            publisher = _publisher(publish, publish_endpoint, telemetry)
             stderr.print(
                 f"paper: {strategy.info.name} on {market.name} ({market.bars} bars, "
                 f"{format_step(market.step_ns)}) at {speed:g}x → {telemetry}",
