@@ -72,6 +72,12 @@ class KubernetesRuntimeConfig(_Config):
     termination_grace_seconds: int = Field(
         60, ge=1, description="Time a stopped strategy gets to flush and checkpoint."
     )
+    telemetry_sync_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="A deployment's telemetry mirror is synced at most once in this time (the "
+        "readers of one tick share a sync).",
+    )
     halt_ack_seconds: float = Field(
         120.0,
         ge=0,

@@ -285,6 +285,15 @@ def held_spec(current: Mapping[str, Any] | None, wanted: DeploymentSpec) -> Depl
     return held if held is not None and held.version == wanted.version else None
 
 
+def lifts_halt(current: Mapping[str, Any] | None, wanted: DeploymentSpec) -> bool:
+    """Deploying ``wanted`` over ``current`` starts a pod that must not find a halt command:
+    a new Deployment, another version, or a halt lifted (see :func:`held_spec`)."""
+    if current is None or is_halted(current):
+        return True
+    spec = stored_spec(current)
+    return spec is None or spec.version != wanted.version
+
+
 def keep_halt(desired: Mapping[str, Any], current: Mapping[str, Any]) -> Json:
     """``desired`` with ``current``'s halt (who halted it, why, the mode, whether it stopped)."""
     return with_halt(desired, annotations_of(current))

@@ -56,7 +56,8 @@ from pydantic import ValidationError
 from stratops.model.base import STAGE_ORDER, Stage
 from stratops.model.deployment import DeploymentSpec, DeploymentStatus, TelemetrySource
 from stratops.model.strategy import HaltBehaviour
-from stratops.paper.control import HaltCommand, ProcessStatus
+from stratops.paper.checkpoint import CHECKPOINT_FILE
+from stratops.paper.control import CONTROL_FILE, HaltCommand, ProcessStatus
 from stratops.retry import RetriesExhausted, call_with_retries
 from stratops.runtime.base import RuntimeFailure, RuntimeHealth, RuntimeRejected, RuntimeUnavailable
 from stratops.runtime.k8s_api import (
@@ -94,6 +95,7 @@ from stratops.runtime.k8s_state import (
     is_stopped,
     keep_halt,
     labels_of,
+    lifts_halt,
     merged,
     observe,
     restart_needed,
@@ -188,6 +190,7 @@ class KubernetesRuntime:
         self.sleep = sleep
         self.telemetry_mirror = telemetry_mirror
         self._store: pafs.FileSystem | None = None
+        self._synced: dict[str, float] = {}  # prefix -> monotonic time of its last sync
 
     @classmethod
     def from_kubeconfig(
@@ -309,13 +312,16 @@ class KubernetesRuntime:
             reported=reported,
         )
         if status is None:
-            name = _name_of(deployment)
-            raise RuntimeRejected(
-                f"deployment {self.namespace}/{name} has no readable stratops.io/spec "
-                f"annotation (edited by hand?): kubectl -n {self.namespace} delete deployment "
-                f"{name}, and the controller deploys it again"
-            )
+            raise self._unreadable(deployment)
         return status
+
+    def _unreadable(self, deployment: Json) -> RuntimeRejected:
+        name = _name_of(deployment)
+        return RuntimeRejected(
+            f"deployment {self.namespace}/{name} has no readable stratops.io/spec "
+            f"annotation (edited by hand?): kubectl -n {self.namespace} delete deployment "
+            f"{name}, and the controller deploys it again"
+        )
 
     def list(self) -> list[DeploymentStatus]:
         deployments = self._list_all(DEPLOYMENTS)
@@ -363,8 +369,8 @@ class KubernetesRuntime:
         for _ in range(self.config.max_conflicts):
             current = self._get(DEPLOYMENTS, name)
             held = held_spec(current, spec)
-            if current is not None and is_halted(current) and held is None:
-                self._delete_control(spec.strategy, spec.stage)  # the new version is not halted
+            if held is None and lifts_halt(current, spec):
+                self._delete_control(spec.strategy, spec.stage)  # its pod must not read it
             effective = held or spec
             config_map, rewritten = self._converge_config_map(effective)
             desired = build_deployment(effective, self.config, actor=actor, reason=reason, at=now)
@@ -411,21 +417,24 @@ class KubernetesRuntime:
             raise RuntimeRejected(
                 f"no deployment {strategy}/{stage.value} to halt in namespace {self.namespace}"
             )
-        spec = self._status(current, None).spec  # rejected when the spec is unreadable
+        spec = stored_spec(current)
+        if spec is None:
+            raise self._unreadable(current)
         command = halt_command(current)
-        if command is None and not is_halted(current):
+        if command is not None:
+            self._send(strategy, stage, command)  # again: the first call may have died before
+        elif not is_halted(current):
             at = self.clock()
-            command = HaltCommand(
+            command = self._sent(strategy, stage) or HaltCommand(
                 mode=mode or spec.halt,
                 id=f"{at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
                 by=actor,
                 reason=reason,
-            )
+            )  # a command sent by a call that died before it annotated is the same halt
+            self._send(strategy, stage, command)
             current = self._write_halt(
                 name, lambda body: halt_update(body, command, at=at.isoformat())
             )
-        if command is not None:
-            self._send(strategy, stage, command)
         reported = self._reported(spec)
         if not is_stopped(current) and command is not None:
             reported, why = self._acknowledgement(spec, command, reported)
@@ -465,6 +474,15 @@ class KubernetesRuntime:
             except ApiError:
                 continue
         raise self._conflicted(CONFIG_MAPS, name)
+
+    def _sent(self, strategy: str, stage: Stage) -> HaltCommand | None:
+        """The command in the control ConfigMap; None when there is none (or not one)."""
+        found = self._get(CONFIG_MAPS, control_name(strategy, stage))
+        text = ((found or {}).get("data") or {}).get(CONTROL_FILE)
+        try:
+            return None if text is None else HaltCommand.model_validate_json(text)
+        except ValidationError:
+            return None
 
     def _delete_control(self, strategy: str, stage: Stage) -> None:
         name = control_name(strategy, stage)
@@ -533,8 +551,12 @@ class KubernetesRuntime:
             )
         path = object_path(source.uri)
         local = self.telemetry_mirror / path
+        fresh = self._synced.get(path)
+        if fresh is not None and time.monotonic() - fresh < self.config.telemetry_sync_seconds:
+            return local  # the canary judge, the reconciliation, the metrics: one sync a tick
         try:
-            mirror(self._filesystem(), path, local, source.endpoint)
+            mirror(self._filesystem(), path, local, source.endpoint, skip=(CHECKPOINT_FILE,))
+            self._synced[path] = time.monotonic()
         except TelemetryStoreUnavailable as exc:
             raise RuntimeUnavailable(
                 f"telemetry of {spec.strategy}/{spec.stage.value}: {exc}"

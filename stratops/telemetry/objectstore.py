@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -150,8 +150,17 @@ def read_object(fs: pafs.FileSystem, path: str, endpoint: str | None = None) -> 
     return data
 
 
-def mirror(fs: pafs.FileSystem, path: str, local: Path, endpoint: str | None = None) -> int:
+def mirror(
+    fs: pafs.FileSystem,
+    path: str,
+    local: Path,
+    endpoint: str | None = None,
+    skip: Collection[str] = (),
+) -> int:
     """Bring ``local`` up to ``bucket/prefix`` ``path``; the number of files fetched.
+
+    Files named in ``skip`` (a base name, e.g. ``checkpoint.json``: the controller reads no
+    checkpoint) are neither fetched nor kept.
 
     Raises
     ------
@@ -159,7 +168,11 @@ def mirror(fs: pafs.FileSystem, path: str, local: Path, endpoint: str | None = N
         When the store cannot be listed or a file cannot be read.
     """
     with _store_errors("list", endpoint, path):
-        remote = remote_entries(fs, path)
+        remote = {
+            name: entry
+            for name, entry in remote_entries(fs, path).items()
+            if name.rsplit("/", 1)[-1] not in skip
+        }
     have = _local_entries(local)
     fetched = 0
     for entry in _ordered(remote.values()):

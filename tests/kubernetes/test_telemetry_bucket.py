@@ -122,3 +122,12 @@ def test_object_path_is_bucket_and_prefix(bucket: str, prefix: list[str]) -> Non
 def test_object_path_refuses_what_is_not_an_s3_uri(uri: str) -> None:
     with pytest.raises(ValueError, match="expected s3://bucket/prefix"):
         object_path(uri)
+
+
+def test_the_controller_mirror_leaves_out_what_it_does_not_read(s3: str, tmp_path: Path) -> None:
+    fs = s3_filesystem(s3)
+    Publisher(fs, PREFIX, pod_folder(tmp_path), s3).publish()
+    local = tmp_path / "mirror"
+    write(local, "checkpoint.json", b"from an older mirror")
+    assert mirror(fs, PREFIX, local, s3, skip=("checkpoint.json",)) == 3
+    assert sorted(files(local)) == [PART.format(0), "run.json", "venue/trades.jsonl"]
