@@ -152,6 +152,11 @@ def test_a_halt_reaches_the_pod_which_applies_its_mode_and_keeps_running(
         reduced = the_status(runtime, specs[HaltBehaviour.REDUCE_ONLY].strategy)
         before = halted[HaltBehaviour.REDUCE_ONLY].positions["BTC/USDT"]
         assert abs(reduced.positions["BTC/USDT"]) <= abs(before)
+        hold = specs[HaltBehaviour.HOLD]
+        redeployed = runtime.deploy(hold.model_copy(update={"commit": "1" * 40}), **ACTOR)
+        assert redeployed.state is DeploymentState.HALTED  # the halt holds while the version does
+        body = apiserver.get("deployments", NAMESPACE, f"{hold.strategy}-canary")
+        assert body is not None and body["spec"]["replicas"] == 1
         for spec in specs.values():
             events = reader.read(runtime.telemetry_folder(spec), "events").to_pandas()
             assert (events["kind"] == "halt").sum() == 1  # applied once, seen in the mirror
