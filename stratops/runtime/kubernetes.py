@@ -10,15 +10,16 @@ overwrite blindly; after ``max_conflicts`` rounds the call fails as retryable.
   either is corrected; a corrected ConfigMap, or a deployment without an available pod for
   ``unavailable_after_seconds``, also rolls the pod (a restart annotation on the template).
   A halted deployment stays halted while its version stays (see :mod:`.k8s_state`).
-- ``halt``: annotate the Deployment halted (``stratops.io/halted-by``, ``-reason``, ``-at``,
-  ``halt-mode``, ``halt-command``), then send the :class:`~stratops.paper.control.HaltCommand`
-  through the control ConfigMap the pod mounts at ``/control``; the pod's paper process applies
-  it (flatten, reduce-only, hold) and keeps running, and its acknowledgement and positions come
-  back in the ``run.json`` it publishes to the telemetry bucket. Without an acknowledgement
-  within ``halt_ack_seconds`` (or without a bucket to read it from) the Deployment is scaled to
-  zero (``stratops.io/halt-stopped`` says why), as the local runtime stops a silent process.
-  The annotations come first: a controller killed before the command is sent finds the halt
-  and sends the same command again at its next halt.
+- ``halt``: send the :class:`~stratops.paper.control.HaltCommand` through the control
+  ConfigMap the pod mounts at ``/control``, then annotate the Deployment halted
+  (``stratops.io/halted-by``, ``-reason``, ``-at``, ``-mode``, ``halt-command``); the pod's
+  paper process applies it (flatten, reduce-only, hold) and keeps running, and its
+  acknowledgement and positions come back in the ``run.json`` it publishes to the telemetry
+  bucket. Without an acknowledgement within ``halt_ack_seconds`` (or without a bucket to read
+  it from) the Deployment is scaled to zero (``stratops.io/halt-stopped`` says why), as the
+  local runtime stops a silent process. The command comes first, so no Deployment says halted
+  while its pod was never told; a call that died in between finds the command in the
+  ConfigMap at the next halt and annotates that same command (the pod applies an id once).
 - ``remove``: delete the Deployment (foreground: it goes once its pods are gone) and both
   ConfigMaps. The controller writes the audit event before it calls ``remove``.
 - ``telemetry_folder``: an incremental local mirror of the deployment's bucket prefix under
