@@ -81,9 +81,16 @@ class KubernetesRuntimeConfig(_Config):
     halt_ack_seconds: float = Field(
         120.0,
         ge=0,
-        description="How long a halt waits for the pod to acknowledge it in the telemetry "
-        "bucket (a mounted ConfigMap reaches the pod within the kubelet's sync period, about "
-        "a minute) before it stops the pod instead.",
+        description="How long a halted pod has to acknowledge the halt in the telemetry bucket "
+        "(a mounted ConfigMap reaches the pod within the kubelet's sync period, about a "
+        "minute) before it is stopped instead.",
+    )
+    halt_wait_seconds: float = Field(
+        8.0,
+        ge=0,
+        description="How long the halt call itself waits for the acknowledgement; later, the "
+        "deployment is FAILED until acknowledged, and its restart stops it after "
+        "halt_ack_seconds. Keep it under the leader's lease margin (a tick does not renew).",
     )
     halt_poll_seconds: float = Field(
         2.0, gt=0, description="Time between two reads of the pod's acknowledgement."

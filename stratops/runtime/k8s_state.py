@@ -9,7 +9,9 @@ State of a managed Deployment, first match wins:
    edited (their digest differs from the one recorded at deploy), or the ConfigMap is missing
    or edited. The planner answers with a RESTART, and :func:`plan_update` rewrites the object;
 3. halt annotations → HALTED, with the mode the pod acknowledged (``run.json`` in the
-   telemetry bucket) and its positions; a halt that stopped the pod says why;
+   telemetry bucket) and its positions; a halt that stopped the pod says why; a running pod
+   that has not acknowledged its halt within ``ack_after`` → FAILED, and the RESTART the
+   planner answers with stops it (see :func:`unacknowledged`);
 4. no available pod for longer than ``unavailable_after`` (counted from the later of the
    ``Available=False`` transition and the last rollout stratops made) → FAILED; the restart
    rolls the pod. A pod still starting is RUNNING, with ``0/1 available`` in the detail;
@@ -129,6 +131,23 @@ def halt_command(deployment: Mapping[str, Any]) -> HaltCommand | None:
     )
 
 
+def unacknowledged(
+    deployment: Mapping[str, Any],
+    reported: ProcessStatus | None,
+    *,
+    now: datetime,
+    ack_after: timedelta | None,
+) -> str | None:
+    """Why a running halted pod must be stopped: it did not acknowledge its halt in time."""
+    command = halt_command(deployment)
+    halted_at = _time(annotations_of(deployment).get(HALTED_AT))
+    if command is None or is_stopped(deployment) or ack_after is None or halted_at is None:
+        return None
+    if acknowledged(reported, command) or now < halted_at + ack_after:
+        return None
+    return f"no acknowledgement within {ack_after.total_seconds():g}s"
+
+
 def acknowledged(reported: ProcessStatus | None, command: HaltCommand) -> bool:
     """The pod reports it applied ``command``."""
     return (
@@ -229,10 +248,12 @@ def observe(
     now: datetime,
     unavailable_after: timedelta,
     reported: ProcessStatus | None = None,
+    ack_after: timedelta | None = None,
 ) -> DeploymentStatus | None:
     """The status of a managed Deployment; None when its stored spec is unreadable.
 
     ``reported``: what its pod last published in ``run.json`` (its halt, positions, progress).
+    ``ack_after``: how long a halted pod has to acknowledge its halt (None: forever).
     """
     spec = stored_spec(deployment)
     if spec is None:
@@ -265,6 +286,9 @@ def observe(
         detail = f"halted ({mode}) by {notes.get(HALTED_BY)}: {notes.get(HALT_REASON)}"
         if notes.get(HALT_STOPPED):
             detail += f"; {notes[HALT_STOPPED]}"
+        late = unacknowledged(deployment, reported, now=now, ack_after=ack_after)
+        if late is not None:
+            return status(DeploymentState.FAILED, halted_at, f"{detail}; {late}: restart stops it")
         return status(DeploymentState.HALTED, halted_at, detail)
     failing = unavailable(deployment, now=now, after=unavailable_after)
     if failing is not None:
@@ -300,11 +324,13 @@ def keep_halt(desired: Mapping[str, Any], current: Mapping[str, Any]) -> Json:
 
 
 def converged(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    """``current`` already is ``desired``: same spec and template, no drift, same halt."""
+    """``current`` already is ``desired``: same spec and template, no drift, same halt (and
+    replicas: a halt the pod did not acknowledge stops it)."""
     return (
         annotations_of(current).get(TEMPLATE_DIGEST) == annotations_of(desired).get(TEMPLATE_DIGEST)
         and detect_drift(current) is None
         and is_halted(current) == is_halted(desired)
+        and replicas(current) == replicas(desired)
         and all(labels_of(current).get(key) == value for key, value in labels_of(desired).items())
     )
 

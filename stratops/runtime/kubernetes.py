@@ -15,11 +15,14 @@ overwrite blindly; after ``max_conflicts`` rounds the call fails as retryable.
   (``stratops.io/halted-by``, ``-reason``, ``-at``, ``-mode``, ``halt-command``); the pod's
   paper process applies it (flatten, reduce-only, hold) and keeps running, and its
   acknowledgement and positions come back in the ``run.json`` it publishes to the telemetry
-  bucket. Without an acknowledgement within ``halt_ack_seconds`` (or without a bucket to read
-  it from) the Deployment is scaled to zero (``stratops.io/halt-stopped`` says why), as the
-  local runtime stops a silent process. The command comes first, so no Deployment says halted
-  while its pod was never told; a call that died in between finds the command in the
-  ConfigMap at the next halt and annotates that same command (the pod applies an id once).
+  bucket. The call waits up to ``halt_wait_seconds`` for it (less than the leader's lease
+  margin: a tick does not renew the Lease); a pod that has not acknowledged within
+  ``halt_ack_seconds`` is FAILED, and the planner's RESTART (``deploy`` of the halted version)
+  scales it to zero (``stratops.io/halt-stopped`` says why), as the local runtime stops a
+  silent process; without a bucket to read acknowledgements from, the halt stops it at once.
+  The command comes first, so no Deployment says halted while its pod was never told; a call
+  that died in between finds the command in the ConfigMap at the next halt and annotates that
+  same command (the pod applies an id once).
 - ``remove``: delete the Deployment (foreground: it goes once its pods are gone) and both
   ConfigMaps. The controller writes the audit event before it calls ``remove``.
 - ``telemetry_folder``: an incremental local mirror of the deployment's bucket prefix under
@@ -76,6 +79,7 @@ from stratops.runtime.k8s_api import (
 )
 from stratops.runtime.k8s_config import KubernetesRuntimeConfig
 from stratops.runtime.k8s_objects import (
+    HALT_STOPPED,
     SELECTOR,
     InvalidSpec,
     build_config_map,
@@ -84,10 +88,12 @@ from stratops.runtime.k8s_objects import (
     control_name,
     object_name,
     telemetry_uri,
+    with_halt,
     with_restart,
 )
 from stratops.runtime.k8s_state import (
     acknowledged,
+    annotations_of,
     converged,
     halt_command,
     halt_update,
@@ -102,6 +108,7 @@ from stratops.runtime.k8s_state import (
     restart_needed,
     stop_update,
     stored_spec,
+    unacknowledged,
 )
 from stratops.telemetry.objectstore import (
     TelemetryStoreUnavailable,
@@ -311,10 +318,17 @@ class KubernetesRuntime:
             now=self.clock(),
             unavailable_after=timedelta(seconds=self.config.unavailable_after_seconds),
             reported=reported,
+            ack_after=self._ack_after(),
         )
         if status is None:
             raise self._unreadable(deployment)
         return status
+
+    def _ack_after(self) -> timedelta | None:
+        """How long a halted pod has to acknowledge; None without a bucket to read it from."""
+        if self.config.telemetry_bucket is None:
+            return None
+        return timedelta(seconds=self.config.halt_ack_seconds)
 
     def _unreadable(self, deployment: Json) -> RuntimeRejected:
         name = _name_of(deployment)
@@ -377,6 +391,12 @@ class KubernetesRuntime:
             desired = build_deployment(effective, self.config, actor=actor, reason=reason, at=now)
             if current is not None and held is not None:
                 desired = keep_halt(desired, current)
+                late = unacknowledged(
+                    current, self._reported(held), now=now, ack_after=self._ack_after()
+                )
+                if late is not None:  # the restart of a halt the pod never acknowledged
+                    stopped = {**annotations_of(desired), HALT_STOPPED: f"stopped: {late}"}
+                    desired = with_halt(desired, stopped)
             restart = restart or (
                 held is None
                 and restart_needed(
@@ -438,7 +458,15 @@ class KubernetesRuntime:
             )
         reported = self._reported(spec)
         if not is_stopped(current) and command is not None:
-            reported, why = self._acknowledgement(spec, command, reported)
+            reported = self._acknowledgement(spec, command, reported)
+            late = unacknowledged(current, reported, now=self.clock(), ack_after=self._ack_after())
+            why = (
+                "stopped: no telemetryBucket to read the pod's acknowledgement from"
+                if self.config.telemetry_bucket is None
+                else None
+                if late is None
+                else f"stopped: {late}"
+            )
             if why is not None:
                 log.warning("%s/%s: %s", self.namespace, name, why)
                 current = self._write_halt(name, lambda body: stop_update(body, why))
@@ -491,20 +519,18 @@ class KubernetesRuntime:
 
     def _acknowledgement(
         self, spec: DeploymentSpec, command: HaltCommand, reported: ProcessStatus | None
-    ) -> tuple[ProcessStatus | None, str | None]:
-        """What the pod reports once it acknowledged ``command``, or why the halt stops it."""
+    ) -> ProcessStatus | None:
+        """What the pod reports after up to ``halt_wait_seconds`` waiting for it to
+        acknowledge ``command`` (at once without a bucket: nothing can be read)."""
         if self.config.telemetry_bucket is None:
-            return reported, "stopped: no telemetryBucket to read the pod's acknowledgement from"
-        polls = max(1, math.ceil(self.config.halt_ack_seconds / self.config.halt_poll_seconds))
-        for poll in range(polls):
+            return reported
+        polls = math.ceil(self.config.halt_wait_seconds / self.config.halt_poll_seconds)
+        for _ in range(polls):
             if acknowledged(reported, command):
-                return reported, None
-            if poll < polls - 1:
-                self.sleep(self.config.halt_poll_seconds)
+                break
+            self.sleep(self.config.halt_poll_seconds)
             reported = self._reported(spec)
-        if acknowledged(reported, command):
-            return reported, None
-        return reported, (f"stopped: no acknowledgement within {self.config.halt_ack_seconds:g}s")
+        return reported
 
     def remove(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> None:
         name = self._key(strategy, stage)

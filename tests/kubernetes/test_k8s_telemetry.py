@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pytest
 from fake_apiserver import FakeApiServer
-from k8s_helpers import NAMESPACE, configuration, make_spec, runtime_config
+from k8s_helpers import NAMESPACE, FakeClock, configuration, make_spec, runtime_config
 from pods import BUCKET, Pod
 
 from stratops.canary import RunPhase
@@ -72,6 +72,7 @@ def k8s_runtime(
     mirror: Path,
     endpoint: str,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], datetime] | None = None,
     **changes: Any,
 ) -> KubernetesRuntime:
     values: dict[str, Any] = {
@@ -80,11 +81,15 @@ def k8s_runtime(
         "telemetry_endpoint": endpoint,
         "extra_args": FAST,
         "halt_poll_seconds": 0.2,
-        "halt_ack_seconds": 60.0,
+        "halt_wait_seconds": 60.0,
     }
     config = runtime_config(**{**values, **changes})
     return KubernetesRuntime.from_configuration(
-        configuration(apiserver.url), config, sleep=sleep, telemetry_mirror=mirror
+        configuration(apiserver.url),
+        config,
+        sleep=sleep,
+        clock=clock or (lambda: datetime.now(UTC)),
+        telemetry_mirror=mirror,
     )
 
 
@@ -165,31 +170,38 @@ def test_a_halt_reaches_the_pod_which_applies_its_mode_and_keeps_running(
             pod.stop()
 
 
-def test_a_pod_that_does_not_acknowledge_is_stopped_and_stays_halted(
-    apiserver: FakeApiServer, s3: str, model: Path, tmp_path: Path
+def test_a_pod_that_does_not_acknowledge_is_stopped_by_the_restart_and_stays_halted(
+    apiserver: FakeApiServer, s3: str, model: Path, tmp_path: Path, clock: FakeClock
 ) -> None:
     sleeps: list[float] = []
     runtime = k8s_runtime(
-        apiserver, tmp_path / "mirror", s3, sleeps.append, halt_ack_seconds=1.0,
-        halt_poll_seconds=0.5,
+        apiserver, tmp_path / "mirror", s3, sleeps.append, clock=clock, halt_wait_seconds=1.0,
+        halt_poll_seconds=0.5, halt_ack_seconds=120.0,
     )  # fmt: skip
     spec = canary(model)
     runtime.deploy(spec, **ACTOR)  # no pod runs it: nobody reads the control ConfigMap
     halted = runtime.halt(*KEY, actor="oncall", reason="drawdown")
-    assert halted.state is DeploymentState.HALTED and halted.halted is None
-    assert (
-        halted.detail
-        == "halted (flatten) by oncall: drawdown; stopped: no acknowledgement within 1s"
-    )
-    assert sleeps == [0.5]
-    body = apiserver.get("deployments", NAMESPACE, NAME)
-    assert body is not None and body["spec"]["replicas"] == 0
+    assert (halted.state, halted.halted) == (DeploymentState.HALTED, None)
+    assert halted.detail == "halted (flatten) by oncall: drawdown"
+    assert sleeps == [0.5, 0.5]  # the call waits halt_wait_seconds, not halt_ack_seconds
     control = apiserver.get("configmaps", NAMESPACE, f"{NAME}-control")
     assert control is not None
     command = json.loads(control["data"]["control.json"])
     assert (command["mode"], command["by"], command["reason"]) == ("flatten", "oncall", "drawdown")
 
-    assert runtime.deploy(spec.model_copy(update={"commit": "1" * 40}), **ACTOR) == halted
+    clock.advance(121)
+    late = the_status(runtime)
+    assert late.state is DeploymentState.FAILED  # the planner answers with a RESTART
+    assert late.detail.endswith("; no acknowledgement within 120s: restart stops it")
+    restarted = runtime.deploy(spec.model_copy(update={"commit": "1" * 40}), **ACTOR)
+    assert restarted.state is DeploymentState.HALTED
+    assert restarted.detail == (
+        "halted (flatten) by oncall: drawdown; stopped: no acknowledgement within 120s"
+    )
+    body = apiserver.get("deployments", NAMESPACE, NAME)
+    assert body is not None and body["spec"]["replicas"] == 0
+    assert runtime.deploy(spec, **ACTOR) == restarted  # the halt holds while the version stays
+
     assert runtime.deploy(make_spec(2, model_uri=str(model)), **ACTOR).state is (
         DeploymentState.RUNNING
     )  # a new version lifts the halt, and its pod must not read the old command
