@@ -118,13 +118,19 @@ def _checkout(repo_url: str, state: Path) -> Path:
 
 
 def _cluster(
-    runtime_config: Path | None, kubeconfig: str | None, lease_name: str, identity: str
+    runtime_config: Path | None,
+    kubeconfig: str | None,
+    lease_name: str,
+    identity: str,
+    telemetry_mirror: Path,
 ) -> tuple[Runtime, LeaseElector]:
     if runtime_config is None:
         fail("--runtime kubernetes needs --runtime-config FILE (a KubernetesRuntimeConfig)")
     try:
         config = read_runtime_config(runtime_config)
-        return kubernetes_parts(config, api_client(kubeconfig), lease_name, identity)
+        return kubernetes_parts(
+            config, api_client(kubeconfig), lease_name, identity, telemetry_mirror
+        )
     except InvalidDocumentError as exc:
         render_problems(exc.problems)
         fail(f"{runtime_config} is not a valid runtime configuration")
@@ -197,7 +203,9 @@ def controller_run(
     elector: LeaseElector | None = None
     runtime: Runtime | None = None
     if runtime_kind is RuntimeKind.KUBERNETES:
-        runtime, elector = _cluster(runtime_config, kubeconfig, lease_name, identity)
+        runtime, elector = _cluster(
+            runtime_config, kubeconfig, lease_name, identity, ControllerPaths(folder).telemetry
+        )
     reconciler = _reconciler(
         folder,
         tracking_uri,

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from stratops.cli.desk import DESK_OPTION
 from stratops.cli.output import (
+    EXIT_RETRY,
     OUTPUT_OPTION,
     FreeText,
     OutputFormat,
@@ -56,6 +57,7 @@ from stratops.paper.telemetry import write_telemetry
 from stratops.registry import Registry
 from stratops.registry.registry import TAG_DATA_FINGERPRINT
 from stratops.registry.vendor import translated
+from stratops.telemetry.objectstore import Publisher, TelemetryStoreUnavailable
 
 paper_app = typer.Typer(
     name="paper",
@@ -547,6 +549,22 @@ def _execution(text: str | None) -> ExecutionSettings | None:
         raise ConfigError(f"--execution {text!r}: {exc}", "config.execution") from exc
 
 
+def _publisher(uri: str | None, endpoint: str | None, telemetry: Path) -> Publisher | None:
+    """The publisher of ``--publish``, ``telemetry`` restored from it when empty."""
+    if uri is None:
+        return None
+    try:
+        publisher = Publisher.to(uri, endpoint, telemetry)
+        restored = publisher.restore()
+    except ValueError as exc:
+        fail(f"--publish: {exc}")
+    except TelemetryStoreUnavailable as exc:
+        fail(f"--publish: cannot restore {telemetry} from {uri}: {exc}", EXIT_RETRY)
+    if restored:
+        stderr.print(f"paper: restored {restored} file(s) from {uri}", highlight=False)
+    return publisher
+
+
 @paper_app.command("run")
 def paper_run(
     model_uri: str = typer.Option(..., "--model-uri", help="MLflow pyfunc strategy (path or URI)."),
@@ -590,6 +608,18 @@ def paper_run(
         help="JSON of the version's execution parameters (camelCase, docs/paper.md), e.g. "
         '{"takerFeeBps": 10}; the runtimes pass what the version was registered with.',
     ),
+    publish: str | None = typer.Option(
+        None,
+        "--publish",
+        help="s3://bucket/prefix to publish the run folder to after each flush (a Kubernetes "
+        "pod); an empty --telemetry folder is first restored from it.",
+    ),
+    publish_endpoint: str | None = typer.Option(
+        None,
+        "--publish-endpoint",
+        envvar="STRATOPS_TELEMETRY_ENDPOINT",
+        help="Endpoint URL of the S3-compatible store of --publish (default: AWS S3).",
+    ),
     tracking_uri: str = TRACKING_URI_OPTION,
     desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
@@ -608,6 +638,7 @@ def paper_run(
 
     Example: stratops paper run --model-uri model/ --allocation 50000 --telemetry runs/1
     """
+    publisher = _publisher(publish, publish_endpoint, telemetry)  # before a model is loaded
     try:
         with (
             registry_errors(output, tracking_uri, desk),
@@ -639,6 +670,7 @@ def paper_run(
                 telemetry=telemetry,
                 pacing=pacing,
                 control=control,
+                on_flush=None if publisher is None else publisher.after_flush,
             )
     except PaperError as exc:
         fail(f"{exc} [{exc.code}]")

@@ -74,6 +74,11 @@ class ControllerPaths:
     def runtime(self) -> Path:
         return self.root / RUNTIME_DIR
 
+    @property
+    def telemetry(self) -> Path:
+        """The Kubernetes runtime's mirror of the telemetry bucket (one folder per prefix)."""
+        return self.root / CONTROLLER_DIR / "telemetry"
+
 
 def local_runtime(root: Path, registry: Registry, speed: float) -> LocalRuntime:
     """Paper processes that load their models from the same registry as the controller."""

@@ -264,12 +264,9 @@ class CanaryReader:
     def _telemetry(self, status: DeploymentStatus, window: Window) -> CanaryTelemetry | None:
         """The canary's tables over ``window``; None while its process has written no run."""
         try:
-            source = self.runtime.telemetry(status.spec)
+            folder = self.runtime.telemetry_folder(status.spec)
         except RuntimeFailure as exc:
             return CanaryTelemetry.failed_to_read(str(exc))
-        folder = source.folder
-        if folder is None:
-            return CanaryTelemetry.failed_to_read(f"{source.uri}: not readable by this controller")
         if not any(folder.rglob(RUN_FILE)):
             return None
         return canary_telemetry(folder, window)

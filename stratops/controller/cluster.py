@@ -45,8 +45,13 @@ def api_client(kubeconfig: str | None) -> Any:
 
 
 def kubernetes_parts(
-    config: KubernetesRuntimeConfig, client: Any, lease_name: str, identity: str
+    config: KubernetesRuntimeConfig,
+    client: Any,
+    lease_name: str,
+    identity: str,
+    telemetry_mirror: Path | None = None,
 ) -> tuple[KubernetesRuntime, LeaseElector]:
-    runtime = KubernetesRuntime(client, config)
+    """The runtime (mirroring the pods' telemetry into ``telemetry_mirror``) and the Lease."""
+    runtime = KubernetesRuntime(client, config, telemetry_mirror=telemetry_mirror)
     elector = LeaseElector(client, config.namespace, lease_name, identity)
     return runtime, elector

@@ -135,10 +135,8 @@ class MarketStep:
         if status.bars_done is None:
             return None
         try:
-            folder = self.runtime.telemetry(status.spec).folder
+            folder = self.runtime.telemetry_folder(status.spec)
         except RuntimeFailure:
-            return None
-        if folder is None:
             return None
         progress = (status.bars_done, status.halted)
         cached = self._measured.get(folder)

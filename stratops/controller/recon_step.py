@@ -147,11 +147,12 @@ class ReconStep:
             if status.bars_done is None and f"{key[0]}--{key[1].value}" not in names:
                 continue
             try:
-                folder = self.runtime.telemetry(status.spec).folder
-            except RuntimeFailure:
-                continue
-            if folder is not None:
-                found[(key[0], key[1].value)] = folder
+                found[(key[0], key[1].value)] = self.runtime.telemetry_folder(status.spec)
+            except RuntimeFailure as exc:
+                self.log.warning(
+                    "telemetry not read",
+                    extra={"deployment": f"{key[0]}/{key[1].value}", "error": str(exc)},
+                )
         return found
 
     def run(

@@ -23,6 +23,7 @@ import math
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -169,17 +170,19 @@ class _Deployment:
     venue: VenueCursor = field(default_factory=VenueCursor)
     reported: list[float] = field(default_factory=list)  # positions the venue last reported
     control_problem: str = field(default="", repr=False)
+    on_flush: Callable[[], None] | None = field(default=None, repr=False)
 
     @classmethod
     def start(
         cls, session: Session, identity: RunIdentity, folder: Path, control: Path,
-        pacing: Pacing, clock: Clock,
+        pacing: Pacing, clock: Clock, on_flush: Callable[[], None] | None = None,
     ) -> _Deployment:  # fmt: skip
         """A fresh deployment, or the one checkpointed in ``folder`` (its stray parts removed)."""
         key = fingerprint(identity.model_uri, session.market, session.config)
         folder.mkdir(parents=True, exist_ok=True)
         checkpoint = read_checkpoint(folder, key)
         deployment = cls(session, identity, folder, control, pacing, clock, key, [])
+        deployment.on_flush = on_flush
         deployment.reported = [math.nan] * len(session.datas)
         if checkpoint is None:
             deployment.pending = [_filled(r) for r in session.take()[0]]  # empty, typed
@@ -246,6 +249,8 @@ class _Deployment:
             session, self.identity, "paper", status or self.status(), self.pacing.speed, self.halt
         )
         write_run(self.folder, document)
+        if self.on_flush is not None:
+            self.on_flush()
         self.last_flush = self.clock.now()
 
     def wake(self, session: Session) -> None:
@@ -284,6 +289,7 @@ def run_paper_process(
     control: Path | None = None,
     clock: Clock | None = None,
     stop: threading.Event | None = None,
+    on_flush: Callable[[], None] | None = None,
 ) -> PaperOutcome:
     """Run a strategy as a paper deployment until a stop signal, resuming its checkpoint.
 
@@ -308,6 +314,9 @@ def run_paper_process(
     stop
         Set it to stop; when None, SIGTERM and SIGINT set one (main thread only), and the
         previous handlers are restored on return.
+    on_flush
+        Called after each flush, once ``run.json`` is written (a pod publishes its run folder
+        to the telemetry bucket, :class:`stratops.telemetry.objectstore.Publisher`).
 
     Returns
     -------
@@ -327,8 +336,9 @@ def run_paper_process(
     previous = _install_stop_handlers(event) if own_stop else {}
     try:
         deployment = _Deployment.start(
-            session, identity, telemetry, control or telemetry / CONTROL_FILE, pacing, clock
-        )
+            session, identity, telemetry, control or telemetry / CONTROL_FILE, pacing, clock,
+            on_flush,
+        )  # fmt: skip
         if run_paper(session, clock, pacing, event, deployment.wake):
             deployment.flush()  # caught up: every fill written, markouts to the end of the data
             while clock.sleep(pacing.wake_seconds, event):

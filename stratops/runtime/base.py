@@ -7,6 +7,7 @@ callers see those values and the :class:`RuntimeFailure` family.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel
@@ -83,4 +84,13 @@ class Runtime(Protocol):
 
     def telemetry(self, spec: DeploymentSpec) -> TelemetrySource:
         """Where the deployment of ``spec`` writes its telemetry, for the telemetry reader."""
+        ...
+
+    def telemetry_folder(self, spec: DeploymentSpec) -> Path:
+        """A local folder holding that telemetry now, for the readers that take a folder.
+
+        The local runtime's own folder; the Kubernetes runtime's mirror of the bucket prefix,
+        brought up to date by the call. :class:`RuntimeUnavailable` when the store cannot be
+        read, :class:`RuntimeRejected` when the runtime is not configured to read it.
+        """
         ...

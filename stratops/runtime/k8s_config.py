@@ -62,9 +62,38 @@ class KubernetesRuntimeConfig(_Config):
     telemetry_endpoint: str | None = Field(
         None, description="Endpoint URL of the S3-compatible store (None: AWS S3)."
     )
+    telemetry_secret: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Secret whose keys become the strategy pods' environment: the store's "
+        "credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), never in this file.",
+    )
     run_as_user: int = Field(10001, ge=1, description="Non-root uid of strategy containers.")
     termination_grace_seconds: int = Field(
-        60, ge=1, description="Time a halted strategy gets to apply its halt behaviour."
+        60, ge=1, description="Time a stopped strategy gets to flush and checkpoint."
+    )
+    telemetry_sync_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="A deployment's telemetry mirror is synced at most once in this time (the "
+        "readers of one tick share a sync).",
+    )
+    halt_ack_seconds: float = Field(
+        120.0,
+        ge=0,
+        description="How long a halted pod has to acknowledge the halt in the telemetry bucket "
+        "(a mounted ConfigMap reaches the pod within the kubelet's sync period, about a "
+        "minute) before it is stopped instead.",
+    )
+    halt_wait_seconds: float = Field(
+        8.0,
+        ge=0,
+        description="How long the halt call itself waits for the acknowledgement; later, the "
+        "deployment is FAILED until acknowledged, and its restart stops it after "
+        "halt_ack_seconds. Keep it under the leader's lease margin (a tick does not renew).",
+    )
+    halt_poll_seconds: float = Field(
+        2.0, gt=0, description="Time between two reads of the pod's acknowledgement."
     )
     unavailable_after_seconds: float = Field(
         600.0, gt=0, description="A deployment without an available pod for longer is FAILED."

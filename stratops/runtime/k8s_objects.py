@@ -1,7 +1,12 @@
 """Pure builders of what one (strategy, stage) is made of on Kubernetes.
 
 Each deployment is a ConfigMap (the strategy's configuration, read by the container through
-``envFrom``) and a Deployment of the same name. The Deployment carries, in annotations, the
+``envFrom``) and a Deployment of the same name; a halted one also has a control ConfigMap
+(``<name>-control``, key ``control.json``: the :class:`~stratops.paper.control.HaltCommand`),
+mounted (optional, so the pod starts without it) at ``/control``, which the paper process reads
+at every wake-up like a local process reads its control file. With a ``telemetryBucket`` the
+container publishes its run folder below ``<bucket>/<name>/v<version>/`` after each flush
+(``paper run --publish``). The Deployment carries, in annotations, the
 full :class:`DeploymentSpec` as JSON (so ``list()`` rebuilds the status without any other
 store) and a digest of the spec and the fields of the pod template stratops owns (so an edit by
 hand is detected, see :mod:`stratops.runtime.k8s_state`). The pod template carries the digest of
@@ -23,6 +28,7 @@ from typing import Any
 from stratops.model.base import DNS_LABEL_PATTERN, Stage
 from stratops.model.canonical import canonical_digest
 from stratops.model.deployment import DeploymentSpec
+from stratops.paper.control import CONTROL_FILE, HaltCommand
 from stratops.runtime.base import paper_arguments
 from stratops.runtime.k8s_api import CONFIG_MAPS, DEPLOYMENTS, Json
 from stratops.runtime.k8s_config import KubernetesRuntimeConfig
@@ -46,9 +52,15 @@ DEPLOYED_AT = "stratops.io/deployed-at"
 HALTED_BY = "stratops.io/halted-by"
 HALT_REASON = "stratops.io/halt-reason"
 HALTED_AT = "stratops.io/halted-at"
+HALT_MODE = "stratops.io/halt-mode"
+HALT_COMMAND = "stratops.io/halt-command"  # the id of the command sent to the pod
+HALT_STOPPED = "stratops.io/halt-stopped"  # why the halt scaled the pod to zero
+HALT_ANNOTATIONS = (HALTED_BY, HALT_REASON, HALTED_AT, HALT_MODE, HALT_COMMAND, HALT_STOPPED)
 
 CONTAINER = "strategy"
 TELEMETRY_PATH = "/telemetry"
+CONTROL_PATH = "/control"
+CONTROL_SUFFIX = "control"
 PROGRESS_DEADLINE_SECONDS = 600
 
 
@@ -56,23 +68,39 @@ class InvalidSpec(ValueError):
     """A spec that cannot become Kubernetes objects (a name that is not a DNS label)."""
 
 
-def object_name(strategy: str, stage: Stage) -> str:
-    """``<strategy>-<stage>``; a name over 63 characters keeps a prefix and a hash of the rest.
+def object_name(strategy: str, stage: Stage, suffix: str = "") -> str:
+    """``<strategy>-<stage>[-<suffix>]``; a name over 63 characters keeps a prefix and a hash.
 
     >>> object_name("btc-trend", Stage.CANARY)
     'btc-trend-canary'
+    >>> object_name("btc-trend", Stage.CANARY, CONTROL_SUFFIX)
+    'btc-trend-canary-control'
     """
     if not re.fullmatch(DNS_LABEL_PATTERN, strategy) or len(strategy) > MAX_NAME:
         raise InvalidSpec(
             f"strategy name {strategy!r} is not a DNS label (lowercase letters, digits and "
             "'-', at most 63 characters): it cannot name a Kubernetes object"
         )
-    name = f"{strategy}-{stage.value}"
+    tail = f"{stage.value}-{suffix}" if suffix else stage.value
+    name = f"{strategy}-{tail}"
     if len(name) <= MAX_NAME:
         return name
     digest = hashlib.sha256(strategy.encode()).hexdigest()[:8]
-    head = strategy[: MAX_NAME - len(stage.value) - len(digest) - 2].rstrip("-")
-    return f"{head}-{digest}-{stage.value}"
+    head = strategy[: MAX_NAME - len(tail) - len(digest) - 2].rstrip("-")
+    return f"{head}-{digest}-{tail}"
+
+
+def control_name(strategy: str, stage: Stage) -> str:
+    """The control ConfigMap of a deployment."""
+    return object_name(strategy, stage, CONTROL_SUFFIX)
+
+
+def telemetry_uri(spec: DeploymentSpec, config: KubernetesRuntimeConfig) -> str | None:
+    """``<telemetryBucket>/<object name>/v<version>``: where the version's pod publishes."""
+    bucket = config.telemetry_bucket
+    if bucket is None:
+        return None
+    return f"{bucket.rstrip('/')}/{object_name(spec.strategy, spec.stage)}/v{spec.version}"
 
 
 def selector_labels(spec: DeploymentSpec) -> dict[str, str]:
@@ -122,14 +150,42 @@ def build_config_map(spec: DeploymentSpec, config: KubernetesRuntimeConfig) -> J
     }
 
 
+def build_control_map(
+    strategy: str, stage: Stage, command: HaltCommand, config: KubernetesRuntimeConfig
+) -> Json:
+    """The control ConfigMap carrying ``command`` to the deployment's pod."""
+    return {
+        "apiVersion": CONFIG_MAPS.api_version,
+        "kind": CONFIG_MAPS.kind,
+        "metadata": {
+            "name": control_name(strategy, stage),
+            "namespace": config.namespace,
+            "labels": {
+                MANAGED_BY_KEY: MANAGED_BY,
+                STRATEGY_KEY: strategy,
+                STAGE_KEY: stage.value,
+                "app.kubernetes.io/name": "stratops-control",
+            },
+        },
+        "data": {CONTROL_FILE: command.model_dump_json()},
+    }
+
+
 def paper_args(spec: DeploymentSpec, config: KubernetesRuntimeConfig) -> list[str]:
     """Arguments of ``stratops``: the same paper engine the local runtime runs."""
+    uri = telemetry_uri(spec, config)
+    publish = [] if uri is None else ["--publish", uri]
+    if uri is not None and config.telemetry_endpoint is not None:
+        publish += ["--publish-endpoint", config.telemetry_endpoint]
     return [
         "paper",
         "run",
         *paper_arguments(spec),
         "--telemetry",
         TELEMETRY_PATH,
+        "--control",
+        f"{CONTROL_PATH}/{CONTROL_FILE}",
+        *publish,
         *config.extra_args,
     ]
 
@@ -154,6 +210,7 @@ def fingerprint(template: Mapping[str, Any]) -> Json:
                 "env": [[e.get("name"), e.get("value")] for e in container.get("env") or []],
                 "envFrom": [
                     (source.get("configMapRef") or {}).get("name")
+                    or f"secret/{(source.get('secretRef') or {}).get('name')}"
                     for source in container.get("envFrom") or []
                 ],
             }
@@ -167,13 +224,18 @@ def template_digest(spec_json: str, template: Mapping[str, Any]) -> str:
     return canonical_digest({"spec": spec_json, "template": fingerprint(template)})
 
 
-def _volumes(config: KubernetesRuntimeConfig) -> list[Json]:
+def _volumes(spec: DeploymentSpec, config: KubernetesRuntimeConfig) -> list[Json]:
     telemetry: Json = (
         {"persistentVolumeClaim": {"claimName": config.telemetry_claim}}
         if config.telemetry_claim
         else {"emptyDir": {}}
     )
-    return [{"name": "telemetry", **telemetry}, {"name": "tmp", "emptyDir": {}}]
+    control = {"name": control_name(spec.strategy, spec.stage), "optional": True}
+    return [
+        {"name": "telemetry", **telemetry},
+        {"name": "control", "configMap": control},
+        {"name": "tmp", "emptyDir": {}},
+    ]
 
 
 def _telemetry_mount(spec: DeploymentSpec, config: KubernetesRuntimeConfig) -> Json:
@@ -190,7 +252,14 @@ def _pod_template(spec: DeploymentSpec, config: KubernetesRuntimeConfig, digest:
         "image": config.image_for(spec.strategy_type),
         "command": ["stratops"],
         "args": paper_args(spec, config),
-        "envFrom": [{"configMapRef": {"name": object_name(spec.strategy, spec.stage)}}],
+        "envFrom": [
+            {"configMapRef": {"name": object_name(spec.strategy, spec.stage)}},
+            *(
+                [{"secretRef": {"name": config.telemetry_secret}}]
+                if config.telemetry_secret
+                else []
+            ),
+        ],
         "env": [{"name": key, "value": value} for key, value in sorted(config.env.items())],
         "resources": {"requests": dict(resources.requests), "limits": dict(resources.limits)},
         "securityContext": {
@@ -198,7 +267,11 @@ def _pod_template(spec: DeploymentSpec, config: KubernetesRuntimeConfig, digest:
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [_telemetry_mount(spec, config), {"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [
+            _telemetry_mount(spec, config),
+            {"name": "control", "mountPath": CONTROL_PATH, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
     }
     pod: Json = {
         "automountServiceAccountToken": False,
@@ -209,7 +282,7 @@ def _pod_template(spec: DeploymentSpec, config: KubernetesRuntimeConfig, digest:
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container],
-        "volumes": _volumes(config),
+        "volumes": _volumes(spec, config),
     }
     if config.service_account:
         pod["serviceAccountName"] = config.service_account
@@ -256,13 +329,33 @@ def build_deployment(
     }
 
 
-def with_halt(body: Mapping[str, Any], *, by: str, reason: str, at: str) -> Json:
-    """``body`` scaled to zero, saying who halted it, why and when."""
+def halt_annotations(command: HaltCommand, at: str) -> dict[str, str]:
+    """Who halted a deployment, why, when, with which mode and command."""
+    return {
+        HALTED_BY: command.by,
+        HALT_REASON: command.reason,
+        HALTED_AT: at,
+        HALT_MODE: command.mode.value,
+        HALT_COMMAND: command.id,
+    }
+
+
+def with_halt(body: Mapping[str, Any], notes: Mapping[str, str]) -> Json:
+    """``body`` with the halt annotations ``notes``: one replica, the pod keeps running in the
+    halt's mode, unless ``notes`` say the halt stopped it (zero)."""
     halted = copy.deepcopy(dict(body))
-    halted["spec"]["replicas"] = 0
     annotations = halted["metadata"].setdefault("annotations", {})
-    annotations.update({HALTED_BY: by, HALT_REASON: reason, HALTED_AT: at})
+    for key in HALT_ANNOTATIONS:
+        annotations.pop(key, None)
+    annotations.update({k: v for k, v in notes.items() if k in HALT_ANNOTATIONS})
+    halted["spec"]["replicas"] = 0 if halt_stops(annotations) else 1
     return halted
+
+
+def halt_stops(notes: Mapping[str, str]) -> bool:
+    """The halt in ``notes`` scaled the pod to zero: it said so, or it predates the control
+    channel (no command id)."""
+    return HALTED_AT in notes and (HALT_STOPPED in notes or HALT_COMMAND not in notes)
 
 
 def with_restart(body: Mapping[str, Any], at: datetime) -> Json:

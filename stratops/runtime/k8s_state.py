@@ -4,19 +4,23 @@ State of a managed Deployment, first match wins:
 
 1. ``metadata.deletionTimestamp`` set → HALTED, "being removed" (foreground deletion waits
    for the pods to stop; the planner neither restarts nor re-creates it meanwhile);
-2. drift → FAILED, ``drift: ...``: the replica count is not 1 (0 when halted), a stratops
+2. drift → FAILED, ``drift: ...``: the replica count is not 1 (0 when a halt stopped it), a stratops
    label differs from the stored spec, the owned pod template fields or the stored spec were
    edited (their digest differs from the one recorded at deploy), or the ConfigMap is missing
    or edited. The planner answers with a RESTART, and :func:`plan_update` rewrites the object;
-3. halt annotations → HALTED;
+3. halt annotations → HALTED, with the mode the pod acknowledged (``run.json`` in the
+   telemetry bucket) and its positions; a halt that stopped the pod says why; a running pod
+   that has not acknowledged its halt within ``ack_after`` → FAILED, and the RESTART the
+   planner answers with stops it (see :func:`unacknowledged`);
 4. no available pod for longer than ``unavailable_after`` (counted from the later of the
    ``Available=False`` transition and the last rollout stratops made) → FAILED; the restart
    rolls the pod. A pod still starting is RUNNING, with ``0/1 available`` in the detail;
 5. otherwise RUNNING.
 
 A halt holds while the version stays the same: a deploy of the halted version (the RESTART the
-planner emits when someone scales a halted deployment back up) restores the halt from the
-stored spec instead of resuming trading that was stopped on purpose.
+planner emits when someone scales a stopped deployment back up) restores the halt from the
+stored spec and annotations instead of resuming trading that was stopped on purpose; the
+control ConfigMap stays, so a restarted pod applies the same command (once per id).
 """
 
 from __future__ import annotations
@@ -29,13 +33,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from stratops.model.deployment import DeploymentSpec, DeploymentState, DeploymentStatus
+from stratops.model.strategy import HaltBehaviour
+from stratops.paper.control import HaltCommand, ProcessStatus
 from stratops.runtime.k8s_api import Json
 from stratops.runtime.k8s_objects import (
     CONFIG_DIGEST,
     DEPLOY_REASON,
     DEPLOYED_AT,
     DEPLOYED_BY,
+    HALT_COMMAND,
+    HALT_MODE,
     HALT_REASON,
+    HALT_STOPPED,
     HALTED_AT,
     HALTED_BY,
     PREFIX,
@@ -46,6 +55,8 @@ from stratops.runtime.k8s_objects import (
     TEMPLATE_DIGEST,
     VERSION_KEY,
     config_digest,
+    halt_annotations,
+    halt_stops,
     template_digest,
     with_halt,
 )
@@ -97,6 +108,53 @@ def is_halted(deployment: Mapping[str, Any]) -> bool:
     return HALTED_AT in annotations_of(deployment)
 
 
+def is_stopped(deployment: Mapping[str, Any]) -> bool:
+    """Halted, and the halt scaled the pod to zero."""
+    return halt_stops(annotations_of(deployment))
+
+
+def halt_command(deployment: Mapping[str, Any]) -> HaltCommand | None:
+    """The command of the halt in force, rebuilt from the annotations; None when not halted
+    through the control channel."""
+    notes = annotations_of(deployment)
+    if HALTED_AT not in notes or not notes.get(HALT_COMMAND):
+        return None
+    try:
+        mode = HaltBehaviour(notes.get(HALT_MODE, ""))
+    except ValueError:
+        return None
+    return HaltCommand(
+        mode=mode,
+        id=notes[HALT_COMMAND],
+        by=notes.get(HALTED_BY, ""),
+        reason=notes.get(HALT_REASON, ""),
+    )
+
+
+def unacknowledged(
+    deployment: Mapping[str, Any],
+    reported: ProcessStatus | None,
+    *,
+    now: datetime,
+    ack_after: timedelta | None,
+) -> str | None:
+    """Why a running halted pod must be stopped: it did not acknowledge its halt in time."""
+    command = halt_command(deployment)
+    halted_at = _time(annotations_of(deployment).get(HALTED_AT))
+    if command is None or is_stopped(deployment) or ack_after is None or halted_at is None:
+        return None
+    if acknowledged(reported, command) or now < halted_at + ack_after:
+        return None
+    return f"no acknowledgement within {ack_after.total_seconds():g}s"
+
+
+def acknowledged(reported: ProcessStatus | None, command: HaltCommand) -> bool:
+    """The pod reports it applied ``command``."""
+    return (
+        reported is not None and reported.halt is not None and reported.halt.command == command.id
+    )
+
+
 def replicas(deployment: Mapping[str, Any]) -> int:
     """``spec.replicas``; absent means 1, as the API server defaults it."""
     value = (deployment.get("spec") or {}).get("replicas")
@@ -116,7 +174,7 @@ def detect_drift(deployment: Mapping[str, Any]) -> str | None:
     ):
         if found.get(key) != expected:
             return f"drift: label {key} {found.get(key)!r} != {expected!r}"
-    expected_replicas = 0 if is_halted(deployment) else 1
+    expected_replicas = 0 if is_stopped(deployment) else 1
     if replicas(deployment) != expected_replicas:
         return f"drift: replicas {replicas(deployment)} != {expected_replicas}"
     recorded = annotations_of(deployment).get(TEMPLATE_DIGEST)
@@ -189,8 +247,14 @@ def observe(
     *,
     now: datetime,
     unavailable_after: timedelta,
+    reported: ProcessStatus | None = None,
+    ack_after: timedelta | None = None,
 ) -> DeploymentStatus | None:
-    """The status of a managed Deployment; None when its stored spec is unreadable."""
+    """The status of a managed Deployment; None when its stored spec is unreadable.
+
+    ``reported``: what its pod last published in ``run.json`` (its halt, positions, progress).
+    ``ack_after``: how long a halted pod has to acknowledge its halt (None: forever).
+    """
     spec = stored_spec(deployment)
     if spec is None:
         return None
@@ -201,7 +265,15 @@ def observe(
 
     def status(state: DeploymentState, since: datetime, detail: str) -> DeploymentStatus:
         return DeploymentStatus(
-            spec=spec, state=state, since=since, instance=instance, detail=detail
+            spec=spec,
+            state=state,
+            since=since,
+            instance=instance,
+            detail=detail,
+            halted=None if reported is None or reported.halt is None else reported.halt.mode,
+            positions={} if reported is None else reported.positions,
+            caught_up=reported is not None and reported.status == "caught_up",
+            bars_done=None if reported is None else reported.bars_done,
         )
 
     if _metadata(deployment).get("deletionTimestamp"):
@@ -210,7 +282,13 @@ def observe(
     if drift is not None:
         return status(DeploymentState.FAILED, halted_at or deployed_at, drift)
     if halted_at is not None:
-        detail = f"halted ({spec.halt.value}) by {notes.get(HALTED_BY)}: {notes.get(HALT_REASON)}"
+        mode = notes.get(HALT_MODE, spec.halt.value)
+        detail = f"halted ({mode}) by {notes.get(HALTED_BY)}: {notes.get(HALT_REASON)}"
+        if notes.get(HALT_STOPPED):
+            detail += f"; {notes[HALT_STOPPED]}"
+        late = unacknowledged(deployment, reported, now=now, ack_after=ack_after)
+        if late is not None:
+            return status(DeploymentState.FAILED, halted_at, f"{detail}; {late}: restart stops it")
         return status(DeploymentState.HALTED, halted_at, detail)
     failing = unavailable(deployment, now=now, after=unavailable_after)
     if failing is not None:
@@ -231,23 +309,28 @@ def held_spec(current: Mapping[str, Any] | None, wanted: DeploymentSpec) -> Depl
     return held if held is not None and held.version == wanted.version else None
 
 
+def lifts_halt(current: Mapping[str, Any] | None, wanted: DeploymentSpec) -> bool:
+    """Deploying ``wanted`` over ``current`` starts a pod that must not find a halt command:
+    a new Deployment, another version, or a halt lifted (see :func:`held_spec`)."""
+    if current is None or is_halted(current):
+        return True
+    spec = stored_spec(current)
+    return spec is None or spec.version != wanted.version
+
+
 def keep_halt(desired: Mapping[str, Any], current: Mapping[str, Any]) -> Json:
-    """``desired`` scaled to zero with ``current``'s halt annotations (who halted it stays)."""
-    notes = annotations_of(current)
-    return with_halt(
-        desired,
-        by=notes.get(HALTED_BY, ""),
-        reason=notes.get(HALT_REASON, ""),
-        at=notes.get(HALTED_AT, ""),
-    )
+    """``desired`` with ``current``'s halt (who halted it, why, the mode, whether it stopped)."""
+    return with_halt(desired, annotations_of(current))
 
 
 def converged(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    """``current`` already is ``desired``: same spec and template, no drift, same halt."""
+    """``current`` already is ``desired``: same spec and template, no drift, same halt (and
+    replicas: a halt the pod did not acknowledge stops it)."""
     return (
         annotations_of(current).get(TEMPLATE_DIGEST) == annotations_of(desired).get(TEMPLATE_DIGEST)
         and detect_drift(current) is None
         and is_halted(current) == is_halted(desired)
+        and replicas(current) == replicas(desired)
         and all(labels_of(current).get(key) == value for key, value in labels_of(desired).items())
     )
 
@@ -294,16 +377,23 @@ def restart_needed(
     return (config_rewritten and same_config) or failing
 
 
-def halt_update(current: Mapping[str, Any], *, by: str, reason: str, at: str) -> Json | None:
-    """The body that halts ``current``; None when it is halted already.
-
-    A second halt keeps the first one's who and why: the first reason is the real cause.
-    """
-    if is_halted(current) and replicas(current) == 0:
+def halt_update(current: Mapping[str, Any], command: HaltCommand, *, at: str) -> Json | None:
+    """The body that marks ``current`` halted by ``command`` (the pod keeps running and
+    applies it); None when it is halted already: a second halt keeps the first one's who and
+    why, the first reason is the real cause."""
+    if is_halted(current):
         return None
     body = copy.deepcopy(dict(current))
     body.pop("status", None)
-    if is_halted(current):
-        body["spec"]["replicas"] = 0
-        return body
-    return with_halt(body, by=by, reason=reason, at=at)
+    return with_halt(body, halt_annotations(command, at))
+
+
+def stop_update(current: Mapping[str, Any], why: str) -> Json | None:
+    """The body that scales halted ``current`` to zero, saying ``why``; None when it is."""
+    if is_stopped(current) and replicas(current) == 0:
+        return None
+    body = copy.deepcopy(dict(current))
+    body.pop("status", None)
+    notes = {**annotations_of(current)}
+    notes.setdefault(HALT_STOPPED, why)
+    return with_halt(body, notes)

@@ -10,10 +10,24 @@ overwrite blindly; after ``max_conflicts`` rounds the call fails as retryable.
   either is corrected; a corrected ConfigMap, or a deployment without an available pod for
   ``unavailable_after_seconds``, also rolls the pod (a restart annotation on the template).
   A halted deployment stays halted while its version stays (see :mod:`.k8s_state`).
-- ``halt``: scale to zero with ``stratops.io/halted-by``, ``-reason`` and ``-at``; the pod
-  gets SIGTERM and ``termination_grace_seconds`` to apply the halt behaviour.
-- ``remove``: delete the Deployment (foreground: it goes once its pods are gone) and the
-  ConfigMap. The controller writes the audit event before it calls ``remove``.
+- ``halt``: send the :class:`~stratops.paper.control.HaltCommand` through the control
+  ConfigMap the pod mounts at ``/control``, then annotate the Deployment halted
+  (``stratops.io/halted-by``, ``-reason``, ``-at``, ``-mode``, ``halt-command``); the pod's
+  paper process applies it (flatten, reduce-only, hold) and keeps running, and its
+  acknowledgement and positions come back in the ``run.json`` it publishes to the telemetry
+  bucket. The call waits up to ``halt_wait_seconds`` for it (less than the leader's lease
+  margin: a tick does not renew the Lease); a pod that has not acknowledged within
+  ``halt_ack_seconds`` is FAILED, and the planner's RESTART (``deploy`` of the halted version)
+  scales it to zero (``stratops.io/halt-stopped`` says why), as the local runtime stops a
+  silent process; without a bucket to read acknowledgements from, the halt stops it at once.
+  The command comes first, so no Deployment says halted while its pod was never told; a call
+  that died in between finds the command in the ConfigMap at the next halt and annotates that
+  same command (the pod applies an id once).
+- ``remove``: delete the Deployment (foreground: it goes once its pods are gone) and both
+  ConfigMaps. The controller writes the audit event before it calls ``remove``.
+- ``telemetry_folder``: an incremental local mirror of the deployment's bucket prefix under
+  ``telemetry_mirror`` (:mod:`stratops.telemetry.objectstore`), for the canary reader and the
+  reconciliation; ``list`` reads each pod's ``run.json`` from the bucket for its status.
 - ``list``: Deployments and ConfigMaps labelled ``app.kubernetes.io/managed-by=stratops``,
   paged; a 410 Gone (the list snapshot expired mid-way) starts the list again, a 404 (no such
   namespace) is an empty list.
@@ -29,15 +43,25 @@ Tested against a fake API server (``tests/kubernetes/fake_apiserver.py``), not a
 from __future__ import annotations
 
 import copy
+import json
 import logging
+import math
 import time
+import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
+
+import pyarrow.fs as pafs
+from pydantic import ValidationError
 
 from stratops.model.base import STAGE_ORDER, Stage
 from stratops.model.deployment import DeploymentSpec, DeploymentStatus, TelemetrySource
 from stratops.model.strategy import HaltBehaviour
+from stratops.paper.checkpoint import CHECKPOINT_FILE
+from stratops.paper.control import CONTROL_FILE, HaltCommand, ProcessStatus
 from stratops.retry import RetriesExhausted, call_with_retries
 from stratops.runtime.base import RuntimeFailure, RuntimeHealth, RuntimeRejected, RuntimeUnavailable
 from stratops.runtime.k8s_api import (
@@ -55,28 +79,50 @@ from stratops.runtime.k8s_api import (
 )
 from stratops.runtime.k8s_config import KubernetesRuntimeConfig
 from stratops.runtime.k8s_objects import (
+    HALT_STOPPED,
     SELECTOR,
     InvalidSpec,
     build_config_map,
+    build_control_map,
     build_deployment,
+    control_name,
     object_name,
+    telemetry_uri,
+    with_halt,
     with_restart,
 )
 from stratops.runtime.k8s_state import (
+    acknowledged,
+    annotations_of,
     converged,
+    halt_command,
     halt_update,
     held_spec,
+    is_halted,
+    is_stopped,
     keep_halt,
     labels_of,
+    lifts_halt,
     merged,
     observe,
     restart_needed,
+    stop_update,
     stored_spec,
+    unacknowledged,
 )
+from stratops.telemetry.objectstore import (
+    TelemetryStoreUnavailable,
+    mirror,
+    object_path,
+    read_object,
+    s3_filesystem,
+)
+from stratops.telemetry.schema import RUN_FILE
 
 T = TypeVar("T")
 ROLE_FILE = "manifests/deploy/20-role.yaml"
 RELISTS = 3  # fresh starts of a list whose snapshot expired (410 Gone)
+READERS = 8  # concurrent reads of the pods' run.json in list()
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +186,19 @@ class KubernetesRuntime:
         *,
         clock: Callable[[], datetime] = _now,
         sleep: Callable[[float], None] = time.sleep,
+        telemetry_mirror: Path | None = None,
     ) -> None:
-        """``api_client``: a ``kubernetes.client.ApiClient`` (see the ``from_*`` constructors)."""
+        """``api_client``: a ``kubernetes.client.ApiClient`` (see the ``from_*`` constructors);
+        ``telemetry_mirror``: the folder the pods' telemetry is mirrored into (under the
+        controller's state folder)."""
         self.config = config
         self.namespace = config.namespace
         self.api = KubeApi(api_client, timeout_seconds=config.request_timeout_seconds)
         self.clock = clock
         self.sleep = sleep
+        self.telemetry_mirror = telemetry_mirror
+        self._store: pafs.FileSystem | None = None
+        self._synced: dict[str, float] = {}  # prefix -> monotonic time of its last sync
 
     @classmethod
     def from_kubeconfig(
@@ -172,9 +224,16 @@ class KubernetesRuntime:
         *,
         clock: Callable[[], datetime] = _now,
         sleep: Callable[[float], None] = time.sleep,
+        telemetry_mirror: Path | None = None,
     ) -> KubernetesRuntime:
         """From an explicit ``kubernetes.client.Configuration`` (host URL, credentials)."""
-        return cls(api_client_from_configuration(configuration), config, clock=clock, sleep=sleep)
+        return cls(
+            api_client_from_configuration(configuration),
+            config,
+            clock=clock,
+            sleep=sleep,
+            telemetry_mirror=telemetry_mirror,
+        )
 
     # API calls: retried when transient, translated unless the caller handles the status
 
@@ -250,29 +309,47 @@ class KubernetesRuntime:
         except InvalidSpec as exc:
             raise RuntimeRejected(str(exc)) from exc
 
-    def _status(self, deployment: Json, config_map: Json | None) -> DeploymentStatus:
+    def _status(
+        self, deployment: Json, config_map: Json | None, reported: ProcessStatus | None = None
+    ) -> DeploymentStatus:
         status = observe(
             deployment,
             config_map,
             now=self.clock(),
             unavailable_after=timedelta(seconds=self.config.unavailable_after_seconds),
+            reported=reported,
+            ack_after=self._ack_after(),
         )
         if status is None:
-            name = _name_of(deployment)
-            raise RuntimeRejected(
-                f"deployment {self.namespace}/{name} has no readable stratops.io/spec "
-                f"annotation (edited by hand?): kubectl -n {self.namespace} delete deployment "
-                f"{name}, and the controller deploys it again"
-            )
+            raise self._unreadable(deployment)
         return status
+
+    def _ack_after(self) -> timedelta | None:
+        """How long a halted pod has to acknowledge; None without a bucket to read it from."""
+        if self.config.telemetry_bucket is None:
+            return None
+        return timedelta(seconds=self.config.halt_ack_seconds)
+
+    def _unreadable(self, deployment: Json) -> RuntimeRejected:
+        name = _name_of(deployment)
+        return RuntimeRejected(
+            f"deployment {self.namespace}/{name} has no readable stratops.io/spec "
+            f"annotation (edited by hand?): kubectl -n {self.namespace} delete deployment "
+            f"{name}, and the controller deploys it again"
+        )
 
     def list(self) -> list[DeploymentStatus]:
         deployments = self._list_all(DEPLOYMENTS)
         config_maps = {_name_of(cm): cm for cm in self._list_all(CONFIG_MAPS)}
+        specs = [stored_spec(deployment) for deployment in deployments]
+        with ThreadPoolExecutor(READERS) as pool:
+            reports = list(pool.map(self._reported, specs))
         statuses = []
-        for deployment in deployments:
+        for deployment, reported in zip(deployments, reports, strict=True):
             try:
-                statuses.append(self._status(deployment, config_maps.get(_name_of(deployment))))
+                statuses.append(
+                    self._status(deployment, config_maps.get(_name_of(deployment)), reported)
+                )
             except RuntimeRejected as exc:
                 log.warning("skipping an unreadable deployment: %s", exc)
         return sorted(statuses, key=lambda s: (s.spec.strategy, STAGE_ORDER.index(s.spec.stage)))
@@ -307,11 +384,19 @@ class KubernetesRuntime:
         for _ in range(self.config.max_conflicts):
             current = self._get(DEPLOYMENTS, name)
             held = held_spec(current, spec)
+            if held is None and lifts_halt(current, spec):
+                self._delete_control(spec.strategy, spec.stage)  # its pod must not read it
             effective = held or spec
             config_map, rewritten = self._converge_config_map(effective)
             desired = build_deployment(effective, self.config, actor=actor, reason=reason, at=now)
             if current is not None and held is not None:
                 desired = keep_halt(desired, current)
+                late = unacknowledged(
+                    current, self._reported(held), now=now, ack_after=self._ack_after()
+                )
+                if late is not None:  # the restart of a halt the pod never acknowledged
+                    stopped = {**annotations_of(desired), HALT_STOPPED: f"stopped: {late}"}
+                    desired = with_halt(desired, stopped)
             restart = restart or (
                 held is None
                 and restart_needed(
@@ -342,44 +427,185 @@ class KubernetesRuntime:
         reason: str,
         mode: HaltBehaviour | None = None,
     ) -> DeploymentStatus:
-        """Scale the Deployment to zero, annotated with who halted it and why.
+        """Send the halt to the pod over its control ConfigMap; stop the pod if it is silent.
 
-        The pods stop, so every ``mode`` keeps the position as it stands: flattening through
-        the pod's control channel is not implemented on Kubernetes yet.
+        A second halt keeps the first one's who, why and mode (and sends its command again,
+        in case the first call died before it was sent).
         """
         name = self._key(strategy, stage)
-        at = self.clock().isoformat()
+        current = self._get(DEPLOYMENTS, name)
+        if current is None:
+            raise RuntimeRejected(
+                f"no deployment {strategy}/{stage.value} to halt in namespace {self.namespace}"
+            )
+        spec = stored_spec(current)
+        if spec is None:
+            raise self._unreadable(current)
+        command = halt_command(current)
+        if command is not None:
+            self._send(strategy, stage, command)  # again: the first call may have died before
+        elif not is_halted(current):
+            at = self.clock()
+            command = self._sent(strategy, stage) or HaltCommand(
+                mode=mode or spec.halt,
+                id=f"{at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+                by=actor,
+                reason=reason,
+            )  # a command sent by a call that died before it annotated is the same halt
+            self._send(strategy, stage, command)
+            current = self._write_halt(
+                name, lambda body: halt_update(body, command, at=at.isoformat())
+            )
+        reported = self._reported(spec)
+        if not is_stopped(current) and command is not None:
+            reported = self._acknowledgement(spec, command, reported)
+            late = unacknowledged(current, reported, now=self.clock(), ack_after=self._ack_after())
+            why = (
+                "stopped: no telemetryBucket to read the pod's acknowledgement from"
+                if self.config.telemetry_bucket is None
+                else None
+                if late is None
+                else f"stopped: {late}"
+            )
+            if why is not None:
+                log.warning("%s/%s: %s", self.namespace, name, why)
+                current = self._write_halt(name, lambda body: stop_update(body, why))
+        return self._status(current, self._get(CONFIG_MAPS, name), reported)
+
+    def _write_halt(self, name: str, change: Callable[[Json], Json | None]) -> Json:
+        """Apply ``change`` to the Deployment (None: nothing to change), re-reading on 409."""
         for _ in range(self.config.max_conflicts):
             current = self._get(DEPLOYMENTS, name)
             if current is None:
-                raise RuntimeRejected(
-                    f"no deployment {strategy}/{stage.value} to halt in namespace {self.namespace}"
-                )
-            body = halt_update(current, by=actor, reason=reason, at=at)
+                raise RuntimeRejected(f"deployment {self.namespace}/{name} was removed meanwhile")
+            body = change(current)
             try:
-                result = current if body is None else self._update(DEPLOYMENTS, body)
+                return current if body is None else self._update(DEPLOYMENTS, body)
             except ApiError:
                 continue
-            return self._status(result, self._get(CONFIG_MAPS, name))
         raise self._conflicted(DEPLOYMENTS, name)
+
+    def _send(self, strategy: str, stage: Stage, command: HaltCommand) -> None:
+        """Converge the control ConfigMap to ``command``."""
+        desired = build_control_map(strategy, stage, command, self.config)
+        name = _name_of(desired)
+        for _ in range(self.config.max_conflicts):
+            current = self._get(CONFIG_MAPS, name)
+            try:
+                if current is None:
+                    self._create(CONFIG_MAPS, desired)
+                elif current.get("data") != desired["data"]:
+                    body = copy.deepcopy(current)
+                    body["data"] = desired["data"]
+                    body["metadata"]["labels"] = {**labels_of(current), **labels_of(desired)}
+                    self._update(CONFIG_MAPS, body)
+                return
+            except ApiError:
+                continue
+        raise self._conflicted(CONFIG_MAPS, name)
+
+    def _sent(self, strategy: str, stage: Stage) -> HaltCommand | None:
+        """The command in the control ConfigMap; None when there is none (or not one)."""
+        found = self._get(CONFIG_MAPS, control_name(strategy, stage))
+        text = ((found or {}).get("data") or {}).get(CONTROL_FILE)
+        try:
+            return None if text is None else HaltCommand.model_validate_json(text)
+        except ValidationError:
+            return None
+
+    def _delete_control(self, strategy: str, stage: Stage) -> None:
+        name = control_name(strategy, stage)
+        self._api(lambda: self.api.delete(CONFIG_MAPS, self.namespace, name))
+
+    def _acknowledgement(
+        self, spec: DeploymentSpec, command: HaltCommand, reported: ProcessStatus | None
+    ) -> ProcessStatus | None:
+        """What the pod reports after up to ``halt_wait_seconds`` waiting for it to
+        acknowledge ``command`` (at once without a bucket: nothing can be read)."""
+        if self.config.telemetry_bucket is None:
+            return reported
+        polls = math.ceil(self.config.halt_wait_seconds / self.config.halt_poll_seconds)
+        for _ in range(polls):
+            if acknowledged(reported, command):
+                break
+            self.sleep(self.config.halt_poll_seconds)
+            reported = self._reported(spec)
+        return reported
 
     def remove(self, strategy: str, stage: Stage, *, actor: str, reason: str) -> None:
         name = self._key(strategy, stage)
         removed = self._api(lambda: self.api.delete(DEPLOYMENTS, self.namespace, name))
         self._api(lambda: self.api.delete(CONFIG_MAPS, self.namespace, name))
+        self._delete_control(strategy, stage)
         if removed:
             log.info("removed %s/%s by %s: %s", self.namespace, name, actor, reason)
 
+    # telemetry: the bucket the pods publish to
+
     def telemetry(self, spec: DeploymentSpec) -> TelemetrySource:
-        """``<telemetryBucket>/<object name>/v<version>``: where the version's pods write."""
-        bucket = self.config.telemetry_bucket
-        if bucket is None:
+        """``<telemetryBucket>/<object name>/v<version>``: where the version's pod publishes."""
+        uri = telemetry_uri(spec, self.config)
+        if uri is None:
             raise RuntimeRejected(
                 "no telemetryBucket in the runtime configuration: the controller cannot read "
                 f"the telemetry of {spec.strategy}/{spec.stage.value}"
             )
-        prefix = f"{bucket.rstrip('/')}/{object_name(spec.strategy, spec.stage)}/v{spec.version}"
-        return TelemetrySource(uri=prefix, endpoint=self.config.telemetry_endpoint)
+        return TelemetrySource(uri=uri, endpoint=self.config.telemetry_endpoint)
+
+    def _filesystem(self) -> pafs.FileSystem:
+        if self._store is None:
+            self._store = s3_filesystem(
+                self.config.telemetry_endpoint,
+                request_timeout=self.config.request_timeout_seconds,
+            )
+        return self._store
+
+    def telemetry_folder(self, spec: DeploymentSpec) -> Path:
+        """The local mirror of the deployment's telemetry, brought up to date now.
+
+        Raises
+        ------
+        RuntimeRejected
+            No bucket or no mirror folder configured.
+        RuntimeUnavailable
+            The store cannot be read (the message names the endpoint and the prefix).
+        """
+        source = self.telemetry(spec)
+        if self.telemetry_mirror is None:
+            raise RuntimeRejected(
+                "the Kubernetes runtime was given no telemetry mirror folder: the controller "
+                f"cannot read the telemetry of {spec.strategy}/{spec.stage.value} ({source.uri})"
+            )
+        path = object_path(source.uri)
+        local = self.telemetry_mirror / path
+        fresh = self._synced.get(path)
+        if fresh is not None and time.monotonic() - fresh < self.config.telemetry_sync_seconds:
+            return local  # the canary judge, the reconciliation, the metrics: one sync a tick
+        try:
+            mirror(self._filesystem(), path, local, source.endpoint, skip=(CHECKPOINT_FILE,))
+            self._synced[path] = time.monotonic()
+        except TelemetryStoreUnavailable as exc:
+            raise RuntimeUnavailable(
+                f"telemetry of {spec.strategy}/{spec.stage.value}: {exc}"
+            ) from exc
+        return local
+
+    def _reported(self, spec: DeploymentSpec | None) -> ProcessStatus | None:
+        """What the pod of ``spec`` last published in ``run.json``; None when nothing (yet),
+        no bucket, or the store cannot be read (logged: the status then says nothing of it)."""
+        uri = None if spec is None else telemetry_uri(spec, self.config)
+        if uri is None:
+            return None
+        try:
+            data = read_object(
+                self._filesystem(), f"{object_path(uri)}/{RUN_FILE}", self.config.telemetry_endpoint
+            )
+            return None if data is None else ProcessStatus.model_validate(json.loads(data))
+        except TelemetryStoreUnavailable as exc:
+            log.warning("pod status not read: %s", exc)
+        except (ValueError, ValidationError) as exc:
+            log.warning("pod status unreadable in %s/%s: %s", uri, RUN_FILE, exc)
+        return None
 
     def health(self) -> RuntimeHealth:
         try:

@@ -388,6 +388,10 @@ class LocalRuntime:
         """The version's telemetry folder, where its paper process writes."""
         return TelemetrySource(uri=self._telemetry_folder(spec).absolute().as_uri())
 
+    def telemetry_folder(self, spec: DeploymentSpec) -> Path:
+        """The version's telemetry folder: the paper process writes it in place."""
+        return self._telemetry_folder(spec).absolute()
+
     def health(self) -> RuntimeHealth:
         try:
             self.root.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from k8s_helpers import (
     role_document,
     runtime_config,
 )
+from pods import CREDENTIALS, s3_server
 
 from stratops.runtime.kubernetes import KubernetesRuntime
 
@@ -45,3 +46,13 @@ def runtime(apiserver: FakeApiServer, clock: FakeClock, sleeps: list[float]) -> 
     return KubernetesRuntime.from_configuration(
         configuration(apiserver.url), runtime_config(), clock=clock, sleep=sleeps.append
     )
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's S3 server with an empty bucket ``desk-telemetry``, credentials in the
+    environment; its endpoint URL."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with s3_server() as endpoint:
+        yield endpoint

@@ -15,23 +15,32 @@ from k8s_helpers import T0, make_spec, runtime_config
 
 from stratops.model.base import DNS_LABEL_PATTERN, Stage
 from stratops.model.deployment import DeploymentState
+from stratops.model.strategy import HaltBehaviour
+from stratops.paper.control import Acknowledged, HaltCommand, ProcessStatus
 from stratops.runtime.k8s_config import Resources
 from stratops.runtime.k8s_objects import (
     CONFIG_DIGEST,
+    HALT_STOPPED,
     HALTED_BY,
     InvalidSpec,
     build_config_map,
+    build_control_map,
     build_deployment,
+    control_name,
+    halt_annotations,
     object_name,
+    template_digest,
     with_halt,
 )
 from stratops.runtime.k8s_state import (
     detect_config_drift,
     detect_drift,
+    halt_command,
     halt_update,
     merged,
     observe,
     restart_needed,
+    stop_update,
 )
 
 CONFIG = runtime_config()
@@ -45,6 +54,23 @@ def built(version: int = 7, **changes: Any) -> dict[str, Any]:
 
 def config_map(version: int = 7) -> dict[str, Any]:
     return build_config_map(make_spec(version), CONFIG)
+
+
+def command(
+    by: str = "c", reason: str = "r", mode: HaltBehaviour = HaltBehaviour.FLATTEN
+) -> HaltCommand:
+    return HaltCommand(mode=mode, id=f"h-{by}", by=by, reason=reason)
+
+
+def halted(
+    body: dict[str, Any],
+    by: str = "c",
+    reason: str = "r",
+    at: str = "t",
+    stopped: str | None = None,
+) -> dict[str, Any]:
+    notes = halt_annotations(command(by, reason), at)
+    return with_halt(body, {**notes, **({HALT_STOPPED: stopped} if stopped else {})})
 
 
 def test_names() -> None:
@@ -84,9 +110,10 @@ def test_bodies_are_valid_kubernetes_objects(config: Any) -> None:
     deployment = build_deployment(spec, config, actor="c", reason="r", at=T0)
     kubernetes_validate.validate(deployment, "1.30", strict=True)
     kubernetes_validate.validate(build_config_map(spec, config), "1.30", strict=True)
-    kubernetes_validate.validate(
-        with_halt(deployment, by="c", reason="r", at="t"), "1.30", strict=True
-    )
+    kubernetes_validate.validate(halted(deployment), "1.30", strict=True)
+    kubernetes_validate.validate(halted(deployment, stopped="stopped"), "1.30", strict=True)
+    control = build_control_map(spec.strategy, spec.stage, command(), config)
+    kubernetes_validate.validate(control, "1.30", strict=True)
 
 
 def test_per_type_image_and_resources() -> None:
@@ -154,12 +181,43 @@ def test_detect_drift(change: Any, drift: str | None) -> None:
     assert found == drift or (drift is not None and found is not None and found.startswith(drift))
 
 
-def test_a_halted_deployment_expects_zero_replicas() -> None:
-    halted = with_halt(built(), by="c", reason="r", at=T0.isoformat())
-    assert detect_drift(halted) is None
-    assert detect_drift(_edit(halted, lambda d: d["spec"].update(replicas=1))) == (
+def test_a_halted_pod_keeps_running_unless_the_halt_stopped_it() -> None:
+    running = halted(built(), at=T0.isoformat())
+    assert running["spec"]["replicas"] == 1
+    assert detect_drift(running) is None
+    stopped = halted(built(), at=T0.isoformat(), stopped="stopped: no acknowledgement")
+    assert stopped["spec"]["replicas"] == 0
+    assert detect_drift(stopped) is None
+    assert detect_drift(_edit(stopped, lambda d: d["spec"].update(replicas=1))) == (
         "drift: replicas 1 != 0"
     )
+
+
+def test_the_pod_reads_its_control_configmap_and_publishes_to_the_bucket() -> None:
+    config = runtime_config(telemetry_bucket="s3://desk-telemetry/strategies",
+                            telemetry_endpoint="http://minio.stratops.svc:9000")  # fmt: skip
+    pod = build_deployment(make_spec(), config, actor="c", reason="r", at=T0)["spec"]["template"]
+    [container] = pod["spec"]["containers"]
+    args = container["args"]
+    assert args[args.index("--control") + 1] == "/control/control.json"
+    assert args[args.index("--publish") + 1] == "s3://desk-telemetry/strategies/btc-trend-canary/v7"
+    assert args[args.index("--publish-endpoint") + 1] == "http://minio.stratops.svc:9000"
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["control"]["configMap"] == {"name": "btc-trend-canary-control", "optional": True}
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["control"] == {"name": "control", "mountPath": "/control", "readOnly": True}
+    assert "--publish" not in built()["spec"]["template"]["spec"]["containers"][0]["args"]
+    with_secret = runtime_config(telemetry_secret="desk-telemetry-writer")
+    template = build_deployment(make_spec(), with_secret, actor="c", reason="r", at=T0)
+    assert template["spec"]["template"]["spec"]["containers"][0]["envFrom"][1] == {
+        "secretRef": {"name": "desk-telemetry-writer"}
+    }  # the store's credentials, from a Secret
+    assert template_digest("{}", template["spec"]["template"]) != template_digest(
+        "{}", built()["spec"]["template"]
+    )
+    long = "a" * 60
+    assert len(control_name(long, Stage.CANARY)) == 63
+    assert control_name(long, Stage.CANARY) != object_name(long, Stage.CANARY)
 
 
 def test_detect_config_drift() -> None:
@@ -201,9 +259,14 @@ def _available(body: dict[str, Any], count: int, since: str | None = None) -> di
             "deployed by c: r (0/1 available)",
         ),
         (
-            _available(with_halt(built(), by="bob", reason="drawdown", at=T0.isoformat()), 0),
+            _available(halted(built(), "bob", "drawdown", T0.isoformat()), 1),
             DeploymentState.HALTED,
             "halted (flatten) by bob: drawdown",
+        ),
+        (
+            _available(halted(built(), "bob", "drawdown", T0.isoformat(), "stopped: silent"), 0),
+            DeploymentState.HALTED,
+            "halted (flatten) by bob: drawdown; stopped: silent",
         ),
         (
             {**built(), "metadata": {**built()["metadata"], "deletionTimestamp": "2025-01-01"}},
@@ -247,8 +310,7 @@ def test_merged_takes_what_stratops_owns_and_keeps_the_rest() -> None:
             d.update(status={"replicas": 1}),
         ),
     )
-    halted = with_halt(current, by="c", reason="r", at="t")
-    body = merged(halted, built(8))
+    body = merged(halted(current, stopped="stopped"), built(8))
     assert body["metadata"]["resourceVersion"] == "41"  # conditional write
     assert body["metadata"]["labels"]["cost-center"] == "desk"
     assert body["metadata"]["labels"]["stratops.io/version"] == "8"
@@ -258,16 +320,43 @@ def test_merged_takes_what_stratops_owns_and_keeps_the_rest() -> None:
     assert "status" not in body
 
 
-def test_halt_update() -> None:
-    body = halt_update(built(), by="alice", reason="r1", at="t1")
+def test_halt_update_then_stop_update() -> None:
+    first = command("alice", "r1", HaltBehaviour.REDUCE_ONLY)
+    body = halt_update(built(), first, at="t1")
     assert body is not None
-    assert body["spec"]["replicas"] == 0
-    assert halt_update(body, by="bob", reason="r2", at="t2") is None
-    scaled = _edit(body, lambda d: d["spec"].update(replicas=2))
-    again = halt_update(scaled, by="bob", reason="r2", at="t2")
+    assert body["spec"]["replicas"] == 1  # the pod applies the halt and keeps running
+    assert halt_command(body) == first  # what a later call sends again
+    assert halt_update(body, command("bob", "r2"), at="t2") is None  # the first reason stays
+    stopped = stop_update(body, "stopped: no acknowledgement within 120s")
+    assert stopped is not None
+    assert stopped["spec"]["replicas"] == 0
+    assert stop_update(stopped, "again") is None
+    scaled = _edit(stopped, lambda d: d["spec"].update(replicas=2))
+    again = stop_update(scaled, "again")
     assert again is not None
     assert again["spec"]["replicas"] == 0
-    assert again["metadata"]["annotations"][HALTED_BY] == "alice"  # the first reason stays
+    notes = again["metadata"]["annotations"]
+    assert (notes[HALTED_BY], notes[HALT_STOPPED]) == (
+        "alice",
+        "stopped: no acknowledgement within 120s",
+    )
+
+
+def test_the_status_carries_what_the_pod_reports() -> None:
+    body = _available(halted(built(), "bob", "drawdown", T0.isoformat()), 1)
+    reported = ProcessStatus(
+        status="running",
+        halt=Acknowledged(mode=HaltBehaviour.FLATTEN, command="h-bob"),
+        positions={"BTC/USDT": 0.0},
+        bars_done=120,
+    )
+    status = observe(body, config_map(), now=LATER, unavailable_after=HOUR, reported=reported)
+    assert status is not None
+    assert (status.halted, status.positions, status.bars_done) == (
+        HaltBehaviour.FLATTEN,
+        {"BTC/USDT": 0.0},
+        120,
+    )
 
 
 def test_restart_needed() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from pathlib import Path
@@ -82,9 +83,15 @@ def test_deploy_list_halt_remove_round_trip(
 
     halted = runtime.halt("btc-trend", Stage.CANARY, actor="alice", reason="slippage 3x budget")
     assert halted.state is DeploymentState.HALTED
-    assert halted.detail == "halted (flatten) by alice: slippage 3x budget"
+    assert halted.detail == (
+        "halted (flatten) by alice: slippage 3x budget; "
+        "stopped: no telemetryBucket to read the pod's acknowledgement from"
+    )
     body = deployment(apiserver)
-    assert body["spec"]["replicas"] == 0
+    assert body["spec"]["replicas"] == 0  # the command was sent, but nobody can see it applied
+    control = apiserver.get("configmaps", NAMESPACE, f"{NAME}-control")
+    assert control is not None
+    assert json.loads(control["data"]["control.json"])["mode"] == "flatten"
     notes = body["metadata"]["annotations"]
     assert (notes[HALTED_BY], notes[HALT_REASON]) == ("alice", "slippage 3x budget")
     assert runtime.list() == [halted]
@@ -524,3 +531,19 @@ def test_in_cluster_outside_a_pod_is_rejected(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(RuntimeRejected, match="not running in a Kubernetes pod"):
         KubernetesRuntime.in_cluster(runtime_config())
+
+
+def test_a_halt_that_died_after_sending_its_command_is_the_same_halt_next_time(
+    runtime: KubernetesRuntime, apiserver: FakeApiServer
+) -> None:
+    runtime.deploy(make_spec(), **ACTOR)
+    apiserver.inject("update", "deployments", status=403)  # dies before it annotates
+    with pytest.raises(RuntimeRejected, match="forbidden"):
+        runtime.halt("btc-trend", Stage.CANARY, actor="controller", reason="drawdown")
+    control = apiserver.get("configmaps", NAMESPACE, f"{NAME}-control")
+    assert control is not None
+    sent = json.loads(control["data"]["control.json"])
+    halted = runtime.halt("btc-trend", Stage.CANARY, actor="bob", reason="again")
+    assert halted.detail.startswith("halted (flatten) by controller: drawdown")
+    notes = deployment(apiserver)["metadata"]["annotations"]
+    assert notes["stratops.io/halt-command"] == sent["id"]  # the pod applies it once

@@ -308,3 +308,28 @@ def test_sweep_logs_every_trial_and_register_counts_them(
             "btc-trend", strategy_type=StrategyType.TREND, evidence=tmp_path / "again",
             model_path=tmp_path / "model-again",
         )  # fmt: skip
+
+
+def test_paper_run_refuses_a_publish_target_that_is_not_a_bucket(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    code, _, err = invoke(
+        app, "paper", "run", "--model-uri", str(tmp_path / "none"), "--allocation", "1",
+        "--telemetry", str(tmp_path / "run"), "--publish", "desk-telemetry/strategies",
+    )  # fmt: skip
+    assert (
+        code == 2 and "--publish: 'desk-telemetry/strategies': expected s3://bucket/prefix" in err
+    )
+
+
+def test_paper_run_waits_for_a_store_it_cannot_restore_from(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    code, _, err = invoke(
+        app, "paper", "run", "--model-uri", str(tmp_path / "none"), "--allocation", "1",
+        "--telemetry", str(tmp_path / "run"), "--publish", "s3://desk-telemetry/x",
+        "--publish-endpoint", "http://127.0.0.1:9",
+    )  # fmt: skip
+    assert code == 3  # retry: the pod restarts until its store answers
+    assert "cannot restore" in err and "http://127.0.0.1:9" in err
+    assert not (tmp_path / "run").exists()
