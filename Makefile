@@ -10,8 +10,15 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m pip install --quiet 'moto[server]>=5'  # the s3-test extra, on its own
 	touch $(STAMP)
+
+# The S3-compatible server the Kubernetes tests publish telemetry to (moto's, a process of its
+# own): a venv of its own, because its botocore wants python-dateutil<3 and kubernetes >=3.
+S3_STAMP := .venv-s3/.installed
+$(S3_STAMP):
+	$(PYTHON) -m venv .venv-s3
+	.venv-s3/bin/python -m pip install --quiet 'moto[server]>=5'
+	touch $(S3_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/stratops demo
@@ -21,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint $(S3_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -31,4 +38,4 @@ schemas: $(STAMP)
 	$(BIN)/python -m stratops.model.schemas schemas
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-s3 .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -5,12 +5,13 @@ ConfigMap into the mounted file."""
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,6 @@ import pyarrow.fs as pafs
 import requests
 from fake_apiserver import FakeApiServer
 from k8s_helpers import NAMESPACE
-from moto.server import ThreadedMotoServer
 
 from stratops.files import replace_file
 from stratops.paper.control import CONTROL_FILE
@@ -33,28 +33,54 @@ CREDENTIALS = {
 }
 
 
+REPO = Path(__file__).resolve().parents[2]
+MOTO_SERVER = Path(os.environ.get("STRATOPS_MOTO_SERVER", REPO / ".venv-s3/bin/moto_server"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @contextmanager
 def s3_server() -> Iterator[str]:
-    """A moto S3 server on a free port with the bucket ``desk-telemetry``; its endpoint URL."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    """moto's S3 server as a process of its own (``make test`` installs it in ``.venv-s3``;
+    ``$STRATOPS_MOTO_SERVER`` names another), with the bucket ``desk-telemetry``; its URL."""
+    if not MOTO_SERVER.exists():
+        raise RuntimeError(
+            f"{MOTO_SERVER}: no moto_server; `make .venv-s3/.installed` installs it (or set "
+            "STRATOPS_MOTO_SERVER)"
+        )
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()  # one store
-        # per process: what an earlier test published is gone
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.post(f"{endpoint}/moto-api/reset", timeout=5).raise_for_status()
+                break
+            except requests.ConnectionError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start on {endpoint}") from None
+                time.sleep(0.1)
         admin = pafs.S3FileSystem(
             access_key=CREDENTIALS["AWS_ACCESS_KEY_ID"],
             secret_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            endpoint_override=f"{host}:{port}",
+            endpoint_override=f"127.0.0.1:{port}",
             scheme="http",
             allow_bucket_creation=True,
         )
         admin.create_dir(BUCKET)
         yield endpoint
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=30)
 
 
 class Pod:
