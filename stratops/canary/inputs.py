@@ -80,7 +80,8 @@ class Canary:
         The hour-of-week profile its regimes come from (of the canary's main symbol).
     replay
         The ``pnl`` table of the same version replayed by the paper engine over the same bars
-        with the same allocation (:func:`stratops.canary.replay.expected_pnl`); needed only by
+        with the same allocation (:func:`stratops.paper.replay.expected_pnl`;
+        :mod:`stratops.controller.expectations` in the controller); needed only by
         ``pnl_vs_backtest``, which is an error without it.
     previous
         The run the last tick returned: its measurements are kept, only new windows are
@@ -96,6 +97,9 @@ class Canary:
         The market's :func:`~stratops.analytics.regimes.hourly_measures` over the canary's
         run, for the volatility-shock overlay: a window overlapping a shock hour is judged with
         the thin thresholds. Without it, regimes are liquidity only.
+    unreplayed
+        Why the caller has no replay (the model or the data could not be loaded): the note of
+        ``pnl_vs_backtest``'s error measurements.
     """
 
     strategy: str
@@ -111,6 +115,7 @@ class Canary:
     min_duration: str | None = None
     rules: RegimeRules | None = None
     hourly: pd.DataFrame | None = None
+    unreplayed: str | None = None
 
 
 def column(table: Table, name: str) -> np.ndarray | None:

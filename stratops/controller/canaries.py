@@ -27,6 +27,7 @@ from stratops.canary.inputs import column
 from stratops.canary.manual import aborted
 from stratops.canary.report import markdown
 from stratops.controller.analyses import AnalysisStore, CanaryRequest
+from stratops.controller.expectations import ExpectedPnl
 from stratops.controller.plan import Action, ActionKind, Key
 from stratops.model.analysis import AnalysisTemplate
 from stratops.model.base import Stage, duration_seconds
@@ -68,10 +69,12 @@ class CanaryReader:
         runtime: Runtime,
         store: AnalysisStore,
         data_dir: Path | None = None,
+        expected: ExpectedPnl | None = None,
     ) -> None:
         self.runtime = runtime
         self.store = store
         self.data_dir = data_dir
+        self.expected = expected  # the replays of pnl_vs_backtest; without it, an error
 
     def read(
         self,
@@ -141,7 +144,8 @@ class CanaryReader:
             return f"{dataset} holds no complete hour of {spec.symbols[0]}: no regime profile"
         window = timedelta(seconds=duration_seconds(template.spec.window))
         measured = None if stored is None else stored.measured_until()
-        telemetry = self._telemetry(status, Window(None if measured is None else measured - window))
+        since = None if measured is None else measured - window
+        telemetry = self._telemetry(status, Window(since))
         if telemetry is None:
             return ""  # the process has not written its first run yet
         if telemetry.unreadable is not None:
@@ -155,6 +159,11 @@ class CanaryReader:
                 return "" if stored is None else "no telemetry after the last measurement yet"
             clock = telemetry.complete_until or _time(int(stamps.max()))
             started = stored.started if stored is not None else _time(int(stamps.min()))
+        replay, unreplayed = (
+            (None, None)
+            if self.expected is None
+            else self.expected.of(spec, dataset, template, started, clock, since)
+        )
         canary = Canary(
             strategy=spec.strategy,
             version=spec.version,
@@ -166,6 +175,8 @@ class CanaryReader:
             hourly=hourly,
             previous=stored,
             min_duration=entry.min_duration,
+            replay=replay,
+            unreplayed=unreplayed,
         )
         return canary, clock
 

@@ -33,6 +33,7 @@ from stratops.controller.canaries import (
     judge_canaries,
     rollback_requests,
 )
+from stratops.controller.expectations import ExpectedPnl
 from stratops.controller.journal import IntentJournal
 from stratops.controller.market_step import MarketStep
 from stratops.controller.observability import Metrics
@@ -156,7 +157,7 @@ class Reconciler:
             audit=audit,
             store=store,
             now=now,
-            canaries=CanaryReader(runtime, self.analyses),
+            canaries=CanaryReader(runtime, self.analyses, expected=ExpectedPnl(registry)),
         )
         self.applier = Applier(
             repo=repo,
