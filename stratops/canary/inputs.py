@@ -80,7 +80,8 @@ class Canary:
         The hour-of-week profile its regimes come from (of the canary's main symbol).
     replay
         The ``pnl`` table of the same version replayed by the paper engine over the same bars
-        with the same allocation (:func:`stratops.canary.replay.expected_pnl`); needed only by
+        with the same allocation (:func:`stratops.paper.replay.expected_pnl`;
+        :mod:`stratops.controller.expectations` in the controller); needed only by
         ``pnl_vs_backtest``, which is an error without it.
     previous
         The run the last tick returned: its measurements are kept, only new windows are
@@ -100,6 +101,9 @@ class Canary:
         A live deployment, guarded by the template's ``haltOn`` conditions only (no verdict,
         no failure counts; see :func:`stratops.canary.limits.guard`); ``started`` is when it
         went live.
+    unreplayed
+        Why the caller has no replay (the model or the data could not be loaded): the note of
+        ``pnl_vs_backtest``'s error measurements.
     """
 
     strategy: str
@@ -116,6 +120,7 @@ class Canary:
     rules: RegimeRules | None = None
     hourly: pd.DataFrame | None = None
     live: bool = False
+    unreplayed: str | None = None
 
 
 def column(table: Table, name: str) -> np.ndarray | None:

@@ -282,7 +282,8 @@ def _problems(canary: Canary, missing: dict[str, list[str]]) -> dict[CanaryMetri
                 f"telemetry incomplete: {table} has no column {', '.join(absent)}",
             )
         elif metric is CanaryMetric.PNL_VS_BACKTEST and canary.replay is None:
-            out[metric] = (error, "no replay of the version over the window to compare with")
+            why = "" if canary.unreplayed is None else f": {canary.unreplayed}"
+            out[metric] = (error, f"no replay of the version over the window to compare with{why}")
         else:
             out[metric] = None
     return out

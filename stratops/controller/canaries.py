@@ -40,6 +40,7 @@ from stratops.canary.inputs import column
 from stratops.canary.manual import aborted
 from stratops.canary.report import markdown
 from stratops.controller.analyses import AnalysisStore, CanaryRequest
+from stratops.controller.expectations import ExpectedPnl
 from stratops.controller.plan import Action, ActionKind, Key
 from stratops.gitops.ramp import next_step, step_index
 from stratops.model.analysis import AnalysisTemplate
@@ -85,10 +86,12 @@ class CanaryReader:
         runtime: Runtime,
         store: AnalysisStore,
         data_dir: Path | None = None,
+        expected: ExpectedPnl | None = None,
     ) -> None:
         self.runtime = runtime
         self.store = store
         self.data_dir = data_dir
+        self.expected = expected  # the replays of pnl_vs_backtest; without it, an error
 
     def read(
         self,
@@ -184,7 +187,8 @@ class CanaryReader:
             return f"{dataset} holds no complete hour of {spec.symbols[0]}: no regime profile"
         window = timedelta(seconds=duration_seconds(template.spec.window))
         measured = None if stored is None else stored.measured_until()
-        telemetry = self._telemetry(status, Window(None if measured is None else measured - window))
+        since = None if measured is None else measured - window
+        telemetry = self._telemetry(status, Window(since))
         if telemetry is None:
             return ""  # the process has not written its first run yet
         if telemetry.unreadable is not None:
@@ -200,6 +204,11 @@ class CanaryReader:
             started = stored.started if stored is not None else _time(int(stamps.min()))
             if stored is None and anew:
                 started = clock  # a new step: analysed from now on, at its allocation
+        replay, unreplayed = (
+            (None, None)
+            if self.expected is None
+            else self.expected.of(spec, dataset, template, started, clock, since)
+        )
         canary = Canary(
             strategy=spec.strategy,
             version=spec.version,
@@ -213,6 +222,8 @@ class CanaryReader:
             step=step,
             min_duration=entry.min_duration if isinstance(entry, CanaryStage) else None,
             live=isinstance(entry, LiveStage),
+            replay=replay,
+            unreplayed=unreplayed,
         )
         return canary, clock
 

@@ -35,6 +35,7 @@ from stratops.controller.canaries import (
     ramp_requests,
     rollback_requests,
 )
+from stratops.controller.expectations import ExpectedPnl
 from stratops.controller.journal import IntentJournal
 from stratops.controller.market_step import MarketStep
 from stratops.controller.observability import Metrics
@@ -168,7 +169,7 @@ class Reconciler:
             audit=audit,
             store=store,
             now=now,
-            canaries=CanaryReader(runtime, self.analyses),
+            canaries=CanaryReader(runtime, self.analyses, expected=ExpectedPnl(registry)),
             authorizer=authorizer,
         )
         self.applier = Applier(
