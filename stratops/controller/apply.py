@@ -89,6 +89,7 @@ class Applier:
         self.actor = actor
         self.now = now
         self.log = log
+        self.merged: list[int] = []  # pull requests this controller merged into main this tick
 
     # record
 
@@ -513,6 +514,8 @@ class Applier:
             )
         else:
             by = f"by {self.actor}" if outcome.merged else "(found merged)"
+            if outcome.merged:
+                self.merged.append(pull.number)
             record(
                 "merged",
                 f"PR #{pull.number} merged as {(pull.merge_sha or '')[:12]} {by}",

@@ -1,4 +1,6 @@
-"""The controller process: a reconcile tick every interval, or at once on a webhook.
+"""The controller process: a reconcile tick every interval, or at once on a webhook or after
+a tick in which the controller merged a pull request into main itself (a rollback under
+``autoMerge: canary``: the next tick stops the canary without waiting an interval).
 
 Each tick is logged as one JSON line; after every tick the audit log is compared with its
 replica on the desk's remote and pushed when the replica lags (a push another replica won is
@@ -36,6 +38,7 @@ def summary(result: TickResult) -> dict[str, object]:
             for (name, stage), b in sorted(result.blocked.items())
         },
         "problems": result.problems,
+        "merged": list(result.merged),
         "seconds": round(result.seconds, 3),
     }
 
@@ -118,6 +121,9 @@ def run(
                     log.exception("status not refreshed")
         if once:
             return result
+        if result is not None and result.merged:
+            log.info("ticking again at once", extra={"merged": list(result.merged)})
+            continue  # main changed by this controller's own merge
         wait = min(interval * 2**failures, MAX_BACKOFF_SECONDS) if failures else interval
         trigger.wait(wait)
         trigger.clear()

@@ -79,6 +79,7 @@ class TickResult:
     analyses: Mapping[Key, AnalysisRun] = field(default_factory=dict)  # canaries, live guardrails
     problems: tuple[str, ...] = ()
     seconds: float = 0.0
+    merged: tuple[int, ...] = ()  # pull requests the controller merged into main: tick again
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class _Decided:
         failed: tuple[tuple[Action, str], ...] = (),
         stopped: str | None = None,
         seconds: float = 0.0,
+        merged: tuple[int, ...] = (),
     ) -> TickResult:
         admission, planned = self.admission, self.planned
         return TickResult(
@@ -127,6 +129,7 @@ class _Decided:
             analyses=self.analyses,
             problems=(*self.problems(), *([] if stopped is None else [stopped])),
             seconds=seconds,
+            merged=merged,
         )
 
 
@@ -246,6 +249,7 @@ class Reconciler:
     def tick(self, *, fetch: bool = True) -> TickResult:
         """Reconcile once: recover pending intents, then snapshot, admit, plan and apply."""
         started = time.monotonic()
+        self.applier.merged.clear()
         try:
             self.applier.recover()
             decided = self._decide(self.observer.read(fetch=fetch))
@@ -253,7 +257,7 @@ class Reconciler:
         finally:
             seconds = time.monotonic() - started
             self.metrics.reconcile_seconds.observe(seconds)
-        return decided.result(applied, failed, stopped, seconds)
+        return decided.result(applied, failed, stopped, seconds, tuple(self.applier.merged))
 
     def _apply(
         self, decided: _Decided

@@ -153,6 +153,7 @@ def test_a_halt_on_breach_halts_the_canary_within_one_tick(desk: Desk) -> None:
     (pull,) = desk.forge.list_pull_requests(state=None, head_branch="rollback/btc-trend/v1-canary")
     assert pull.state is PullState.MERGED and pull.author == "stratops-controller"
     assert f"Analysis-Digest: {run.digest}" in pull.body
+    assert judged.merged == (pull.number,)  # the loop ticks again at once
     assert "| drawdown |" in pull.body and run.reason in pull.body  # the analysis report
 
     again = desk.reconciler().tick()  # main no longer declares the canary: it goes

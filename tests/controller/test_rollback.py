@@ -8,6 +8,7 @@ tick stops the canary and clears its alias.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import pytest
@@ -17,7 +18,11 @@ from typer.testing import CliRunner
 
 from stratops.cli import output
 from stratops.cli.main import app
+from stratops.controller.assembly import ControllerPaths
+from stratops.controller.loop import run
+from stratops.controller.observability import Probes
 from stratops.controller.plan import ActionKind
+from stratops.controller.reconcile import TickResult
 from stratops.gitops.errors import ForgeUnavailable, IllegalTransition
 from stratops.gitops.forge.models import PullState
 from stratops.gitops.pulls import merge_pull_request
@@ -183,3 +188,43 @@ def test_a_rolled_back_version_returns_only_through_an_approved_override(desk: D
         Stage.PAPER: 1,
         Stage.CANARY: 1,
     }
+
+
+def test_the_loop_ticks_again_at_once_after_merging_its_own_rollback(desk: Desk) -> None:
+    canary_halted(desk)
+    reconciler = desk.reconciler()
+    action = rollback_action(failed_analysis())
+    commit = desk.repo.remote_main()
+    reconciler.applier.journal.begin(action.key(commit), commit, action)  # decided, not done
+    stop, trigger, ticks = threading.Event(), threading.Event(), []
+
+    def halt_loop() -> None:
+        stop.set()
+        trigger.set()
+
+    def on_tick(result: TickResult) -> None:
+        ticks.append(result)
+        if len(ticks) == 2:
+            halt_loop()
+
+    watchdog = threading.Timer(60.0, halt_loop)  # no second tick by then: the loop waited
+    watchdog.start()
+    try:
+        run(
+            reconciler,
+            interval=3600.0,  # a second tick within the test comes only from the merge
+            stop=stop,
+            trigger=trigger,
+            probes=Probes(stale_after_seconds=60.0),
+            audit_log=ControllerPaths(desk.root).audit,
+            on_tick=on_tick,
+        )
+    finally:
+        watchdog.cancel()
+    (pull,) = desk.forge.list_pull_requests(state=None, head_branch=BRANCH)
+    assert len(ticks) == 2, "the loop waited an interval after merging its own rollback"
+    first, second = ticks
+    assert first.merged == (pull.number,)  # the pending intent finished: opened and merged
+    assert {a.kind for a in first.applied} == {ActionKind.REMOVE, ActionKind.CLEAR_ALIAS}
+    assert second.merged == () and second.plan is not None and second.plan.empty
+    assert {s.spec.stage for s in desk.runtime().list()} == {Stage.PAPER}
