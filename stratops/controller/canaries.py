@@ -207,6 +207,8 @@ class CanaryReader:
         replay, unreplayed = (
             (None, None)
             if self.expected is None
+            else (None, f"halted ({status.halted.value}): it no longer trades as its replay")
+            if status.halted is not None  # an error, never a failure: a held canary stays held
             else self.expected.of(spec, dataset, template, started, clock, since)
         )
         canary = Canary(

@@ -23,7 +23,9 @@ from stratops.controller.plan import ActionKind
 from stratops.controller.reconcile import Reconciler
 from stratops.gitops.forge.select import ForgeKind
 from stratops.model.analysis import AnalysisTemplate, CanaryMetric
+from stratops.model.base import Stage
 from stratops.model.deployment import DeploymentSpec
+from stratops.model.strategy import HaltBehaviour
 from stratops.registry import Registry
 from stratops.runtime.base import paper_arguments
 from stratops.runtime.local import LocalRuntime
@@ -198,3 +200,23 @@ def test_a_model_the_registry_cannot_vouch_for_is_an_error_not_a_failure(desk: D
     assert run.action not in (RunAction.ROLLBACK, RunAction.HALT)  # never a rollback
     assert judged.plan is not None
     assert ActionKind.OPEN_ROLLBACK not in [a.kind for a in judged.plan.actions]
+
+
+def test_a_halted_canary_is_not_compared_with_a_replay_that_keeps_trading(desk: Desk) -> None:
+    set_template(desk, REPLAYED, "trend-canary: judged against the version's replay")
+    start_canary(desk)
+    wait_for_bars(desk, timedelta(hours=2, minutes=30))
+    before = replayed(desk.reconciler().tick().analyses[CANARY])
+    assert before and all(phase is not MeasurementPhase.ERROR for phase, _, _ in before)
+    desk.runtime().halt(
+        "btc-trend", Stage.CANARY, actor="on-call", reason="held", mode=HaltBehaviour.HOLD
+    )
+    wait_for_bars(desk, timedelta(hours=5))
+
+    judged = desk.reconciler().tick()
+    after = replayed(judged.analyses[CANARY])
+    assert after[: len(before)] == before and len(after) > len(before)
+    for phase, z, note in after[len(before) :]:
+        assert (phase, z) == (MeasurementPhase.ERROR, None)
+        assert "halted (hold): it no longer trades as its replay" in note
+    assert judged.analyses[CANARY].action not in (RunAction.ROLLBACK, RunAction.HALT)
