@@ -65,8 +65,9 @@ def _templates(root: Path) -> dict[str, AnalysisTemplate]:
 
 
 def _view(run: AnalysisRun, control: CanaryControl, template: AnalysisTemplate | None) -> Any:
-    limits = [] if template is None else headroom(run, template.spec)
+    limits = [] if template is None or run.live else headroom(run, template.spec)
     return {
+        "stage": "live" if run.live else "canary",
         "strategy": run.strategy,
         "version": run.version,
         "step": run.step + 1,
@@ -126,7 +127,26 @@ def _state(view: dict[str, Any]) -> str:
     return state
 
 
+def _show_live(views: list[dict[str, Any]]) -> None:
+    table = new_table(
+        "live guardrails (haltOn only)",
+        *("strategy", "version", "phase", "as of"),
+        FreeText("reason"),
+    )
+    for view in views:
+        table.add_row(
+            view["strategy"], f"v{view['version']}", _state(view), view["as_of"], view["reason"]
+        )
+    stdout.print(table)
+
+
 def _show(views: list[dict[str, Any]], detail: bool) -> None:
+    live = [view for view in views if view["stage"] == "live"]
+    views = [view for view in views if view["stage"] == "canary"]
+    if live:
+        _show_live(live)
+    if not views:
+        return
     table = new_table(
         "canary analyses",
         *("strategy", "version", "step", "phase", "measurements", "time left", "as of"),
@@ -175,7 +195,8 @@ def status(
 
     One row per canary: version, step, phase and what it asks for (continue, promote,
     rollback, hold...), measurements so far, canary time left before it may pass, and the
-    reason. With STRATEGY, every analysed version of it and, per metric, the counts against
+    reason; live deployments' guardrails (their template's haltOn) in a table of their own.
+    With STRATEGY, every analysed version of it and, per metric, the counts against
     each limit and the limit that would trip next. ``-o json`` for scripts.
 
     Example: stratops canary status
@@ -193,11 +214,12 @@ def status(
 
 def _status_once(root: Path, strategy: str | None, output: OutputFormat) -> None:
     store = _store(root)
-    runs = store.runs(strategy)
+    runs, live = store.runs(strategy), store.live_runs(strategy)
     if strategy is None:
-        runs = list(_latest(runs).values())
-    elif not runs:
+        runs, live = list(_latest(runs).values()), list(_latest(live).values())
+    elif not runs and not live:
         fail(f"no canary analysis of {strategy!r} yet (the controller writes them)", EXIT_NOTHING)
+    runs = [*live, *runs]
     templates = _templates(root)
     views = [
         {

@@ -140,7 +140,13 @@ class AnalysisStore:
 
     def runs(self, strategy: str | None = None) -> list[AnalysisRun]:
         """Every stored canary run (of ``strategy``), by strategy, version and step."""
-        pattern = f"{strategy}.v*.step*.json" if strategy else "*.v*.step*.json"
+        return self._runs(f"{strategy or '*'}.v*.step*.json")
+
+    def live_runs(self, strategy: str | None = None) -> list[AnalysisRun]:
+        """Every stored live guardrails run (of ``strategy``), by strategy and version."""
+        return self._runs(f"{strategy or '*'}.v*.live.json")
+
+    def _runs(self, pattern: str) -> list[AnalysisRun]:
         found = [self._read(path) for path in self.folder.glob(pattern)]
         runs = [run for run in found if run is not None]
         return sorted(runs, key=lambda run: (run.strategy, run.version, run.step))

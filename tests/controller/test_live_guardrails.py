@@ -12,6 +12,7 @@ guardrails are due within seconds.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -20,8 +21,10 @@ from desks import IN_PAPER, Desk
 from rollbacks import failed_analysis, rollback_action
 from test_canary_judging import wait_for_bars
 from test_path_to_live import POLICY, merge, push, running
+from typer.testing import CliRunner
 
 from stratops.canary import RunAction, RunPhase
+from stratops.cli.main import app
 from stratops.controller.analyses import AnalysisStore
 from stratops.controller.assembly import ControllerPaths
 from stratops.controller.gate_evaluation import registry_evaluator
@@ -141,6 +144,13 @@ def test_a_live_breach_halts_within_one_tick_and_its_rollback_waits_for_a_person
     stored = AnalysisStore(ControllerPaths(desk.root).root / ".stratops/controller/analysis")
     assert stored.load_live("btc-trend", 1) == run and stored.load("btc-trend", 1) != run
     assert desk.registry.canary_analysis("btc-trend", 1) is None  # live runs stay local
+    shown = CliRunner().invoke(
+        app, ["canary", "status", "btc-trend", "--desk", str(desk.root), "-o", "json"]
+    )
+    assert shown.exit_code == 0, shown.output
+    (live,) = [view for view in json.loads(shown.output) if view["stage"] == "live"]
+    assert (live["version"], live["phase"], live["action"]) == (1, "failed", "halt")
+    assert live["digest"] == run.digest and live["limits"] == []
 
     (pull,) = desk.forge.list_pull_requests(state=None, head_branch=BRANCH)
     assert pull.state is PullState.OPEN and pull.author == "stratops-controller"
