@@ -124,6 +124,7 @@ ROLE_FILE = "manifests/deploy/20-role.yaml"
 RELISTS = 3  # fresh starts of a list whose snapshot expired (410 Gone)
 READERS = 8  # concurrent reads of the pods' run.json in list()
 
+READ_ATTEMPTS = 3  # of a pod's run.json that does not parse (an upload in between)
 log = logging.getLogger(__name__)
 
 
@@ -596,15 +597,20 @@ class KubernetesRuntime:
         uri = None if spec is None else telemetry_uri(spec, self.config)
         if uri is None:
             return None
-        try:
-            data = read_object(
-                self._filesystem(), f"{object_path(uri)}/{RUN_FILE}", self.config.telemetry_endpoint
-            )
-            return None if data is None else ProcessStatus.model_validate(json.loads(data))
-        except TelemetryStoreUnavailable as exc:
-            log.warning("pod status not read: %s", exc)
-        except (ValueError, ValidationError) as exc:
-            log.warning("pod status unreadable in %s/%s: %s", uri, RUN_FILE, exc)
+        for attempt in range(READ_ATTEMPTS):  # a read racing the pod's upload: read again
+            try:
+                data = read_object(
+                    self._filesystem(),
+                    f"{object_path(uri)}/{RUN_FILE}",
+                    self.config.telemetry_endpoint,
+                )
+                return None if data is None else ProcessStatus.model_validate(json.loads(data))
+            except TelemetryStoreUnavailable as exc:
+                log.warning("pod status not read: %s", exc)
+                return None
+            except (ValueError, ValidationError) as exc:
+                if attempt == READ_ATTEMPTS - 1:
+                    log.warning("pod status unreadable in %s/%s: %s", uri, RUN_FILE, exc)
         return None
 
     def health(self) -> RuntimeHealth:
