@@ -30,10 +30,11 @@ its step, its passed run final. The last step's pass is the canary's pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from stratops.canary import AnalysisRun, Canary, CanaryTelemetry, RunAction, judge_all
 from stratops.canary.inputs import column
@@ -49,7 +50,13 @@ from stratops.model.deployment import DeploymentState, DeploymentStatus
 from stratops.model.problems import InvalidDocumentError
 from stratops.model.ramp import RampRequest
 from stratops.model.rollback import RollbackRequest
-from stratops.model.strategy import CanaryStage, HaltBehaviour, LiveStage, StrategyDeployment
+from stratops.model.strategy import (
+    CanaryStage,
+    HaltBehaviour,
+    LiveStage,
+    Stages,
+    StrategyDeployment,
+)
 from stratops.paper.datasets import symbol_regimes
 from stratops.paper.errors import ConfigError
 from stratops.runtime.base import Runtime, RuntimeFailure
@@ -76,6 +83,37 @@ class Canaries:
 
 def _time(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, UTC)
+
+
+Entry = TypeVar("Entry", CanaryStage, LiveStage)
+
+
+def _canary_entry(stages: Stages) -> CanaryStage | None:
+    return stages.canary
+
+
+def _live_entry(stages: Stages) -> LiveStage | None:
+    return stages.live
+
+
+def _applied(
+    observed: Mapping[Key, DeploymentStatus],
+    declared: Callable[[str], StrategyDeployment | None],
+    stage: Stage,
+    entry_of: Callable[[Stages], Entry | None],
+) -> Iterator[tuple[Key, DeploymentStatus, Entry]]:
+    """The running or halted deployments of ``stage`` that run the version their applied
+    declaration gives that stage (``entry_of`` its stages), with that entry."""
+    for key, status in sorted(observed.items()):
+        if key[1] is not stage or status.state not in (
+            DeploymentState.RUNNING,
+            DeploymentState.HALTED,
+        ):
+            continue
+        strategy = declared(key[0])
+        entry = None if strategy is None else entry_of(strategy.spec.stages)
+        if entry is not None and entry.version == status.spec.version:
+            yield key, status, entry
 
 
 class CanaryReader:
@@ -112,16 +150,7 @@ class CanaryReader:
         problems: list[str] = []
         steps: dict[Key, tuple[float, ...]] = {}
         ramped: dict[Key, int] = {}
-        for key, status in sorted(observed.items()):
-            if key[1] is not Stage.CANARY or status.state not in (
-                DeploymentState.RUNNING,
-                DeploymentState.HALTED,
-            ):
-                continue
-            strategy = declared(key[0])
-            entry = None if strategy is None else strategy.spec.stages.canary
-            if entry is None or entry.version != status.spec.version:
-                continue
+        for key, status, entry in _applied(observed, declared, Stage.CANARY, _canary_entry):
             template = templates.get(entry.analysis)
             name = f"{key[0]}/canary v{status.spec.version}"
             if template is None:
@@ -242,16 +271,7 @@ class CanaryReader:
         final: dict[Key, AnalysisRun] = {}
         previous: dict[Key, AnalysisRun | None] = {}
         problems: list[str] = []
-        for key, status in sorted(observed.items()):
-            if key[1] is not Stage.LIVE or status.state not in (
-                DeploymentState.RUNNING,
-                DeploymentState.HALTED,
-            ):
-                continue
-            strategy = declared(key[0])
-            entry = None if strategy is None else strategy.spec.stages.live
-            if entry is None or entry.version != status.spec.version:
-                continue
+        for key, status, entry in _applied(observed, declared, Stage.LIVE, _live_entry):
             name = f"{key[0]}/live v{entry.version}"
             try:
                 named = entry.analysis or self.store.passed_template(key[0], entry.version)
