@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -196,3 +198,17 @@ def stop_deployments(desk: Desk) -> None:
     runtime = desk.runtime()
     for status in runtime.list():
         runtime.remove(status.spec.strategy, status.spec.stage, actor="test", reason="teardown")
+
+
+@contextmanager
+def forge_refusing_writes(forge: LocalForge) -> Iterator[None]:
+    """The local forge, its pull requests readable but not writable, while the block runs."""
+    pulls = forge.root / "pulls"
+    aside = pulls.with_name("pulls-aside")
+    pulls.rename(aside)
+    pulls.write_text("the forge cannot store pull requests")  # reads work, writes fail
+    try:
+        yield
+    finally:
+        pulls.unlink()
+        aside.rename(pulls)

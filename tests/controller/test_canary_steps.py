@@ -15,7 +15,7 @@ import time
 from collections import Counter
 
 import pytest
-from desks import Desk
+from desks import Desk, forge_refusing_writes
 from test_canary_judging import CANARY, canary_cli, canary_status, set_template
 from test_crash_safety import controller_once
 
@@ -272,16 +272,8 @@ def test_forge_down_when_the_ramp_must_be_opened(desk: Desk) -> None:
     start_ramped_canary(desk, min_duration=None)  # only the hand-made ramp is due
     reconciler = desk.reconciler(SPEED)
     action = hand_made_ramp(desk)
-    pulls = desk.forge.root / "pulls"
-    aside = pulls.with_name("pulls-aside")
-    pulls.rename(aside)
-    pulls.write_text("the forge cannot store pull requests")  # reads work, writes fail
-    try:
-        with pytest.raises(ForgeUnavailable):
-            reconciler.applier.apply(action, desk.repo.remote_main())
-    finally:
-        pulls.unlink()
-        aside.rename(pulls)
+    with forge_refusing_writes(desk.forge), pytest.raises(ForgeUnavailable):
+        reconciler.applier.apply(action, desk.repo.remote_main())
     (pending,) = reconciler.journal.pending()
     assert pending[2] == action
     events = reconciler.audit.events()

@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 
 import pytest
-from desks import Desk
+from desks import Desk, forge_refusing_writes
 from rollbacks import REPORT, TRIPPED, canary_halted, failed_analysis, rollback_action
 from typer.testing import CliRunner
 
@@ -129,16 +129,8 @@ def test_forge_down_when_the_pull_request_must_be_opened(desk: Desk) -> None:
     canary_halted(desk)
     reconciler = desk.reconciler()
     action = rollback_action(failed_analysis())
-    pulls = desk.forge.root / "pulls"
-    aside = pulls.with_name("pulls-aside")
-    pulls.rename(aside)
-    pulls.write_text("the forge cannot store pull requests")  # reads work, writes fail
-    try:
-        with pytest.raises(ForgeUnavailable):
-            reconciler.applier.apply(action, desk.repo.remote_main())
-    finally:
-        pulls.unlink()
-        aside.rename(pulls)
+    with forge_refusing_writes(desk.forge), pytest.raises(ForgeUnavailable):
+        reconciler.applier.apply(action, desk.repo.remote_main())
     pushed = desk.repo.remote_branch(BRANCH)
     assert pushed is not None  # the branch went out, its pull request did not
     (pending,) = reconciler.journal.pending()
