@@ -251,36 +251,26 @@ class GitRepo:
 
     def files(self, rev: str, folder: str) -> dict[str, bytes]:
         """The content of every file under ``folder`` at ``rev``, by repository path."""
-        try:
-            found = self._commit(rev).tree / folder
-        except KeyError:
-            return {}
-        if not isinstance(found, git.Tree):
-            return {}
         with _command_errors(self.root):
-            return {
-                str(item.path): _content(item)
-                for item in found.traverse()
-                if isinstance(item, git.Blob)
-            }
+            return {str(item.path): _content(item) for item in self._blobs(rev, folder)}
 
     def blob_ids(self, rev: str, folder: str) -> dict[str, str]:
         """The blob id (Git's sha of the content) of every file under ``folder`` at ``rev``.
 
         Reads the trees only: a caller that knows a blob by its id need not read it again.
         """
+        return {str(item.path): item.hexsha for item in self._blobs(rev, folder)}
+
+    def _blobs(self, rev: str, folder: str) -> list[git.Blob]:
+        """The files under ``folder`` at ``rev`` (none when it is no folder there)."""
         try:
             found = self._commit(rev).tree / folder
         except KeyError:
-            return {}
+            return []
         if not isinstance(found, git.Tree):
-            return {}
+            return []
         with _command_errors(self.root):
-            return {
-                str(item.path): item.hexsha
-                for item in found.traverse()
-                if isinstance(item, git.Blob)
-            }
+            return [item for item in found.traverse() if isinstance(item, git.Blob)]
 
     def blob(self, sha: str) -> bytes:
         """The content of the blob ``sha``."""
