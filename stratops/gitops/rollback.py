@@ -252,15 +252,9 @@ def _rollback_commit(
             f"reverting {promotion.merge[:12]} conflicts with later changes of main: a live "
             "rollback restores the previous live version, which a person must resolve"
         )
-    found = _strategy(desk, request.strategy)
-    assert found is not None  # the caller checked that main runs the version
-    path = found[0]
-    try:
-        text = apply_edits(repo.read_file(head, path).decode(), removal_edits(request.stage))
-    except EditError as exc:
-        raise RollbackRefused(f"{path} at {head[:12]}: cannot remove the stage: {exc}") from exc
     message = commit_message(request, promotion, reverted=False)
-    return repo.commit_file(head, path, text.encode(), message, as_of), False
+    removed = _removal(repo, desk, request.strategy, head, head, request.stage, message, as_of)
+    return removed, False
 
 
 def _without_resurrected_canary(
@@ -279,13 +273,29 @@ def _without_resurrected_canary(
     canary = None if reverted is None else reverted.spec.stages.canary
     if canary is None or canary.version != request.version:
         return commit
-    found = _strategy(desk, request.strategy)
+    return _removal(repo, desk, request.strategy, commit, head, Stage.CANARY, message, as_of)
+
+
+def _removal(
+    repo: GitRepo,
+    desk: Desk,
+    strategy: str,
+    at: str,
+    head: str,
+    stage: Stage,
+    message: str,
+    as_of: datetime,
+) -> str:
+    """A commit on ``head`` of the strategy's manifest as it is at ``at`` without ``stage``."""
+    found = _strategy(desk, strategy)
     assert found is not None  # the caller checked that main runs the version
     path = found[0]
     try:
-        text = apply_edits(repo.read_file(commit, path).decode(), removal_edits(Stage.CANARY))
+        text = apply_edits(repo.read_file(at, path).decode(), removal_edits(stage))
     except EditError as exc:
-        raise RollbackRefused(f"{path} at {commit[:12]}: cannot remove the canary: {exc}") from exc
+        raise RollbackRefused(
+            f"{path} at {at[:12]}: cannot remove the {stage.value} stage: {exc}"
+        ) from exc
     return repo.commit_file(head, path, text.encode(), message, as_of)
 
 
