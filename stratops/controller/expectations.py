@@ -17,7 +17,7 @@ in force measures the metric:
   than its replay: a negative z.
 
 The replay is a :class:`~stratops.paper.engine.Session` kept in process memory per (strategy,
-version, canary start, model digest, market, configuration): each tick simulates only the bars
+version, canary start, model, market, configuration): each tick simulates only the bars
 that closed since the last one, exactly as the paper process walks its replay clock, so the
 replay of a paper canary run with the evidence's configuration is its telemetry, bit for bit
 (z = 0). A controller restart replays once from the first bar. Failing to read the registry,
@@ -138,16 +138,19 @@ class ExpectedPnl:
     def _replay(
         self, spec: DeploymentSpec, dataset: str, started: datetime
     ) -> tuple[tuple[object, ...], _Replay]:
-        """The cached replay of the deployment, or a new one from its first bar."""
-        digest = self.registry.get_version(spec.strategy, spec.version).model_digest
+        """The cached replay of the deployment, or a new one from its first bar.
+
+        A registered version's model never changes (its download is verified against its
+        digest when the replay starts), so the registry is not asked again while it runs.
+        """
         window = (None, None) if spec.replay is None else (spec.replay.start, spec.replay.end)
         config = evidence_config(spec)
-        key = (spec.strategy, spec.version, started, digest, dataset, window, config)
+        key = (spec.strategy, spec.version, started, spec.model_uri, dataset, window, config)
         found = self._replays.get(key)
         if found is not None:
             self._replays.move_to_end(key)
             return key, found
-        for old in [k for k in self._replays if k[:2] == key[:2]]:  # an older start or model
+        for old in [k for k in self._replays if k[:2] == key[:2]]:  # an older start
             self._replays.pop(old).scratch.cleanup()
         made = self._start(spec, dataset, window, config)
         self._replays[key] = made
