@@ -602,7 +602,7 @@ def paper_run(
     wake_seconds: float = typer.Option(
         1.0, "--wake-seconds", help="Most wall-clock time between two reads of the control file."
     ),
-    execution: str = typer.Option(
+    execution: str | None = typer.Option(
         None,
         "--execution",
         help="JSON of the version's execution parameters (camelCase, docs/paper.md), e.g. "
