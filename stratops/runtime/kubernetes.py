@@ -355,9 +355,9 @@ class KubernetesRuntime:
                 log.warning("skipping an unreadable deployment: %s", exc)
         return sorted(statuses, key=lambda s: (s.spec.strategy, STAGE_ORDER.index(s.spec.stage)))
 
-    def _converge_config_map(self, spec: DeploymentSpec) -> tuple[Json, bool]:
-        """The ConfigMap of ``spec``, and whether an existing one had other data."""
-        desired = build_config_map(spec, self.config)
+    def _converge_config_map(self, desired: Json) -> tuple[Json, bool]:
+        """The ConfigMap ``desired`` as it stands after converging (its data and our labels),
+        and whether an existing one had other data."""
         name = _name_of(desired)
         for _ in range(self.config.max_conflicts):
             current = self._get(CONFIG_MAPS, name)
@@ -388,7 +388,9 @@ class KubernetesRuntime:
             if held is None and lifts_halt(current, spec):
                 self._delete_control(spec.strategy, spec.stage)  # its pod must not read it
             effective = held or spec
-            config_map, rewritten = self._converge_config_map(effective)
+            config_map, rewritten = self._converge_config_map(
+                build_config_map(effective, self.config)
+            )
             desired = build_deployment(effective, self.config, actor=actor, reason=reason, at=now)
             if current is not None and held is not None:
                 desired = keep_halt(desired, current)
@@ -488,22 +490,7 @@ class KubernetesRuntime:
 
     def _send(self, strategy: str, stage: Stage, command: HaltCommand) -> None:
         """Converge the control ConfigMap to ``command``."""
-        desired = build_control_map(strategy, stage, command, self.config)
-        name = _name_of(desired)
-        for _ in range(self.config.max_conflicts):
-            current = self._get(CONFIG_MAPS, name)
-            try:
-                if current is None:
-                    self._create(CONFIG_MAPS, desired)
-                elif current.get("data") != desired["data"]:
-                    body = copy.deepcopy(current)
-                    body["data"] = desired["data"]
-                    body["metadata"]["labels"] = {**labels_of(current), **labels_of(desired)}
-                    self._update(CONFIG_MAPS, body)
-                return
-            except ApiError:
-                continue
-        raise self._conflicted(CONFIG_MAPS, name)
+        self._converge_config_map(build_control_map(strategy, stage, command, self.config))
 
     def _sent(self, strategy: str, stage: Stage) -> HaltCommand | None:
         """The command in the control ConfigMap; None when there is none (or not one)."""
