@@ -63,7 +63,7 @@ Progress = tuple[tuple[object, ...], ReconciliationPolicySpec]
 def _progress(deployment: Deployment, status: DeploymentStatus) -> tuple[object, ...]:
     """What changes when a deployment's ledger or statement does (a few ``stat`` calls)."""
     stamps: list[tuple[int, int] | None] = []
-    files = (deployment.run / RUN_FILE, *(deployment.statement / f"{n}.jsonl" for n in FILES))
+    files = (deployment.run / RUN_FILE, *(deployment.statement / n for n in FILES))
     for path in files:
         try:
             info = path.stat()

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
+from stratops.ops.reconciliation.statement import BALANCES_FILE, ORDERS_FILE, TRADES_FILE
 from stratops.unavailable import Unavailable
 
 INSTALL_HINT: Final = "pip install 'stratops[ccxt]'"
@@ -215,9 +216,9 @@ class Statement:
             return "".join(json.dumps(i, sort_keys=True, default=str) + "\n" for i in items)
 
         return {
-            "trades.jsonl": lines(self.trades),
-            "orders.jsonl": lines(self.orders),
-            "balances.jsonl": lines([self.balance]),
+            TRADES_FILE: lines(self.trades),
+            ORDERS_FILE: lines(self.orders),
+            BALANCES_FILE: lines([self.balance]),
         }
 
 

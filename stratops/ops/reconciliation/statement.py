@@ -30,7 +30,12 @@ from stratops.ops.reconciliation.frames import LIQUIDATION, NO_KEY, TRADE, empty
 from stratops.telemetry.importers.ccxt import NS_PER_MS, parse_trades
 from stratops.telemetry.importers.rows import Record, Rows, json_lines, json_object, records_frame
 
-FILES: Final = ("trades", "orders", "balances", "positions", "funding")
+TRADES_FILE: Final = "trades.jsonl"
+ORDERS_FILE: Final = "orders.jsonl"
+BALANCES_FILE: Final = "balances.jsonl"
+POSITIONS_FILE: Final = "positions.jsonl"
+FUNDING_FILE: Final = "funding.jsonl"
+FILES: Final = (TRADES_FILE, ORDERS_FILE, BALANCES_FILE, POSITIONS_FILE, FUNDING_FILE)
 
 
 def _bad(path: Path, message: str, *, line: int | None = None, field: str = "") -> Exception:
@@ -174,19 +179,19 @@ def read_statement(folder: Path) -> tuple[Book, int | None]:
         A bad line of any file (file, line, field and what was expected), or no
         ``trades.jsonl`` in ``folder`` (``recon.no_statement``).
     """
-    trades_file = folder / "trades.jsonl"
+    trades_file = folder / TRADES_FILE
     if not trades_file.is_file():
         raise _bad(
             folder,
             "no venue statement: expected trades.jsonl (ccxt trades, one JSON object a line)",
         )
-    orders, client_of = _orders(folder / "orders.jsonl")
-    balances, as_of = _balances(folder / "balances.jsonl")
+    orders, client_of = _orders(folder / ORDERS_FILE)
+    balances, as_of = _balances(folder / BALANCES_FILE)
     book = Book(
         fills=_trades(trades_file, client_of),
         orders=orders,
-        positions=_positions(folder / "positions.jsonl"),
+        positions=_positions(folder / POSITIONS_FILE),
         balances=balances,
-        funding=_funding(folder / "funding.jsonl"),
+        funding=_funding(folder / FUNDING_FILE),
     )
     return book, as_of
