@@ -13,15 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-import pandas as pd
-
 from stratops.analytics.regimes import (
     HOURS_PER_WEEK,
     NS_PER_HOUR,
     HourOfWeekProfile,
     RegimeRules,
+    ShockHours,
     classify,
-    shocked,
 )
 from stratops.model.alerts import Overlay
 from stratops.model.analysis import Regime
@@ -41,17 +39,17 @@ class MarketContext:
 def market_context(
     profile: HourOfWeekProfile,
     at_ns: int,
-    hourly: pd.DataFrame | None = None,
+    shocks: ShockHours | None = None,
     rules: RegimeRules | None = None,
 ) -> MarketContext:
     """The values of ``stratops_market_regime`` and ``stratops_market_overlay`` at ``at_ns``.
 
-    ``hourly`` are the market's :func:`~stratops.analytics.regimes.hourly_measures`, for the
-    shock overlay: on when ``[at_ns - SHOCK_WINDOW_NS, at_ns)`` overlaps a shock hour (none,
-    or no hour of it measured: off).
+    ``shocks`` are the market's shock hours (:class:`~stratops.analytics.regimes.ShockHours`
+    of its hourly measures), for the shock overlay: on when ``[at_ns - SHOCK_WINDOW_NS,
+    at_ns)`` overlaps one (none, or no hour of it measured: off).
     """
     row = classify(profile, [at_ns], rules=rules).iloc[0]
-    shock = shocked(profile, hourly, [at_ns - SHOCK_WINDOW_NS], [at_ns], rules)[0]
+    shock = shocks is not None and bool(shocks.overlap([at_ns - SHOCK_WINDOW_NS], [at_ns])[0])
     return MarketContext(
         regime={r: float(row["regime"] == r.value) for r in Regime},
         overlays={

@@ -63,6 +63,7 @@ __all__ = [
     "HourOfWeekProfile",
     "Measure",
     "RegimeRules",
+    "ShockHours",
     "classify",
     "hour_of_week",
     "hour_of_week_profile",
@@ -475,15 +476,39 @@ def shocked(
         One flag per window. An hour ``[h, h + 1h)`` overlaps ``[start, end)`` when
         ``start - 1h < h < end``.
     """
-    begin, finish = _as_ns(starts), _as_ns(ends)
-    if hourly is None or not len(hourly):
-        return np.zeros(begin.size, dtype=np.bool_)
-    index = pd.DatetimeIndex(hourly.index)
-    volatility = hourly["volatility"].to_numpy(dtype=np.float64)
-    flags = classify(profile, index, volatility=volatility, rules=rules)["shock"].to_numpy(bool)
-    hours = _as_ns(index)
-    order = np.argsort(hours, kind="stable")
-    counts = np.r_[0, np.cumsum(flags[order].astype(np.int64))]
-    lo = np.searchsorted(hours[order], begin - NS_PER_HOUR, side="right")
-    hi = np.searchsorted(hours[order], finish, side="left")
-    return np.asarray(counts[hi] - counts[lo] > 0, dtype=np.bool_)
+    return ShockHours.of(profile, hourly, rules).overlap(starts, ends)
+
+
+@dataclass(frozen=True)
+class ShockHours:
+    """The hours of a market that :func:`classify` calls a *shock*, ready to test windows
+    against (:meth:`overlap`): classifying every hour is the costly part, so whoever tests
+    the same market again and again (the controller, each tick) keeps one."""
+
+    hours: Int64Array  # the hours' starts, in order
+    counts: Int64Array  # shock hours before each of them (one more entry: the total)
+
+    @classmethod
+    def of(
+        cls,
+        profile: HourOfWeekProfile,
+        hourly: pd.DataFrame | None,
+        rules: RegimeRules | None = None,
+    ) -> ShockHours:
+        """The shock hours of ``hourly`` (None or empty: none)."""
+        if hourly is None or not len(hourly):
+            return cls(np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
+        index = pd.DatetimeIndex(hourly.index)
+        volatility = hourly["volatility"].to_numpy(dtype=np.float64)
+        flags = classify(profile, index, volatility=volatility, rules=rules)["shock"].to_numpy(bool)
+        hours = _as_ns(index)
+        order = np.argsort(hours, kind="stable")
+        counts = np.r_[0, np.cumsum(flags[order].astype(np.int64))]
+        return cls(hours[order], np.asarray(counts, dtype=np.int64))
+
+    def overlap(self, starts: ArrayLike, ends: ArrayLike) -> NDArray[np.bool_]:
+        """Whether each window ``[start, end)`` overlaps a shock hour (see :func:`shocked`)."""
+        begin, finish = _as_ns(starts), _as_ns(ends)
+        lo = np.searchsorted(self.hours, begin - NS_PER_HOUR, side="right")
+        hi = np.searchsorted(self.hours, finish, side="left")
+        return np.asarray(self.counts[hi] - self.counts[lo] > 0, dtype=np.bool_)

@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from stratops.alerts.regime import market_context
 from stratops.analytics.execution import execution_measures
-from stratops.analytics.regimes import HourOfWeekProfile
+from stratops.analytics.regimes import HourOfWeekProfile, ShockHours
 from stratops.controller.observability import Metrics
 from stratops.controller.plan import Key
 from stratops.model.deployment import DeploymentStatus
@@ -52,7 +52,7 @@ EXECUTION_WINDOW: Final = pd.Timedelta(hours=1)
 READ_FAILURES = (InvalidDocumentError, OSError, pa.ArrowException, ValueError)
 
 Labels = tuple[str, str, str, str]  # strategy, stage, venue, symbol
-Regimes = tuple[HourOfWeekProfile, pd.DataFrame]  # a market's profile and hourly measures
+Regimes = tuple[HourOfWeekProfile, ShockHours]  # a market's profile and its shock hours
 
 
 def read_measures(folder: Path, allocation: float) -> pd.DataFrame:
@@ -103,7 +103,8 @@ class MarketStep:
         self._updated: set[tuple[str, str]] = set()
 
     def _profile(self, dataset: str, symbol: str) -> Regimes | None:
-        """The profile and hourly measures of ``symbol`` in ``dataset`` (None: no profile)."""
+        """The profile and shock hours of ``symbol`` in ``dataset`` (None: no profile), each
+        market's classified once per process."""
         key = (dataset, symbol)
         if key not in self._profiles:
             try:
@@ -111,7 +112,9 @@ class MarketStep:
             except (PaperError, OSError, ValueError) as exc:
                 self.log.warning("no regime profile", extra={"dataset": dataset, "error": str(exc)})
                 profile = None
-            self._profiles[key] = None if profile is None else (profile, hourly)
+            self._profiles[key] = (
+                None if profile is None else (profile, ShockHours.of(profile, hourly))
+            )
         return self._profiles[key]
 
     def _regimes(self, observed: Mapping[Key, DeploymentStatus]) -> None:
@@ -125,8 +128,8 @@ class MarketStep:
         for venue, symbol, dataset in sorted(markets):
             found = self._profile(dataset, symbol)
             if found is not None:
-                profile, hourly = found
-                context = market_context(profile, at_ns, hourly)
+                profile, shocks = found
+                context = market_context(profile, at_ns, shocks)
                 self.metrics.export_context(venue, symbol, context)
 
     def _measures(self, status: DeploymentStatus) -> Measured | None:
