@@ -428,7 +428,9 @@ def audit_log(
 
 
 def audit_show(
-    sequence: int = typer.Argument(..., metavar="SEQUENCE", help="The event's number (# in log)."),
+    sequence: int = typer.Argument(
+        ..., min=1, metavar="SEQUENCE", help="The event's number (# in log)."
+    ),
     desk: Path | None = DESK_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
