@@ -100,7 +100,7 @@ class AnalysisStore:
 
     def ramped(self, strategy: str, version: int, step: int) -> tuple[str, int] | None:
         """(digest, pull request) of the ramp opened after ``step`` passed; None before."""
-        marker = self.path(strategy, version, step).with_suffix(".ramp")
+        marker = self._ramp_marker(strategy, version, step)
         try:
             digest, number = marker.read_text(encoding="utf-8").split()
         except (FileNotFoundError, ValueError):
@@ -110,8 +110,11 @@ class AnalysisStore:
     def mark_ramped(
         self, strategy: str, version: int, step: int, digest: str, pull_request: int
     ) -> None:
-        marker = self.path(strategy, version, step).with_suffix(".ramp")
+        marker = self._ramp_marker(strategy, version, step)
         replace_file(marker, f"{digest} {pull_request}\n", durable=True)
+
+    def _ramp_marker(self, strategy: str, version: int, step: int) -> Path:
+        return self.path(strategy, version, step).with_suffix(".ramp")
 
     def control(self, strategy: str, version: int) -> CanaryControl:
         """The requests about a canary version; none when nobody asked anything."""

@@ -15,7 +15,7 @@ Defaults and where they come from:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -42,12 +42,7 @@ class LatencyModel:
     order_to_venue_sigma: float = 0.3
 
 
-LATENCY_FIELDS = (
-    "tick_to_order_median_ms",
-    "tick_to_order_sigma",
-    "order_to_venue_median_ms",
-    "order_to_venue_sigma",
-)
+LATENCY_FIELDS = tuple(f.name for f in fields(LatencyModel))
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,13 @@ def _run_documents(folder: Path) -> list[dict[str, Any]]:
 def bar_seconds(folder: Path) -> float | None:
     """The longest bar the runs of ``folder`` replay (``run.json``'s ``market.bar``); None when
     no run says (imported fills have no bar)."""
+    return _bar_seconds(_run_documents(folder))
+
+
+def _bar_seconds(documents: list[dict[str, Any]]) -> float | None:
     bars = [
         duration_seconds(str(document["market"]["bar"]))
-        for document in _run_documents(folder)
+        for document in documents
         if (document.get("market") or {}).get("bar")
     ]
     return max(bars) if bars else None
@@ -54,8 +58,12 @@ def complete_until(folder: Path) -> datetime | None:
     a finished, stopped or caught-up run, a backtest and an import are complete. The earliest
     bound of the runs applies.
     """
+    return _complete_until(_run_documents(folder))
+
+
+def _complete_until(documents: list[dict[str, Any]]) -> datetime | None:
     bounds = []
-    for document in _run_documents(folder):
+    for document in documents:
         if document.get("status") not in _WRITING or not document.get("seen_until"):
             continue
         seen = pd.Timestamp(document["seen_until"]).to_pydatetime()
@@ -72,8 +80,8 @@ def canary_telemetry(folder: Path, window: Window) -> CanaryTelemetry:
     """
     try:
         tables = {name: read(folder, name, window) for name in CANARY_TABLES}
-        complete = complete_until(folder)
-        bar = bar_seconds(folder)
+        documents = _run_documents(folder)  # each run.json read once
+        complete, bar = _complete_until(documents), _bar_seconds(documents)
     except InvalidDocumentError as exc:
         return CanaryTelemetry.failed_to_read("; ".join(p.message for p in exc.problems))
     except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
