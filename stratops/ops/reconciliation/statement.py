@@ -5,8 +5,11 @@ the ccxt importer (:func:`stratops.telemetry.importers.ccxt.parse_trades`); the 
 are ``orders.jsonl`` (order structure: ``id``, ``clientOrderId``, ``symbol``, ``status``,
 ``filled``), ``balances.jsonl`` (balance structure, the last line counts: ``timestamp`` and
 ``total`` by asset), ``positions.jsonl`` (position structure: ``symbol``, ``side`` long or
-short, ``contracts``; the last line of a symbol counts) and ``funding.jsonl`` (funding history:
-``symbol``, ``amount``, ``timestamp``). A file that is absent is not compared.
+short, ``contracts`` and, where a contract is not one unit of the base, ``contractSize``; the
+last line of a symbol counts, in base units: contracts × contract size) and ``funding.jsonl``
+(funding history: ``symbol``, ``amount``, ``timestamp``; ccxt's ``amount`` is received
+positive and paid negative, the ledger books funding as a cost, so the venue's is negated to
+compare). A file that is absent is not compared.
 
 A trade's client order id is its ``clientOrderId`` when the export carries one, else that of
 its ``order`` in ``orders.jsonl``; client order ids are the desk's integer order ids. The fee
@@ -150,12 +153,14 @@ def _balances(path: Path) -> tuple[pd.Series | None, int | None]:
 def _positions(path: Path) -> pd.Series | None:
     if not path.is_file():
         return None
-    rows = _rows(path, ("symbol", "side", "contracts"))
+    rows = _rows(path, ("symbol", "side", "contracts", "contractSize"))
     symbol = rows.symbol("symbol")
     side = rows.choice("side", {"long": "long", "short": "short"}, "long or short")
     contracts = rows.number("contracts")
+    size = rows.number("contractSize", required=False, positive=True)
     rows.check()
-    signed = np.where(side == "short", -contracts, contracts)
+    base = contracts * np.where(np.isnan(size), 1.0, size)
+    signed = np.where(side == "short", -base, base)
     return pd.Series(signed, index=symbol, dtype=np.float64).groupby(level=0).last()
 
 
@@ -167,7 +172,8 @@ def _funding(path: Path) -> pd.Series | None:
     amount = rows.number("amount")
     rows.timestamp("timestamp", NS_PER_MS)
     rows.check()
-    return pd.Series(amount, index=symbol, dtype=np.float64).groupby(level=0).sum()
+    cost = -amount  # ccxt's amount is received positive; the ledger's funding is a cost
+    return pd.Series(cost, index=symbol, dtype=np.float64).groupby(level=0).sum()
 
 
 def read_statement(folder: Path) -> tuple[Book, int | None]:
