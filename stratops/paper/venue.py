@@ -31,13 +31,12 @@ from typing import Any, Final
 
 import numpy as np
 
+from stratops.ops.reconciliation.statement import POSITIONS_FILE, TRADES_FILE
 from stratops.paper.execution import NS_PER_MS, BarRecords, SymbolData
 from stratops.paper.marketdata.schema import FloatArray
 from stratops.paper.telemetry import order_ids
 
 STATEMENT_FOLDER: Final = "venue"
-TRADES: Final = "trades.jsonl"
-POSITIONS: Final = "positions.jsonl"
 VENUE_ORDER_BASE: Final = 10**12
 """The venue numbers its orders apart from the desk's client order ids."""
 
@@ -129,7 +128,7 @@ def position_lines(
 
 def resume(folder: Path, cursor: VenueCursor) -> None:
     """Cut each statement file back to the bytes ``cursor`` counts (nothing for a fresh run)."""
-    for name in (TRADES, POSITIONS):
+    for name in (TRADES_FILE, POSITIONS_FILE):
         path = folder / name
         counted = cursor.sizes.get(name, 0)
         if path.is_file() and path.stat().st_size > counted:
@@ -142,7 +141,7 @@ def append(
     """Append the lines (flushed to disk) and return the cursor that counts them."""
     folder.mkdir(parents=True, exist_ok=True)
     sizes = dict(cursor.sizes)
-    for name, lines in ((TRADES, trades), (POSITIONS, positions)):
+    for name, lines in ((TRADES_FILE, trades), (POSITIONS_FILE, positions)):
         path = folder / name
         with path.open("a", encoding="utf-8") as handle:
             handle.write("".join(lines))

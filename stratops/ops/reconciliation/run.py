@@ -35,8 +35,8 @@ from stratops.ops.reconciliation.lifecycle import (
     advance,
     halting,
 )
-from stratops.ops.reconciliation.statement import read_statement
-from stratops.paper.venue import TRADES, statement_folder
+from stratops.ops.reconciliation.statement import TRADES_FILE, read_statement
+from stratops.paper.venue import statement_folder
 from stratops.telemetry.schema import RUN_FILE
 
 ACTOR = "stratops-recon"
@@ -109,7 +109,7 @@ def deployments(statements: Path, runs: Mapping[tuple[str, str], Path]) -> list[
     found = []
     for (strategy, stage), run in sorted(runs.items()):
         statement = statement_of(statements, names, strategy, stage, run)
-        if (run / RUN_FILE).is_file() and (statement / TRADES).is_file():
+        if (run / RUN_FILE).is_file() and (statement / TRADES_FILE).is_file():
             found.append(Deployment(strategy, stage, run, statement))
     return found
 
