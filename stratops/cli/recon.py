@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stratops.cli.desk import DESK_OPTION, desk_root
 from stratops.cli.output import (
@@ -19,6 +20,7 @@ from stratops.cli.output import (
     fail,
     new_table,
     render_problems,
+    stderr,
     stdout,
 )
 from stratops.controller.assembly import ControllerPaths
@@ -272,38 +274,55 @@ def fetch(
 ) -> None:
     """Fetch an account's venue statement live with ccxt (the optional extra ccxt).
 
-    Writes OUT/trades.jsonl, orders.jsonl and balances.jsonl: ccxt's unified structures of the
-    account's trades and orders of each symbol from --since, and its balance now, the files
-    `stratops recon run` reads. The credentials come from the environment:
+    Writes OUT/trades.jsonl and orders.jsonl, ccxt's unified structures of the account's trades
+    and orders of each symbol in [--since, --until), and, for a spot account, balances.jsonl
+    (its balance now) or, for a contract account (e.g. --venue binanceusdm --symbol
+    BTC/USDT:USDT), positions.jsonl (its open positions now) and funding.jsonl (the funding of
+    its perpetuals): the files `stratops recon run` reads. The symbols of one statement are of
+    one account (all spot, all linear or all inverse contracts). The venue is asked a day at a
+    time; progress goes to stderr. The credentials come from the environment:
     STRATOPS_<VENUE>_API_KEY and STRATOPS_<VENUE>_SECRET (and STRATOPS_<VENUE>_PASSWORD where
     the venue wants one); a read-only key is enough. Exit 0 when written, 2 when ccxt is not
-    installed (pip install 'stratops[ccxt]') or the venue, a symbol or the credentials are
-    wrong, 3 when the venue is unavailable (retry); nothing is written then.
+    installed (pip install 'stratops[ccxt]') or the venue, a symbol, the window or the
+    credentials are wrong, 3 when the venue is unavailable (retry); nothing is written then.
 
     Example: stratops recon fetch --venue binance --symbol BTC/USDT --since 2026-12-01 --out live
     """
+    start = _ms(since)
+    if until is not None and _ms(until) <= start:
+        fail(f"--until {until.isoformat()} is not after --since {since.isoformat()}")
+    columns = (TextColumn("fetch"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         exchange = connect(venue, Credentials.from_env(venue, os.environ), api_host)
-        statement = fetch_statement(
-            exchange, symbol, _ms(since), None if until is None else _ms(until)
-        )
+        end = int(exchange.milliseconds()) if until is None else _ms(until)
+        if end <= start:
+            fail(f"--since {since.isoformat()} is in the future")
+        with Progress(*columns, console=stderr, transient=True) as bar:
+            task = bar.add_task("fetch", total=None)
+            statement = fetch_statement(
+                exchange,
+                symbol,
+                start,
+                end,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     except VenueUnavailable as exc:
         fail(str(exc), EXIT_RETRY)
     except FetchError as exc:
         fail(str(exc))
     write_statement(out, statement)
-    written = {
-        "out": str(out),
-        "venue": venue,
-        "symbols": list(symbol),
-        "trades": len(statement.trades),
-        "orders": len(statement.orders),
-    }
+    counts = statement.counts()
+    written = {"out": str(out), "venue": venue, "symbols": list(symbol), **counts}
 
     def human() -> None:
+        held = (
+            "the balance"
+            if counts["positions"] is None
+            else f"{counts['positions']} open position(s), {counts['funding']} funding payment(s)"
+        )
         stdout.print(
-            f"wrote {out}: {written['trades']} trade(s), {written['orders']} order(s) and the "
-            f"balance of the {venue} account",
+            f"wrote {out}: {counts['trades']} trade(s), {counts['orders']} order(s) and {held} "
+            f"of the {venue} account",
             highlight=False,
             markup=False,
         )

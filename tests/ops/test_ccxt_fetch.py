@@ -13,30 +13,25 @@ the desk did not send, is a break.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner, Result
+from binance_venue import KEY, SECRET, Venue, recon_fetch, running, taker_fills
+from typer.testing import Result
 
-from stratops.cli.main import app
 from stratops.model.reconciliation import ReconciliationPolicySpec
 from stratops.ops.reconciliation import fetch
 from stratops.ops.reconciliation.compare import Book, reconcile
-from stratops.ops.reconciliation.frames import NO_KEY, TRADE
 from stratops.ops.reconciliation.ledger import implied_balances
 from stratops.ops.reconciliation.statement import read_statement
 
 CAPTURE = Path(__file__).parents[1] / "fixtures" / "telemetry" / "binance-ws-spot-btcusdt.txt"
-FAKE = Path(__file__).with_name("fake_binance.py")
-KEY, SECRET = "desk-read-only-key", "desk-secret"
-SINCE = "2024-08-08T23:54:00"
+SINCE, UNTIL = "2024-08-08T23:54:00", "2024-08-09T00:00:00"
 SINCE_MS = 1723161240000
 OPENING = {"USDT": Decimal(100_000), "BTC": Decimal(1)}
 FEE = Decimal("0.001")
@@ -54,25 +49,15 @@ def _capture() -> list[dict[str, Any]]:
 def _fills() -> pd.DataFrame:
     """The capture's trades as the desk's taker fills, with its order ids (the ledger's)."""
     raw = _capture()
-    side = ["sell" if t["m"] else "buy" for t in raw]  # the buyer is the maker: we sold
-    price = [Decimal(t["p"]) for t in raw]
-    qty = [Decimal(t["q"]) for t in raw]
-    return pd.DataFrame(
-        {
-            "ts": np.array([t["T"] for t in raw], dtype=np.int64) * 1_000_000,
-            "symbol": "BTC/USDT",
-            "side": side,
-            "quantity": [float(q) for q in qty],
-            "price": [float(p) for p in price],
-            "fee": [float(p * q * FEE) for p, q in zip(price, qty, strict=True)],
-            "fee_asset": "USDT",
-            "order_key": CLIENT_BASE + np.arange(len(raw), dtype=np.int64),
-            "trade_key": NO_KEY,
-            "activity": TRADE,
-            "id": [t["t"] for t in raw],
-            "price_text": [t["p"] for t in raw],
-            "qty_text": [t["q"] for t in raw],
-        }
+    return taker_fills(
+        [t["T"] for t in raw],
+        "BTC/USDT",
+        ["sell" if t["m"] else "buy" for t in raw],  # the buyer is the maker: we sold
+        [t["p"] for t in raw],
+        [t["q"] for t in raw],
+        [t["t"] for t in raw],
+        FEE,
+        CLIENT_BASE,
     )
 
 
@@ -138,22 +123,6 @@ def _ledger(fills: pd.DataFrame) -> Book:
     )
 
 
-class Venue:
-    def __init__(self, folder: Path) -> None:
-        self.account_file = folder / "account.json"
-        self.requests_file = folder / "requests.jsonl"
-        self.process: subprocess.Popen[str] | None = None
-        self.url = ""
-
-    def write(self, account: dict[str, Any]) -> None:
-        self.account_file.write_text(json.dumps(account), encoding="utf-8")
-
-    def requests(self) -> list[dict[str, Any]]:
-        text = self.requests_file.read_text(encoding="utf-8") if self.requests_file.exists() else ""
-        self.requests_file.unlink(missing_ok=True)
-        return [json.loads(line) for line in text.splitlines()]
-
-
 @pytest.fixture(scope="module")
 def fills() -> pd.DataFrame:
     return _fills()
@@ -161,32 +130,15 @@ def fills() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def venue(tmp_path_factory: pytest.TempPathFactory, fills: pd.DataFrame) -> Iterator[Venue]:
-    stand_in = Venue(tmp_path_factory.mktemp("binance"))
-    stand_in.write(_account(fills))
-    process = subprocess.Popen(
-        [sys.executable, str(FAKE), str(stand_in.account_file), str(stand_in.requests_file)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    stand_in.url = process.stdout.readline().strip()
-    assert stand_in.url.startswith("http://127.0.0.1:"), stand_in.url
-    try:
+    with running(tmp_path_factory.mktemp("binance"), _account(fills)) as stand_in:
         yield stand_in
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _fetch(
     venue: Venue, out: Path, *extra: str, env: dict[str, str] | None = None, name: str = "binance"
 ) -> Result:
-    return CliRunner().invoke(
-        app,
-        ["recon", "fetch", "--venue", name, "--symbol", "BTC/USDT", "--since", SINCE,
-         "--out", str(out), "--api-host", venue.url, "-o", "json", *extra],
-        env=ENV if env is None else env,
-    )  # fmt: skip
+    window = ["--since", SINCE, "--until", UNTIL]
+    return recon_fetch(venue, out, "--symbol", "BTC/USDT", *window, *extra, name=name, env=env)
 
 
 def _breaks(fills: pd.DataFrame, out: Path) -> list[str]:
@@ -203,7 +155,9 @@ def test_a_fetched_statement_reconciles_clean_with_the_ledger(
     result = _fetch(venue, out)
     assert result.exit_code == 0, result.output
     written = json.loads(result.stdout)
-    assert (written["trades"], written["orders"]) == (25, len(fills["order_key"].unique()))
+    counts = {kind: written[kind] for kind in ("trades", "orders", "positions", "funding")}
+    orders = len(fills["order_key"].unique())
+    assert counts == {"trades": 25, "orders": orders, "positions": None, "funding": None}
     assert sorted(p.name for p in out.iterdir()) == [
         "balances.jsonl", "orders.jsonl", "trades.jsonl"
     ]  # fmt: skip
@@ -215,8 +169,8 @@ def test_a_fetched_statement_reconciles_clean_with_the_ledger(
     assert {"/api/v3/exchangeInfo", "/api/v3/myTrades", "/api/v3/allOrders"} <= set(paths)
     assert paths[-1] == "/api/v3/account"
     [trades] = [r["params"] for r in seen if r["path"] == "/api/v3/myTrades"]
-    assert (trades["symbol"], trades["startTime"], trades["limit"]) == (
-        "BTCUSDT", str(SINCE_MS), "500"
+    assert (trades["symbol"], trades["startTime"], trades["endTime"], trades["limit"]) == (
+        "BTCUSDT", str(SINCE_MS), str(SINCE_MS + 6 * 60_000), "500"
     )  # fmt: skip
     assert "timestamp" in trades
 
