@@ -229,11 +229,6 @@ def _forward(
     return sorted(kept, key=lambda i: (int(i["timestamp"]), str(i.get("id"))))
 
 
-def days(since: int, until: int) -> int:
-    """How many days :func:`fetch_statement` asks for, of each kind of each symbol."""
-    return max(0, -(-(until - since) // DAY_MS))
-
-
 @dataclass(frozen=True)
 class Statement:
     """A fetched statement: ccxt unified structures, as the venue's ccxt adapter returned them.
@@ -334,7 +329,7 @@ def fetch_statement(
         )
     spot = _account(exchange, symbols) == "spot"
     swaps = [s for s in symbols if not spot and exchange.markets[s].get("swap")]
-    total = days(since, until) * (2 * len(symbols) + len(swaps))
+    total = len(range(since, until, DAY_MS)) * (2 * len(symbols) + len(swaps))  # days × kinds
     done = 0
 
     def tick() -> None:
