@@ -30,19 +30,15 @@ CANARY_TABLES: Final = ("fills", "orders", "latency", "pnl")
 _WRITING: Final = frozenset({"running"})  # statuses whose newest fills are still held back
 
 
-def _run_documents(folder: Path) -> list[dict[str, Any]]:
+def run_documents(folder: Path) -> list[dict[str, Any]]:
     """The ``run.json`` of every run of ``folder`` (an import has none)."""
     paths = [run / RUN_FILE for run in runs(folder)]
     return [json.loads(path.read_text(encoding="utf-8")) for path in paths if path.is_file()]
 
 
-def bar_seconds(folder: Path) -> float | None:
-    """The longest bar the runs of ``folder`` replay (``run.json``'s ``market.bar``); None when
-    no run says (imported fills have no bar)."""
-    return _bar_seconds(_run_documents(folder))
-
-
-def _bar_seconds(documents: list[dict[str, Any]]) -> float | None:
+def bar_seconds(documents: list[dict[str, Any]]) -> float | None:
+    """The longest bar the runs of ``documents`` (:func:`run_documents`) replay
+    (``market.bar``); None when no run says (imported fills have no bar)."""
     bars = [
         duration_seconds(str(document["market"]["bar"]))
         for document in documents
@@ -51,17 +47,14 @@ def _bar_seconds(documents: list[dict[str, Any]]) -> float | None:
     return max(bars) if bars else None
 
 
-def complete_until(folder: Path) -> datetime | None:
-    """When every run of ``folder`` has written all its rows up to; None when all are done.
+def complete_until(documents: list[dict[str, Any]]) -> datetime | None:
+    """When every run of ``documents`` (:func:`run_documents`) has written all its rows up to;
+    None when all are done.
 
     A run still ``running`` is complete up to ``seen_until`` less its longest markout horizon;
     a finished, stopped or caught-up run, a backtest and an import are complete. The earliest
     bound of the runs applies.
     """
-    return _complete_until(_run_documents(folder))
-
-
-def _complete_until(documents: list[dict[str, Any]]) -> datetime | None:
     bounds = []
     for document in documents:
         if document.get("status") not in _WRITING or not document.get("seen_until"):
@@ -80,8 +73,8 @@ def canary_telemetry(folder: Path, window: Window) -> CanaryTelemetry:
     """
     try:
         tables = {name: read(folder, name, window) for name in CANARY_TABLES}
-        documents = _run_documents(folder)  # each run.json read once
-        complete, bar = _complete_until(documents), _bar_seconds(documents)
+        documents = run_documents(folder)
+        complete, bar = complete_until(documents), bar_seconds(documents)
     except InvalidDocumentError as exc:
         return CanaryTelemetry.failed_to_read("; ".join(p.message for p in exc.problems))
     except (OSError, ValueError, KeyError, pa.ArrowException) as exc:

@@ -17,7 +17,12 @@ from stratops.paper.engine import run_backtest
 from stratops.paper.process import RunIdentity, RunStatus, run_document
 from stratops.paper.strategies import strategy_spec
 from stratops.paper.telemetry import write_telemetry
-from stratops.telemetry.canary import bar_seconds, canary_telemetry, complete_until
+from stratops.telemetry.canary import (
+    bar_seconds,
+    canary_telemetry,
+    complete_until,
+    run_documents,
+)
 from stratops.telemetry.reader import Window
 
 START, END = pd.Timestamp("2024-08-06 00:00", tz="UTC"), pd.Timestamp("2024-08-06 06:00", tz="UTC")
@@ -43,7 +48,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_running_paper_canary_is_complete_up_to_its_longest_markout(deployment: Path) -> None:
-    assert complete_until(deployment) == (END - pd.Timedelta(minutes=5)).to_pydatetime()
+    markouts_known = (END - pd.Timedelta(minutes=5)).to_pydatetime()
+    assert complete_until(run_documents(deployment)) == markouts_known
     telemetry = canary_telemetry(deployment, Window(START.to_pydatetime(), END.to_pydatetime()))
     assert telemetry.unreadable is None
     # bars close 00:01 ... 06:00: the 06:00 close is past the window
@@ -92,7 +98,7 @@ def test_an_hourly_paper_canary_says_its_bar_and_its_markouts_are_not_measurable
     write_telemetry(
         folder, session.tables(), run_document(session, identity, "paper", RunStatus.RUNNING, 3600)
     )
-    assert bar_seconds(tmp_path) == 3600.0
+    assert bar_seconds(run_documents(tmp_path)) == 3600.0
     telemetry = canary_telemetry(tmp_path, Window(None))
     assert telemetry.unreadable is None and telemetry.bar_seconds == 3600.0
     assert "mid_after_1m" not in telemetry.fills.column_names
@@ -112,4 +118,4 @@ def test_an_hourly_paper_canary_says_its_bar_and_its_markouts_are_not_measurable
 
 
 def test_imported_fills_have_no_bar(deployment: Path) -> None:
-    assert bar_seconds(deployment) is None  # its run.json names no market
+    assert bar_seconds(run_documents(deployment)) is None  # its run.json names no market
