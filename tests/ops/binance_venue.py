@@ -17,6 +17,7 @@ import pandas as pd
 from typer.testing import CliRunner, Result
 
 from stratops.cli.main import app
+from stratops.ops.reconciliation.fetch import Credentials
 from stratops.ops.reconciliation.frames import NO_KEY, TRADE
 
 FAKE = Path(__file__).with_name("fake_binance.py")
@@ -24,8 +25,9 @@ KEY, SECRET = "desk-read-only-key", "desk-secret"
 
 
 def credentials(venue: str = "binance") -> dict[str, str]:
-    prefix = f"STRATOPS_{venue.upper()}"
-    return {f"{prefix}_API_KEY": KEY, f"{prefix}_SECRET": SECRET}
+    """The environment giving ``venue`` the stand-in's key and secret."""
+    key, secret, _ = Credentials.variables(venue)
+    return {key: KEY, secret: SECRET}
 
 
 class Venue:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from binance_venue import KEY, SECRET, Venue, recon_fetch, running, taker_fills
+from binance_venue import KEY, SECRET, Venue, credentials, recon_fetch, running, taker_fills
 from typer.testing import Result
 
 from stratops.model.reconciliation import ReconciliationPolicySpec
@@ -36,7 +36,7 @@ SINCE_MS = 1723161240000
 OPENING = {"USDT": Decimal(100_000), "BTC": Decimal(1)}
 FEE = Decimal("0.001")
 CLIENT_BASE, VENUE_BASE = 1000, 28_000_000_000
-ENV = {"STRATOPS_BINANCE_API_KEY": KEY, "STRATOPS_BINANCE_SECRET": SECRET}
+ENV = credentials("binance")
 
 
 def _capture() -> list[dict[str, Any]]:
@@ -252,7 +252,7 @@ def test_wrong_credentials_venue_or_symbol_exit_2_and_write_nothing(
     unknown = _fetch(venue, out, name="binanse", env={"STRATOPS_BINANSE_API_KEY": KEY})
     assert unknown.exit_code == 2
     assert "no credentials for binanse: set STRATOPS_BINANSE_SECRET" in unknown.stderr
-    typo = {"STRATOPS_BINANSE_API_KEY": KEY, "STRATOPS_BINANSE_SECRET": SECRET}
+    typo = credentials("binanse")
     unknown = _fetch(venue, out, name="binanse", env=typo)
     assert unknown.exit_code == 2 and "unknown venue 'binanse'" in unknown.stderr
     assert not out.exists()

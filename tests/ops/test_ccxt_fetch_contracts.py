@@ -41,7 +41,6 @@ PERP = "BTC/USDT:USDT"
 FEE = Decimal("0.0004")
 HELD = Decimal("0.5")
 CLIENT_BASE, VENUE_BASE = 5000, 73_000_000_000
-USDM = {"STRATOPS_BINANCEUSDM_API_KEY": KEY, "STRATOPS_BINANCEUSDM_SECRET": SECRET}
 LISTED = [{"symbol": "BTCUSDT", "baseAsset": "BTC", "quoteAsset": "USDT"}]
 SPOT_TOO = {"apiKey": KEY, "secret": SECRET, "symbols": LISTED, "trades": [], "orders": [],
             "balances": []}  # fmt: skip
@@ -162,7 +161,7 @@ def held(venue: Venue, fills: pd.DataFrame) -> Iterator[Venue]:
 
 def _fetch(venue: Venue, out: Path, since: str, until: str, *extra: str) -> Result:
     window = ["--since", since, "--until", until]
-    return recon_fetch(venue, out, "--symbol", PERP, *window, *extra, name="binanceusdm", env=USDM)
+    return recon_fetch(venue, out, "--symbol", PERP, *window, *extra, name="binanceusdm")
 
 
 def _breaks(ledger: Book, out: Path) -> list[str]:
