@@ -272,8 +272,11 @@ def _account(exchange: Any, symbols: Sequence[str]) -> str:
     kinds: dict[str, list[str]] = {}
     for symbol in symbols:
         market = exchange.markets[symbol]
-        kind = "linear" if market.get("linear") else "inverse"
-        kinds.setdefault("spot" if not market.get("contract") else kind, []).append(symbol)
+        if not market.get("contract"):
+            kind = "spot"
+        else:
+            kind = "linear" if market.get("linear") else "inverse"
+        kinds.setdefault(kind, []).append(symbol)
     if len(kinds) > 1:
         mixed = "; ".join(f"{kind}: {', '.join(found)}" for kind, found in sorted(kinds.items()))
         raise VenueRejected(
