@@ -142,14 +142,19 @@ def _check_signed(query: str, headers: Any, account: dict[str, Any]) -> None:
 
 
 def _window(
-    params: dict[str, str], rows: list[dict[str, Any]], key: str, span: int = DAY_MS
+    params: dict[str, str],
+    rows: list[dict[str, Any]],
+    key: str,
+    span: int = DAY_MS,
+    *,
+    from_start: bool = False,
 ) -> list[dict[str, Any]]:
-    """The rows of the asked window, at most ``span`` ms long; the futures endpoints (``span``
-    a week) answer the week from ``startTime`` when no ``endTime`` is sent."""
+    """The rows of the asked window, at most ``span`` ms long; ``from_start``: the span from
+    ``startTime`` when no ``endTime`` is sent."""
     start = int(params.get("startTime", 0))
     end = int(params["endTime"]) if "endTime" in params else None
-    if end is None and span == WEEK_MS and "startTime" in params:
-        end = start + WEEK_MS
+    if end is None and from_start and "startTime" in params:
+        end = start + span
     if end is not None and end - start > span and "startTime" in params:
         raise Refused(
             400, -1127, f"More than {span // 3_600_000} hours between startTime and endTime."
@@ -243,11 +248,13 @@ def _futures(path: str, params: dict[str, str], futures: dict[str, Any]) -> Any:
                        span=200 * DAY_MS)  # fmt: skip
     if "symbol" not in params:
         raise Refused(400, -1102, "Mandatory parameter 'symbol' was not sent.")
-    return _history(path, params, futures, WEEK_MS)
+    return _history(path, params, futures, futures=True)
 
 
-def _history(path: str, params: dict[str, str], tables: dict[str, Any], span: int) -> Any:
-    """The trades, the orders or the one order (``…/order``) of ``params``' symbol."""
+def _history(path: str, params: dict[str, str], tables: dict[str, Any], *, futures: bool) -> Any:
+    """The trades, the orders or the one order (``…/order``) of ``params``' symbol; a week at
+    most for the futures endpoints, which answer the week from ``startTime`` without an
+    ``endTime``, a day for the spot ones."""
     table = "trades" if path.endswith(("/myTrades", "/userTrades")) else "orders"
     mine = [r for r in tables[table] if r["symbol"] == params["symbol"]]
     if path.endswith("/order"):
@@ -260,7 +267,8 @@ def _history(path: str, params: dict[str, str], tables: dict[str, Any], span: in
     if "orderId" in params:
         mine = [r for r in mine if r["orderId"] >= int(params["orderId"])]
     order = "id" if table == "trades" else "orderId"
-    return _window(params, sorted(mine, key=lambda r: r[order]), "time", span)
+    span = WEEK_MS if futures else DAY_MS
+    return _window(params, sorted(mine, key=lambda r: r[order]), "time", span, from_start=futures)
 
 
 def answer(path: str, query: str, headers: Any, account: dict[str, Any]) -> Any:
@@ -296,7 +304,7 @@ def answer(path: str, query: str, headers: Any, account: dict[str, Any]) -> Any:
                 "permissions": ["SPOT"]}  # fmt: skip
     if params.get("symbol") not in markets:
         raise Refused(400, -1121, "Invalid symbol.")
-    return _history(path, params, account, DAY_MS)
+    return _history(path, params, account, futures=False)
 
 
 def main(account_file: Path, requests_file: Path) -> None:
